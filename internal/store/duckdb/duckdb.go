@@ -1,0 +1,448 @@
+// Package duckdb is the embedded event store: one DuckDB database file in the
+// data directory holds every dataset's events and Prodex's own metadata.
+//
+// Layout. Events of a dataset are split into segment tables, one or more per
+// UTC day of event time ("ev_<dataset id>_<day>_<seq>"), so retention drops
+// whole tables and queries read only the days they cover. A segment has the
+// columns ts (µs since the epoch), sr (sample rate) and one column per field,
+// named c<N> by the store: user field names never reach SQL text, and names
+// that differ only in case (DuckDB identifiers are case-insensitive) stay
+// distinct. A new field is added to a small segment with ALTER TABLE; once a
+// segment is large the store starts a new one instead, because ALTER on a
+// large DuckDB table rewrites data. Queries read segments through
+// UNION ALL, filling columns a segment lacks with NULL.
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/prodex/prodex/internal/schema"
+	"github.com/prodex/prodex/internal/store"
+)
+
+// Options tune the store.
+type Options struct {
+	// MaxColumns caps the number of columns of one dataset (default 10,000).
+	MaxColumns int
+	// Retention is the default retention of a new dataset (default 60 days).
+	Retention time.Duration
+	// AlterRows is the segment size up to which a new column is added in
+	// place; larger segments are closed and a new one started (default 2M).
+	AlterRows int64
+	// Threads, when > 0, caps DuckDB's worker threads.
+	Threads int
+	// MemoryLimit, when set, caps DuckDB's memory (e.g. "4GB").
+	MemoryLimit string
+}
+
+func (o *Options) defaults() {
+	if o.MaxColumns <= 0 {
+		o.MaxColumns = 10000
+	}
+	if o.Retention <= 0 {
+		o.Retention = 60 * 24 * time.Hour
+	}
+	if o.AlterRows <= 0 {
+		o.AlterRows = 2_000_000
+	}
+}
+
+// Store is the DuckDB event and metadata store.
+type Store struct {
+	opts      Options
+	connector *duckdb.Connector
+	db        *sql.DB
+
+	// wmu serialises writers: one group commit at a time on wconn.
+	wmu   sync.Mutex
+	wconn driver.Conn
+
+	// mu guards the in-memory catalog below; readers take snapshots.
+	mu       sync.RWMutex
+	datasets map[string]*dataset
+	nextID   int64
+}
+
+type dataset struct {
+	id        int64
+	name      string
+	created   time.Time
+	retention time.Duration
+	cols      map[string]*schema.Column
+	order     []*schema.Column // by creation
+	nextPhys  int
+	segments  map[string]*segment // by table name
+	current   map[int32]*segment  // day → segment being written
+}
+
+type segment struct {
+	table        string
+	day          int32
+	seq          int
+	rows         int64
+	minTS, maxTS int64
+	maxSR        int64
+	cols         map[string]schema.Type // phys → type in this table
+	order        []string               // phys columns in table order (after ts, sr)
+	app          *duckdb.Appender
+}
+
+const dbFile = "prodex.duckdb"
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	opts.defaults()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	path := filepath.Join(dir, dbFile)
+	connector, err := duckdb.NewConnector(path, func(ex driver.ExecerContext) error {
+		var stmts []string
+		if opts.Threads > 0 {
+			stmts = append(stmts, fmt.Sprintf("SET threads = %d", opts.Threads))
+		}
+		if opts.MemoryLimit != "" {
+			stmts = append(stmts, fmt.Sprintf("SET memory_limit = '%s'", sqlString(opts.MemoryLimit)))
+		}
+		for _, s := range stmts {
+			if _, err := ex.ExecContext(context.Background(), s, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &Store{opts: opts, connector: connector, db: sql.OpenDB(connector), datasets: map[string]*dataset{}}
+	if err := s.migrate(); err != nil {
+		s.db.Close()
+		connector.Close()
+		return nil, err
+	}
+	if err := s.load(); err != nil {
+		s.db.Close()
+		connector.Close()
+		return nil, err
+	}
+	wconn, err := connector.Connect(context.Background())
+	if err != nil {
+		s.db.Close()
+		connector.Close()
+		return nil, err
+	}
+	s.wconn = wconn
+	return s, nil
+}
+
+// DB is the database handle, for queries.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close flushes metadata and closes the database.
+func (s *Store) Close() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	for _, ds := range s.datasets {
+		for _, seg := range ds.segments {
+			if seg.app != nil {
+				seg.app.Close()
+				seg.app = nil
+			}
+		}
+	}
+	s.mu.Unlock()
+	err := s.saveLastSeen(context.Background())
+	if s.wconn != nil {
+		s.wconn.Close()
+	}
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := s.connector.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+var migrations = []string{
+	`CREATE TABLE IF NOT EXISTS px_datasets (id BIGINT, name VARCHAR, created_us BIGINT, retention_s BIGINT)`,
+	`CREATE TABLE IF NOT EXISTS px_columns (dataset_id BIGINT, name VARCHAR, phys VARCHAR, type VARCHAR, created_us BIGINT, last_seen_us BIGINT)`,
+	`CREATE TABLE IF NOT EXISTS px_segments (tbl VARCHAR, dataset_id BIGINT, day INTEGER, seq INTEGER)`,
+	`CREATE TABLE IF NOT EXISTS px_keys (id VARCHAR, hash VARCHAR, scope VARCHAR, name VARCHAR, created_us BIGINT, revoked BOOLEAN)`,
+}
+
+func (s *Store) migrate() error {
+	for _, m := range migrations {
+		if _, err := s.db.Exec(m); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	return nil
+}
+
+// load reads the catalog: datasets, columns, segments with their columns
+// and statistics.
+func (s *Store) load() error {
+	rows, err := s.db.Query(`SELECT id, name, created_us, retention_s FROM px_datasets`)
+	if err != nil {
+		return err
+	}
+	byID := map[int64]*dataset{}
+	for rows.Next() {
+		var id, created, ret int64
+		var name string
+		if err := rows.Scan(&id, &name, &created, &ret); err != nil {
+			rows.Close()
+			return err
+		}
+		ds := &dataset{id: id, name: name, created: time.UnixMicro(created).UTC(), retention: time.Duration(ret) * time.Second,
+			cols: map[string]*schema.Column{}, segments: map[string]*segment{}, current: map[int32]*segment{}}
+		s.datasets[name] = ds
+		byID[id] = ds
+		if id >= s.nextID {
+			s.nextID = id + 1
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	rows, err = s.db.Query(`SELECT dataset_id, name, phys, type, created_us, last_seen_us FROM px_columns ORDER BY dataset_id, created_us, phys`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id, created, seen int64
+		var name, phys, typ string
+		if err := rows.Scan(&id, &name, &phys, &typ, &created, &seen); err != nil {
+			rows.Close()
+			return err
+		}
+		ds := byID[id]
+		if ds == nil {
+			continue
+		}
+		c := &schema.Column{Name: name, Phys: phys, Type: schema.Type(typ), Created: time.UnixMicro(created).UTC(), LastSeen: time.UnixMicro(seen).UTC()}
+		ds.cols[name] = c
+		ds.order = append(ds.order, c)
+		var n int
+		if _, err := fmt.Sscanf(phys, "c%d", &n); err == nil && n >= ds.nextPhys {
+			ds.nextPhys = n + 1
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	rows, err = s.db.Query(`SELECT tbl, dataset_id, day, seq FROM px_segments`)
+	if err != nil {
+		return err
+	}
+	var segs []*segment
+	owner := map[*segment]*dataset{}
+	for rows.Next() {
+		var tbl string
+		var id int64
+		var day, seq int32
+		if err := rows.Scan(&tbl, &id, &day, &seq); err != nil {
+			rows.Close()
+			return err
+		}
+		ds := byID[id]
+		if ds == nil {
+			continue
+		}
+		seg := &segment{table: tbl, day: day, seq: int(seq), cols: map[string]schema.Type{}}
+		segs = append(segs, seg)
+		owner[seg] = ds
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, seg := range segs {
+		if err := s.loadSegment(seg); err != nil {
+			return err
+		}
+		ds := owner[seg]
+		ds.segments[seg.table] = seg
+		if cur := ds.current[seg.day]; cur == nil || seg.seq > cur.seq {
+			ds.current[seg.day] = seg
+		}
+	}
+	return nil
+}
+
+// loadSegment reads a segment table's columns and statistics.
+func (s *Store) loadSegment(seg *segment) error {
+	rows, err := s.db.Query(`SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index`, seg.table)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			rows.Close()
+			return err
+		}
+		if name == "ts" || name == "sr" {
+			continue
+		}
+		t, ok := typeOfSQL(typ)
+		if !ok {
+			rows.Close()
+			return fmt.Errorf("segment %s: column %s has unexpected type %s", seg.table, name, typ)
+		}
+		seg.cols[name] = t
+		seg.order = append(seg.order, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var minTS, maxTS, maxSR sql.NullInt64
+	if err := s.db.QueryRow(fmt.Sprintf(`SELECT count(*), min(ts), max(ts), max(sr) FROM %s`, ident(seg.table))).Scan(&seg.rows, &minTS, &maxTS, &maxSR); err != nil {
+		return fmt.Errorf("segment %s: %w", seg.table, err)
+	}
+	seg.minTS, seg.maxTS, seg.maxSR = minTS.Int64, maxTS.Int64, maxSR.Int64
+	return nil
+}
+
+// Datasets lists the datasets, sorted by name.
+func (s *Store) Datasets() []store.Dataset {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]store.Dataset, 0, len(s.datasets))
+	for _, ds := range s.datasets {
+		out = append(out, store.Dataset{Name: ds.name, Created: ds.created, Retention: ds.retention, Columns: len(ds.order)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Columns lists a dataset's columns in creation order.
+func (s *Store) Columns(name string) ([]schema.Column, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ds := s.datasets[name]
+	if ds == nil {
+		return nil, store.ErrNotFound
+	}
+	out := make([]schema.Column, len(ds.order))
+	for i, c := range ds.order {
+		out[i] = *c
+	}
+	return out, nil
+}
+
+// SetRetention changes a dataset's retention.
+func (s *Store) SetRetention(ctx context.Context, name string, d time.Duration) error {
+	if d < time.Hour {
+		return fmt.Errorf("retention must be at least 1h")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ds := s.datasets[name]
+	if ds == nil {
+		return store.ErrNotFound
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE px_datasets SET retention_s = ? WHERE id = ?`, int64(d/time.Second), ds.id); err != nil {
+		return err
+	}
+	ds.retention = d
+	return nil
+}
+
+func (s *Store) saveLastSeen(ctx context.Context) error {
+	s.mu.RLock()
+	type upd struct {
+		id   int64
+		name string
+		us   int64
+	}
+	var ups []upd
+	for _, ds := range s.datasets {
+		for _, c := range ds.order {
+			ups = append(ups, upd{ds.id, c.Name, c.LastSeen.UnixMicro()})
+		}
+	}
+	s.mu.RUnlock()
+	if len(ups) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `UPDATE px_columns SET last_seen_us = ? WHERE dataset_id = ? AND name = ? AND last_seen_us < ?`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, u := range ups {
+		if _, err := st.ExecContext(ctx, u.us, u.id, u.name, u.us); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// SaveLastSeen persists the columns' last-written times, which are kept in
+// memory on the write path; the server calls it periodically.
+func (s *Store) SaveLastSeen(ctx context.Context) error { return s.saveLastSeen(ctx) }
+
+func sqlType(t schema.Type) string {
+	switch t {
+	case schema.Integer:
+		return "BIGINT"
+	case schema.Float:
+		return "DOUBLE"
+	case schema.Boolean:
+		return "BOOLEAN"
+	default:
+		return "VARCHAR"
+	}
+}
+
+func typeOfSQL(s string) (schema.Type, bool) {
+	switch s {
+	case "BIGINT":
+		return schema.Integer, true
+	case "DOUBLE":
+		return schema.Float, true
+	case "BOOLEAN":
+		return schema.Boolean, true
+	case "VARCHAR":
+		return schema.String, true
+	}
+	return "", false
+}
+
+// ident quotes an identifier the store generated.
+func ident(s string) string { return `"` + s + `"` }
+
+// sqlString escapes a string literal's quotes (used only for settings).
+func sqlString(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
