@@ -1,0 +1,152 @@
+// Package ingest turns accepted requests into durable writes: a single
+// writer goroutine group-commits whatever requests queued while the previous
+// commit ran, so many small requests share one transaction, and a bounded
+// queue sheds load with ErrBusy instead of growing without limit.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prodex/prodex/internal/store"
+)
+
+// Appender is the store's write path: durable when it returns nil.
+type Appender interface {
+	Append(ctx context.Context, batches []*store.Batch) error
+}
+
+// ErrBusy means the queue is full: the client should retry later (HTTP 429).
+var ErrBusy = errors.New("ingest queue is full, retry later")
+
+// ErrClosed means the writer is shutting down (HTTP 503).
+var ErrClosed = errors.New("server is shutting down")
+
+// Options tune the writer.
+type Options struct {
+	// MaxQueued caps the events waiting for a commit (default 200,000).
+	MaxQueued int64
+	// MaxGroup caps the events of one group commit (default 50,000).
+	MaxGroup int
+}
+
+// Writer group-commits batches to a store.
+type Writer struct {
+	st      Appender
+	opts    Options
+	reqs    chan *request
+	queued  atomic.Int64
+	mu      sync.RWMutex // guards closed against Submit
+	closed  bool
+	done    chan struct{}
+	commits atomic.Int64
+}
+
+type request struct {
+	batch *store.Batch
+	n     int64
+	err   chan error
+}
+
+// NewWriter starts a writer over st.
+func NewWriter(st Appender, opts Options) *Writer {
+	if opts.MaxQueued <= 0 {
+		opts.MaxQueued = 200_000
+	}
+	if opts.MaxGroup <= 0 {
+		opts.MaxGroup = 50_000
+	}
+	w := &Writer{st: st, opts: opts, reqs: make(chan *request, 4096), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+// Submit queues a batch and waits until it is durable. It fails fast with
+// ErrBusy when the queue is full. On success b.Errs holds per-event
+// rejections.
+func (w *Writer) Submit(ctx context.Context, b *store.Batch) error {
+	n := int64(len(b.Events))
+	if n == 0 {
+		return nil
+	}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return ErrClosed
+	}
+	if w.queued.Add(n) > w.opts.MaxQueued && w.queued.Load() != n {
+		w.queued.Add(-n)
+		w.mu.RUnlock()
+		return ErrBusy
+	}
+	r := &request{batch: b, n: n, err: make(chan error, 1)}
+	select {
+	case w.reqs <- r:
+	default:
+		w.queued.Add(-n)
+		w.mu.RUnlock()
+		return ErrBusy
+	}
+	w.mu.RUnlock()
+	// The request is queued: wait for its commit even if the client goes
+	// away, so a shutdown never abandons accepted work half-way.
+	return <-r.err
+}
+
+// Queued is the number of events waiting for a commit.
+func (w *Writer) Queued() int64 { return w.queued.Load() }
+
+// Commits is the number of group commits made.
+func (w *Writer) Commits() int64 { return w.commits.Load() }
+
+func (w *Writer) run() {
+	defer close(w.done)
+	for first := range w.reqs {
+		group := []*request{first}
+		n := first.n
+	drain:
+		for n < int64(w.opts.MaxGroup) {
+			select {
+			case r, ok := <-w.reqs:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+				n += r.n
+			default:
+				break drain
+			}
+		}
+		w.commit(group, n)
+	}
+}
+
+func (w *Writer) commit(group []*request, n int64) {
+	batches := make([]*store.Batch, len(group))
+	for i, r := range group {
+		batches[i] = r.batch
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	err := w.st.Append(ctx, batches)
+	cancel()
+	w.commits.Add(1)
+	w.queued.Add(-n)
+	for _, r := range group {
+		r.err <- err
+	}
+}
+
+// Close stops accepting batches, commits everything queued, and returns
+// when the last commit is done.
+func (w *Writer) Close() {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.reqs)
+	}
+	w.mu.Unlock()
+	<-w.done
+}

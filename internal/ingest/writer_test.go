@@ -1,0 +1,105 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/store"
+)
+
+// slowStore records commits and blocks each one until released.
+type slowStore struct {
+	mu      sync.Mutex
+	groups  [][]*store.Batch
+	release chan struct{}
+	events  atomic.Int64
+	fail    error
+}
+
+func (s *slowStore) Append(ctx context.Context, bs []*store.Batch) error {
+	if s.release != nil {
+		<-s.release
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.groups = append(s.groups, bs)
+	if s.fail != nil {
+		return s.fail
+	}
+	for _, b := range bs {
+		b.Errs = make([]error, len(b.Events))
+		s.events.Add(int64(len(b.Events)))
+	}
+	return nil
+}
+
+func batch(n int) *store.Batch {
+	return &store.Batch{Dataset: "d", Events: make([]event.Event, n)}
+}
+
+func TestGroupCommit(t *testing.T) {
+	st := &slowStore{release: make(chan struct{})}
+	w := NewWriter(st, Options{})
+	var wg sync.WaitGroup
+	// The first submit blocks the writer in its commit; the next ten queue
+	// up and must share one commit.
+	wg.Add(1)
+	go func() { defer wg.Done(); w.Submit(context.Background(), batch(1)) }()
+	for w.Queued() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.Submit(context.Background(), batch(5)) }()
+	}
+	for w.Queued() != 51 {
+		time.Sleep(time.Millisecond)
+	}
+	close(st.release)
+	wg.Wait()
+	w.Close()
+	if len(st.groups) != 2 || len(st.groups[1]) != 10 || st.events.Load() != 51 {
+		t.Fatalf("commits %d (second with %d batches), events %d", len(st.groups), len(st.groups[len(st.groups)-1]), st.events.Load())
+	}
+}
+
+func TestBusyWhenQueueFull(t *testing.T) {
+	st := &slowStore{release: make(chan struct{})}
+	w := NewWriter(st, Options{MaxQueued: 10})
+	done := make(chan error, 2)
+	go func() { done <- w.Submit(context.Background(), batch(6)) }()
+	for w.Queued() != 6 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := w.Submit(context.Background(), batch(6)); !errors.Is(err, ErrBusy) {
+		t.Fatalf("over capacity: %v, want ErrBusy", err)
+	}
+	close(st.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Submit(context.Background(), batch(6)); err != nil {
+		t.Fatalf("after draining: %v", err)
+	}
+	w.Close()
+	if err := w.Submit(context.Background(), batch(1)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after close: %v", err)
+	}
+}
+
+func TestStoreErrorReachesEveryWaiter(t *testing.T) {
+	st := &slowStore{fail: errors.New("disk full")}
+	w := NewWriter(st, Options{})
+	defer w.Close()
+	if err := w.Submit(context.Background(), batch(3)); err == nil || err.Error() != "disk full" {
+		t.Fatalf("got %v", err)
+	}
+	if w.Queued() != 0 {
+		t.Fatalf("queue not drained: %d", w.Queued())
+	}
+}
