@@ -1,0 +1,514 @@
+package query
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prodex/prodex/internal/schema"
+)
+
+// Catalog is what the compiler needs to know of a dataset.
+type Catalog interface {
+	// Column returns the stored column of a field name.
+	Column(name string) (schema.Column, bool)
+	// From returns a parenthesised table expression yielding ts (µs), sr
+	// and the given physical columns for the events in [start, end).
+	From(phys []string, start, end time.Time) string
+	// Weighted reports whether an event in [start, end) may have a sample
+	// rate above 1; when none can, cheaper unweighted aggregates are exact.
+	Weighted(start, end time.Time) bool
+}
+
+// Plan is a compiled query: one SQL statement and its bound values.
+type Plan struct {
+	spec   *Spec
+	SQL    string
+	Args   []any
+	groups []string // breakdown names, in order
+	calcs  []planCalc
+}
+
+type planCalc struct {
+	label string
+	kind  kind
+}
+
+// compiler accumulates bound values and the physical columns used.
+type compiler struct {
+	cat  Catalog
+	args []any
+	phys []string
+	seen map[string]bool
+}
+
+// bind returns the placeholder of a new bound value.
+func (c *compiler) bind(v any) string {
+	c.args = append(c.args, v)
+	return "$" + strconv.Itoa(len(c.args))
+}
+
+// col resolves a field name and remembers its physical column.
+func (c *compiler) col(name string) (schema.Column, bool) {
+	col, ok := c.cat.Column(name)
+	if ok && !c.seen[col.Phys] {
+		c.seen[col.Phys] = true
+		c.phys = append(c.phys, col.Phys)
+	}
+	return col, ok
+}
+
+func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// Compile turns a resolved spec into SQL over the catalog's events.
+//
+// The statement scans the events once for all plain aggregates, grouping by
+// GROUPING SETS so that each group's overall row and its per-bucket rows
+// come from the same pass; a weighted percentile or a heatmap adds one pass
+// of its own. The top groups (orders, havings, limit) are chosen in SQL too,
+// so only the rows of the answer leave the engine.
+func Compile(s *Spec, cat Catalog) (*Plan, error) {
+	if s.Start.IsZero() {
+		return nil, &Error{Msg: "query spec not resolved"}
+	}
+	c := &compiler{cat: cat, seen: map[string]bool{}}
+	weighted := cat.Weighted(s.Start, s.End)
+	p := &Plan{spec: s, groups: s.Breakdowns}
+
+	where, err := c.filters("filters", s.Filters, s.FilterCombination)
+	if err != nil {
+		return nil, err
+	}
+	var g []string // physical group columns
+	for i, name := range s.Breakdowns {
+		col, ok := c.col(name)
+		if !ok {
+			return nil, errorf(fmt.Sprintf("breakdowns[%d]", i), "unknown column %q", name)
+		}
+		g = append(g, ident(col.Phys))
+	}
+	gAlias := make([]string, len(g))
+	for i := range g {
+		gAlias[i] = "g" + strconv.Itoa(i)
+	}
+
+	type cte struct{ name, sql string }
+	var ctes []cte
+	aggCols := []string{"GROUPING(b) AS gid", "b"}
+	for i, x := range g {
+		aggCols = append(aggCols, x+" AS "+gAlias[i])
+	}
+	final := make([]string, len(s.Calculations)) // agg2 expression of each calculation
+	shared := map[string]*pctPass{}              // weighted percentile passes by column and filter
+	var passes []*pctPass
+	sets := func(extra string) string {
+		k := strings.Join(append(append([]string{}, g...), extra), ", ")
+		k = strings.Trim(k, ", ")
+		return "GROUPING SETS ((" + k + "), (" + strings.Trim("b, "+k, ", ") + "))"
+	}
+	joinOn := func(t string) string {
+		on := []string{"agg.gid = " + t + ".gid", "agg.b IS NOT DISTINCT FROM " + t + ".b"}
+		for _, a := range gAlias {
+			on = append(on, "agg."+a+" IS NOT DISTINCT FROM "+t+"."+a)
+		}
+		return strings.Join(on, " AND ")
+	}
+	var joins []string
+
+	for i, calc := range s.Calculations {
+		field := fmt.Sprintf("calculations[%d]", i)
+		op := ops[calc.Op]
+		p.calcs = append(p.calcs, planCalc{label: calc.label(), kind: op.kind})
+		filt := ""
+		if len(calc.Filters) > 0 {
+			f, err := c.filters(field+".filters", calc.Filters, calc.FilterCombination)
+			if err != nil {
+				return nil, err
+			}
+			filt = f
+		}
+		var x string
+		if op.column {
+			col, ok := c.col(calc.Column)
+			if !ok {
+				return nil, errorf(field+".column", "unknown column %q", calc.Column)
+			}
+			if op.numeric && !col.Type.Numeric() {
+				return nil, errorf(field+".column", "%s needs a numeric column; %q holds %s values", calc.Op, calc.Column, col.Type)
+			}
+			x = ident(col.Phys)
+		}
+		agg := func(expr string) string {
+			if filt == "" {
+				return expr
+			}
+			return expr + " FILTER (WHERE " + filt + ")"
+		}
+		alias := "a" + strconv.Itoa(i)
+		plain := ""
+		switch op.kind {
+		case kCount:
+			if weighted {
+				plain = "coalesce(" + agg("sum(sr)") + ", 0)::BIGINT"
+			} else {
+				plain = agg("count(*)")
+			}
+		case kSum, kRateSum:
+			plain = sumExpr(agg, x, weighted, c.typeOf(calc.Column))
+		case kAvg, kRateAvg:
+			if weighted {
+				plain = agg("sum(" + x + " * sr)") + "::DOUBLE / " + agg("sum(CASE WHEN "+x+" IS NOT NULL THEN sr END)")
+			} else {
+				plain = agg("avg(" + x + ")")
+			}
+		case kMin:
+			plain = agg("min(" + x + ")")
+		case kMax, kRateMax:
+			plain = agg("max(" + x + ")")
+		case kCountDistinct:
+			plain = agg("count(DISTINCT " + x + ")")
+		case kPercentile:
+			if !weighted {
+				plain = agg("quantile_disc(" + x + ", " + strconv.FormatFloat(float64(op.perMil)/1000, 'f', -1, 64) + ")")
+				break
+			}
+			key := x + "|" + filterKey(calc)
+			pp := shared[key]
+			if pp == nil {
+				cond := x + " IS NOT NULL"
+				if filt != "" {
+					cond += " AND (" + filt + ")"
+				}
+				pp = &pctPass{name: "p" + strconv.Itoa(i), x: x, cond: cond}
+				shared[key] = pp
+				passes = append(passes, pp)
+			}
+			pp.calcs = append(pp.calcs, i)
+			pp.perMil = append(pp.perMil, op.perMil)
+			final[i] = pp.name + ".q" + strconv.Itoa(i)
+			continue
+		case kHeatmap:
+			t := "h" + strconv.Itoa(i)
+			cond := x + " IS NOT NULL"
+			if filt != "" {
+				cond += " AND (" + filt + ")"
+			}
+			w := "count(*)"
+			if weighted {
+				w = "sum(sr)::BIGINT"
+			}
+			ctes = append(ctes,
+				cte{t + "w", "SELECT GROUPING(b) AS gid, b, " + selectAs(g, gAlias) + "hs, hk, " + w + " AS w FROM (SELECT *, sign(" + x + ")::BIGINT AS hs, CASE WHEN " + x + " = 0 THEN 0 ELSE floor(log2(abs(" + x + ")) * " + strconv.Itoa(heatmapSteps) + ")::BIGINT END AS hk FROM base WHERE " + cond + ") GROUP BY " + sets("hs, hk")},
+				cte{t, "SELECT gid, b, " + strings.Join(append(gAlias, ""), ", ") + "list([hs, hk, w] ORDER BY hs, hk) AS h FROM " + t + "w GROUP BY ALL"})
+			final[i] = t + ".h"
+			joins = append(joins, t)
+			continue
+		}
+		if plain != "" {
+			aggCols = append(aggCols, plain+" AS "+alias)
+			final[i] = "agg." + alias
+		}
+	}
+
+	// Weighted percentiles: per group and bucket, the weight of each
+	// distinct value and the running total; the answer is the nearest rank,
+	// the smallest value whose cumulative weight reaches ceil(p × total),
+	// compared in integers.
+	for _, pp := range passes {
+		win := strings.Join(append([]string{"gid", "b"}, gAlias...), ", ")
+		qs := make([]string, len(pp.calcs))
+		for j, k := range pp.calcs {
+			qs[j] = "min(v) FILTER (WHERE cw * 1000 >= " + strconv.Itoa(pp.perMil[j]) + " * tw) AS q" + strconv.Itoa(k)
+		}
+		ctes = append(ctes,
+			cte{pp.name + "w", "SELECT GROUPING(b) AS gid, b, " + selectAs(g, gAlias) + pp.x + " AS v, sum(sr)::BIGINT AS w FROM base WHERE " + pp.cond + " GROUP BY " + sets(pp.x)},
+			cte{pp.name + "c", "SELECT *, sum(w) OVER (PARTITION BY " + win + " ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cw, sum(w) OVER (PARTITION BY " + win + ") AS tw FROM " + pp.name + "w"},
+			cte{pp.name, "SELECT " + win + ", " + strings.Join(qs, ", ") + " FROM " + pp.name + "c GROUP BY " + win})
+		joins = append(joins, pp.name)
+	}
+
+	var b strings.Builder
+	b.WriteString("WITH base AS (SELECT (ts // " + strconv.FormatInt(s.Step.Microseconds(), 10) + ") * " + strconv.FormatInt(s.Step.Microseconds(), 10) + " AS b, * FROM " + cat.From(c.phys, s.Start, s.End) + " AS e WHERE " + where + ")")
+	b.WriteString(",\nagg AS (SELECT " + strings.Join(aggCols, ", ") + " FROM base GROUP BY " + sets("") + ")")
+	for _, t := range ctes {
+		b.WriteString(",\n" + t.name + " AS (" + t.sql + ")")
+	}
+	// agg2: every calculation as a<k>, whatever pass computed it.
+	sel := []string{"agg.gid", "agg.b"}
+	for _, a := range gAlias {
+		sel = append(sel, "agg."+a)
+	}
+	for i, f := range final {
+		sel = append(sel, f+" AS a"+strconv.Itoa(i))
+	}
+	b.WriteString(",\nagg2 AS (SELECT " + strings.Join(sel, ", ") + " FROM agg")
+	for _, t := range joins {
+		b.WriteString(" LEFT JOIN " + t + " ON " + joinOn(t))
+	}
+	b.WriteString(")")
+
+	// top: the groups of the answer, ranked.
+	having := []string{"gid = 1"}
+	for _, h := range s.Havings {
+		k, _ := s.calcIndex(strings.ToUpper(h.CalculateOp), h.Column)
+		v, _ := number(h.Value)
+		op := h.Op
+		if op == "!=" {
+			op = "<>"
+		}
+		having = append(having, "a"+strconv.Itoa(k)+" "+op+" "+c.bind(v))
+	}
+	order := c.orders(s, gAlias)
+	b.WriteString(",\ntop AS (SELECT " + strings.Join(append(append([]string{}, gAlias...), "row_number() OVER (ORDER BY "+order+") AS rk"), ", ") +
+		" FROM agg2 WHERE " + strings.Join(having, " AND ") + " ORDER BY rk LIMIT " + strconv.Itoa(s.Limit) + ")")
+
+	out := []string{"agg2.gid", "agg2.b"}
+	on := []string{"true"}
+	for _, a := range gAlias {
+		out = append(out, "agg2."+a)
+		on = append(on, "agg2."+a+" IS NOT DISTINCT FROM top."+a)
+	}
+	for i := range s.Calculations {
+		out = append(out, "agg2.a"+strconv.Itoa(i))
+	}
+	out = append(out, "top.rk")
+	b.WriteString("\nSELECT " + strings.Join(out, ", ") + " FROM agg2 JOIN top ON " + strings.Join(on, " AND ") + " ORDER BY top.rk, agg2.gid DESC, agg2.b")
+
+	p.SQL = b.String()
+	p.Args = c.args
+	return p, nil
+}
+
+// heatmapSteps is the number of HEATMAP buckets per doubling of the value:
+// bucket k holds values in [2^(k/4), 2^((k+1)/4)), about 19 % wide.
+const heatmapSteps = 4
+
+// pctPass is one extra pass computing weighted percentiles of a column
+// under one filter.
+type pctPass struct {
+	name, x, cond string
+	calcs         []int
+	perMil        []int
+}
+
+func selectAs(cols, aliases []string) string {
+	var b strings.Builder
+	for i := range cols {
+		b.WriteString(cols[i] + " AS " + aliases[i] + ", ")
+	}
+	return b.String()
+}
+
+func sumExpr(agg func(string) string, x string, weighted bool, t schema.Type) string {
+	cast := "::DOUBLE"
+	if t == schema.Integer {
+		cast = "::BIGINT"
+	}
+	if weighted {
+		return agg("sum("+x+" * sr)") + cast
+	}
+	return agg("sum("+x+")") + cast
+}
+
+func (c *compiler) typeOf(name string) schema.Type {
+	col, _ := c.cat.Column(name)
+	return col.Type
+}
+
+func filterKey(calc Calculation) string {
+	if len(calc.Filters) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(struct {
+		F []Filter
+		C string
+	}{calc.Filters, strings.ToUpper(calc.FilterCombination)})
+	return string(b)
+}
+
+// orders is the ORDER BY of the groups: the spec's orders, else the first
+// calculation descending; breakdowns ascending break ties.
+func (c *compiler) orders(s *Spec, gAlias []string) string {
+	var parts []string
+	dir := func(o string) string {
+		switch strings.ToLower(o) {
+		case "descending", "desc":
+			return " DESC"
+		}
+		return " ASC"
+	}
+	for _, o := range s.Orders {
+		if o.Op == "" {
+			for i, bd := range s.Breakdowns {
+				if bd == o.Column {
+					parts = append(parts, gAlias[i]+dir(o.Order))
+				}
+			}
+			continue
+		}
+		k, _ := s.calcIndex(strings.ToUpper(o.Op), o.Column)
+		parts = append(parts, "a"+strconv.Itoa(k)+dir(o.Order)+" NULLS LAST")
+	}
+	if len(s.Orders) == 0 {
+		for k, calc := range s.Calculations {
+			if calc.Op != "HEATMAP" {
+				parts = append(parts, "a"+strconv.Itoa(k)+" DESC NULLS LAST")
+				break
+			}
+		}
+	}
+	for _, a := range gAlias {
+		parts = append(parts, a+" ASC NULLS LAST")
+	}
+	if len(parts) == 0 {
+		return "gid"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// filters compiles a filter list to one boolean SQL expression.
+func (c *compiler) filters(field string, fs []Filter, combination string) (string, error) {
+	if len(fs) == 0 {
+		return "true", nil
+	}
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		e, err := c.filter(fmt.Sprintf("%s[%d]", field, i), f)
+		if err != nil {
+			return "", err
+		}
+		parts[i] = "(" + e + ")"
+	}
+	sep := " AND "
+	if strings.EqualFold(combination, "OR") {
+		sep = " OR "
+	}
+	return strings.Join(parts, sep), nil
+}
+
+// filter compiles one filter. Negative operators (!=, does-not-…, not-in)
+// also match events that lack the field: such an event does not have the
+// value.
+func (c *compiler) filter(field string, f Filter) (string, error) {
+	if !filterOps[f.Op] {
+		return "", errorf(field+".op", "unknown filter op %q", f.Op)
+	}
+	col, ok := c.col(f.Column)
+	if !ok {
+		switch {
+		case f.Column == "":
+			return "", errorf(field+".column", "missing")
+		case f.Op == "exists":
+			return "false", nil
+		case f.Op == "does-not-exist":
+			return "true", nil
+		}
+		return "", errorf(field+".column", "unknown column %q", f.Column)
+	}
+	x := ident(col.Phys)
+	not := func(e string) string { return x + " IS NULL OR NOT (" + e + ")" }
+	text := "CAST(" + x + " AS VARCHAR)"
+	switch f.Op {
+	case "exists":
+		return x + " IS NOT NULL", nil
+	case "does-not-exist":
+		return x + " IS NULL", nil
+	case "in", "not-in":
+		list, ok := f.Value.([]any)
+		if !ok || len(list) == 0 {
+			return "", errorf(field+".value", "%s needs a non-empty array", f.Op)
+		}
+		ps := make([]string, len(list))
+		for i, v := range list {
+			bv, err := scalar(col, v)
+			if err != nil {
+				return "", errorf(fmt.Sprintf("%s.value[%d]", field, i), "%v", err)
+			}
+			ps[i] = c.bind(bv)
+		}
+		e := x + " IN (" + strings.Join(ps, ", ") + ")"
+		if f.Op == "not-in" {
+			return not(e), nil
+		}
+		return e, nil
+	case "starts-with", "does-not-start-with", "ends-with", "does-not-end-with", "contains", "does-not-contain":
+		s, err := textValue(f.Value)
+		if err != nil {
+			return "", errorf(field+".value", "%v", err)
+		}
+		fn := map[string]string{"starts-with": "starts_with", "does-not-start-with": "starts_with",
+			"ends-with": "suffix", "does-not-end-with": "suffix", "contains": "contains", "does-not-contain": "contains"}[f.Op]
+		e := fn + "(" + text + ", " + c.bind(s) + ")"
+		if strings.HasPrefix(f.Op, "does-not") {
+			return not(e), nil
+		}
+		return e, nil
+	}
+	v, err := scalar(col, f.Value)
+	if err != nil {
+		return "", errorf(field+".value", "%v", err)
+	}
+	if f.Op == "!=" {
+		return not(x + " = " + c.bind(v)), nil
+	}
+	return x + " " + f.Op + " " + c.bind(v), nil
+}
+
+// scalar converts a filter value to the column's type, so that comparisons
+// are numeric on numbers and textual on strings.
+func scalar(col schema.Column, v any) (any, error) {
+	switch col.Type {
+	case schema.Integer, schema.Float:
+		switch x := v.(type) {
+		case json.Number:
+			if col.Type == schema.Integer {
+				if n, err := x.Int64(); err == nil {
+					return n, nil
+				}
+			}
+			f, err := x.Float64()
+			if err != nil {
+				return nil, fmt.Errorf("%s is not a number", x)
+			}
+			return f, nil
+		case string:
+			if n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64); err == nil && col.Type == schema.Integer {
+				return n, nil
+			}
+			if f, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil {
+				return f, nil
+			}
+			return nil, fmt.Errorf("column %q holds numbers; %q is not one", col.Name, x)
+		case float64:
+			return x, nil
+		}
+		return nil, fmt.Errorf("column %q holds numbers; want a number", col.Name)
+	case schema.Boolean:
+		switch x := v.(type) {
+		case bool:
+			return x, nil
+		case string:
+			if b, err := strconv.ParseBool(x); err == nil {
+				return b, nil
+			}
+		}
+		return nil, fmt.Errorf("column %q holds booleans; want true or false", col.Name)
+	}
+	return textValue(v)
+}
+
+func textValue(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case json.Number:
+		return x.String(), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case nil:
+		return "", fmt.Errorf("missing")
+	}
+	return "", fmt.Errorf("want a string, number or boolean")
+}
