@@ -159,7 +159,7 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 			plain = sumExpr(agg, x, weighted, c.typeOf(calc.Column))
 		case kAvg, kRateAvg:
 			if weighted {
-				plain = agg("sum(" + x + " * sr)") + "::DOUBLE / " + agg("sum(CASE WHEN "+x+" IS NOT NULL THEN sr END)")
+				plain = agg("sum("+x+" * sr)") + "::DOUBLE / " + agg("sum(CASE WHEN "+x+" IS NOT NULL THEN sr END)")
 			} else {
 				plain = agg("avg(" + x + ")")
 			}
