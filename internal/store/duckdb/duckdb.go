@@ -39,6 +39,10 @@ type Options struct {
 	// AlterRows is the segment size up to which a new column is added in
 	// place; larger segments are closed and a new one started (default 2M).
 	AlterRows int64
+	// SegmentRows is the size at which a day's segment is closed and the
+	// next one started. DuckDB's checkpoint work grows with the table
+	// being appended to, so bounded tables keep ingest fast as data grows.
+	SegmentRows int64
 	// Threads, when > 0, caps DuckDB's worker threads.
 	Threads int
 	// MemoryLimit, when set, caps DuckDB's memory (e.g. "4GB").
@@ -51,6 +55,9 @@ func (o *Options) defaults() {
 	}
 	if o.Retention <= 0 {
 		o.Retention = 60 * 24 * time.Hour
+	}
+	if o.SegmentRows <= 0 {
+		o.SegmentRows = 4_000_000
 	}
 	if o.AlterRows <= 0 {
 		o.AlterRows = 2_000_000

@@ -189,3 +189,24 @@ func TestLargeSegmentStartsNewOne(t *testing.T) {
 		t.Fatalf("rows %d", got)
 	}
 }
+
+func TestFullSegmentRotates(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{SegmentRows: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	for i := 0; i < 4; i++ {
+		appendOK(t, s, "x", ev(now, 1, "a", int64(i)), ev(now, 1, "a", int64(i)))
+	}
+	cat, _ := s.Catalog("x")
+	// A commit goes to the current segment if it is not yet full: 2+2
+	// rows, then a new segment for the next 2+2.
+	if len(cat.segments) != 2 {
+		t.Fatalf("segments %d, want 2", len(cat.segments))
+	}
+	if got := len(dump(t, s, "x")); got != 8 {
+		t.Fatalf("rows %d", got)
+	}
+}

@@ -225,7 +225,7 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*store.Batch) er
 				}
 			}
 			switch {
-			case seg == nil || (len(missing) > 0 && seg.rows >= s.opts.AlterRows):
+			case seg == nil || seg.rows >= s.opts.SegmentRows || (len(missing) > 0 && seg.rows >= s.opts.AlterRows):
 				seq := 0
 				if seg != nil {
 					seq = seg.seq + 1
