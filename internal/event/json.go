@@ -1,0 +1,136 @@
+package event
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/valyala/fastjson"
+)
+
+// parseJSON parses a whole JSON body. fastjson's parser is lenient (it
+// takes NaN, Inf and malformed numbers) while its validator is strict but
+// does not bound nesting, so the validator runs only on a document the
+// parser, which does, has accepted.
+func (d *decoder) parseJSON(buf []byte) (*fastjson.Value, error) {
+	v, err := d.jp.ParseBytes(buf)
+	if err != nil {
+		return nil, badRequest("invalid JSON: %v", err)
+	}
+	if err := fastjson.ValidateBytes(buf); err != nil {
+		return nil, badRequest("invalid JSON: %v", err)
+	}
+	return v, nil
+}
+
+func (d *decoder) jsonBatch(buf []byte) ([]Item, error) {
+	v, err := d.parseJSON(buf)
+	if err != nil {
+		return nil, err
+	}
+	arr, err := v.Array()
+	if err != nil {
+		return nil, badRequest("batch body must be a JSON array, not %s", v.Type())
+	}
+	items := make([]Item, len(arr))
+	for i, el := range arr {
+		items[i].Event, items[i].Err = d.jsonBatchEvent(el)
+	}
+	return items, nil
+}
+
+// jsonBatchEvent decodes one batch element, {"data":{…},"time":…,"samplerate":…}.
+func (d *decoder) jsonBatchEvent(el *fastjson.Value) (Event, error) {
+	o, err := el.Object()
+	if err != nil {
+		return Event{}, fmt.Errorf("batch element is %s, not an object", el.Type())
+	}
+	data := o.Get("data")
+	if data == nil || data.Type() == fastjson.TypeNull {
+		return Event{}, fmt.Errorf(`missing "data" object`)
+	}
+	dataObj, err := data.Object()
+	if err != nil {
+		return Event{}, fmt.Errorf(`"data" is %s, not an object`, data.Type())
+	}
+	t, err := d.jsonTime(o.Get("time"))
+	if err != nil {
+		return Event{}, err
+	}
+	rate, err := d.jsonSampleRate(o.Get("samplerate"))
+	if err != nil {
+		return Event{}, err
+	}
+	d.flat.start(dataObj.Len())
+	d.flat.jsonObject(dataObj)
+	fields, err := d.flat.finish()
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{Time: t, SampleRate: rate, Fields: fields}, nil
+}
+
+// jsonTime is a batch element's "time": RFC 3339 or epoch text, an epoch
+// number, or null/absent for now.
+func (d *decoder) jsonTime(v *fastjson.Value) (time.Time, error) {
+	var t time.Time
+	var err error
+	switch {
+	case v == nil || v.Type() == fastjson.TypeNull:
+	case v.Type() == fastjson.TypeString:
+		b, _ := v.StringBytes()
+		t, err = parseTimeText(bytes.TrimSpace(b))
+		if err != nil {
+			return time.Time{}, timeError(fmt.Sprintf("%q", clip(string(b))), err)
+		}
+	case v.Type() == fastjson.TypeNumber:
+		d.num = v.MarshalTo(d.num[:0])
+		t, err = epochText(d.num)
+		if err != nil {
+			return time.Time{}, timeError(clip(string(d.num)), err)
+		}
+	default:
+		return time.Time{}, fmt.Errorf(`invalid "time": %s, want a string or a number`, v.Type())
+	}
+	return clampTime(t, d.now), nil
+}
+
+// jsonSampleRate is a batch element's "samplerate": an integral number;
+// null, absent and 0 mean 1.
+func (d *decoder) jsonSampleRate(v *fastjson.Value) (int64, error) {
+	switch {
+	case v == nil || v.Type() == fastjson.TypeNull:
+		return 1, nil
+	case v.Type() == fastjson.TypeNumber:
+		d.num = v.MarshalTo(d.num[:0])
+		rate, err := sampleRateText(d.num)
+		if err != nil {
+			return 0, sampleRateError(clip(string(d.num)), err)
+		}
+		return rate, nil
+	}
+	return 0, fmt.Errorf(`invalid "samplerate": %s, want a number`, v.Type())
+}
+
+func timeError(val string, err error) error {
+	return fmt.Errorf(`invalid "time" %s: %v`, val, err)
+}
+
+func sampleRateError(val string, err error) error {
+	return fmt.Errorf(`invalid "samplerate" %s: %v`, val, err)
+}
+
+// jsonSingle decodes a /1/events body: one JSON object, the event's data.
+func (d *decoder) jsonSingle(buf []byte) (map[string]any, error) {
+	v, err := d.parseJSON(buf)
+	if err != nil {
+		return nil, err
+	}
+	o, err := v.Object()
+	if err != nil {
+		return nil, badRequest("event body must be a JSON object, not %s", v.Type())
+	}
+	d.flat.start(o.Len())
+	d.flat.jsonObject(o)
+	return d.flat.finish()
+}
