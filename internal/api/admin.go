@@ -1,0 +1,111 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/store"
+)
+
+func (s *Server) getColumns(w http.ResponseWriter, r *http.Request) {
+	ds, ok := dataset(w, r)
+	if !ok {
+		return
+	}
+	cols, err := s.Store.Columns(ds)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "dataset "+ds+" does not exist")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, cols)
+}
+
+type datasetJSON struct {
+	Name          string    `json:"name"`
+	Created       time.Time `json:"created_at"`
+	RetentionDays float64   `json:"retention_days"`
+	Columns       int       `json:"columns"`
+}
+
+func (s *Server) getDatasets(w http.ResponseWriter, r *http.Request) {
+	out := []datasetJSON{}
+	for _, d := range s.Store.Datasets() {
+		out = append(out, datasetJSON{d.Name, d.Created, d.Retention.Hours() / 24, d.Columns})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) {
+	ds, ok := dataset(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		RetentionDays *float64 `json:"retention_days"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid body: "+err.Error())
+		return
+	}
+	if body.RetentionDays == nil {
+		writeError(w, http.StatusBadRequest, "retention_days is required")
+		return
+	}
+	err := s.Store.SetRetention(r.Context(), ds, time.Duration(*body.RetentionDays*24*float64(time.Hour)))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "dataset "+ds+" does not exist")
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "retention_days: "+err.Error())
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"name": ds, "retention_days": *body.RetentionDays})
+	}
+}
+
+func (s *Server) getKeys(w http.ResponseWriter, r *http.Request) {
+	keys := s.Keys.List()
+	sort.Slice(keys, func(i, j int) bool { return keys[i].Created.Before(keys[j].Created) })
+	writeJSON(w, http.StatusOK, keys)
+}
+
+func (s *Server) postKey(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Scope string `json:"scope"`
+		Name  string `json:"name"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid body: "+err.Error())
+		return
+	}
+	scope, err := auth.ParseScope(body.Scope)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "scope: "+err.Error())
+		return
+	}
+	secret, k, err := s.Keys.Create(r.Context(), scope, body.Name)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "scope": k.Scope, "name": k.Name, "created_at": k.Created, "key": secret})
+}
+
+func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
+	if err := s.Keys.Revoke(r.Context(), r.PathValue("id")); err != nil {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

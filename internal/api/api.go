@@ -1,0 +1,115 @@
+// Package api is Prodex's HTTP interface: the Honeycomb-compatible events
+// API under /1/ and Prodex's own API under /api/v1/.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/ingest"
+	"github.com/prodex/prodex/internal/store"
+	"github.com/prodex/prodex/internal/store/duckdb"
+)
+
+// Server serves the API.
+type Server struct {
+	Store  *duckdb.Store
+	Writer *ingest.Writer
+	Keys   *auth.Keyring
+	Limits event.Limits
+	Log    *slog.Logger
+	// Now is the clock (tests may replace it).
+	Now func() time.Time
+	// QueryTimeout bounds one query (default 60 s).
+	QueryTimeout time.Duration
+}
+
+// Handler returns the HTTP handler with every route.
+func (s *Server) Handler() http.Handler {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	if s.QueryTimeout <= 0 {
+		s.QueryTimeout = 60 * time.Second
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /1/events/{dataset}", s.with(auth.Ingest, s.postEvent))
+	mux.HandleFunc("POST /1/batch/{dataset}", s.with(auth.Ingest, s.postBatch))
+	mux.HandleFunc("GET /1/columns/{dataset}", s.with(auth.Query, s.getColumns))
+	mux.HandleFunc("GET /1/auth", s.with("", s.getAuth))
+	mux.HandleFunc("POST /api/v1/query/{dataset}", s.with(auth.Query, s.postQuery))
+	mux.HandleFunc("GET /api/v1/datasets", s.with(auth.Query, s.getDatasets))
+	mux.HandleFunc("PUT /api/v1/datasets/{dataset}", s.with(auth.Admin, s.putDataset))
+	mux.HandleFunc("GET /api/v1/keys", s.with(auth.Admin, s.getKeys))
+	mux.HandleFunc("POST /api/v1/keys", s.with(auth.Admin, s.postKey))
+	mux.HandleFunc("DELETE /api/v1/keys/{id}", s.with(auth.Admin, s.deleteKey))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+type keyCtx struct{}
+
+// with authenticates the request's key for scope need ("" = any valid key).
+func (s *Server) with(need auth.Scope, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		secret := r.Header.Get("X-Honeycomb-Team")
+		if secret == "" {
+			if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
+				secret = strings.TrimPrefix(a, "Bearer ")
+			}
+		}
+		scope := need
+		if scope == "" {
+			scope = auth.Ingest
+		}
+		k, err := s.Keys.Check(secret, scope)
+		switch {
+		case errors.Is(err, auth.ErrUnauthenticated):
+			writeError(w, http.StatusUnauthorized, "unknown API key: send a valid key in the X-Honeycomb-Team header")
+			return
+		case errors.Is(err, auth.ErrForbidden) && need != "":
+			writeError(w, http.StatusForbidden, "this API key has scope "+string(k.Scope)+"; this route needs "+string(need))
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), keyCtx{}, k)))
+	}
+}
+
+func (s *Server) getAuth(w http.ResponseWriter, r *http.Request) {
+	k := r.Context().Value(keyCtx{}).(auth.Key)
+	writeJSON(w, 200, map[string]any{"id": k.ID, "scope": k.Scope, "name": k.Name,
+		"api_key_access": map[string]bool{"events": k.Scope.Allows(auth.Ingest), "queries": k.Scope.Allows(auth.Query), "admin": k.Scope.Allows(auth.Admin)}})
+}
+
+// dataset validates the {dataset} path value.
+func dataset(w http.ResponseWriter, r *http.Request) (string, bool) {
+	name, err := store.NormalizeDataset(r.PathValue("dataset"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return "", false
+	}
+	return name, true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
