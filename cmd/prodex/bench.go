@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func benchCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "bench", Short: "Measure a running server"}
+	cmd.AddCommand(benchIngestCmd())
+	return cmd
+}
+
+func benchIngestCmd() *cobra.Command {
+	var c client
+	var events, batch, fields, workers, distinct, pid int
+	var ds string
+	cmd := &cobra.Command{
+		Use:   "ingest",
+		Short: "Send synthetic wide events through /1/batch (gzip JSON) and report events/s",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if c.key == "" {
+				return fmt.Errorf("no API key: pass --key or set PRODEX_KEY")
+			}
+			bodies := make([][]byte, distinct)
+			rng := rand.New(rand.NewPCG(1, 2))
+			now := time.Now()
+			for i := range bodies {
+				bodies[i] = benchBatch(rng, now, i*batch, batch, fields)
+			}
+			var sent, rejected, retries atomic.Int64
+			var next atomic.Int64
+			total := int64(events / batch)
+			hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+			url := strings.TrimRight(c.server, "/") + "/1/batch/" + ds
+			start := time.Now()
+			var wg sync.WaitGroup
+			var firstErr atomic.Value
+			for w := 0; w < workers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := next.Add(1) - 1
+						if i >= total {
+							return
+						}
+						for {
+							req, _ := http.NewRequest("POST", url, bytes.NewReader(bodies[i%int64(len(bodies))]))
+							req.Header.Set("X-Honeycomb-Team", c.key)
+							req.Header.Set("Content-Type", "application/json")
+							req.Header.Set("Content-Encoding", "gzip")
+							resp, err := hc.Do(req)
+							if err != nil {
+								firstErr.CompareAndSwap(nil, err)
+								return
+							}
+							var st []struct{ Status int }
+							json.NewDecoder(resp.Body).Decode(&st)
+							resp.Body.Close()
+							if resp.StatusCode == 429 || resp.StatusCode == 503 {
+								retries.Add(1)
+								time.Sleep(20 * time.Millisecond)
+								continue
+							}
+							if resp.StatusCode != 200 {
+								firstErr.CompareAndSwap(nil, fmt.Errorf("status %s", resp.Status))
+								return
+							}
+							for _, s := range st {
+								if s.Status == 202 {
+									sent.Add(1)
+								} else {
+									rejected.Add(1)
+								}
+							}
+							break
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			el := time.Since(start)
+			if e := firstErr.Load(); e != nil {
+				return e.(error)
+			}
+			fmt.Printf("events %d acknowledged, %d rejected, %d retried batches (429) in %.2fs: %.0f events/s (batch %d, %d fields, gzip JSON, %d workers)\n",
+				sent.Load(), rejected.Load(), retries.Load(), el.Seconds(), float64(sent.Load())/el.Seconds(), batch, fields, workers)
+			if pid > 0 {
+				if hwm, err := peakRSS(pid); err == nil {
+					fmt.Printf("server peak RSS %s\n", hwm)
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&events, "events", 1_000_000, "events to send")
+	f.IntVar(&batch, "batch", 500, "events per request")
+	f.IntVar(&fields, "fields", 20, "fields per event")
+	f.IntVar(&workers, "workers", 8, "concurrent requests")
+	f.IntVar(&distinct, "distinct", 200, "distinct request bodies generated up front (reused round-robin)")
+	f.IntVar(&pid, "pid", 0, "server process id, to report its peak RSS")
+	f.StringVar(&ds, "dataset", "bench", "dataset to write")
+	addClientFlags(cmd, &c)
+	return cmd
+}
+
+// benchBatch builds one gzip'd JSON batch of wide events: a mix of string,
+// integer, float and boolean fields like a service's request events.
+func benchBatch(rng *rand.Rand, now time.Time, seq, n, fields int) []byte {
+	services := []string{"api", "web", "checkout", "search", "auth"}
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		ev := map[string]any{
+			"service":     services[rng.IntN(len(services))],
+			"status_code": []int{200, 200, 200, 200, 201, 404, 500}[rng.IntN(7)],
+			"duration_ms": rng.ExpFloat64() * 80,
+			"seq":         seq + i,
+		}
+		for f := len(ev); f < fields; f++ {
+			switch f % 4 {
+			case 0:
+				ev["attr_s"+strconv.Itoa(f)] = "value-" + strconv.Itoa(rng.IntN(100))
+			case 1:
+				ev["attr_i"+strconv.Itoa(f)] = rng.IntN(10000)
+			case 2:
+				ev["attr_f"+strconv.Itoa(f)] = rng.Float64() * 1000
+			case 3:
+				ev["attr_b"+strconv.Itoa(f)] = rng.IntN(2) == 0
+			}
+		}
+		data, _ := json.Marshal(ev)
+		fmt.Fprintf(&buf, `{"time":%q,"data":%s}`, now.Add(-time.Duration(rng.IntN(3600))*time.Second).Format(time.RFC3339Nano), data)
+	}
+	buf.WriteByte(']')
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(buf.Bytes())
+	w.Close()
+	return gz.Bytes()
+}
+
+// peakRSS reads a process's peak resident set size from /proc.
+func peakRSS(pid int) (string, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")), nil
+		}
+	}
+	return "", fmt.Errorf("no VmHWM")
+}

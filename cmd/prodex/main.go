@@ -1,0 +1,23 @@
+// Command prodex is the Prodex server and its command-line client.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:           "prodex",
+		Short:         "Prodex: wide events, SLOs and the questions in between",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(serveCmd(), keysCmd(), sendCmd(), queryCmd(), benchCmd())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "prodex:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/prodex/prodex/internal/api"
+	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/ingest"
+	"github.com/prodex/prodex/internal/store/duckdb"
+)
+
+func serveCmd() *cobra.Command {
+	var (
+		dataDir, listen, memLimit string
+		debugListen               string
+		maxColumns, threads       int
+		retention, queryTimeout   time.Duration
+		maxQueued                 int64
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Prodex server on the embedded store",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+			if os.Getenv("GOGC") == "" {
+				// Ingest allocates short-lived decoded events at a high
+				// rate; collecting less often buys ~20 % throughput for
+				// a heap that the bounded ingest queue keeps small.
+				debug.SetGCPercent(300)
+			}
+			st, err := openStore(dataDir, duckdb.Options{MaxColumns: maxColumns, Retention: retention, Threads: threads, MemoryLimit: memLimit})
+			if err != nil {
+				return err
+			}
+			keys, err := auth.NewKeyring(context.Background(), st)
+			if err != nil {
+				st.Close()
+				return err
+			}
+			if len(keys.List()) == 0 {
+				secret, _, err := keys.Create(context.Background(), auth.Admin, "bootstrap")
+				if err != nil {
+					st.Close()
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "No API keys existed, so an admin key was created. Keep it safe:\n%s\n", secret)
+			}
+			w := ingest.NewWriter(st, ingest.Options{MaxQueued: maxQueued})
+			srv := &api.Server{Store: st, Writer: w, Keys: keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: queryTimeout}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				w.Close()
+				st.Close()
+				return err
+			}
+			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			go housekeeping(ctx, st, log)
+			if debugListen != "" {
+				go serveDebug(debugListen, log)
+			}
+			errc := make(chan error, 1)
+			go func() { errc <- hs.Serve(ln) }()
+			log.Info("prodex serving", "addr", ln.Addr().String(), "data", dataDir)
+			select {
+			case err := <-errc:
+				if !errors.Is(err, http.ErrServerClosed) {
+					log.Error("server failed", "err", err)
+				}
+			case <-ctx.Done():
+				log.Info("shutting down: finishing requests and flushing accepted events")
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			hs.Shutdown(sctx)
+			w.Close()
+			if err := st.Close(); err != nil {
+				return fmt.Errorf("close store: %w", err)
+			}
+			log.Info("stopped")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dataDir, "data", "data", "data directory of the embedded store")
+	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
+	f.IntVar(&maxColumns, "max-columns", 10000, "most columns one dataset may have")
+	f.DurationVar(&retention, "retention", 60*24*time.Hour, "default retention of new datasets")
+	f.DurationVar(&queryTimeout, "query-timeout", 60*time.Second, "longest a query may run")
+	f.Int64Var(&maxQueued, "max-queued", 200000, "events that may wait for a commit before ingest answers 429")
+	f.StringVar(&debugListen, "debug-listen", "", "address for Go's /debug/pprof profiles (off when empty; keep it on loopback)")
+	f.IntVar(&threads, "threads", 0, "DuckDB worker threads (0 = one per core)")
+	f.StringVar(&memLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's 80% of RAM)")
+	return cmd
+}
+
+// serveDebug serves the Go runtime profiles on their own listener, so that
+// they are never reachable through the public address.
+func serveDebug(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		log.Error("debug listener failed", "addr", addr, "err", err)
+	}
+}
+
+// housekeeping drops expired data and persists column statistics.
+func housekeeping(ctx context.Context, st *duckdb.Store, log *slog.Logger) {
+	sweep := func() {
+		if n, err := st.DropExpired(ctx, time.Now()); err != nil {
+			log.Error("retention sweep failed", "err", err)
+		} else if n > 0 {
+			log.Info("retention dropped segments", "count", n)
+		}
+	}
+	sweep()
+	save := time.NewTicker(30 * time.Second)
+	ret := time.NewTicker(10 * time.Minute)
+	defer save.Stop()
+	defer ret.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-save.C:
+			if err := st.SaveLastSeen(ctx); err != nil && ctx.Err() == nil {
+				log.Error("saving column statistics failed", "err", err)
+			}
+		case <-ret.C:
+			sweep()
+		}
+	}
+}
+
+// openStore opens the embedded store with a clear message when another
+// process (a running server) holds it.
+func openStore(dir string, opts duckdb.Options) (*duckdb.Store, error) {
+	st, err := duckdb.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w\n(is a prodex server running on %s? then use --server and an admin --key instead)", err, dir)
+	}
+	return st, nil
+}
