@@ -153,7 +153,9 @@ func (s *Spec) Resolve(now time.Time) error {
 		if rng == 0 {
 			rng = DefaultTimeRange
 		}
-		end = now.Unix()
+		// The range ends after now, so that events of the current second
+		// are included.
+		end = now.Unix() + 1
 		start = end - rng
 	}
 	if rng <= 0 {
