@@ -18,8 +18,8 @@ import (
 )
 
 func benchCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "bench", Short: "Measure a running server"}
-	cmd.AddCommand(benchIngestCmd())
+	cmd := &cobra.Command{Use: "bench", Short: "Measure ingest (against a running server) and queries (on an embedded store)"}
+	cmd.AddCommand(benchIngestCmd(), benchQueryCmd())
 	return cmd
 }
 

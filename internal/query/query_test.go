@@ -59,16 +59,29 @@ func open(t *testing.T, ds string, evs []event.Event) *duckdb.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	b := &store.Batch{Dataset: ds, Events: evs}
-	if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+	if err := appendAll(st, ds, evs); err != nil {
 		t.Fatal(err)
 	}
-	for i, err := range b.Errs {
-		if err != nil {
-			t.Fatalf("event %d: %v", i, err)
-		}
-	}
 	return st
+}
+
+// appendAll writes events through the store's write path, in batches as
+// the ingest writer would.
+func appendAll(st *duckdb.Store, ds string, evs []event.Event) error {
+	for len(evs) > 0 {
+		n := min(len(evs), 50_000)
+		b := &store.Batch{Dataset: ds, Events: evs[:n]}
+		if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+			return err
+		}
+		for i, err := range b.Errs {
+			if err != nil {
+				return fmt.Errorf("event %d: %w", i, err)
+			}
+		}
+		evs = evs[n:]
+	}
+	return nil
 }
 
 func run(t *testing.T, st *duckdb.Store, ds, spec string) (*query.Result, error) {

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/query"
+	"github.com/prodex/prodex/internal/store"
+	"github.com/prodex/prodex/internal/store/duckdb"
+)
+
+// benchQueryCmd loads synthetic events into an embedded store (once; later
+// runs reuse them) and times one query through Prodex's engine against the
+// same question written by hand in DuckDB SQL, in the same process.
+func benchQueryCmd() *cobra.Command {
+	var dir string
+	var events, runs int
+	var span time.Duration
+	cmd := &cobra.Command{
+		Use:   "query",
+		Short: "Time COUNT + P99 by service by minute over N stored events, against hand-written DuckDB SQL",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(dir, duckdb.Options{})
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			// Yesterday from 04:00 UTC: inside retention, and the same
+			// range all day, so that reruns find the data loaded.
+			y := time.Now().UTC().AddDate(0, 0, -1)
+			start := time.Date(y.Year(), y.Month(), y.Day(), 4, 0, 0, 0, time.UTC)
+			end := start.Add(span)
+			if err := benchLoad(st, events, start, span); err != nil {
+				return err
+			}
+			spec := fmt.Sprintf(`{"start_time":%d,"end_time":%d,"granularity":60,"breakdowns":["service"],"calculations":[{"op":"COUNT"},{"op":"P99","column":"duration_ms"}]}`, start.Unix(), end.Unix())
+			ctx := context.Background()
+			prodex := func() (int, error) {
+				s, err := query.Parse([]byte(spec))
+				if err != nil {
+					return 0, err
+				}
+				if err := s.Resolve(end); err != nil {
+					return 0, err
+				}
+				cat, err := st.Catalog("benchq")
+				if err != nil {
+					return 0, err
+				}
+				p, err := query.Compile(s, cat)
+				if err != nil {
+					return 0, err
+				}
+				res, err := p.Run(ctx, st.DB())
+				if err != nil {
+					return 0, err
+				}
+				return len(res.Series) + len(res.Results), nil
+			}
+			direct, err := handWritten(st, start, end)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%d events over %s; question: COUNT, P99(duration_ms) by service, per minute and overall\n", events, span)
+			tp, rowsP, err := timeRuns(runs, prodex)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("prodex query engine          %8.3fs  (%d rows)\n", tp.Seconds(), rowsP)
+			for _, d := range direct {
+				td, rows, err := timeRuns(runs, d.run)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("%-28s %8.3fs  (%d rows)  prodex/direct = %.2f×\n", d.name, td.Seconds(), rows, tp.Seconds()/td.Seconds())
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "data", "bench-data", "data directory of the embedded store to load and query (reused between runs)")
+	f.IntVar(&events, "events", 100_000_000, "events to store")
+	f.DurationVar(&span, "span", 16*time.Hour, "time the events are spread over")
+	f.IntVar(&runs, "runs", 3, "timed runs of each query (the median is reported)")
+	return cmd
+}
+
+// timeRuns runs f once to warm up and then runs times, returning the median.
+func timeRuns(runs int, f func() (int, error)) (time.Duration, int, error) {
+	n, err := f()
+	if err != nil {
+		return 0, 0, err
+	}
+	ds := make([]time.Duration, runs)
+	for i := range ds {
+		t := time.Now()
+		if _, err := f(); err != nil {
+			return 0, 0, err
+		}
+		ds[i] = time.Since(t)
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[runs/2], n, nil
+}
+
+// benchLoad appends events through the store's own write path until the
+// dataset holds n of them.
+func benchLoad(st *duckdb.Store, n int, start time.Time, span time.Duration) error {
+	have := 0
+	if cat, err := st.Catalog("benchq"); err == nil {
+		var c int
+		if err := st.DB().QueryRow("SELECT count(*) FROM " + cat.From(nil, start, start.Add(span))).Scan(&c); err != nil {
+			return err
+		}
+		have = c
+	}
+	if have >= n {
+		return nil
+	}
+	services := []string{"checkout", "cart", "search", "auth", "payments", "catalog", "shipping", "profile"}
+	endpoints := []string{"/", "/api/items", "/api/cart", "/api/pay", "/login", "/search"}
+	rng := rand.New(rand.NewPCG(uint64(have), 9))
+	const batch = 100_000
+	t0 := time.Now()
+	for done := have; done < n; {
+		k := min(batch, n-done)
+		evs := make([]event.Event, k)
+		for i := range evs {
+			j := done + i
+			// spread evenly over the span, in order
+			ts := start.Add(time.Duration(int64(span) / int64(n) * int64(j)))
+			svc := rng.IntN(len(services))
+			status := int64(200)
+			if rng.IntN(100) == 0 {
+				status = 503
+			}
+			evs[i] = event.Event{Time: ts, SampleRate: 1, Fields: map[string]any{
+				"service":     services[svc],
+				"endpoint":    endpoints[rng.IntN(len(endpoints))],
+				"status_code": status,
+				"duration_ms": rng.ExpFloat64() * float64(20+10*svc),
+				"host":        fmt.Sprintf("host-%02d", rng.IntN(40)),
+				"build_id":    int64(4500 + rng.IntN(20)),
+			}}
+		}
+		b := &store.Batch{Dataset: "benchq", Events: evs}
+		if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+			return err
+		}
+		for _, err := range b.Errs {
+			if err != nil {
+				return fmt.Errorf("event rejected: %w", err)
+			}
+		}
+		done += k
+		if done%(10*batch) == 0 || done == n {
+			el := time.Since(t0)
+			fmt.Fprintf(os.Stderr, "loaded %d/%d events (%.0f events/s through Store.Append)\n", done, n, float64(done-have)/el.Seconds())
+		}
+	}
+	return nil
+}
+
+type directQuery struct {
+	name string
+	run  func() (int, error)
+}
+
+// handWritten is the same question as DuckDB SQL written directly against
+// the segment tables, found through DuckDB's own catalog.
+func handWritten(st *duckdb.Store, start, end time.Time) ([]directQuery, error) {
+	db := st.DB()
+	phys := map[string]string{}
+	rows, err := db.Query(`SELECT c.name, c.phys FROM px_columns c JOIN px_datasets d ON d.id = c.dataset_id WHERE d.name = 'benchq'`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var n, p string
+		if err := rows.Scan(&n, &p); err != nil {
+			return nil, err
+		}
+		phys[n] = p
+	}
+	rows.Close()
+	rows, err = db.Query(`SELECT s.tbl FROM px_segments s JOIN px_datasets d ON d.id = s.dataset_id WHERE d.name = 'benchq' ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		tables = append(tables, t)
+	}
+	rows.Close()
+	svc, dur := phys["service"], phys["duration_ms"]
+	parts := make([]string, len(tables))
+	for i, t := range tables {
+		parts[i] = fmt.Sprintf(`SELECT ts, %q AS service, %q AS d FROM %q`, svc, dur, t)
+	}
+	from := "(" + strings.Join(parts, " UNION ALL ") + ")"
+	where := fmt.Sprintf("ts >= %d AND ts < %d", start.UnixMicro(), end.UnixMicro())
+	count := func(q string) func() (int, error) {
+		return func() (int, error) {
+			rows, err := db.Query(q)
+			if err != nil {
+				return 0, err
+			}
+			defer rows.Close()
+			n := 0
+			for rows.Next() {
+				n++
+			}
+			return n, rows.Err()
+		}
+	}
+	return []directQuery{
+		{"direct SQL, same answer", count(`SELECT service, ts // 60000000 AS m, count(*), quantile_disc(d, 0.99) FROM ` + from + ` WHERE ` + where + ` GROUP BY GROUPING SETS ((service), (service, m))`)},
+		{"direct SQL, series only", count(`SELECT service, ts // 60000000 AS m, count(*), quantile_disc(d, 0.99) FROM ` + from + ` WHERE ` + where + ` GROUP BY service, m`)},
+	}, nil
+}
