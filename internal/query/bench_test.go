@@ -17,7 +17,7 @@ const benchEvents = 1_000_000
 func benchStore(b *testing.B) (*duckdb.Store, time.Time, time.Time) {
 	b.Helper()
 	r := rand.New(rand.NewSource(1))
-	start := time.Now().UTC().Truncate(24*time.Hour).Add(-20 * time.Hour)
+	start := time.Now().UTC().Truncate(24 * time.Hour).Add(-20 * time.Hour)
 	span := 16 * time.Hour
 	services := []string{"checkout", "cart", "search", "auth", "payments", "catalog", "shipping", "profile"}
 	evs := make([]event.Event, benchEvents)
