@@ -97,7 +97,11 @@ func (s *Store) plan(w *write, b *store.Batch) {
 			continue
 		}
 		fresh := 0
+		// Count the event's new columns only when it could reach the limit.
 		for name, v := range ev.Fields {
+			if len(ds.order)+len(pending)+len(ev.Fields) <= s.opts.MaxColumns {
+				break
+			}
 			if v == nil {
 				continue
 			}
@@ -124,6 +128,7 @@ func (s *Store) plan(w *write, b *store.Batch) {
 				continue
 			}
 			c, ok := pending[name]
+			changed := !ok
 			if !ok {
 				if ex := ds.cols[name]; ex != nil {
 					c = col{name: name, phys: ex.Phys, typ: ex.Type}
@@ -132,15 +137,23 @@ func (s *Store) plan(w *write, b *store.Batch) {
 					ds.nextPhys++
 				}
 			}
-			for {
-				_, promote := schema.Coerce(c.typ, v)
-				if promote == "" {
-					break
+			// Most values already fit their column: skip the map writes.
+			if c.typ != t {
+				for {
+					_, promote := schema.Coerce(c.typ, v)
+					if promote == "" {
+						break
+					}
+					c.typ = promote
+					changed = true
 				}
-				c.typ = promote
 			}
-			pending[name] = c
-			need[c.phys] = true
+			if changed {
+				pending[name] = c
+			}
+			if !need[c.phys] {
+				need[c.phys] = true
+			}
 		}
 	}
 }
@@ -294,7 +307,8 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*store.Batch) er
 	}
 	st := map[*segment]*stats{}
 	apps := map[*segment]*duckdb.Appender{}
-	idx := map[*segment]map[string]int{}
+	pos := map[*segment]map[string]int{}  // physical column → row position
+	idx := map[*segment]map[string]slot{} // field name → row position and type
 	rowBuf := map[*segment][]driver.Value{}
 	for _, b := range batches {
 		ds := w.datasets[b.Dataset]
@@ -320,7 +334,8 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*store.Batch) er
 				for j, p := range order {
 					m[p] = j + 2
 				}
-				idx[seg] = m
+				pos[seg] = m
+				idx[seg] = make(map[string]slot, len(order))
 				rowBuf[seg] = make([]driver.Value, len(order)+2)
 				st[seg] = &stats{minTS: us, maxTS: us}
 			}
@@ -331,15 +346,22 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*store.Batch) er
 				sr = 1
 			}
 			row[0], row[1] = us, sr
-			pos := idx[seg]
-			pending := w.cols[ds]
+			slots := idx[seg]
 			for name, v := range ev.Fields {
 				if v == nil {
 					continue
 				}
-				c := pending[name]
-				out, _ := schema.Coerce(c.typ, v)
-				row[pos[c.phys]] = out
+				sl, ok := slots[name]
+				if !ok {
+					c := w.cols[ds][name]
+					sl = slot{pos: pos[seg][c.phys], typ: c.typ}
+					slots[name] = sl
+				}
+				if t, _ := schema.TypeOf(v); t == sl.typ {
+					row[sl.pos] = v
+				} else {
+					row[sl.pos], _ = schema.Coerce(sl.typ, v)
+				}
 			}
 			if err := app.AppendRow(row...); err != nil {
 				return rollback(fmt.Errorf("append %s: %w", seg.table, err))
@@ -415,6 +437,12 @@ func (s *Store) resetAppenders(w *write) {
 			}
 		}
 	}
+}
+
+// slot is where a field's value goes in a segment's row, and its type.
+type slot struct {
+	pos int
+	typ schema.Type
 }
 
 func nv(ord int, v any) driver.NamedValue { return driver.NamedValue{Ordinal: ord, Value: v} }
