@@ -230,7 +230,9 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 	}
 
 	var b strings.Builder
-	b.WriteString("WITH base AS (SELECT (ts // " + strconv.FormatInt(s.Step.Microseconds(), 10) + ") * " + strconv.FormatInt(s.Step.Microseconds(), 10) + " AS b, * FROM " + cat.From(c.phys, s.Start, s.End) + " AS e WHERE " + where + ")")
+	// base is inlined into each pass that reads it: materialising it would
+	// copy every matching event.
+	b.WriteString("WITH base AS NOT MATERIALIZED (SELECT (ts // " + strconv.FormatInt(s.Step.Microseconds(), 10) + ") * " + strconv.FormatInt(s.Step.Microseconds(), 10) + " AS b, * FROM " + cat.From(c.phys, s.Start, s.End) + " AS e WHERE " + where + ")")
 	b.WriteString(",\nagg AS (SELECT " + strings.Join(aggCols, ", ") + " FROM base GROUP BY " + sets("") + ")")
 	for _, t := range ctes {
 		b.WriteString(",\n" + t.name + " AS (" + t.sql + ")")
