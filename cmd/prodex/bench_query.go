@@ -71,17 +71,17 @@ func benchQueryCmd() *cobra.Command {
 				return err
 			}
 			fmt.Printf("%d events over %s; question: COUNT, P99(duration_ms) by service, per minute and overall\n", events, span)
-			tp, rowsP, err := timeRuns(runs, prodex)
+			all := append([]directQuery{{"prodex query engine", prodex}}, direct...)
+			med, rows, err := timeRuns(runs, all)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("prodex query engine          %8.3fs  (%d rows)\n", tp.Seconds(), rowsP)
-			for _, d := range direct {
-				td, rows, err := timeRuns(runs, d.run)
-				if err != nil {
-					return err
+			for i, q := range all {
+				fmt.Printf("%-28s %8.3fs  (%d rows)", q.name, med[i].Seconds(), rows[i])
+				if i > 0 {
+					fmt.Printf("  prodex/direct = %.2f×", med[0].Seconds()/med[i].Seconds())
 				}
-				fmt.Printf("%-28s %8.3fs  (%d rows)  prodex/direct = %.2f×\n", d.name, td.Seconds(), rows, tp.Seconds()/td.Seconds())
+				fmt.Println()
 			}
 			return nil
 		},
@@ -94,22 +94,34 @@ func benchQueryCmd() *cobra.Command {
 	return cmd
 }
 
-// timeRuns runs f once to warm up and then runs times, returning the median.
-func timeRuns(runs int, f func() (int, error)) (time.Duration, int, error) {
-	n, err := f()
-	if err != nil {
-		return 0, 0, err
-	}
-	ds := make([]time.Duration, runs)
-	for i := range ds {
-		t := time.Now()
-		if _, err := f(); err != nil {
-			return 0, 0, err
+// timeRuns runs each query once to warm up, then runs them in turn, runs
+// times, so that the machine's drift affects all alike; it returns each
+// query's median time and row count.
+func timeRuns(runs int, qs []directQuery) ([]time.Duration, []int, error) {
+	rows := make([]int, len(qs))
+	for i, q := range qs {
+		n, err := q.run()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", q.name, err)
 		}
-		ds[i] = time.Since(t)
+		rows[i] = n
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	return ds[runs/2], n, nil
+	ds := make([][]time.Duration, len(qs))
+	for r := 0; r < runs; r++ {
+		for i, q := range qs {
+			t := time.Now()
+			if _, err := q.run(); err != nil {
+				return nil, nil, err
+			}
+			ds[i] = append(ds[i], time.Since(t))
+		}
+	}
+	med := make([]time.Duration, len(qs))
+	for i, d := range ds {
+		sort.Slice(d, func(a, b int) bool { return d[a] < d[b] })
+		med[i] = d[runs/2]
+	}
+	return med, rows, nil
 }
 
 // benchLoad appends events through the store's own write path until the
