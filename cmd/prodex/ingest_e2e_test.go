@@ -258,6 +258,7 @@ func TestAuth(t *testing.T) {
 type sender struct {
 	url, key, ds, client string
 	acked                int
+	busy                 int // 429 answers, each with a Retry-After
 }
 
 func (c *sender) run(stop <-chan struct{}, batch int) {
@@ -285,6 +286,9 @@ func (c *sender) run(stop <-chan struct{}, batch int) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 || len(st) != batch {
 			if resp.StatusCode == 429 || resp.StatusCode == 503 {
+				if resp.StatusCode == 429 && resp.Header.Get("Retry-After") != "" {
+					c.busy++
+				}
 				time.Sleep(50 * time.Millisecond)
 				continue
 			}
@@ -355,6 +359,37 @@ func TestKill9LosesNoAcknowledgedEvent(t *testing.T) { crashOrStop(t, true) }
 
 // TestGracefulShutdownFlushes stops the server with SIGTERM mid-stream.
 func TestGracefulShutdownFlushes(t *testing.T) { crashOrStop(t, false) }
+
+// TestBackpressure overloads a server whose queue holds 600 events: it
+// must answer 429 with Retry-After rather than buffer, and store every
+// event it acknowledged.
+func TestBackpressure(t *testing.T) {
+	data := t.TempDir()
+	key := newKey(t, data, "admin")
+	s := startServer(t, data, "--max-queued", "600")
+	defer s.stop()
+	var senders []*sender
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 12; i++ {
+		c := &sender{url: s.url, key: key, ds: "busy", client: fmt.Sprint("c", i)}
+		senders = append(senders, c)
+		wg.Add(1)
+		go func() { defer wg.Done(); c.run(stop, 500) }()
+	}
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+	busy := 0
+	for _, c := range senders {
+		busy += c.busy
+	}
+	if busy == 0 {
+		t.Error("no 429 with Retry-After under a 600-event queue and 12 concurrent senders")
+	}
+	t.Logf("%d answers were 429", busy)
+	checkAcked(t, s, key, senders)
+}
 
 // TestCLISendAndQuery drives the send and query commands.
 func TestCLISendAndQuery(t *testing.T) {
