@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test of Prodex on a fresh Debian machine: installs what the
+# tests need (Node.js packages for the libhoney client test), then runs the
+# Go test suite with vet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v node >/dev/null || need_apt+=(nodejs npm)
+command -v gcc >/dev/null || need_apt+=(gcc)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+fi
+
+npm ci --prefix test/libhoney --no-audit --no-fund --loglevel=error
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt wants to reformat:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+go test -count=1 -timeout 30m ./...
