@@ -159,19 +159,9 @@ func call(t *testing.T, method, url, key string, body any, out any) int {
 	return resp.StatusCode
 }
 
-type result struct {
-	Series []struct {
-		Time time.Time      `json:"time"`
-		Data map[string]any `json:"data"`
-	} `json:"series"`
-	Results []struct {
-		Data map[string]any `json:"data"`
-	} `json:"results"`
-}
-
-func runQuery(t *testing.T, s *server, key, ds string, spec map[string]any) result {
+func runQuery(t *testing.T, s *server, key, ds string, spec map[string]any) queryResult {
 	t.Helper()
-	var res result
+	var res queryResult
 	var raw json.RawMessage
 	if code := call(t, "POST", s.url+"/api/v1/query/"+ds, key, spec, &raw); code != 200 {
 		t.Fatalf("query %v: %d %s", spec, code, raw)

@@ -17,12 +17,7 @@ func (s *Server) getColumns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cols, err := s.Store.Columns(ds)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "dataset "+ds+" does not exist")
-		return
-	}
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+	if !storeOK(w, ds, err) {
 		return
 	}
 	writeJSON(w, http.StatusOK, cols)
@@ -108,4 +103,18 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// storeOK answers a store error: 404 for a dataset that does not exist,
+// 500 otherwise. It reports whether err was nil.
+func storeOK(w http.ResponseWriter, ds string, err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "dataset "+ds+" does not exist")
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+	return false
 }

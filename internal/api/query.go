@@ -2,12 +2,10 @@ package api
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 
 	"github.com/prodex/prodex/internal/query"
-	"github.com/prodex/prodex/internal/store"
 )
 
 const maxSpecBytes = 1 << 20
@@ -32,12 +30,7 @@ func (s *Server) postQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cat, err := s.Store.Catalog(ds)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "dataset "+ds+" does not exist")
-		return
-	}
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+	if !storeOK(w, ds, err) {
 		return
 	}
 	plan, err := query.Compile(spec, cat)
