@@ -99,6 +99,9 @@ func NewKeyring(ctx context.Context, st Storage) (*Keyring, error) {
 
 // Create makes, stores and returns a new key and its secret.
 func (r *Keyring) Create(ctx context.Context, scope Scope, name string) (string, Key, error) {
+	if _, err := ParseScope(string(scope)); err != nil {
+		return "", Key{}, err
+	}
 	secret, k, err := New(scope, name, time.Now())
 	if err != nil {
 		return "", Key{}, err

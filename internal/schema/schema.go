@@ -66,12 +66,15 @@ func TypeOf(v any) (Type, bool) {
 // The rules, documented in the README:
 //   - integer column, float value: integral floats become integers; others
 //     promote the column to float.
-//   - integer or float column, string value: a string that parses as a number
-//     is stored as that number; any other string promotes the column to string.
+//   - integer or float column, string value: a string written as a JSON number
+//     (an optional '+' allowed) is stored as that number (on an integer column
+//     a non-integral one promotes the column to float); any other string
+//     promotes the column to string.
 //   - integer or float column, boolean value: stored as 1 or 0.
 //   - boolean column, string "true"/"false": stored as the boolean; any other
 //     string, or a number, promotes the column to string.
-//   - string column: numbers and booleans are stored as their JSON text.
+//   - string column: numbers and booleans are stored as their JSON text
+//     (floats formatted as encoding/json does).
 //
 // No value is ever dropped.
 func Coerce(col Type, v any) (out any, promote Type) {
@@ -83,7 +86,7 @@ func Coerce(col Type, v any) (out any, promote Type) {
 		case int64:
 			return strconv.FormatInt(x, 10), ""
 		case float64:
-			return strconv.FormatFloat(x, 'g', -1, 64), ""
+			return jsonFloat(x), ""
 		case bool:
 			return strconv.FormatBool(x), ""
 		}
@@ -99,10 +102,13 @@ func Coerce(col Type, v any) (out any, promote Type) {
 		case bool:
 			return boolInt(x), ""
 		case string:
+			if !decimal(x) {
+				return nil, String
+			}
 			if i, err := strconv.ParseInt(x, 10, 64); err == nil {
 				return i, ""
 			}
-			if f, err := strconv.ParseFloat(x, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			if f, err := strconv.ParseFloat(x, 64); err == nil && !math.IsInf(f, 0) {
 				return Coerce(Integer, f)
 			}
 			return nil, String
@@ -116,7 +122,7 @@ func Coerce(col Type, v any) (out any, promote Type) {
 		case bool:
 			return float64(boolInt(x)), ""
 		case string:
-			if f, err := strconv.ParseFloat(x, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			if f, err := strconv.ParseFloat(x, 64); err == nil && decimal(x) && !math.IsInf(f, 0) {
 				return f, ""
 			}
 			return nil, String
@@ -142,4 +148,56 @@ func boolInt(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+// decimal reports whether s is a number as JSON writes one, with an
+// optional leading '+': Go's other number syntaxes ("0x1p4", "1_000",
+// "Inf") stay strings.
+func decimal(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if digits() == 0 {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '-' || s[i] == '+') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// jsonFloat formats a float as encoding/json does: plain decimals between
+// 1e-6 and 1e21, exponent form outside.
+func jsonFloat(f float64) string {
+	abs := math.Abs(f)
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		s := strconv.FormatFloat(f, 'e', -1, 64)
+		// 1e-07, not 1e-07's JSON form 1e-7
+		if n := len(s); n >= 4 && s[n-4] == 'e' && s[n-2] == '0' {
+			s = s[:n-2] + s[n-1:]
+		}
+		return s
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }
