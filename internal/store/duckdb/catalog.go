@@ -124,18 +124,7 @@ func (c *Catalog) From(phys []string, start, end time.Time) string {
 		if k > 0 {
 			b.WriteString(" UNION ALL ")
 		}
-		b.WriteString("SELECT ts, sr")
-		for i, p := range phys {
-			want := sqlType(types[i])
-			switch have, ok := seg.cols[p]; {
-			case !ok:
-				b.WriteString(", NULL::" + want + " AS " + ident(p))
-			case sqlType(have) != want:
-				b.WriteString(", CAST(" + ident(p) + " AS " + want + ") AS " + ident(p))
-			default:
-				b.WriteString(", " + ident(p))
-			}
-		}
+		b.WriteString("SELECT ts, sr" + segmentColumns(seg.cols, phys, types))
 		b.WriteString(" FROM " + ident(seg.table))
 		// A segment holds one UTC day; rows may arrive after this snapshot,
 		// so only a day wholly inside the range can skip the time filter.

@@ -78,6 +78,9 @@ type Store struct {
 	mu       sync.RWMutex
 	datasets map[string]*dataset
 	nextID   int64
+	counters map[string]*counter // SLIs counted at commit, by SLO name
+
+	onCounts func([]MinuteCount) // receives each commit's count deltas; guarded by wmu
 }
 
 type dataset struct {
@@ -88,6 +91,7 @@ type dataset struct {
 	cols      map[string]*schema.Column
 	order     []*schema.Column // by creation
 	nextPhys  int
+	gen       int64               // bumped when columns are added or retyped
 	segments  map[string]*segment // by table name
 	current   map[int32]*segment  // day → segment being written
 }
@@ -187,6 +191,9 @@ var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS px_columns (dataset_id BIGINT, name VARCHAR, phys VARCHAR, type VARCHAR, created_us BIGINT, last_seen_us BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_segments (tbl VARCHAR, dataset_id BIGINT, day INTEGER, seq INTEGER)`,
 	`CREATE TABLE IF NOT EXISTS px_keys (id VARCHAR, hash VARCHAR, scope VARCHAR, name VARCHAR, created_us BIGINT, revoked BOOLEAN)`,
+	`CREATE TABLE IF NOT EXISTS px_slos (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
+	`CREATE TABLE IF NOT EXISTS px_alerts (id VARCHAR PRIMARY KEY, slo VARCHAR, started_us BIGINT, open BOOLEAN, body VARCHAR)`,
+	`CREATE TABLE IF NOT EXISTS px_slo_counts (name VARCHAR, minute BIGINT, eligible BIGINT, good BIGINT, invalid BIGINT, PRIMARY KEY (name, minute))`,
 }
 
 func (s *Store) migrate() error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"io"
 	"sort"
 	"time"
 
@@ -310,6 +311,7 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*store.Batch) er
 	pos := map[*segment]map[string]int{}  // physical column → row position
 	idx := map[*segment]map[string]slot{} // field name → row position and type
 	rowBuf := map[*segment][]driver.Value{}
+	segDS := map[*segment]*dataset{}
 	for _, b := range batches {
 		ds := w.datasets[b.Dataset]
 		for i := range b.Events {
@@ -319,6 +321,7 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*store.Batch) er
 			ev := &b.Events[i]
 			us := ev.Time.UnixMicro()
 			seg := segFor[ds][dayOf(us)]
+			segDS[seg] = ds
 			app := apps[seg]
 			if app == nil {
 				order, _ := shape(seg)
@@ -378,8 +381,21 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*store.Batch) er
 			return rollback(fmt.Errorf("flush %s: %w", seg.table, err))
 		}
 	}
+	// SLI counts of the appended rows, in the same transaction.
+	var deltas []MinuteCount
+	for seg := range apps {
+		_, cols := shape(seg)
+		d, err := s.countNewRows(ctx, w, segDS[seg], seg, seg.rows, cols, exec, func(q string) ([][]int64, error) { return queryInts(ctx, s.wconn, q) })
+		if err != nil {
+			return rollback(err)
+		}
+		deltas = append(deltas, d...)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if s.onCounts != nil && len(deltas) > 0 {
+		defer s.onCounts(deltas)
 	}
 
 	// Committed: publish the catalog changes.
@@ -389,6 +405,9 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*store.Batch) er
 		s.datasets[ds.name] = ds
 	}
 	for ds, cols := range w.cols {
+		if schemaChanges(ds, cols) {
+			ds.gen++
+		}
 		for _, c := range sortedCols(cols) {
 			if c.isNew {
 				sc := &schema.Column{Name: c.name, Phys: c.phys, Type: c.typ, Created: w.now.UTC(), LastSeen: w.now.UTC()}
@@ -436,6 +455,30 @@ func (s *Store) resetAppenders(w *write) {
 				seg.app = nil
 			}
 		}
+	}
+}
+
+// queryInts runs a query on the writer's connection (inside its
+// transaction) and returns its rows of integers.
+func queryInts(ctx context.Context, conn driver.Conn, q string) ([][]int64, error) {
+	rows, err := conn.(driver.QueryerContext).QueryContext(ctx, q, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, len(rows.Columns()))
+	var out [][]int64
+	for {
+		if err := rows.Next(dest); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, err
+		}
+		r := make([]int64, len(dest))
+		for i, v := range dest {
+			r[i], _ = v.(int64)
+		}
+		out = append(out, r)
 	}
 }
 

@@ -1,0 +1,306 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prodex/prodex/internal/schema"
+	"github.com/prodex/prodex/internal/sli"
+)
+
+// Counter is an SLI whose per-minute counts the store keeps: they are
+// computed by the database from the rows each commit appends, in the same
+// transaction, so that the counts and the events are durable together and
+// a kill -9 can neither lose nor double them.
+type Counter struct {
+	Name     string // the SLO
+	Dataset  string
+	Eligible string // CEL expression; empty: every event
+	Good     string // CEL expression
+}
+
+// MinuteCount is one SLO's weighted counts in one minute. An event whose
+// expressions cannot be evaluated is not eligible; it is counted as invalid.
+type MinuteCount struct {
+	Name                    string
+	Minute                  int64 // Unix time / 60
+	Eligible, Good, Invalid int64
+}
+
+// counter is a registered Counter with its SQL, compiled against the
+// dataset's columns of generation gen.
+type counter struct {
+	Counter
+	gen            int64
+	eligible, good string // SQL; NULL when not evaluable
+	phys           []string
+}
+
+// SetCounter registers c, replacing a counter of the same name. With
+// backfill its counts are recomputed from every stored event; otherwise the
+// persisted counts stand. Either way install receives the full counts while
+// no commit can run, so a caller that then applies each commit's deltas
+// (OnCounts) misses none and sees none twice.
+func (s *Store) SetCounter(ctx context.Context, c Counter, backfill bool, install func([]MinuteCount)) error {
+	if err := sli.Check(c.Good); err != nil {
+		return fmt.Errorf("sli.good: %w", err)
+	}
+	if c.Eligible != "" {
+		if err := sli.Check(c.Eligible); err != nil {
+			return fmt.Errorf("sli.eligible: %w", err)
+		}
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if backfill {
+		if err := s.backfill(ctx, c); err != nil {
+			return err
+		}
+	}
+	counts, err := s.loadCounts(ctx, c.Name)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.counters == nil {
+		s.counters = map[string]*counter{}
+	}
+	s.counters[c.Name] = &counter{Counter: c, gen: -1}
+	s.mu.Unlock()
+	if install != nil {
+		install(counts)
+	}
+	return nil
+}
+
+// RemoveCounter stops counting for name and deletes its counts.
+func (s *Store) RemoveCounter(ctx context.Context, name string) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	delete(s.counters, name)
+	s.mu.Unlock()
+	_, err := s.db.ExecContext(ctx, `DELETE FROM px_slo_counts WHERE name = ?`, name)
+	return err
+}
+
+// OnCounts sets the function that receives each commit's count deltas,
+// after the commit and before the next one.
+func (s *Store) OnCounts(f func([]MinuteCount)) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.onCounts = f
+}
+
+// countSelect returns the aggregate columns counting eligible, good and
+// invalid events for each counter, in that order, named e<k>, g<k>, i<k>.
+func countSelect(cs []*counter) string {
+	var b strings.Builder
+	for k, c := range cs {
+		e, g := "("+c.eligible+")", "("+c.good+")"
+		fmt.Fprintf(&b, ", coalesce(sum(sr) FILTER (WHERE %s IS TRUE AND %s IS NOT NULL), 0)::BIGINT AS e%d", e, g, k)
+		fmt.Fprintf(&b, ", coalesce(sum(sr) FILTER (WHERE %s IS TRUE AND %s IS TRUE), 0)::BIGINT AS g%d", e, g, k)
+		fmt.Fprintf(&b, ", coalesce(sum(sr) FILTER (WHERE %s IS NULL OR (%s IS TRUE AND %s IS NULL)), 0)::BIGINT AS i%d", e, e, g, k)
+	}
+	return b.String()
+}
+
+// compile (re)compiles a counter's expressions against cols when the
+// dataset's columns changed since it last did.
+func (c *counter) compile(cols sli.Columns, gen int64) error {
+	if c.gen == gen && gen >= 0 {
+		return nil
+	}
+	good, p1, err := sli.Compile(c.Good, cols)
+	if err != nil {
+		return fmt.Errorf("SLO %s: sli.good: %w", c.Name, err)
+	}
+	elig, p2 := "TRUE", []string(nil)
+	if c.Eligible != "" {
+		if elig, p2, err = sli.Compile(c.Eligible, cols); err != nil {
+			return fmt.Errorf("SLO %s: sli.eligible: %w", c.Name, err)
+		}
+	}
+	c.good, c.eligible, c.phys, c.gen = good, elig, append(p1, p2...), gen
+	return nil
+}
+
+// backfill recomputes a counter's counts from every stored event, in one
+// transaction. The caller holds wmu.
+func (s *Store) backfill(ctx context.Context, c Counter) error {
+	cat, err := s.Catalog(c.Dataset)
+	tx, terr := s.db.BeginTx(ctx, nil)
+	if terr != nil {
+		return terr
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM px_slo_counts WHERE name = ?`, c.Name); err != nil {
+		return err
+	}
+	if err == nil { // a dataset not yet written has nothing to count
+		cc := &counter{Counter: c}
+		if err := cc.compile(cat, -1); err != nil {
+			return err
+		}
+		// Minutes with only ineligible valid events are not stored, as
+		// in countNewRows.
+		q := `INSERT INTO px_slo_counts SELECT $1, m, e0, g0, i0 FROM (SELECT ts // 60000000 AS m` + countSelect([]*counter{cc}) +
+			` FROM ` + cat.From(cc.phys, time.UnixMicro(0), time.UnixMicro(1<<62)) + ` GROUP BY m) WHERE e0 > 0 OR i0 > 0`
+		if _, err := tx.ExecContext(ctx, q, c.Name); err != nil {
+			return fmt.Errorf("backfill %s: %w", c.Name, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// loadCounts returns a counter's persisted counts.
+func (s *Store) loadCounts(ctx context.Context, name string) ([]MinuteCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT minute, eligible, good, invalid FROM px_slo_counts WHERE name = ? ORDER BY minute`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []MinuteCount
+	for rows.Next() {
+		m := MinuteCount{Name: name}
+		if err := rows.Scan(&m.Minute, &m.Eligible, &m.Good, &m.Invalid); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// countColumns resolves field names for compiling SLIs during a commit:
+// the columns this commit creates or retypes first, then the dataset's.
+type countColumns struct {
+	ds      *dataset
+	pending map[string]col
+}
+
+func (c countColumns) Column(name string) (schema.Column, bool) {
+	if p, ok := c.pending[name]; ok {
+		return schema.Column{Name: name, Phys: p.phys, Type: p.typ}, true
+	}
+	col, ok := c.ds.cols[name]
+	if !ok {
+		return schema.Column{}, false
+	}
+	return *col, true
+}
+
+// countNewRows computes, inside the commit's transaction, the counts of
+// the rows just appended to seg (row ids from oldRows on) for the
+// dataset's counters, and stores them.
+func (s *Store) countNewRows(ctx context.Context, w *write, ds *dataset, seg *segment, oldRows int64, cols map[string]schema.Type,
+	exec func(string, ...driver.NamedValue) error, query func(string) ([][]int64, error)) ([]MinuteCount, error) {
+	var cs []*counter
+	s.mu.RLock()
+	for _, c := range s.counters {
+		if c.Dataset == ds.name {
+			cs = append(cs, c)
+		}
+	}
+	s.mu.RUnlock()
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	gen := ds.gen
+	if schemaChanges(ds, w.cols[ds]) {
+		gen = -1 // compiled against columns not yet published: do not cache
+	}
+	lookup := countColumns{ds: ds, pending: w.cols[ds]}
+	var phys []string
+	seen := map[string]bool{}
+	for _, c := range cs {
+		if err := c.compile(lookup, gen); err != nil {
+			return nil, err
+		}
+		for _, p := range c.phys {
+			if !seen[p] {
+				seen[p] = true
+				phys = append(phys, p)
+			}
+		}
+	}
+	types := make([]schema.Type, len(phys))
+	for i, p := range phys {
+		types[i] = physType(lookup, p)
+	}
+	q := `SELECT ts // 60000000` + countSelect(cs) + ` FROM (SELECT ts, sr` + segmentColumns(cols, phys, types) +
+		` FROM ` + ident(seg.table) + ` WHERE rowid >= ` + strconv.FormatInt(oldRows, 10) + `) GROUP BY 1`
+	rows, err := query(q)
+	if err != nil {
+		return nil, fmt.Errorf("count SLIs: %w", err)
+	}
+	var out []MinuteCount
+	var vals []string
+	var args []driver.NamedValue
+	for _, r := range rows {
+		for k, c := range cs {
+			m := MinuteCount{Name: c.Name, Minute: r[0], Eligible: r[1+3*k], Good: r[2+3*k], Invalid: r[3+3*k]}
+			if m.Eligible == 0 && m.Invalid == 0 {
+				continue
+			}
+			out = append(out, m)
+			n := len(args)
+			vals = append(vals, fmt.Sprintf("($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5))
+			args = append(args, nv(n+1, m.Name), nv(n+2, m.Minute), nv(n+3, m.Eligible), nv(n+4, m.Good), nv(n+5, m.Invalid))
+		}
+	}
+	if len(out) > 0 {
+		err := exec(`INSERT INTO px_slo_counts VALUES `+strings.Join(vals, ", ")+
+			` ON CONFLICT (name, minute) DO UPDATE SET eligible = eligible + excluded.eligible, good = good + excluded.good, invalid = invalid + excluded.invalid`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store SLI counts: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// schemaChanges reports whether a write adds or retypes columns of ds.
+func schemaChanges(ds *dataset, cols map[string]col) bool {
+	for _, c := range cols {
+		if c.isNew || ds.cols[c.name] == nil || ds.cols[c.name].Type != c.typ {
+			return true
+		}
+	}
+	return false
+}
+
+func physType(cols countColumns, phys string) schema.Type {
+	for _, c := range cols.pending {
+		if c.phys == phys {
+			return c.typ
+		}
+	}
+	for _, c := range cols.ds.cols {
+		if c.Phys == phys {
+			return c.Type
+		}
+	}
+	return schema.String
+}
+
+// segmentColumns is the select list that reads phys (with the types the
+// dataset now gives them) from a segment holding cols: a column the segment
+// lacks is NULL, one it stores under an older type is cast.
+func segmentColumns(cols map[string]schema.Type, phys []string, types []schema.Type) string {
+	var b strings.Builder
+	for i, p := range phys {
+		want := sqlType(types[i])
+		switch have, ok := cols[p]; {
+		case !ok:
+			b.WriteString(", NULL::" + want + " AS " + ident(p))
+		case sqlType(have) != want:
+			b.WriteString(", CAST(" + ident(p) + " AS " + want + ") AS " + ident(p))
+		default:
+			b.WriteString(", " + ident(p))
+		}
+	}
+	return b.String()
+}

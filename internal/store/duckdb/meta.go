@@ -1,0 +1,68 @@
+package duckdb
+
+import (
+	"context"
+	"time"
+)
+
+// Metadata documents (SLO definitions, alert episodes) are stored as JSON
+// under a name: the store keeps them durable and leaves their meaning to
+// the packages that own them.
+
+// PutSLO stores (creates or replaces) an SLO definition.
+func (s *Store) PutSLO(ctx context.Context, name string, body []byte) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO px_slos VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_us = excluded.updated_us`,
+		name, string(body), time.Now().UnixMicro())
+	return err
+}
+
+// DeleteSLO removes an SLO definition.
+func (s *Store) DeleteSLO(ctx context.Context, name string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM px_slos WHERE name = ?`, name)
+	return err
+}
+
+// SLOs returns every stored SLO definition by name.
+func (s *Store) SLOs(ctx context.Context) (map[string][]byte, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, body FROM px_slos`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var name, body string
+		if err := rows.Scan(&name, &body); err != nil {
+			return nil, err
+		}
+		out[name] = []byte(body)
+	}
+	return out, rows.Err()
+}
+
+// PutAlert stores (creates or replaces) an alert episode.
+func (s *Store) PutAlert(ctx context.Context, id, slo string, started time.Time, open bool, body []byte) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO px_alerts VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET open = excluded.open, body = excluded.body`,
+		id, slo, started.UnixMicro(), open, string(body))
+	return err
+}
+
+// Alerts returns alert episodes, newest first: those of one SLO when slo is
+// not empty, only open ones when openOnly, at most limit.
+func (s *Store) Alerts(ctx context.Context, slo string, openOnly bool, limit int) ([][]byte, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT body FROM px_alerts WHERE ($1 = '' OR slo = $1) AND ($2 = false OR open) ORDER BY started_us DESC, id LIMIT $3`,
+		slo, openOnly, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, err
+		}
+		out = append(out, []byte(body))
+	}
+	return out, rows.Err()
+}
