@@ -20,13 +20,16 @@ import (
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/ingest"
+	"github.com/prodex/prodex/internal/notify"
+	"github.com/prodex/prodex/internal/rules"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
 func serveCmd() *cobra.Command {
 	var (
 		dataDir, listen, memLimit string
-		debugListen               string
+		debugListen, externalURL  string
+		evalEvery                 time.Duration
 		maxColumns, threads       int
 		retention, queryTimeout   time.Duration
 		maxQueued                 int64
@@ -60,8 +63,17 @@ func serveCmd() *cobra.Command {
 				}
 				fmt.Fprintf(os.Stderr, "No API keys existed, so an admin key was created. Keep it safe:\n%s\n", secret)
 			}
+			notifier := notify.New(notify.Options{Log: log})
+			if externalURL == "" {
+				externalURL = "http://" + listen
+			}
+			slos, err := rules.New(context.Background(), st, notifier, rules.Options{Log: log, Link: externalURL})
+			if err != nil {
+				st.Close()
+				return fmt.Errorf("load SLOs: %w", err)
+			}
 			w := ingest.NewWriter(st, ingest.Options{MaxQueued: maxQueued})
-			srv := &api.Server{Store: st, Writer: w, Keys: keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: queryTimeout}
+			srv := &api.Server{Store: st, Writer: w, Keys: keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: queryTimeout, SLOs: slos}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				w.Close()
@@ -72,6 +84,8 @@ func serveCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			go housekeeping(ctx, st, log)
+			evalDone := make(chan struct{})
+			go func() { defer close(evalDone); slos.Run(ctx, evalEvery) }()
 			if debugListen != "" {
 				go serveDebug(debugListen, log)
 			}
@@ -90,6 +104,8 @@ func serveCmd() *cobra.Command {
 			defer cancel()
 			hs.Shutdown(sctx)
 			w.Close()
+			<-evalDone
+			notifier.Close(sctx)
 			if err := st.Close(); err != nil {
 				return fmt.Errorf("close store: %w", err)
 			}
@@ -104,6 +120,8 @@ func serveCmd() *cobra.Command {
 	f.DurationVar(&retention, "retention", 60*24*time.Hour, "default retention of new datasets")
 	f.DurationVar(&queryTimeout, "query-timeout", 60*time.Second, "longest a query may run")
 	f.Int64Var(&maxQueued, "max-queued", 200000, "events that may wait for a commit before ingest answers 429")
+	f.StringVar(&externalURL, "external-url", "", "URL people reach this server at, for links in notifications (default http://LISTEN)")
+	f.DurationVar(&evalEvery, "eval-interval", time.Second, "how often SLO alert rules are evaluated")
 	f.StringVar(&debugListen, "debug-listen", "", "address for Go's /debug/pprof profiles (off when empty; keep it on loopback)")
 	f.IntVar(&threads, "threads", 0, "DuckDB worker threads (0 = one per core)")
 	f.StringVar(&memLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's 80% of RAM)")

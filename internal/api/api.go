@@ -14,6 +14,7 @@ import (
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/ingest"
+	"github.com/prodex/prodex/internal/rules"
 	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
@@ -29,6 +30,8 @@ type Server struct {
 	Now func() time.Time
 	// QueryTimeout bounds one query (default 60 s).
 	QueryTimeout time.Duration
+	// SLOs manages SLOs and their alerts.
+	SLOs *rules.Manager
 }
 
 // Handler returns the HTTP handler with every route.
@@ -53,6 +56,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/keys", s.with(auth.Admin, s.getKeys))
 	mux.HandleFunc("POST /api/v1/keys", s.with(auth.Admin, s.postKey))
 	mux.HandleFunc("DELETE /api/v1/keys/{id}", s.with(auth.Admin, s.deleteKey))
+	s.sloRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path)

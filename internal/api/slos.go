@@ -1,0 +1,205 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/rules"
+	"github.com/prodex/prodex/internal/slo"
+)
+
+const maxDefinitionBytes = 4 << 20
+
+func (s *Server) sloRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/slos", s.with(auth.Query, s.listSLOs))
+	mux.HandleFunc("POST /api/v1/slos", s.with(auth.Admin, s.postSLO))
+	mux.HandleFunc("GET /api/v1/slos/{name}", s.with(auth.Query, s.getSLO))
+	mux.HandleFunc("PUT /api/v1/slos/{name}", s.with(auth.Admin, s.putSLO))
+	mux.HandleFunc("DELETE /api/v1/slos/{name}", s.with(auth.Admin, s.deleteSLO))
+	mux.HandleFunc("GET /api/v1/slos/{name}/status", s.with(auth.Query, s.sloStatus))
+	mux.HandleFunc("GET /api/v1/slos/{name}/gate", s.with(auth.Query, s.sloGate))
+	mux.HandleFunc("POST /api/v1/apply", s.with(auth.Admin, s.apply))
+	mux.HandleFunc("GET /api/v1/alerts", s.with(auth.Query, s.listAlerts))
+}
+
+func (s *Server) listSLOs(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.SLOs.List())
+}
+
+func (s *Server) getSLO(w http.ResponseWriter, r *http.Request) {
+	d, ok := s.SLOs.Get(r.PathValue("name"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "SLO "+r.PathValue("name")+" does not exist")
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// readSLO decodes one SLO as JSON, rejecting unknown fields.
+func readSLO(w http.ResponseWriter, r *http.Request) (slo.SLO, bool) {
+	var d slo.SLO
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDefinitionBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid SLO: "+strings.TrimPrefix(err.Error(), "json: "))
+		return d, false
+	}
+	return d, true
+}
+
+func (s *Server) postSLO(w http.ResponseWriter, r *http.Request) {
+	d, ok := readSLO(w, r)
+	if !ok {
+		return
+	}
+	s.applyOne(w, r, d, http.StatusCreated)
+}
+
+func (s *Server) putSLO(w http.ResponseWriter, r *http.Request) {
+	d, ok := readSLO(w, r)
+	if !ok {
+		return
+	}
+	if d.Name == "" {
+		d.Name = r.PathValue("name")
+	}
+	if d.Name != r.PathValue("name") {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("name: %q does not match the URL's %q", d.Name, r.PathValue("name")))
+		return
+	}
+	s.applyOne(w, r, d, http.StatusOK)
+}
+
+func (s *Server) applyOne(w http.ResponseWriter, r *http.Request, d slo.SLO, created int) {
+	ch, err := s.SLOs.Apply(r.Context(), d, r.URL.Query().Get("dry_run") == "true")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	status := http.StatusOK
+	if ch.Action == "created" {
+		status = created
+	}
+	writeJSON(w, status, ch)
+}
+
+// apply takes SLOs as code (YAML or JSON documents: prodex/v1 or OpenSLO
+// v1). Every document is checked before any is applied, so a bad file
+// changes nothing.
+func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxDefinitionBytes))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "definitions larger than 4 MiB")
+		return
+	}
+	defs, err := slo.Parse(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	dry := r.URL.Query().Get("dry_run") == "true"
+	for _, d := range defs {
+		if _, err := s.SLOs.Apply(r.Context(), d, true); err != nil {
+			writeError(w, http.StatusBadRequest, "SLO "+d.Name+": "+err.Error())
+			return
+		}
+	}
+	out := []rules.Change{}
+	for _, d := range defs {
+		ch, err := s.SLOs.Apply(r.Context(), d, dry)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "SLO "+d.Name+": "+err.Error())
+			return
+		}
+		out = append(out, ch)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) deleteSLO(w http.ResponseWriter, r *http.Request) {
+	err := s.SLOs.Delete(r.Context(), r.PathValue("name"))
+	switch {
+	case errors.Is(err, rules.ErrNotFound):
+		writeError(w, http.StatusNotFound, "SLO "+r.PathValue("name")+" does not exist")
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("name")})
+	}
+}
+
+func (s *Server) sloStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := s.SLOs.Status(r.PathValue("name"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, "SLO "+r.PathValue("name")+" does not exist")
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// gateAnswer tells a deploy pipeline whether the SLO can afford a risk.
+type gateAnswer struct {
+	SLO                    string   `json:"slo"`
+	OK                     bool     `json:"ok"`
+	Reason                 string   `json:"reason"`
+	BudgetRemainingPercent float64  `json:"budget_remaining_percent"`
+	MinRemainingPercent    float64  `json:"min_remaining_percent"`
+	OpenAlerts             []string `json:"open_alerts"`
+}
+
+// sloGate answers "is it safe to ship a risky change?": yes when at least
+// min_remaining percent of the error budget is left and nothing pages.
+func (s *Server) sloGate(w http.ResponseWriter, r *http.Request) {
+	min := 0.0
+	if v := strings.TrimSuffix(r.URL.Query().Get("min_remaining"), "%"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 100 {
+			writeError(w, http.StatusBadRequest, "min_remaining: want a percentage between 0 and 100")
+			return
+		}
+		min = f
+	}
+	st, err := s.SLOs.Status(r.PathValue("name"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, "SLO "+r.PathValue("name")+" does not exist")
+		return
+	}
+	a := gateAnswer{SLO: st.SLO, OK: true, BudgetRemainingPercent: st.BudgetRemainingPercent, MinRemainingPercent: min, OpenAlerts: []string{}}
+	for _, ep := range st.Alerts {
+		a.OpenAlerts = append(a.OpenAlerts, string(ep.Severity)+": "+ep.Detail)
+	}
+	switch {
+	case st.BudgetRemainingPercent < min:
+		a.OK, a.Reason = false, fmt.Sprintf("%.2f%% of the error budget remains, less than the %.2f%% required", st.BudgetRemainingPercent, min)
+	case len(st.Alerts) > 0 && st.Alerts[0].Severity == "page":
+		a.OK, a.Reason = false, "a page is firing: "+st.Alerts[0].Detail
+	default:
+		a.Reason = fmt.Sprintf("%.2f%% of the error budget remains (required %.2f%%)", st.BudgetRemainingPercent, min)
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			writeError(w, http.StatusBadRequest, "limit: want 1 to 10000")
+			return
+		}
+		limit = n
+	}
+	eps, err := s.SLOs.Alerts(r.Context(), q.Get("slo"), q.Get("open") == "true", limit)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, eps)
+}
