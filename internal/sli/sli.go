@@ -1,52 +1,76 @@
 // Package sli compiles an SLI expression, written in CEL (cel.dev), into a
-// SQL boolean expression over a dataset's stored columns, so that the
+// DuckDB SQL boolean expression over a dataset's stored columns, so that the
 // database counts good and eligible events in bulk — per commit as events
 // arrive, and over all stored events for a backfill — with one definition
 // of the semantics for both.
 //
-// The SQL yields TRUE, FALSE, or NULL where evaluating the expression for
-// that event would fail: a field the event lacks, a comparison of values of
-// different types, a conversion that cannot be made. Callers treat NULL as
-// "cannot be evaluated". As in CEL, false && error is false and
-// true || error is true, which is SQL's three-valued logic.
+// The SQL yields TRUE, FALSE, or NULL where evaluating the expression with
+// CEL on that event (its fields as stored) would fail: a field the event
+// lacks, an operation on values of the wrong types, a conversion that cannot
+// be made, an integer overflow or division by zero. Callers treat NULL as
+// "cannot be evaluated". CEL's false && error = false and true || error =
+// true are SQL's three-valued logic. The SQL never raises an error itself:
+// DuckDB does not short-circuit, so a failing row must not fail the query.
 //
-// Names: an identifier or a dotted chain (status_code, http.status_code)
-// is the event field of that full name (events are flattened with dotted
-// names); event_time is the event's timestamp. A field the dataset has never
-// seen is NULL.
+// Names: an identifier or a dotted chain (status_code, http.status_code) is
+// the event field of that full name, events being flattened with dotted
+// names; a field the dataset has never seen is NULL, and so is a name that
+// is only a prefix of others (a map in CEL). event_time is the event's
+// timestamp (a CEL timestamp), hiding any field of that name.
 //
-// Supported: int, double, string, bool and null literals; == != < <= > >=
-// (numbers compare across int and double; == and != between different
-// types are false and true); + - * / % and unary - on numbers (mixed int
-// and double arithmetic is done in double, where CEL would refuse; integer
-// division or modulo by zero is an error); ! && ||; c ? a : b; x in
-// [literals]; has(field) (false when the field is absent, even when CEL
-// would fail for lack of its parent); startsWith, endsWith, contains, matches (RE2,
-// partial match), size; int(), double(), string(); timestamp(text or
-// seconds), duration("24h"), timestamp − timestamp, timestamp ± duration and
-// comparisons of timestamps and of durations. Anything else is an error
-// naming the construct.
+// Supported, with CEL's meaning unless noted:
+//   - int, uint (as int), double, string, bool literals; null only in
+//     == and != (x == null is false for a present field);
+//   - == != < <= > >=: numbers compare across int and double; == and !=
+//     between other different types are false and true; ordering them is
+//     an error;
+//   - + - * / % and unary - on ints, on doubles (no %), string + string;
+//     mixing int and double is an error, as in CEL;
+//   - ! && || and c ? a : b;
+//   - x in [literals];
+//   - has(a.b): false when the field is absent, even where CEL would fail
+//     because no field under a. is present (events are flat);
+//   - startsWith, endsWith, contains, size on strings; matches with a
+//     literal RE2 pattern (a partial match);
+//   - int() of int, double, string, timestamp (Unix seconds) and duration
+//     (nanoseconds); double() of numbers and decimal text; string() of
+//     strings, ints and bools;
+//   - timestamp() of RFC 3339 text or Unix seconds; duration() of a literal
+//     ("24h", as Go's time.ParseDuration); timestamp − timestamp,
+//     timestamp ± duration, duration ± duration and comparisons.
 //
-// Only quoted physical column names and literals rendered by this package
-// (numbers by strconv, strings as SQL literals with quotes doubled) appear
+// Timestamps and durations are BIGINT microseconds, so precision below a
+// microsecond is lost. double() does not convert Go's hexadecimal, inf and
+// nan texts. Where a field's stored type makes a construct one this package
+// cannot express (string() of a double or a timestamp, ?: branches of
+// different types, arithmetic on ?: branches of int and double) the result
+// is NULL: Compile fails only for what Check rejects, whatever the dataset.
+// Anything else — macros (all, exists, map, filter…), lists and maps
+// outside `in`, indexing, other functions — is an error naming it.
+//
+// Only quoted physical column names, ts, and literals rendered by this
+// package (numbers by strconv, strings quoted with quotes doubled) appear
 // in the SQL: no text of the expression is pasted into it.
 package sli
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
-	"cel.dev/cel-go/common/types"
+	celtypes "cel.dev/cel-go/common/types"
 
 	"github.com/prodex/prodex/internal/schema"
 )
 
-// Columns is what compilation needs to know of a dataset.
+// Columns is what compilation needs to know of a dataset (duckdb.Catalog
+// satisfies it).
 type Columns interface {
 	Column(name string) (schema.Column, bool)
 }
@@ -54,103 +78,174 @@ type Columns interface {
 // EventTime is the name of the event's timestamp in expressions.
 const EventTime = "event_time"
 
-var env *cel.Env
-
-func init() {
-	var err error
-	if env, err = cel.NewEnv(); err != nil {
+// baseEnv is CEL's standard library; each expression's names are declared
+// by extending it. Macro calls are tracked to name them in errors.
+var baseEnv = func() *cel.Env {
+	env, err := cel.NewEnv(cel.CrossTypeNumericComparisons(true), cel.EnableMacroCallTracking())
+	if err != nil {
 		panic(err)
 	}
-}
+	return env
+}()
 
-// Check parses an expression and checks that every construct in it is
-// supported, without a dataset.
+// Check parses and type-checks an expression without a dataset (every
+// field is dynamic). The error says what is wrong and at which column.
+// An expression that passes Check compiles against any dataset.
 func Check(expr string) error {
 	_, _, err := Compile(expr, nil)
 	return err
 }
 
-// Compile returns the SQL boolean expression for expr over the dataset's
-// columns (nil: no column is known) and the physical columns it reads.
-func Compile(expr string, cols Columns) (string, []string, error) {
-	if strings.TrimSpace(expr) == "" {
-		return "", nil, fmt.Errorf("empty expression")
-	}
-	parsed, iss := env.Parse(expr)
-	if iss != nil && iss.Err() != nil {
-		return "", nil, fmt.Errorf("%s", strings.TrimSpace(strings.TrimPrefix(iss.Err().Error(), "ERROR: <input>:")))
-	}
-	c := &compiler{cols: cols, seen: map[string]bool{}}
-	v, err := c.expr(parsed.NativeRep().Expr())
+// Compile returns a DuckDB SQL boolean expression equivalent to expr for
+// one event row, and the physical columns it reads. cols nil means no field
+// is known.
+func Compile(expr string, cols Columns) (sql string, phys []string, err error) {
+	checked, err := check(expr)
 	if err != nil {
 		return "", nil, err
 	}
-	if v.kind != kBool && v.kind != kDyn {
-		return "", nil, fmt.Errorf("the expression is %s, not a condition (true or false)", v.kind)
+	c := &compiler{cols: cols, src: checked.NativeRep().SourceInfo(), seen: map[string]bool{}}
+	v, err := c.expr(checked.NativeRep().Expr())
+	if err != nil {
+		return "", nil, err
 	}
-	return v.sql, c.phys, nil
+	return v.bool(), c.phys, nil
+}
+
+// check parses expr and type-checks it with every name it uses declared
+// dynamic, except event_time.
+func check(expr string) (*cel.Ast, error) {
+	if strings.TrimSpace(expr) == "" {
+		return nil, errors.New("empty expression")
+	}
+	parsed, iss := baseEnv.Parse(expr)
+	if iss.Err() != nil {
+		return nil, issuesError(iss)
+	}
+	var decls []cel.EnvOption
+	declared := map[string]bool{}
+	ast.PreOrderVisit(parsed.NativeRep().Expr(), ast.NewExprVisitor(func(e ast.Expr) {
+		if e.Kind() != ast.IdentKind || declared[e.AsIdent()] {
+			return
+		}
+		name := e.AsIdent()
+		declared[name] = true
+		t := cel.DynType
+		if name == EventTime {
+			t = cel.TimestampType
+		}
+		decls = append(decls, cel.Variable(name, t))
+	}))
+	env, err := baseEnv.Extend(decls...)
+	if err != nil {
+		return nil, err
+	}
+	checked, iss := env.Check(parsed)
+	if iss.Err() != nil {
+		return nil, issuesError(iss)
+	}
+	if k := checked.OutputType().Kind(); k != celtypes.BoolKind && k != celtypes.DynKind {
+		return nil, fmt.Errorf("the expression is of type %s, not a condition (true or false)", checked.OutputType())
+	}
+	return checked, nil
+}
+
+func issuesError(iss *cel.Issues) error {
+	var msgs []string
+	for _, e := range iss.Errors() {
+		msgs = append(msgs, position(e.Location.Line(), e.Location.Column())+e.Message)
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// position formats a CEL location (1-based line, 0-based column).
+func position(line, col int) string {
+	if line <= 1 {
+		return fmt.Sprintf("column %d: ", col+1)
+	}
+	return fmt.Sprintf("line %d, column %d: ", line, col+1)
 }
 
 // kind is the CEL type of a compiled value.
-type kind string
+type kind uint8
 
 const (
-	kInt      kind = "int"
-	kDouble   kind = "double"
-	kString   kind = "string"
-	kBool     kind = "bool"
-	kTime     kind = "timestamp" // µs since the epoch
-	kDuration kind = "duration"  // µs
-	kNull     kind = "null"
-	kDyn      kind = "unknown" // a field never seen: always NULL
+	unknown   kind = iota // the value cannot be computed: its SQL is NULL
+	kInt                  // BIGINT
+	kDouble               // DOUBLE
+	kNum                  // int or double depending on the row, as DOUBLE
+	kString               // VARCHAR
+	kBool                 // BOOLEAN
+	kTime                 // timestamp, BIGINT µs since the epoch
+	kDuration             // BIGINT µs
+	kNull                 // the null literal
 )
 
-func (k kind) numeric() bool { return k == kInt || k == kDouble }
+func (k kind) numeric() bool { return k == kInt || k == kDouble || k == kNum }
 
-// val is a compiled sub-expression: SQL text and its type.
+// val is a compiled sub-expression.
 type val struct {
 	sql  string
 	kind kind
-	lit  bool // a literal, for `in` lists
+	lit  any // the Go value of a literal, else nil
+}
+
+var null = val{sql: "NULL", kind: unknown}
+
+// bool returns v as a SQL boolean: NULL unless v is one.
+func (v val) bool() string {
+	if v.kind != kBool {
+		return "NULL::BOOLEAN"
+	}
+	return v.sql
 }
 
 type compiler struct {
 	cols Columns
+	src  *ast.SourceInfo
 	phys []string
 	seen map[string]bool
 }
 
-var nullBool = val{sql: "NULL::BOOLEAN", kind: kDyn}
+func (c *compiler) errorf(e ast.Expr, format string, args ...any) error {
+	loc := c.src.GetStartLocation(e.ID())
+	return errors.New(position(loc.Line(), loc.Column()) + fmt.Sprintf(format, args...))
+}
 
 func (c *compiler) expr(e ast.Expr) (val, error) {
 	switch e.Kind() {
 	case ast.LiteralKind:
-		return literal(e.AsLiteral())
+		return c.literal(e)
 	case ast.IdentKind, ast.SelectKind:
 		if e.Kind() == ast.SelectKind && e.AsSelect().IsTestOnly() {
 			name, ok := fieldName(e.AsSelect().Operand())
 			if !ok {
-				return val{}, fmt.Errorf("has() takes a field name")
+				return val{}, c.errorf(e, "has() takes a field name such as has(http.route)")
 			}
 			f := c.field(name + "." + e.AsSelect().FieldName())
-			if f.kind == kDyn {
+			if f.kind == unknown {
 				return val{sql: "FALSE", kind: kBool}, nil
 			}
 			return val{sql: "(" + f.sql + " IS NOT NULL)", kind: kBool}, nil
 		}
 		name, ok := fieldName(e)
 		if !ok {
-			return val{}, fmt.Errorf("only field names can be selected with '.'")
+			return val{}, c.errorf(e, "only field names can be selected with '.'")
 		}
 		return c.field(name), nil
 	case ast.CallKind:
-		return c.call(e.AsCall())
+		return c.call(e)
 	case ast.ListKind:
-		return val{}, fmt.Errorf("a list can only follow 'in'")
+		return val{}, c.errorf(e, "a list is only supported after 'in'")
+	case ast.MapKind, ast.StructKind:
+		return val{}, c.errorf(e, "maps and messages are not supported")
 	case ast.ComprehensionKind:
-		return val{}, fmt.Errorf("macros such as all(), exists() and map() are not supported")
+		if m, ok := c.src.GetMacroCall(e.ID()); ok && m.Kind() == ast.CallKind {
+			return val{}, c.errorf(e, "macro %s() is not supported", m.AsCall().FunctionName())
+		}
+		return val{}, c.errorf(e, "macros are not supported")
 	}
-	return val{}, fmt.Errorf("unsupported construct (%v)", e.Kind())
+	return val{}, c.errorf(e, "unsupported construct")
 }
 
 // fieldName turns an identifier or a select chain into a dotted name.
@@ -169,347 +264,366 @@ func fieldName(e ast.Expr) (string, bool) {
 	return "", false
 }
 
+var kinds = map[schema.Type]kind{schema.Integer: kInt, schema.Float: kDouble, schema.String: kString, schema.Boolean: kBool}
+
 func (c *compiler) field(name string) val {
 	if name == EventTime {
 		return val{sql: "ts", kind: kTime}
 	}
 	if c.cols == nil {
-		return val{sql: "NULL", kind: kDyn}
+		return null
 	}
 	col, ok := c.cols.Column(name)
-	if !ok {
-		return val{sql: "NULL", kind: kDyn}
+	if !ok || kinds[col.Type] == unknown {
+		return null
 	}
 	if !c.seen[col.Phys] {
 		c.seen[col.Phys] = true
 		c.phys = append(c.phys, col.Phys)
 	}
-	k := map[schema.Type]kind{schema.Integer: kInt, schema.Float: kDouble, schema.String: kString, schema.Boolean: kBool}[col.Type]
-	return val{sql: `"` + strings.ReplaceAll(col.Phys, `"`, `""`) + `"`, kind: k}
+	return val{sql: `"` + strings.ReplaceAll(col.Phys, `"`, `""`) + `"`, kind: kinds[col.Type]}
 }
 
-func literal(v any) (val, error) {
-	switch x := v.(type) {
-	case types.Int:
-		return val{sql: strconv.FormatInt(int64(x), 10), kind: kInt, lit: true}, nil
-	case types.Uint:
+func (c *compiler) literal(e ast.Expr) (val, error) {
+	switch x := e.AsLiteral().(type) {
+	case celtypes.Int:
+		return intLit(int64(x)), nil
+	case celtypes.Uint:
 		if uint64(x) > math.MaxInt64 {
-			return val{}, fmt.Errorf("%d is too large", uint64(x))
+			return val{}, c.errorf(e, "%du is too large", uint64(x))
 		}
-		return val{sql: strconv.FormatUint(uint64(x), 10), kind: kInt, lit: true}, nil
-	case types.Double:
+		return intLit(int64(x)), nil
+	case celtypes.Double:
 		f := float64(x)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return val{}, fmt.Errorf("%v is not a usable number", f)
+			return val{}, c.errorf(e, "%v is not a finite number", f)
 		}
-		return val{sql: "(" + strconv.FormatFloat(f, 'g', -1, 64) + ")::DOUBLE", kind: kDouble, lit: true}, nil
-	case types.String:
-		return stringLit(string(x))
-	case types.Bool:
-		if x {
-			return val{sql: "TRUE", kind: kBool, lit: true}, nil
+		return val{sql: "CAST(" + strconv.FormatFloat(f, 'g', -1, 64) + " AS DOUBLE)", kind: kDouble, lit: f}, nil
+	case celtypes.String:
+		s := string(x)
+		if strings.ContainsRune(s, 0) {
+			return val{}, c.errorf(e, "strings cannot contain NUL")
 		}
-		return val{sql: "FALSE", kind: kBool, lit: true}, nil
-	case types.Null:
-		return val{sql: "NULL", kind: kNull, lit: true}, nil
+		return val{sql: quote(s), kind: kString, lit: s}, nil
+	case celtypes.Bool:
+		return val{sql: strings.ToUpper(strconv.FormatBool(bool(x))), kind: kBool, lit: bool(x)}, nil
+	case celtypes.Null:
+		return val{sql: "NULL", kind: kNull, lit: x}, nil
 	}
-	return val{}, fmt.Errorf("unsupported literal %v", v)
+	return val{}, c.errorf(e, "%s literals are not supported", e.AsLiteral().Type())
 }
 
-func stringLit(s string) (val, error) {
-	if strings.ContainsRune(s, 0) {
-		return val{}, fmt.Errorf("strings cannot contain NUL")
-	}
-	return val{sql: "'" + strings.ReplaceAll(s, "'", "''") + "'", kind: kString, lit: true}, nil
+func intLit(i int64) val {
+	return val{sql: "CAST(" + strconv.FormatInt(i, 10) + " AS BIGINT)", kind: kInt, lit: i}
 }
 
-func (c *compiler) args(cl ast.CallExpr) ([]val, error) {
-	var in []ast.Expr
-	if cl.IsMemberFunction() {
-		in = append(in, cl.Target())
-	}
-	in = append(in, cl.Args()...)
-	out := make([]val, len(in))
-	for i, e := range in {
-		if cl.FunctionName() == "@in" && i == 1 {
-			continue
-		}
-		v, err := c.expr(e)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = v
-	}
-	return out, nil
-}
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-var comparisons = map[string]string{"_==_": "=", "_!=_": "<>", "_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">="}
-var arithmetic = map[string]string{"_+_": "+", "_-_": "-", "_*_": "*", "_/_": "/", "_%_": "%"}
+var (
+	comparisons = map[string]string{"_==_": "=", "_!=_": "<>", "_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">="}
+	arithmetic  = map[string]string{"_+_": "+", "_-_": "-", "_*_": "*", "_/_": "/", "_%_": "%"}
+	operators   = map[string]string{"_[_]": "indexing ([])", "_?._": "optional selection (.?)", "_[?_]": "optional indexing ([?])"}
+)
 
-func (c *compiler) call(cl ast.CallExpr) (val, error) {
+func (c *compiler) call(e ast.Expr) (val, error) {
+	cl := e.AsCall()
 	fn := cl.FunctionName()
-	a, err := c.args(cl)
-	if err != nil {
-		return val{}, err
+	in := cl.Args()
+	if cl.IsMemberFunction() {
+		in = append([]ast.Expr{cl.Target()}, in...)
+	}
+	if fn == "@in" {
+		in = in[:1] // the list is compiled by c.in
+	}
+	a := make([]val, len(in))
+	for i, x := range in {
+		v, err := c.expr(x)
+		if err != nil {
+			return val{}, err
+		}
+		if v.kind == kNull && fn != "_==_" && fn != "_!=_" {
+			return val{}, c.errorf(x, "null is only supported with == and !=")
+		}
+		a[i] = v
+	}
+	if op, ok := comparisons[fn]; ok {
+		return compare(op, a[0], a[1]), nil
+	}
+	if op, ok := arithmetic[fn]; ok {
+		return arith(op, a[0], a[1]), nil
 	}
 	switch fn {
-	case "_&&_", "_||_":
-		op := " AND "
-		if fn == "_||_" {
-			op = " OR "
-		}
-		for _, x := range a {
-			if x.kind != kBool && x.kind != kDyn {
-				return val{}, fmt.Errorf("%s needs conditions, not %s", strings.Trim(fn, "_"), x.kind)
-			}
-		}
-		return val{sql: "(" + a[0].sql + op + a[1].sql + ")", kind: kBool}, nil
+	case "_&&_":
+		return val{sql: "(" + a[0].bool() + " AND " + a[1].bool() + ")", kind: kBool}, nil
+	case "_||_":
+		return val{sql: "(" + a[0].bool() + " OR " + a[1].bool() + ")", kind: kBool}, nil
 	case "!_":
-		if a[0].kind != kBool && a[0].kind != kDyn {
-			return val{}, fmt.Errorf("! needs a condition, not %s", a[0].kind)
+		if a[0].kind != kBool {
+			return null, nil
 		}
 		return val{sql: "(NOT " + a[0].sql + ")", kind: kBool}, nil
 	case "-_":
-		if !a[0].kind.numeric() && a[0].kind != kDuration && a[0].kind != kDyn {
-			return val{}, fmt.Errorf("- needs a number, not %s", a[0].kind)
+		switch a[0].kind {
+		case kInt:
+			return val{sql: "try(- " + a[0].sql + ")", kind: kInt}, nil
+		case kDouble:
+			return val{sql: "(- " + a[0].sql + ")", kind: kDouble}, nil
 		}
-		return val{sql: "(-" + a[0].sql + ")", kind: a[0].kind}, nil
+		return null, nil
 	case "_?_:_":
-		if a[0].kind != kBool && a[0].kind != kDyn {
-			return val{}, fmt.Errorf("?: needs a condition, not %s", a[0].kind)
-		}
-		k := a[1].kind
-		if k != a[2].kind {
-			switch {
-			case k == kDyn || k == kNull:
-				k = a[2].kind
-			case a[2].kind == kDyn || a[2].kind == kNull:
-			case k.numeric() && a[2].kind.numeric():
-				k = kDouble
-			default:
-				return val{}, fmt.Errorf("?: branches are %s and %s", a[1].kind, a[2].kind)
-			}
-		}
-		return val{sql: "(CASE WHEN " + a[0].sql + " IS NULL THEN NULL WHEN " + a[0].sql + " THEN " + a[1].sql + " ELSE " + a[2].sql + " END)", kind: k}, nil
+		return ternary(a[0], a[1], a[2]), nil
 	case "@in":
 		return c.in(a[0], cl.Args()[1])
 	}
-	if op, ok := comparisons[fn]; ok {
-		return compare(op, a[0], a[1])
-	}
-	if op, ok := arithmetic[fn]; ok {
-		return arith(op, a[0], a[1])
-	}
-	return c.function(fn, cl.IsMemberFunction(), a)
+	return c.function(e, fn, a)
 }
 
-// compare compiles a comparison.
-func compare(op string, x, y val) (val, error) {
-	if x.kind == kDyn || y.kind == kDyn {
-		return nullBool, nil
+// compare compiles a comparison (op in SQL).
+func compare(op string, x, y val) val {
+	if x.kind == unknown || y.kind == unknown {
+		return null
 	}
-	if x.kind == kNull || y.kind == kNull { // CEL: x == null is false for a present field
-		if op != "=" && op != "<>" {
-			return val{}, fmt.Errorf("null can only be compared with == or !=")
-		}
-		other := x
-		if x.kind == kNull {
-			other = y
-		}
-		res := "FALSE"
-		if op == "<>" {
-			res = "TRUE"
-		}
-		if other.kind == kNull {
-			res = map[string]string{"=": "TRUE", "<>": "FALSE"}[op]
-			return val{sql: res, kind: kBool}, nil
-		}
-		return val{sql: "(CASE WHEN " + other.sql + " IS NULL THEN NULL ELSE " + res + " END)", kind: kBool}, nil
-	}
-	same := x.kind == y.kind || (x.kind.numeric() && y.kind.numeric())
-	if !same {
-		if op == "=" || op == "<>" {
-			res := "FALSE"
-			if op == "<>" {
-				res = "TRUE"
-			}
-			return val{sql: "(CASE WHEN " + x.sql + " IS NULL OR " + y.sql + " IS NULL THEN NULL ELSE " + res + " END)", kind: kBool}, nil
-		}
-		return nullBool, nil // ordering values of different types fails
-	}
-	return val{sql: "(" + x.sql + " " + op + " " + y.sql + ")", kind: kBool}, nil
-}
-
-// arith compiles arithmetic on numbers, timestamps and durations.
-func arith(op string, x, y val) (val, error) {
-	if x.kind == kDyn || y.kind == kDyn {
-		return val{sql: "NULL", kind: kDyn}, nil
+	// CEL's equality is false, not an error, between different types.
+	differ := "FALSE"
+	if op == "<>" {
+		differ = "TRUE"
 	}
 	switch {
-	case x.kind == kTime && y.kind == kTime && op == "-":
-		return val{sql: "(" + x.sql + " - " + y.sql + ")", kind: kDuration}, nil
-	case x.kind == kTime && y.kind == kDuration && (op == "+" || op == "-"):
-		return val{sql: "(" + x.sql + " " + op + " " + y.sql + ")", kind: kTime}, nil
-	case x.kind == kDuration && y.kind == kTime && op == "+":
-		return val{sql: "(" + x.sql + " + " + y.sql + ")", kind: kTime}, nil
-	case x.kind == kDuration && y.kind == kDuration && (op == "+" || op == "-"):
-		return val{sql: "(" + x.sql + " " + op + " " + y.sql + ")", kind: kDuration}, nil
-	case x.kind == kString && y.kind == kString && op == "+":
-		return val{sql: "(" + x.sql + " || " + y.sql + ")", kind: kString}, nil
-	case !x.kind.numeric() || !y.kind.numeric():
-		return val{}, fmt.Errorf("%s is not defined on %s and %s", op, x.kind, y.kind)
-	}
-	if x.kind == kInt && y.kind == kInt {
-		switch op {
-		case "/":
-			return val{sql: "(" + x.sql + " // NULLIF(" + y.sql + ", 0))", kind: kInt}, nil
-		case "%":
-			return val{sql: "(" + x.sql + " % NULLIF(" + y.sql + ", 0))", kind: kInt}, nil
+	case x.kind == kNull && y.kind == kNull:
+		return val{sql: strings.ToUpper(strconv.FormatBool(op == "=")), kind: kBool}
+	case x.kind == kNull:
+		return whenPresent(differ, y)
+	case y.kind == kNull:
+		return whenPresent(differ, x)
+	case x.kind == y.kind || x.kind.numeric() && y.kind.numeric():
+		cmp := "(" + x.sql + " " + op + " " + y.sql + ")"
+		// NaN equals nothing and orders with nothing in CEL; DuckDB
+		// sorts it above every number.
+		var nan []string
+		for _, v := range []val{x, y} {
+			if (v.kind == kDouble || v.kind == kNum) && v.lit == nil {
+				nan = append(nan, "isnan("+v.sql+")")
+			}
 		}
-		return val{sql: "(" + x.sql + " " + op + " " + y.sql + ")", kind: kInt}, nil
+		if len(nan) > 0 {
+			cmp = "(CASE WHEN " + strings.Join(nan, " OR ") + " THEN " + whenPresent(differ, x, y).sql + " ELSE " + cmp + " END)"
+		}
+		return val{sql: cmp, kind: kBool}
+	case op == "=" || op == "<>":
+		return whenPresent(differ, x, y)
 	}
-	if op == "%" {
-		return val{}, fmt.Errorf("%% is defined on integers only")
+	return null // ordering values of different types
+}
+
+// whenPresent is the boolean res, or NULL where one of vs that is not a
+// literal is NULL.
+func whenPresent(res string, vs ...val) val {
+	var conds []string
+	for _, v := range vs {
+		if v.lit == nil {
+			conds = append(conds, v.sql+" IS NOT NULL")
+		}
 	}
-	return val{sql: "(CAST(" + x.sql + " AS DOUBLE) " + op + " " + y.sql + ")", kind: kDouble}, nil
+	if len(conds) == 0 {
+		return val{sql: res, kind: kBool}
+	}
+	return val{sql: "(CASE WHEN " + strings.Join(conds, " AND ") + " THEN " + res + " END)", kind: kBool}
+}
+
+// arith compiles arithmetic (op in SQL). Integer results are wrapped in
+// try() so that overflow and division by zero give NULL, not a failed query.
+func arith(op string, x, y val) val {
+	bin := func(sqlOp string, k kind, wrap bool) val {
+		s := "(" + x.sql + " " + sqlOp + " " + y.sql + ")"
+		if wrap {
+			s = "try" + s
+		}
+		return val{sql: s, kind: k}
+	}
+	switch {
+	case x.kind == kInt && y.kind == kInt:
+		if op == "/" {
+			op = "//" // truncating, as CEL
+		}
+		return bin(op, kInt, true)
+	case x.kind == kDouble && y.kind == kDouble && op != "%":
+		return bin(op, kDouble, false)
+	case x.kind == kString && y.kind == kString && op == "+":
+		return bin("||", kString, false)
+	case x.kind == kTime && y.kind == kTime && op == "-":
+		return bin(op, kDuration, true)
+	case x.kind == kTime && y.kind == kDuration && (op == "+" || op == "-"),
+		x.kind == kDuration && y.kind == kTime && op == "+":
+		return bin(op, kTime, true)
+	case x.kind == kDuration && y.kind == kDuration && (op == "+" || op == "-"):
+		return bin(op, kDuration, true)
+	}
+	return null
+}
+
+func ternary(cond, x, y val) val {
+	if cond.kind != kBool {
+		return null
+	}
+	k := x.kind
+	switch {
+	case x.kind == y.kind:
+	case x.kind == unknown:
+		k = y.kind
+	case y.kind == unknown:
+	case x.kind.numeric() && y.kind.numeric():
+		k = kNum
+		x.sql, y.sql = "CAST("+x.sql+" AS DOUBLE)", "CAST("+y.sql+" AS DOUBLE)"
+	default:
+		return null // a value of either type: not expressible
+	}
+	if k == unknown {
+		return null
+	}
+	// CASE's ELSE would take a NULL condition: test both ways.
+	return val{sql: "(CASE WHEN " + cond.sql + " THEN " + x.sql + " WHEN NOT " + cond.sql + " THEN " + y.sql + " END)", kind: k}
 }
 
 // in compiles `x in [literals]`.
 func (c *compiler) in(x val, list ast.Expr) (val, error) {
 	if list.Kind() != ast.ListKind {
-		return val{}, fmt.Errorf("'in' needs a list of literals, e.g. status_code in [500, 503]")
+		return val{}, c.errorf(list, "'in' needs a list of literals, e.g. status_code in [500, 503]")
 	}
 	var items []string
 	for _, e := range list.AsList().Elements() {
 		if e.Kind() != ast.LiteralKind {
-			return val{}, fmt.Errorf("'in' needs a list of literals")
+			return val{}, c.errorf(e, "'in' needs a list of literals")
 		}
-		v, err := literal(e.AsLiteral())
+		v, err := c.literal(e)
 		if err != nil {
 			return val{}, err
 		}
-		if x.kind != kDyn && v.kind != x.kind && !(v.kind.numeric() && x.kind.numeric()) {
-			continue // a value of another type never equals x
+		if v.kind == x.kind || v.kind.numeric() && x.kind.numeric() {
+			items = append(items, v.sql) // values of other types never equal x
 		}
-		items = append(items, v.sql)
 	}
-	if x.kind == kDyn {
-		return nullBool, nil
-	}
-	if len(items) == 0 {
-		return val{sql: "(CASE WHEN " + x.sql + " IS NULL THEN NULL ELSE FALSE END)", kind: kBool}, nil
+	switch {
+	case x.kind == unknown:
+		return null, nil
+	case len(items) == 0:
+		return whenPresent("FALSE", x), nil
 	}
 	return val{sql: "(" + x.sql + " IN (" + strings.Join(items, ", ") + "))", kind: kBool}, nil
 }
 
-// function compiles the supported functions and methods.
-func (c *compiler) function(fn string, member bool, a []val) (val, error) {
-	want := func(n int, kinds ...kind) error {
-		if len(a) != n {
-			return fmt.Errorf("%s takes %d argument(s)", fn, n-boolInt(member))
-		}
-		for i, k := range kinds {
-			if a[i].kind != k && a[i].kind != kDyn {
-				return fmt.Errorf("%s: argument %d is %s, want %s", fn, i+1-boolInt(member), a[i].kind, k)
-			}
-		}
-		return nil
-	}
-	anyDyn := func() bool {
-		for _, x := range a {
-			if x.kind == kDyn {
-				return true
-			}
-		}
-		return false
-	}
+var (
+	// rfc3339 is the text CEL's timestamp() accepts; the date's validity is
+	// left to the cast.
+	rfc3339 = `[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])`
+	// decimal is the text double() converts, as Go's ParseFloat does
+	// (digits may be separated by _); its hexadecimal, inf and nan forms
+	// are not supported.
+	digits  = `[0-9](_?[0-9])*`
+	decimal = `[+-]?(` + digits + `(\.(` + digits + `)?)?|\.` + digits + `)([eE][+-]?` + digits + `)?`
+
+	rfc3339RE = regexp.MustCompile(`^` + rfc3339 + `$`)
+)
+
+// CEL's timestamp range, years 1 to 9999, in seconds and in µs.
+const (
+	minSec, maxSec   = -62135596800, 253402300799
+	minTime, maxTime = minSec * 1e6, maxSec*1e6 + 999999
+)
+
+// function compiles the supported functions and methods; a holds the
+// target of a method first.
+func (c *compiler) function(e ast.Expr, fn string, a []val) (val, error) {
+	x := a[0]
 	switch fn {
-	case "startsWith", "endsWith", "contains", "matches":
-		if !member {
-			return val{}, fmt.Errorf("use %s as a method: field.%s(\"…\")", fn, fn)
+	case "startsWith", "endsWith", "contains":
+		if x.kind != kString || a[1].kind != kString {
+			return null, nil
 		}
-		if err := want(2, kString, kString); err != nil {
-			return val{}, err
+		sqlFn := map[string]string{"startsWith": "starts_with", "endsWith": "suffix", "contains": "contains"}[fn]
+		return val{sql: sqlFn + "(" + x.sql + ", " + a[1].sql + ")", kind: kBool}, nil
+	case "matches":
+		pat, ok := a[1].lit.(string)
+		if !ok {
+			return val{}, c.errorf(e, "matches() needs a literal pattern")
 		}
-		if anyDyn() {
-			return nullBool, nil
+		if _, err := regexp.Compile(pat); err != nil {
+			return val{}, c.errorf(e, "matches(): %v", err)
 		}
-		sqlFn := map[string]string{"startsWith": "starts_with", "endsWith": "suffix", "contains": "contains", "matches": "regexp_matches"}[fn]
-		return val{sql: sqlFn + "(" + a[0].sql + ", " + a[1].sql + ")", kind: kBool}, nil
+		if x.kind != kString {
+			return null, nil
+		}
+		return val{sql: "regexp_matches(" + x.sql + ", " + a[1].sql + ")", kind: kBool}, nil
 	case "size":
-		if err := want(1, kString); err != nil {
-			return val{}, err
+		if x.kind != kString {
+			return null, nil
 		}
-		if anyDyn() {
-			return val{sql: "NULL", kind: kDyn}, nil
-		}
-		return val{sql: "length(" + a[0].sql + ")", kind: kInt}, nil
-	case "int", "double", "string":
-		if len(a) != 1 {
-			return val{}, fmt.Errorf("%s takes one argument", fn)
-		}
-		x := a[0]
-		if x.kind == kDyn {
-			return val{sql: "NULL", kind: kDyn}, nil
-		}
-		switch fn {
-		case "int":
-			switch x.kind {
-			case kInt:
-				return x, nil
-			case kDouble:
-				return val{sql: "TRY_CAST(trunc(" + x.sql + ") AS BIGINT)", kind: kInt}, nil
-			case kString:
-				return val{sql: "TRY_CAST(" + x.sql + " AS BIGINT)", kind: kInt}, nil
-			case kTime:
-				return val{sql: "(" + x.sql + " // 1000000)", kind: kInt}, nil
-			}
-		case "double":
-			switch x.kind {
-			case kInt, kDouble, kString:
-				return val{sql: "TRY_CAST(" + x.sql + " AS DOUBLE)", kind: kDouble}, nil
-			}
-		case "string":
-			switch x.kind {
-			case kString:
-				return x, nil
-			case kInt, kDouble, kBool:
-				return val{sql: "lower(CAST(" + x.sql + " AS VARCHAR))", kind: kString}, nil
-			}
-		}
-		return val{}, fmt.Errorf("%s() of %s is not supported", fn, x.kind)
-	case "timestamp":
-		if len(a) != 1 {
-			return val{}, fmt.Errorf("timestamp takes one argument")
-		}
-		switch a[0].kind {
-		case kDyn:
-			return val{sql: "NULL", kind: kDyn}, nil
-		case kString:
-			return val{sql: "epoch_us(TRY_CAST(" + a[0].sql + " AS TIMESTAMPTZ))", kind: kTime}, nil
+		return val{sql: "length(" + x.sql + ")", kind: kInt}, nil // code points, as CEL
+	case "int":
+		switch x.kind {
 		case kInt:
-			return val{sql: "(" + a[0].sql + " * 1000000)", kind: kTime}, nil
+			return x, nil
+		case kDouble, kNum:
+			return val{sql: "TRY_CAST(trunc(" + x.sql + ") AS BIGINT)", kind: kInt}, nil
+		case kString:
+			return val{sql: "(CASE WHEN regexp_full_match(" + x.sql + ", '[+-]?[0-9]+') THEN TRY_CAST(" + x.sql + " AS BIGINT) END)", kind: kInt}, nil
 		case kTime:
-			return a[0], nil
+			return val{sql: "fdiv(" + x.sql + ", 1000000)", kind: kInt}, nil
+		case kDuration:
+			return val{sql: "try(" + x.sql + " * 1000)", kind: kInt}, nil // nanoseconds
 		}
-		return val{}, fmt.Errorf("timestamp() of %s is not supported", a[0].kind)
+		return null, nil
+	case "double":
+		switch x.kind {
+		case kInt, kDouble, kNum:
+			return val{sql: "CAST(" + x.sql + " AS DOUBLE)", kind: kDouble}, nil
+		case kString:
+			d := "TRY_CAST(replace(" + x.sql + ", '_', '') AS DOUBLE)"
+			return val{sql: "(CASE WHEN regexp_full_match(" + x.sql + ", " + quote(decimal) + ") AND isfinite(" + d + ") THEN " + d + " END)", kind: kDouble}, nil
+		}
+		return null, nil
+	case "string":
+		switch x.kind {
+		case kString:
+			return x, nil
+		case kInt:
+			return val{sql: "CAST(" + x.sql + " AS VARCHAR)", kind: kString}, nil
+		case kBool:
+			return val{sql: "(CASE WHEN " + x.sql + " THEN 'true' WHEN NOT " + x.sql + " THEN 'false' END)", kind: kString}, nil
+		}
+		return null, nil // a double's or timestamp's text as CEL writes it is not expressible
+	case "timestamp":
+		switch x.kind {
+		case kString:
+			if s, ok := x.lit.(string); ok {
+				t, err := time.Parse(time.RFC3339, s)
+				if err != nil || !rfc3339RE.MatchString(s) || t.UnixMicro() < minTime || t.UnixMicro() > maxTime {
+					return val{}, c.errorf(e, "timestamp(%q): not an RFC 3339 time such as \"2024-05-01T12:00:00Z\"", s)
+				}
+				return val{sql: "CAST(" + strconv.FormatInt(t.UnixMicro(), 10) + " AS BIGINT)", kind: kTime}, nil
+			}
+			us := "epoch_us(TRY_CAST(" + x.sql + " AS TIMESTAMPTZ))"
+			return val{sql: "(CASE WHEN regexp_full_match(" + x.sql + ", " + quote(rfc3339) + ") AND " + us + " BETWEEN " + fmtInt(minTime) + " AND " + fmtInt(maxTime) + " THEN " + us + " END)", kind: kTime}, nil
+		case kInt:
+			return val{sql: "(CASE WHEN " + x.sql + " BETWEEN " + fmtInt(minSec) + " AND " + fmtInt(maxSec) + " THEN " + x.sql + " * 1000000 END)", kind: kTime}, nil
+		case kTime:
+			return x, nil
+		}
+		return null, nil
 	case "duration":
-		if len(a) != 1 || !a[0].lit || a[0].kind != kString {
-			return val{}, fmt.Errorf(`duration takes a literal such as duration("24h")`)
+		s, ok := x.lit.(string)
+		if !ok {
+			return val{}, c.errorf(e, `duration() needs a literal such as duration("24h")`)
 		}
-		s := strings.ReplaceAll(strings.Trim(a[0].sql, "'"), "''", "'")
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			return val{}, fmt.Errorf("duration(%q): %v", s, err)
+			return val{}, c.errorf(e, "duration(%q): %v", s, err)
 		}
-		return val{sql: strconv.FormatInt(d.Microseconds(), 10), kind: kDuration}, nil
+		return val{sql: "CAST(" + strconv.FormatInt(d.Microseconds(), 10) + " AS BIGINT)", kind: kDuration}, nil
 	}
-	return val{}, fmt.Errorf("function %s is not supported", fn)
+	if name, ok := operators[fn]; ok {
+		return val{}, c.errorf(e, "%s is not supported", name)
+	}
+	return val{}, c.errorf(e, "function %s() is not supported", fn)
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
+func fmtInt(i int64) string { return strconv.FormatInt(i, 10) }
