@@ -25,7 +25,7 @@ func benchCmd() *cobra.Command {
 
 func benchIngestCmd() *cobra.Command {
 	var c client
-	var events, batch, fields, workers, distinct, pid int
+	var events, batch, fields, workers, distinct, pid, slos int
 	var ds string
 	cmd := &cobra.Command{
 		Use:   "ingest",
@@ -34,6 +34,17 @@ func benchIngestCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if c.key == "" {
 				return fmt.Errorf("no API key: pass --key or set PRODEX_KEY")
+			}
+			// SLOs on the dataset make each commit count their SLIs too.
+			for i := 0; i < slos; i++ {
+				name := fmt.Sprintf("bench-%02d", i)
+				def := map[string]any{"name": name, "dataset": ds, "target": 99.9, "window": "30d", "sli": map[string]any{
+					"eligible": fmt.Sprintf("service == %q", []string{"api", "web", "checkout", "search", "auth"}[i%5]),
+					"good":     fmt.Sprintf("status_code < 500 && duration_ms < %d", 100+10*i),
+				}}
+				if err := c.do("PUT", "/api/v1/slos/"+name, def, nil); err != nil {
+					return fmt.Errorf("define SLO %s: %w", name, err)
+				}
 			}
 			bodies := make([][]byte, distinct)
 			rng := rand.New(rand.NewPCG(1, 2))
@@ -113,6 +124,7 @@ func benchIngestCmd() *cobra.Command {
 	f.IntVar(&fields, "fields", 20, "fields per event")
 	f.IntVar(&workers, "workers", 8, "concurrent requests")
 	f.IntVar(&distinct, "distinct", 200, "distinct request bodies generated up front (reused round-robin)")
+	f.IntVar(&slos, "slos", 0, "SLOs to define on the dataset first (their SLIs are counted at every commit)")
 	f.IntVar(&pid, "pid", 0, "server process id, to report its peak RSS")
 	f.StringVar(&ds, "dataset", "bench", "dataset to write")
 	addClientFlags(cmd, &c)

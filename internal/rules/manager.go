@@ -134,17 +134,17 @@ func counterOf(d slo.SLO) duckdb.Counter {
 func (e *entry) install(counts []duckdb.MinuteCount) {
 	e.counts.reset()
 	for _, c := range counts {
-		e.counts.add(c.Minute, c.Eligible, c.Good, c.Invalid)
+		e.counts.set(c.Minute, c.Eligible, c.Good, c.Invalid)
 	}
 }
 
-// apply adds a commit's count deltas.
-func (m *Manager) apply(deltas []duckdb.MinuteCount) {
+// apply takes a commit's new per-minute totals.
+func (m *Manager) apply(totals []duckdb.MinuteCount) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	for _, d := range deltas {
+	for _, d := range totals {
 		if e := m.slos[d.Name]; e != nil {
-			e.counts.add(d.Minute, d.Eligible, d.Good, d.Invalid)
+			e.counts.set(d.Minute, d.Eligible, d.Good, d.Invalid)
 		}
 	}
 }
@@ -288,10 +288,7 @@ func (m *Manager) Status(name string) (Status, error) {
 		return Status{}, ErrNotFound
 	}
 	sort.Slice(open, func(i, j int) bool { return open[i].StartedAt.Before(open[j].StartedAt) })
-	e.counts.mu.Lock()
-	invalid := e.counts.invalid
-	e.counts.mu.Unlock()
-	return Status{Status: slo.ComputeStatus(e.def, e.counts, m.now()), Invalid: invalid, Alerts: append([]*Episode{}, open...)}, nil
+	return Status{Status: slo.ComputeStatus(e.def, e.counts, m.now()), Invalid: e.counts.invalid(), Alerts: append([]*Episode{}, open...)}, nil
 }
 
 // Alerts returns alert episodes, newest first.

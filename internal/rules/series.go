@@ -11,46 +11,51 @@ import (
 // status reads and rule evaluation never rescan events. Sums over any range
 // cost O(1) through prefix sums, rebuilt lazily after updates.
 type series struct {
-	mu      sync.Mutex
-	base    int64 // Unix minute of index 0
-	e, g    []int64
-	invalid int64 // events whose SLI could not be evaluated, in total
-	pe, pg  []int64
-	dirty   bool
+	mu        sync.Mutex
+	base      int64 // Unix minute of index 0
+	e, g, inv []int64
+	pe, pg    []int64
+	dirty     bool
 }
 
-// add adds counts to a minute, growing the series either way.
-func (s *series) add(minute, eligible, good, invalid int64) {
+// set sets a minute's totals, growing the series either way.
+func (s *series) set(minute, eligible, good, invalid int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.invalid += invalid
-	if eligible == 0 {
-		return
-	}
 	switch {
 	case len(s.e) == 0:
 		s.base = minute
-		s.e, s.g = []int64{0}, []int64{0}
+		s.e, s.g, s.inv = []int64{0}, []int64{0}, []int64{0}
 	case minute < s.base:
 		n := int(s.base - minute)
-		s.e = append(make([]int64, n, n+len(s.e)), s.e...)
-		s.g = append(make([]int64, n, n+len(s.g)), s.g...)
+		grow := func(x []int64) []int64 { return append(make([]int64, n, n+len(x)), x...) }
+		s.e, s.g, s.inv = grow(s.e), grow(s.g), grow(s.inv)
 		s.base = minute
 	}
 	i := int(minute - s.base)
 	for i >= len(s.e) {
-		s.e, s.g = append(s.e, 0), append(s.g, 0)
+		s.e, s.g, s.inv = append(s.e, 0), append(s.g, 0), append(s.inv, 0)
 	}
-	s.e[i] += eligible
-	s.g[i] += good
+	s.e[i], s.g[i], s.inv[i] = eligible, good, invalid
 	s.dirty = true
+}
+
+// invalid is the events in the series whose SLI could not be evaluated.
+func (s *series) invalid() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, v := range s.inv {
+		n += v
+	}
+	return n
 }
 
 // reset empties the series.
 func (s *series) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.base, s.e, s.g, s.invalid, s.dirty = 0, nil, nil, 0, true
+	s.base, s.e, s.g, s.inv, s.dirty = 0, nil, nil, nil, true
 }
 
 // trim drops minutes before the given one, bounding memory to the window.
@@ -62,9 +67,10 @@ func (s *series) trim(before int64) {
 	}
 	n := int(before - s.base)
 	if n >= len(s.e) {
-		s.e, s.g = nil, nil
+		s.e, s.g, s.inv = nil, nil, nil
 	} else {
-		s.e, s.g = append([]int64(nil), s.e[n:]...), append([]int64(nil), s.g[n:]...)
+		keep := func(x []int64) []int64 { return append([]int64(nil), x[n:]...) }
+		s.e, s.g, s.inv = keep(s.e), keep(s.g), keep(s.inv)
 	}
 	s.base = before
 	s.dirty = true

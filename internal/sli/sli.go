@@ -185,9 +185,10 @@ func (k kind) numeric() bool { return k == kInt || k == kDouble || k == kNum }
 
 // val is a compiled sub-expression.
 type val struct {
-	sql  string
-	kind kind
-	lit  any // the Go value of a literal, else nil
+	sql    string
+	kind   kind
+	lit    any  // the Go value of a literal, else nil
+	stored bool // a stored column: never NaN, since ingest rejects NaN
 }
 
 var null = val{sql: "NULL", kind: unknown}
@@ -281,7 +282,7 @@ func (c *compiler) field(name string) val {
 		c.seen[col.Phys] = true
 		c.phys = append(c.phys, col.Phys)
 	}
-	return val{sql: `"` + strings.ReplaceAll(col.Phys, `"`, `""`) + `"`, kind: kinds[col.Type]}
+	return val{sql: `"` + strings.ReplaceAll(col.Phys, `"`, `""`) + `"`, kind: kinds[col.Type], stored: true}
 }
 
 func (c *compiler) literal(e ast.Expr) (val, error) {
@@ -401,7 +402,7 @@ func compare(op string, x, y val) val {
 		// sorts it above every number.
 		var nan []string
 		for _, v := range []val{x, y} {
-			if (v.kind == kDouble || v.kind == kNum) && v.lit == nil {
+			if (v.kind == kDouble || v.kind == kNum) && v.lit == nil && !v.stored {
 				nan = append(nan, "isnan("+v.sql+")")
 			}
 		}

@@ -80,7 +80,8 @@ type Store struct {
 	nextID   int64
 	counters map[string]*counter // SLIs counted at commit, by SLO name
 
-	onCounts func([]MinuteCount) // receives each commit's count deltas; guarded by wmu
+	onCounts   func([]MinuteCount)    // receives each commit's new count totals; guarded by wmu
+	countStmts map[string]driver.Stmt // prepared SLI count statements; guarded by wmu
 }
 
 type dataset struct {
@@ -174,6 +175,7 @@ func (s *Store) Close() error {
 	}
 	s.mu.Unlock()
 	err := s.saveLastSeen(context.Background())
+	s.closeCountStmts()
 	if s.wconn != nil {
 		s.wconn.Close()
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
-	"io"
 	"sort"
 	"time"
 
@@ -385,7 +384,7 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*store.Batch) er
 	var deltas []MinuteCount
 	for seg := range apps {
 		_, cols := shape(seg)
-		d, err := s.countNewRows(ctx, w, segDS[seg], seg, seg.rows, cols, exec, func(q string) ([][]int64, error) { return queryInts(ctx, s.wconn, q) })
+		d, err := s.countNewRows(ctx, w, segDS[seg], seg, seg.rows, cols)
 		if err != nil {
 			return rollback(err)
 		}
@@ -455,30 +454,6 @@ func (s *Store) resetAppenders(w *write) {
 				seg.app = nil
 			}
 		}
-	}
-}
-
-// queryInts runs a query on the writer's connection (inside its
-// transaction) and returns its rows of integers.
-func queryInts(ctx context.Context, conn driver.Conn, q string) ([][]int64, error) {
-	rows, err := conn.(driver.QueryerContext).QueryContext(ctx, q, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	dest := make([]driver.Value, len(rows.Columns()))
-	var out [][]int64
-	for {
-		if err := rows.Next(dest); err == io.EOF {
-			return out, nil
-		} else if err != nil {
-			return nil, err
-		}
-		r := make([]int64, len(dest))
-		for i, v := range dest {
-			r[i], _ = v.(int64)
-		}
-		out = append(out, r)
 	}
 }
 
