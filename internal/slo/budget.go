@@ -3,10 +3,12 @@ package slo
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 )
 
-// Counts are weighted event counts.
+// Counts are weighted event counts (a sampled event counts its sample
+// rate).
 type Counts struct{ Eligible, Good int64 }
 
 // Bad is the eligible events that were not good.
@@ -20,34 +22,60 @@ func (c Counts) ErrorRatio() float64 {
 	return float64(c.Bad()) / float64(c.Eligible)
 }
 
-// BurnRate is how fast the error budget is spent: the error ratio over the
-// ratio the target allows. At 1 the budget lasts exactly the window.
+// BurnRate is how fast the error budget is spent: the error ratio over
+// the ratio the target allows, 1 − target/100. At 1 the budget lasts
+// exactly the window; without events it is 0. The target must be below
+// 100.
 func BurnRate(c Counts, target float64) float64 {
-	return c.ErrorRatio() / (1 - target/100)
+	return clean(c.ErrorRatio() / allowed(target))
 }
 
-// workbookRules are the SRE Workbook's alerts for a 30-day window: the
-// share of the budget spent within the long window that warrants them.
+// allowed is the error ratio a target (in percent) allows, rounded to
+// nine significant digits: 100 − 99.99 is 0.010000000000005116 in
+// floating point, but the user meant 0.01.
+func allowed(target float64) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(100-target, 'g', 9, 64), 64)
+	return v / 100
+}
+
+// clean rounds to 12 significant digits, removing floating-point noise
+// so that a value exactly at a threshold compares equal to it.
+func clean(x float64) float64 {
+	if x == 0 || math.IsInf(x, 0) || math.IsNaN(x) {
+		return x
+	}
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 12, 64), 64)
+	return v
+}
+
+// workbookRules are the SRE Workbook's multiwindow, multi-burn-rate
+// alerts (chapter 5, "Alerting on SLOs"): the percent of a 30-day budget
+// whose spending within the long window warrants each.
 var workbookRules = []struct {
 	sev         Severity
 	long, short time.Duration
-	budget      float64
+	percent     int64
 }{
-	{Page, time.Hour, 5 * time.Minute, 0.02},
-	{Page, 6 * time.Hour, 30 * time.Minute, 0.05},
-	{Ticket, 24 * time.Hour, 2 * time.Hour, 0.10},
-	{Ticket, 72 * time.Hour, 6 * time.Hour, 0.10},
+	{Page, time.Hour, 5 * time.Minute, 2},
+	{Page, 6 * time.Hour, 30 * time.Minute, 5},
+	{Ticket, 24 * time.Hour, 2 * time.Hour, 10},
+	{Ticket, 72 * time.Hour, 6 * time.Hour, 10},
 }
 
-// DefaultBurnRules are the Workbook's multiwindow, multi-burn-rate alerts
-// with the factors scaled to the window: spending the same share of the
-// budget within the long window, factor = share × window ÷ long window
-// (14.4, 6, 3 and 1 for 30 days).
+// DefaultBurnRules are the Workbook's alerts with the factors scaled to
+// the window so that each still means spending the same share of the
+// budget within its long window: factor = share × window ÷ long window.
+// For 30 days they are exactly 14.4, 6, 3 and 1. A calendar month is
+// scaled by the length of the month containing at. Factors are rounded
+// to three decimals (28 days: 13.44, 5.6, 2.8, 0.933) to keep rule ids
+// readable.
 func DefaultBurnRules(w Window, at time.Time) []BurnRule {
-	length := w.Length(at)
+	minutes := int64(w.Length(at) / time.Minute)
 	out := make([]BurnRule, len(workbookRules))
 	for i, r := range workbookRules {
-		f := r.budget * float64(length) / float64(r.long)
+		// One division of exact integers, so 30 days gives the double
+		// nearest 14.4, which is the literal 14.4.
+		f := float64(r.percent*minutes) / float64(100*int64(r.long/time.Minute))
 		out[i] = BurnRule{Severity: r.sev, Long: Duration(r.long), Short: Duration(r.short), Factor: math.Round(f*1000) / 1000}
 	}
 	return out
@@ -58,126 +86,168 @@ type Source interface {
 	Sum(from, to time.Time) Counts
 }
 
-// BurnWindows are the windows a status reports burn rates over.
+// BurnWindows are the windows a Status reports burn rates over, keyed by
+// name.
 var BurnWindows = []struct {
 	Name string
 	D    time.Duration
-}{{"5m", 5 * time.Minute}, {"30m", 30 * time.Minute}, {"1h", time.Hour}, {"6h", 6 * time.Hour}, {"1d", 24 * time.Hour}, {"3d", 72 * time.Hour}}
+}{{"5m", 5 * time.Minute}, {"30m", 30 * time.Minute}, {"1h", time.Hour}, {"6h", 6 * time.Hour}, {"1d", day}, {"3d", 3 * day}}
 
 // Status is an SLO's state at one moment.
 type Status struct {
-	SLO                    string             `json:"slo"`
-	Target                 float64            `json:"target"`
-	Window                 string             `json:"window"`
-	WindowStart            time.Time          `json:"window_start"`
-	Now                    time.Time          `json:"now"`
-	SLI                    *float64           `json:"sli"`
-	Eligible               int64              `json:"eligible"`
-	Good                   int64              `json:"good"`
-	Bad                    int64              `json:"bad"`
-	BudgetTotal            float64            `json:"budget_total"`
-	BudgetUsed             int64              `json:"budget_used"`
-	BudgetRemaining        float64            `json:"budget_remaining"`
+	SLO         string    `json:"slo"`
+	Target      float64   `json:"target"`
+	Window      string    `json:"window"`
+	WindowStart time.Time `json:"window_start"`
+	Now         time.Time `json:"now"`
+	// SLI is the percent of good events over the window; nil without
+	// events.
+	SLI      *float64 `json:"sli"`
+	Eligible int64    `json:"eligible"`
+	Good     int64    `json:"good"`
+	Bad      int64    `json:"bad"`
+	// BudgetTotal is (1 − target) × eligible events: the budget grows
+	// with traffic.
+	BudgetTotal     float64 `json:"budget_total"`
+	BudgetUsed      int64   `json:"budget_used"` // bad events
+	BudgetRemaining float64 `json:"budget_remaining"`
+	// BudgetRemainingPercent is 100 without events and negative once the
+	// budget is overspent.
 	BudgetRemainingPercent float64            `json:"budget_remaining_percent"`
-	BurnRate               map[string]float64 `json:"burn_rate"`
-	ExhaustionSeconds      *float64           `json:"exhaustion_seconds"`
-	Burndown               []BurndownPoint    `json:"burndown"`
-	Daily                  []DailyPoint       `json:"daily"`
+	BurnRate               map[string]float64 `json:"burn_rate"` // keyed by BurnWindows names
+	// ExhaustionSeconds is nil when the budget is not shrinking; see
+	// Exhaustion.
+	ExhaustionSeconds *float64        `json:"exhaustion_seconds"`
+	Burndown          []BurndownPoint `json:"burndown"`
+	Daily             []DailyPoint    `json:"daily"`
 }
 
-// BurndownPoint is the budget left at a time of the window.
+// BurndownPoint is the budget left at a time of the window, counting
+// from the window's start.
 type BurndownPoint struct {
 	Time                   time.Time `json:"time"`
 	BudgetRemainingPercent float64   `json:"budget_remaining_percent"`
 }
 
-// DailyPoint is one UTC day's compliance.
+// DailyPoint is one UTC day's compliance. A day without events is met.
 type DailyPoint struct {
-	Day      string   `json:"day"`
+	Day      string   `json:"day"` // 2006-01-02
 	SLI      *float64 `json:"sli"`
 	Eligible int64    `json:"eligible"`
 	Good     int64    `json:"good"`
 	Met      bool     `json:"met"`
 }
 
-// remaining is the budget left, in events and percent: the budget is
-// (1 − target) × eligible, so it grows with traffic.
-func remaining(c Counts, target float64) (total, left, pct float64) {
-	total = (1 - target/100) * float64(c.Eligible)
+// budget is the error budget of c in events, what is left of it and
+// that as a percent (100 without events).
+func budget(c Counts, target float64) (total, left, pct float64) {
+	total = allowed(target) * float64(c.Eligible)
 	left = total - float64(c.Bad())
 	pct = 100
 	if total > 0 {
-		pct = 100 * left / total
+		pct = clean(100 * left / total)
 	}
 	return total, left, pct
 }
 
-// Exhaustion is how long the remaining budget lasts at the last hour's
-// rate, or nil when it is not shrinking. The budget grows by (1 − target)
-// per event while bad events spend it, so it shrinks at
-// (burn − 1) × (1 − target) × events per second, and lasts
-// left ÷ that; at a burn rate of 1 or less it never runs out.
+// Exhaustion is how many seconds the remaining budget (left, in events)
+// lasts at the last hour's rate, or nil when it is not shrinking.
+//
+// The budget is (1 − t) × eligible, so each event adds 1 − t to it while
+// each bad event takes 1 away. With r eligible events a second at burn
+// rate b (error ratio b × (1 − t)), the budget changes by
+//
+//	(1 − t) × r − b × (1 − t) × r = −(b − 1) × (1 − t) × r
+//
+// per second, and runs out after left ÷ ((b − 1) × (1 − t) × r) seconds:
+// 0 when it already has, never when b ≤ 1. Events leaving a rolling
+// window are ignored, which errs towards alerting early.
 func Exhaustion(left float64, lastHour Counts, target float64) *float64 {
 	b := BurnRate(lastHour, target)
-	if b <= 1+1e-9 || lastHour.Eligible == 0 { // 1 − 0.999 is not exactly 0.001
+	if b <= 1 {
 		return nil
 	}
-	rate := float64(lastHour.Eligible) / 3600
 	secs := 0.0
 	if left > 0 {
-		secs = left / ((b - 1) * (1 - target/100) * rate)
+		r := float64(lastHour.Eligible) / time.Hour.Seconds()
+		secs = clean(left / ((b - 1) * allowed(target) * r))
 	}
 	return &secs
 }
 
-// ComputeStatus computes the status at now.
+// maxBurndown bounds the points of a burndown.
+const maxBurndown = 200
+
+// ComputeStatus computes an SLO's status at now.
 func ComputeStatus(s SLO, src Source, now time.Time) Status {
 	start := s.Window.Start(now)
 	c := src.Sum(start, now)
 	st := Status{SLO: s.Name, Target: s.Target, Window: s.Window.String(), WindowStart: start.UTC(), Now: now.UTC(),
-		Eligible: c.Eligible, Good: c.Good, Bad: c.Bad(), BudgetUsed: c.Bad(), BurnRate: map[string]float64{}}
-	if c.Eligible > 0 {
-		v := 100 * float64(c.Good) / float64(c.Eligible)
-		st.SLI = &v
-	}
-	st.BudgetTotal, st.BudgetRemaining, st.BudgetRemainingPercent = remaining(c, s.Target)
+		Eligible: c.Eligible, Good: c.Good, Bad: c.Bad(), BudgetUsed: c.Bad(),
+		BurnRate: make(map[string]float64, len(BurnWindows)), Burndown: []BurndownPoint{}, Daily: []DailyPoint{}}
+	st.SLI = sliPercent(c)
+	st.BudgetTotal, st.BudgetRemaining, st.BudgetRemainingPercent = budget(c, s.Target)
 	for _, w := range BurnWindows {
 		st.BurnRate[w.Name] = BurnRate(src.Sum(now.Add(-w.D), now), s.Target)
 	}
 	st.ExhaustionSeconds = Exhaustion(st.BudgetRemaining, src.Sum(now.Add(-time.Hour), now), s.Target)
 
-	// Burndown: the budget left at each step, counting from the start.
-	span := now.Sub(start)
-	step := max(time.Minute, (span / 200).Truncate(time.Minute))
-	for t := start.Add(step); ; t = t.Add(step) {
-		if t.After(now) {
-			t = now
-		}
-		_, _, pct := remaining(src.Sum(start, t), s.Target)
-		st.Burndown = append(st.Burndown, BurndownPoint{Time: t.UTC(), BudgetRemainingPercent: pct})
-		if !t.Before(now) {
-			break
-		}
+	// Burndown: a point at the start (the full budget), then every step,
+	// summing only each step's new counts.
+	step := max(time.Minute, (now.Sub(start) / maxBurndown).Truncate(time.Minute))
+	if now.Sub(start)/step >= maxBurndown {
+		step += time.Minute // the truncation left more than maxBurndown steps
 	}
-	// Daily compliance, per UTC day of the window.
-	for d := start.UTC().Truncate(24 * time.Hour); d.Before(now); d = d.Add(24 * time.Hour) {
-		from := d
-		if from.Before(start) {
-			from = start
-		}
-		dc := src.Sum(from, d.Add(24*time.Hour))
-		p := DailyPoint{Day: d.Format("2006-01-02"), Eligible: dc.Eligible, Good: dc.Good, Met: true}
-		if dc.Eligible > 0 {
-			v := 100 * float64(dc.Good) / float64(dc.Eligible)
-			p.SLI, p.Met = &v, v >= s.Target
+	st.Burndown = append(st.Burndown, BurndownPoint{Time: start.UTC(), BudgetRemainingPercent: 100})
+	var sofar Counts
+	for from := start; from.Before(now); {
+		to := earliest(from.Add(step), now)
+		d := src.Sum(from, to)
+		sofar.Eligible += d.Eligible
+		sofar.Good += d.Good
+		_, _, pct := budget(sofar, s.Target)
+		st.Burndown = append(st.Burndown, BurndownPoint{Time: to.UTC(), BudgetRemainingPercent: pct})
+		from = to
+	}
+
+	// Daily compliance, per UTC day the window touches.
+	for d := start.UTC().Truncate(day); d.Before(now); d = d.Add(day) {
+		dc := src.Sum(latest(d, start), earliest(d.Add(day), now))
+		p := DailyPoint{Day: d.Format(time.DateOnly), Eligible: dc.Eligible, Good: dc.Good, SLI: sliPercent(dc), Met: true}
+		if p.SLI != nil {
+			p.Met = *p.SLI >= s.Target
 		}
 		st.Daily = append(st.Daily, p)
 	}
 	return st
 }
 
+func sliPercent(c Counts) *float64 {
+	if c.Eligible == 0 {
+		return nil
+	}
+	v := 100 * float64(c.Good) / float64(c.Eligible)
+	return &v
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // RuleResult is one alert rule's verdict.
 type RuleResult struct {
+	// Rule is a stable id: "burn:page:1h/5m:14.4", "exhaustion:page",
+	// "budget:ticket:20%/1d".
 	Rule     string             `json:"rule"`
 	Severity Severity           `json:"severity"`
 	Firing   bool               `json:"firing"`
@@ -185,27 +255,43 @@ type RuleResult struct {
 	Values   map[string]float64 `json:"values"`
 }
 
-// Evaluate applies an SLO's alert rules at now.
+// Evaluate applies an SLO's alert rules at now, in the order burn-rate,
+// exhaustion (page, ticket), budget rules. An SLO not passed through
+// Defaults is evaluated as if it had been. Disabled alerts give nil.
+//
+// Every rule needs MinEvents eligible events in its long window (the
+// last hour for exhaustion rules, Within for budget rules) before it
+// fires.
 func Evaluate(s SLO, src Source, now time.Time) []RuleResult {
 	if s.Alerts.Disabled {
 		return nil
 	}
+	s.Defaults()
 	minEvents := s.Alerts.MinEvents
 	var out []RuleResult
 	for _, r := range s.Alerts.BurnRates {
 		long := src.Sum(now.Add(-time.Duration(r.Long)), now)
 		short := src.Sum(now.Add(-time.Duration(r.Short)), now)
 		bl, bs := BurnRate(long, s.Target), BurnRate(short, s.Target)
-		out = append(out, RuleResult{
+		res := RuleResult{
 			Rule:     fmt.Sprintf("burn:%s:%s/%s:%g", r.Severity, r.Long, r.Short, r.Factor),
 			Severity: r.Severity,
-			Firing:   bl >= r.Factor && bs >= r.Factor && long.Eligible >= minEvents,
-			Detail:   fmt.Sprintf("burn rate %.1f over %s and %.1f over %s (threshold %g)", bl, r.Long, bs, r.Short, r.Factor),
-			Values:   map[string]float64{"long": bl, "short": bs, "threshold": r.Factor, "events": float64(long.Eligible)},
-		})
+			Values:   map[string]float64{"long_burn_rate": bl, "short_burn_rate": bs, "threshold": r.Factor, "long_eligible": float64(long.Eligible)},
+		}
+		rates := fmt.Sprintf("burn rate %.1f over %s and %.1f over %s", bl, r.Long, bs, r.Short)
+		switch {
+		case bl < r.Factor || bs < r.Factor:
+			res.Detail = fmt.Sprintf("%s, below %g", rates, r.Factor)
+		case long.Eligible < minEvents:
+			res.Detail = fmt.Sprintf("%s ≥ %g, but only %d eligible events over %s (min_events %d)", rates, r.Factor, long.Eligible, r.Long, minEvents)
+		default:
+			res.Firing, res.Detail = true, fmt.Sprintf("%s ≥ %g", rates, r.Factor)
+		}
+		out = append(out, res)
 	}
+
 	if s.Alerts.ExhaustionPage > 0 || s.Alerts.ExhaustionTicket > 0 {
-		_, left, _ := remaining(src.Sum(s.Window.Start(now), now), s.Target)
+		_, left, _ := budget(src.Sum(s.Window.Start(now), now), s.Target)
 		hour := src.Sum(now.Add(-time.Hour), now)
 		ex := Exhaustion(left, hour, s.Target)
 		for _, r := range []struct {
@@ -215,29 +301,68 @@ func Evaluate(s SLO, src Source, now time.Time) []RuleResult {
 			if r.d <= 0 {
 				continue
 			}
-			res := RuleResult{Rule: fmt.Sprintf("exhaustion:%s:%s", r.sev, r.d), Severity: r.sev, Detail: "error budget is not shrinking", Values: map[string]float64{}}
-			if ex != nil {
-				res.Firing = *ex <= time.Duration(r.d).Seconds() && hour.Eligible >= minEvents
-				res.Detail = fmt.Sprintf("error budget exhausted in %s at the last hour's rate (threshold %s)", (time.Duration(*ex) * time.Second).Round(time.Minute), r.d)
+			limit := time.Duration(r.d).Seconds()
+			res := RuleResult{Rule: "exhaustion:" + string(r.sev), Severity: r.sev,
+				Values: map[string]float64{"threshold_seconds": limit, "burn_rate_1h": BurnRate(hour, s.Target), "eligible_1h": float64(hour.Eligible)}}
+			switch {
+			case ex == nil:
+				res.Detail = fmt.Sprintf("error budget is not shrinking (burn rate %.1f over 1h)", res.Values["burn_rate_1h"])
+			case *ex > limit:
 				res.Values["exhaustion_seconds"] = *ex
+				res.Detail = fmt.Sprintf("error budget runs out in %s at the last hour's rate, later than %s", roundSeconds(*ex), r.d)
+			case hour.Eligible < minEvents:
+				res.Values["exhaustion_seconds"] = *ex
+				res.Detail = fmt.Sprintf("error budget runs out in %s at the last hour's rate, but only %d eligible events over 1h (min_events %d)", roundSeconds(*ex), hour.Eligible, minEvents)
+			default:
+				res.Values["exhaustion_seconds"] = *ex
+				res.Firing, res.Detail = true, fmt.Sprintf("error budget runs out in %s at the last hour's rate, within %s", roundSeconds(*ex), r.d)
 			}
 			out = append(out, res)
 		}
 	}
-	for _, r := range s.Alerts.BudgetRules {
-		total, _, _ := remaining(src.Sum(s.Window.Start(now), now), s.Target)
-		recent := src.Sum(now.Add(-time.Duration(r.Within)), now)
-		share := 0.0
-		if total > 0 {
-			share = 100 * float64(recent.Bad()) / total
+
+	if len(s.Alerts.BudgetRules) > 0 {
+		start := s.Window.Start(now)
+		total, _, _ := budget(src.Sum(start, now), s.Target)
+		for _, r := range s.Alerts.BudgetRules {
+			// Only the window's own events: a calendar month's first day
+			// does not count last month's.
+			recent := src.Sum(latest(now.Add(-time.Duration(r.Within)), start), now)
+			share := 0.0
+			if total > 0 {
+				share = clean(100 * float64(recent.Bad()) / total)
+			}
+			res := RuleResult{
+				Rule:     fmt.Sprintf("budget:%s:%g%%/%s", r.Severity, r.Percent, r.Within),
+				Severity: r.Severity,
+				Values:   map[string]float64{"percent": share, "threshold": r.Percent, "bad": float64(recent.Bad()), "eligible": float64(recent.Eligible)},
+			}
+			spent := fmt.Sprintf("%.1f%% of the error budget spent in the last %s", share, r.Within)
+			switch {
+			case share <= r.Percent:
+				res.Detail = fmt.Sprintf("%s, not over %g%%", spent, r.Percent)
+			case recent.Eligible < minEvents:
+				res.Detail = fmt.Sprintf("%s > %g%%, but only %d eligible events (min_events %d)", spent, r.Percent, recent.Eligible, minEvents)
+			default:
+				res.Firing, res.Detail = true, fmt.Sprintf("%s > %g%%", spent, r.Percent)
+			}
+			out = append(out, res)
 		}
-		out = append(out, RuleResult{
-			Rule:     fmt.Sprintf("budget:%s:%g%%/%s", r.Severity, r.Percent, r.Within),
-			Severity: r.Severity,
-			Firing:   share >= r.Percent && recent.Eligible >= minEvents,
-			Detail:   fmt.Sprintf("%.1f%% of the error budget spent in the last %s (threshold %g%%)", share, r.Within, r.Percent),
-			Values:   map[string]float64{"percent": share, "threshold": r.Percent},
-		})
 	}
 	return out
+}
+
+// roundSeconds writes seconds as a readable duration.
+func roundSeconds(s float64) string {
+	if s >= float64(math.MaxInt64/int64(time.Second)) {
+		return "a very long time"
+	}
+	d := time.Duration(s * float64(time.Second))
+	switch {
+	case d >= time.Hour:
+		d = d.Round(time.Minute)
+	case d >= time.Second:
+		d = d.Round(time.Second)
+	}
+	return Duration(d).String()
 }

@@ -5,8 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -17,94 +22,131 @@ type prodexDoc struct {
 	Kind       string `json:"kind"`
 	Metadata   struct {
 		Name        string            `json:"name"`
-		Labels      map[string]string `json:"labels,omitempty"`
-		Annotations map[string]string `json:"annotations,omitempty"`
+		Labels      map[string]string `json:"labels"`
+		Annotations map[string]string `json:"annotations"` // accepted, not kept
 	} `json:"metadata"`
 	Spec struct {
 		Dataset     string   `json:"dataset"`
-		Description string   `json:"description,omitempty"`
-		Runbook     string   `json:"runbook,omitempty"`
+		Description string   `json:"description"`
+		Runbook     string   `json:"runbook"`
 		Target      float64  `json:"target"`
 		Window      Window   `json:"window"`
 		SLI         SLI      `json:"sli"`
-		Notify      []Notify `json:"notify,omitempty"`
-		Alerts      Alerts   `json:"alerts,omitempty"`
+		Notify      []Notify `json:"notify"`
+		Alerts      Alerts   `json:"alerts"`
 	} `json:"spec"`
 }
 
-// openSLODoc is the part of an OpenSLO v1 SLO that Prodex supports.
+// openSLODoc is an OpenSLO v1 SLO. Fields typed any are part of OpenSLO
+// but not supported: present, they are rejected with a reason.
 type openSLODoc struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Metadata   struct {
-		Name        string            `json:"name"`
-		DisplayName string            `json:"displayName,omitempty"`
-		Labels      map[string]any    `json:"labels,omitempty"`
-		Annotations map[string]string `json:"annotations,omitempty"`
+		Name        string                  `json:"name"`
+		DisplayName string                  `json:"displayName"`
+		Labels      map[string]openSLOLabel `json:"labels"`
+		Annotations map[string]string       `json:"annotations"` // accepted, not kept
 	} `json:"metadata"`
 	Spec struct {
-		Description     string `json:"description,omitempty"`
-		Service         string `json:"service,omitempty"`
+		Description     string `json:"description"`
+		Service         string `json:"service"`
 		BudgetingMethod string `json:"budgetingMethod"`
 		TimeWindow      []struct {
 			Duration  string `json:"duration"`
 			IsRolling bool   `json:"isRolling"`
 			Calendar  *struct {
-				StartTime string `json:"startTime,omitempty"`
-				TimeZone  string `json:"timeZone,omitempty"`
-			} `json:"calendar,omitempty"`
+				StartTime string `json:"startTime"`
+				TimeZone  string `json:"timeZone"`
+			} `json:"calendar"`
 		} `json:"timeWindow"`
 		Indicator *struct {
 			Metadata struct {
-				Name string `json:"name,omitempty"`
+				Name        string                  `json:"name"`
+				DisplayName string                  `json:"displayName"`
+				Labels      map[string]openSLOLabel `json:"labels"`
+				Annotations map[string]string       `json:"annotations"`
 			} `json:"metadata"`
 			Spec struct {
 				RatioMetric *struct {
-					Counter bool         `json:"counter,omitempty"`
+					Counter bool         `json:"counter"`
 					Good    *openSLOPart `json:"good"`
 					Total   *openSLOPart `json:"total"`
+					Bad     any          `json:"bad"`
+					Raw     any          `json:"raw"`
+					RawType any          `json:"rawType"`
 				} `json:"ratioMetric"`
+				ThresholdMetric any `json:"thresholdMetric"`
 			} `json:"spec"`
 		} `json:"indicator"`
-		Objectives []struct {
-			DisplayName string   `json:"displayName,omitempty"`
-			Target      *float64 `json:"target"`
+		IndicatorRef any `json:"indicatorRef"`
+		Objectives   []struct {
+			DisplayName     string   `json:"displayName"`
+			Target          *float64 `json:"target"`
+			TargetPercent   *float64 `json:"targetPercent"`
+			Op              any      `json:"op"`
+			Value           any      `json:"value"`
+			TimeSliceTarget any      `json:"timeSliceTarget"`
+			TimeSliceWindow any      `json:"timeSliceWindow"`
 		} `json:"objectives"`
+		AlertPolicies any `json:"alertPolicies"`
 	} `json:"spec"`
 }
 
 type openSLOPart struct {
 	MetricSource struct {
-		Type string `json:"type"`
-		Spec struct {
+		MetricSourceRef any    `json:"metricSourceRef"`
+		Type            string `json:"type"`
+		Spec            struct {
 			Dataset string `json:"dataset"`
 			Query   string `json:"query"`
 		} `json:"spec"`
 	} `json:"metricSource"`
 }
 
-var docSep = regexp.MustCompile(`(?m)^---[ \t]*$`)
+// openSLOLabel is an OpenSLO label value: a string or a list of them
+// (kept joined by commas).
+type openSLOLabel string
 
-// Parse reads SLOs as code: a YAML stream (or JSON) of prodex/v1 and
-// OpenSLO v1 SLO documents. Every SLO is validated; errors name the
-// document and the field.
+func (l *openSLOLabel) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*l = openSLOLabel(s)
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return errors.New("want a string or a list of strings")
+	}
+	*l = openSLOLabel(strings.Join(list, ","))
+	return nil
+}
+
+// Parse reads SLOs as code: a YAML stream of documents separated by
+// "---" lines (a JSON document is YAML too), each a prodex/v1 or an
+// OpenSLO v1 SLO. Every SLO is validated, and names must be unique.
+// Errors name the document (counting from 1, skipping empty ones) and
+// the field.
 func Parse(data []byte) ([]SLO, error) {
 	var out []SLO
-	seen := map[string]bool{}
+	defined := map[string]int{}
 	n := 0
-	for _, part := range docSep.Split(string(data), -1) {
-		if strings.TrimSpace(stripComments(part)) == "" {
+	for _, d := range splitDocuments(string(data)) {
+		if blank(d.text) {
 			continue
 		}
 		n++
-		s, err := parseDoc([]byte(part))
+		s, what, err := parseDocument(d.text, d.line)
+		if err != nil && what != "" {
+			return nil, fmt.Errorf("document %d (%s): %w", n, what, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("document %d: %w", n, err)
 		}
-		if seen[s.Name] {
-			return nil, fmt.Errorf("document %d: SLO %q is defined twice", n, s.Name)
+		if prev, ok := defined[s.Name]; ok {
+			return nil, fmt.Errorf("document %d (%s): metadata.name: %q is already defined by document %d", n, what, s.Name, prev)
 		}
-		seen[s.Name] = true
+		defined[s.Name] = n
 		out = append(out, s)
 	}
 	if len(out) == 0 {
@@ -113,129 +155,402 @@ func Parse(data []byte) ([]SLO, error) {
 	return out, nil
 }
 
-func stripComments(s string) string {
-	var b strings.Builder
-	for _, l := range strings.Split(s, "\n") {
-		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
-			b.WriteString(l + "\n")
-		}
-	}
-	return b.String()
+type document struct {
+	text string
+	line int // of the document's first line in the stream, from 1
 }
 
-func parseDoc(y []byte) (SLO, error) {
-	js, err := yaml.YAMLToJSON(y)
-	if err != nil {
-		return SLO{}, fmt.Errorf("invalid YAML: %v", err)
+// splitDocuments splits a YAML stream at its "---" (document start) and
+// "..." (document end) markers. Anything after "--- " on the marker's
+// line belongs to the new document.
+func splitDocuments(data string) []document {
+	var docs []document
+	var cur strings.Builder
+	start := 1
+	for i, line := range strings.SplitAfter(data, "\n") {
+		l := strings.TrimRight(line, "\r\n")
+		switch {
+		case marker(l, "---"):
+			docs = append(docs, document{cur.String(), start})
+			cur.Reset()
+			start = i + 1
+			cur.WriteString(strings.TrimPrefix(l, "---") + "\n")
+		case marker(l, "..."):
+			docs = append(docs, document{cur.String(), start})
+			cur.Reset()
+			start = i + 2
+		default:
+			cur.WriteString(line)
+		}
+	}
+	return append(docs, document{cur.String(), start})
+}
+
+func marker(line, m string) bool {
+	rest, ok := strings.CutPrefix(line, m)
+	return ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t')
+}
+
+// blank reports whether a document holds only comments and directives.
+func blank(doc string) bool {
+	for l := range strings.SplitSeq(doc, "\n") {
+		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") && !strings.HasPrefix(l, "%") {
+			return false
+		}
+	}
+	return true
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// parseDocument reads one document. It also returns what the document
+// is, as far as known, for messages: `prodex/v1 SLO "name"`.
+func parseDocument(doc string, firstLine int) (s SLO, what string, err error) {
+	js := []byte(strings.TrimSpace(doc))
+	if !json.Valid(js) { // YAML; pretty JSON with tabs is not
+		var err error
+		js, err = yaml.YAMLToJSONStrict([]byte(doc))
+		if err != nil {
+			// Count lines from the top of the stream, not the document.
+			msg := yamlLine.ReplaceAllStringFunc(strings.TrimPrefix(err.Error(), "yaml: "), func(m string) string {
+				n, _ := strconv.Atoi(m[len("line "):])
+				return "line " + strconv.Itoa(n+firstLine-1)
+			})
+			return SLO{}, "", fmt.Errorf("invalid YAML: %s", msg)
+		}
 	}
 	var head struct {
-		APIVersion string `json:"apiVersion"`
-		Kind       string `json:"kind"`
+		APIVersion any `json:"apiVersion"`
+		Kind       any `json:"kind"`
+		Metadata   any `json:"metadata"`
 	}
 	if err := json.Unmarshal(js, &head); err != nil {
-		return SLO{}, fmt.Errorf("want a mapping with apiVersion and kind: %v", err)
+		return SLO{}, "", errors.New("want a mapping with apiVersion, kind, metadata and spec")
 	}
-	if head.Kind != "SLO" {
-		return SLO{}, fmt.Errorf("kind: %q is not supported (want SLO)", head.Kind)
+	api, _ := head.APIVersion.(string)
+	kind, _ := head.Kind.(string)
+	switch {
+	case api != "prodex/v1" && api != "openslo/v1":
+		return SLO{}, "", fmt.Errorf("apiVersion: %s is not supported (want prodex/v1 or openslo/v1)", quote(head.APIVersion))
+	case kind != "SLO":
+		return SLO{}, api, fmt.Errorf("kind: %s is not supported (want SLO)", quote(head.Kind))
 	}
-	switch head.APIVersion {
-	case "prodex/v1":
+	what = api + " SLO"
+	if m, ok := head.Metadata.(map[string]any); ok {
+		if name, ok := m["name"].(string); ok && name != "" {
+			what += " " + strconv.Quote(name)
+		}
+	}
+	if api == "prodex/v1" {
 		var d prodexDoc
-		if err := strict(js, &d); err != nil {
-			return SLO{}, err
+		if err = decodeStrict(js, &d); err == nil {
+			sp := d.Spec
+			s = SLO{Name: d.Metadata.Name, Dataset: sp.Dataset, Description: sp.Description, Tags: d.Metadata.Labels,
+				Runbook: sp.Runbook, Target: sp.Target, Window: sp.Window, SLI: sp.SLI, Notify: sp.Notify, Alerts: sp.Alerts}
 		}
-		s := SLO{Name: d.Metadata.Name, Dataset: d.Spec.Dataset, Description: d.Spec.Description, Tags: d.Metadata.Labels,
-			Runbook: d.Spec.Runbook, Target: d.Spec.Target, Window: d.Spec.Window, SLI: d.Spec.SLI, Notify: d.Spec.Notify, Alerts: d.Spec.Alerts}
-		if err := s.Validate(); err != nil {
-			return SLO{}, fmt.Errorf("prodex/v1 SLO %q: %w", s.Name, err)
-		}
-		return s, nil
-	case "openslo/v1":
+	} else {
 		var d openSLODoc
-		if err := strict(js, &d); err != nil {
-			return SLO{}, fmt.Errorf("openslo/v1 SLO: %w (Prodex supports occurrences SLOs with an inline ratioMetric)", err)
+		if err = decodeStrict(js, &d); err == nil {
+			s, err = fromOpenSLO(&d)
 		}
-		s, err := fromOpenSLO(d)
-		if err != nil {
-			return SLO{}, fmt.Errorf("openslo/v1 SLO %q: %w", d.Metadata.Name, err)
-		}
-		if err := s.Validate(); err != nil {
-			return SLO{}, fmt.Errorf("openslo/v1 SLO %q: %w", s.Name, err)
-		}
-		return s, nil
 	}
-	return SLO{}, fmt.Errorf("apiVersion: %q is not supported (want prodex/v1 or openslo/v1)", head.APIVersion)
+	if err == nil {
+		err = s.Validate()
+	}
+	if err != nil {
+		return SLO{}, what, err
+	}
+	return s, what, nil
 }
 
-// strict decodes JSON rejecting unknown fields.
-func strict(js []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "json: ")
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			msg = fmt.Sprintf("%s: want %s", te.Field, te.Type)
-		}
-		return errors.New(msg)
+func quote(v any) string {
+	if v == nil {
+		return "(missing)"
 	}
-	return nil
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
-func fromOpenSLO(d openSLODoc) (SLO, error) {
+func fromOpenSLO(d *openSLODoc) (SLO, error) {
 	sp := d.Spec
 	s := SLO{Name: d.Metadata.Name, Description: sp.Description}
-	if sp.Service != "" {
-		s.Tags = map[string]string{"service": sp.Service}
+	for k, v := range d.Metadata.Labels {
+		if s.Tags == nil {
+			s.Tags = map[string]string{}
+		}
+		s.Tags[k] = string(v)
 	}
+	if sp.Service != "" {
+		if s.Tags == nil {
+			s.Tags = map[string]string{}
+		}
+		s.Tags["service"] = sp.Service
+	}
+	if sp.AlertPolicies != nil {
+		return s, errors.New("spec.alertPolicies: not supported; configure alerts in a prodex/v1 document")
+	}
+
 	if sp.BudgetingMethod != "Occurrences" {
 		return s, fmt.Errorf("spec.budgetingMethod: only Occurrences is supported, got %q", sp.BudgetingMethod)
 	}
+
 	if len(sp.TimeWindow) != 1 {
-		return s, fmt.Errorf("spec.timeWindow: want exactly one window")
+		return s, fmt.Errorf("spec.timeWindow: want exactly one window, got %d", len(sp.TimeWindow))
 	}
 	tw := sp.TimeWindow[0]
-	switch {
-	case tw.IsRolling:
+	if tw.IsRolling {
 		w, err := ParseWindow(tw.Duration)
 		if err != nil || w.CalendarMonth {
-			return s, fmt.Errorf("spec.timeWindow[0].duration: %q is not a whole number of days", tw.Duration)
+			return s, fmt.Errorf("spec.timeWindow[0].duration: %q is not a whole number of days (e.g. 28d, 30d, 4w)", tw.Duration)
+		}
+		if tw.Calendar != nil {
+			return s, errors.New("spec.timeWindow[0].calendar: only for windows that are not rolling")
 		}
 		s.Window = w
-	case tw.Duration == "1M" || tw.Duration == "1m":
+	} else {
+		if tw.Duration != "1M" {
+			return s, fmt.Errorf("spec.timeWindow[0].duration: a calendar window must be 1M (one month), got %q", tw.Duration)
+		}
+		if c := tw.Calendar; c != nil {
+			if c.TimeZone != "" && c.TimeZone != "UTC" && c.TimeZone != "Etc/UTC" {
+				return s, fmt.Errorf("spec.timeWindow[0].calendar.timeZone: calendar months are UTC, got %q", c.TimeZone)
+			}
+			if c.StartTime != "" && !monthStart(c.StartTime) {
+				return s, fmt.Errorf("spec.timeWindow[0].calendar.startTime: months start on the 1st at 00:00:00, got %q", c.StartTime)
+			}
+		}
 		s.Window = Window{CalendarMonth: true}
+	}
+
+	if len(sp.Objectives) != 1 {
+		return s, fmt.Errorf("spec.objectives: want exactly one objective, got %d", len(sp.Objectives))
+	}
+	o := sp.Objectives[0]
+	switch {
+	case o.Op != nil || o.Value != nil:
+		return s, errors.New("spec.objectives[0]: op and value belong to threshold metrics, which are not supported")
+	case o.TimeSliceTarget != nil || o.TimeSliceWindow != nil:
+		return s, errors.New("spec.objectives[0]: timeSliceTarget and timeSliceWindow belong to Timeslices, which is not supported")
+	case (o.Target == nil) == (o.TargetPercent == nil):
+		return s, errors.New("spec.objectives[0]: want one of target (a ratio, e.g. 0.999) or targetPercent")
+	case o.Target != nil && !(*o.Target > 0 && *o.Target < 1):
+		return s, fmt.Errorf("spec.objectives[0].target: must be a ratio between 0 and 1 (exclusive), e.g. 0.999, got %v", *o.Target)
+	case o.Target != nil:
+		s.Target = percent(*o.Target)
+	case !(*o.TargetPercent > 0 && *o.TargetPercent < 100):
+		return s, fmt.Errorf("spec.objectives[0].targetPercent: must be between 0 and 100 (exclusive), got %v", *o.TargetPercent)
 	default:
-		return s, fmt.Errorf("spec.timeWindow[0]: calendar windows other than one month (1M) are not supported")
+		s.Target = *o.TargetPercent
 	}
-	if len(sp.Objectives) != 1 || sp.Objectives[0].Target == nil {
-		return s, fmt.Errorf("spec.objectives: want exactly one objective with a target")
+
+	if sp.IndicatorRef != nil {
+		return s, errors.New("spec.indicatorRef: not supported; define the indicator inline (spec.indicator)")
 	}
-	s.Target = *sp.Objectives[0].Target * 100
 	if sp.Indicator == nil {
-		return s, fmt.Errorf("spec.indicator: an inline indicator is required (indicatorRef is not supported)")
+		return s, errors.New("spec.indicator: required")
 	}
-	rm := sp.Indicator.Spec.RatioMetric
-	if rm == nil || rm.Good == nil || rm.Total == nil {
-		return s, fmt.Errorf("spec.indicator.spec.ratioMetric: good and total are required (only ratioMetric is supported)")
+	const ind = "spec.indicator.spec"
+	is := sp.Indicator.Spec
+	rm := is.RatioMetric
+	switch {
+	case is.ThresholdMetric != nil:
+		return s, errors.New(ind + ".thresholdMetric: not supported; use ratioMetric with good and total")
+	case rm == nil:
+		return s, errors.New(ind + ".ratioMetric: required")
+	case rm.Raw != nil || rm.RawType != nil:
+		return s, errors.New(ind + ".ratioMetric.raw: raw ratios are not supported; use good and total")
+	case rm.Bad != nil:
+		return s, errors.New(ind + ".ratioMetric.bad: not supported; use good and total")
+	case rm.Good == nil:
+		return s, errors.New(ind + ".ratioMetric.good: required")
+	case rm.Total == nil:
+		return s, errors.New(ind + ".ratioMetric.total: required")
 	}
 	for _, p := range []struct {
 		name string
 		part *openSLOPart
 	}{{"good", rm.Good}, {"total", rm.Total}} {
-		if t := p.part.MetricSource.Type; !strings.EqualFold(t, "prodex") {
-			return s, fmt.Errorf("spec.indicator.spec.ratioMetric.%s.metricSource.type: %q is not supported (want prodex)", p.name, t)
-		}
-		if p.part.MetricSource.Spec.Query == "" {
-			return s, fmt.Errorf("spec.indicator.spec.ratioMetric.%s.metricSource.spec.query: required", p.name)
+		f := ind + ".ratioMetric." + p.name + ".metricSource"
+		ms := p.part.MetricSource
+		switch {
+		case ms.MetricSourceRef != nil:
+			return s, errors.New(f + ".metricSourceRef: not supported; use type: prodex with an inline spec")
+		case ms.Type != "prodex":
+			return s, fmt.Errorf("%s.type: %q is not supported (want prodex)", f, ms.Type)
+		case strings.TrimSpace(ms.Spec.Dataset) == "":
+			return s, errors.New(f + ".spec.dataset: required")
+		case strings.TrimSpace(ms.Spec.Query) == "":
+			return s, errors.New(f + ".spec.query: required")
 		}
 	}
-	if rm.Good.MetricSource.Spec.Dataset != rm.Total.MetricSource.Spec.Dataset {
-		return s, fmt.Errorf("spec.indicator.spec.ratioMetric: good and total must use the same dataset")
+	if g, t := rm.Good.MetricSource.Spec.Dataset, rm.Total.MetricSource.Spec.Dataset; g != t {
+		return s, fmt.Errorf("%s.ratioMetric: good and total must query the same dataset, got %q and %q", ind, g, t)
 	}
 	s.Dataset = rm.Good.MetricSource.Spec.Dataset
 	s.SLI = SLI{Eligible: rm.Total.MetricSource.Spec.Query, Good: rm.Good.MetricSource.Spec.Query}
-	if strings.TrimSpace(s.SLI.Eligible) == "true" {
-		s.SLI.Eligible = ""
-	}
 	return s, nil
+}
+
+// percent turns an OpenSLO ratio into a percent without float noise
+// (0.999 × 100 is not exactly 99.9).
+func percent(ratio float64) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(ratio*100, 'g', 12, 64), 64)
+	return v
+}
+
+func monthStart(s string) bool {
+	for _, layout := range []string{time.DateTime, time.RFC3339, time.DateOnly} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.Day() == 1 && t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0
+		}
+	}
+	return false
+}
+
+// decodeStrict decodes JSON into v, which points to a struct. Unlike
+// json.Decoder.DisallowUnknownFields it names the full path of the field
+// at fault (spec.alerts.burn_rates[0].severty), also for errors of
+// custom types (spec.window: invalid window "36h"), and field names are
+// case-sensitive.
+func decodeStrict(js []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		return err
+	}
+	if err := checkTree(tree, reflect.TypeOf(v).Elem(), ""); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(js, v); err != nil { // checkTree should have caught it
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("%s: want %s", te.Field, te.Type)
+		}
+		return err
+	}
+	return nil
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// checkTree checks a decoded JSON value against the type it will be
+// decoded into.
+func checkTree(x any, t reflect.Type, path string) error {
+	if x == nil {
+		return nil // null leaves the zero value
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		b, _ := json.Marshal(x)
+		if err := reflect.New(t).Interface().(json.Unmarshaler).UnmarshalJSON(b); err != nil {
+			return fmt.Errorf("%s: %v", path, err)
+		}
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return checkTree(x, t.Elem(), path)
+	case reflect.Interface:
+		return nil
+	case reflect.Struct:
+		m, ok := x.(map[string]any)
+		if !ok {
+			return wrongType(path, "a mapping", x)
+		}
+		fields := map[string]reflect.Type{}
+		var names []string
+		for f := range t.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.IsExported() && name != "-" && name != "" {
+				fields[name] = f.Type
+				names = append(names, name)
+			}
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			ft, ok := fields[k]
+			if !ok {
+				return fmt.Errorf("%s: unknown field (want one of %s)", join(path, k), strings.Join(names, ", "))
+			}
+			if err := checkTree(m[k], ft, join(path, k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case reflect.Map:
+		m, ok := x.(map[string]any)
+		if !ok {
+			return wrongType(path, "a mapping", x)
+		}
+		for k, v := range m {
+			if err := checkTree(v, t.Elem(), join(path, k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case reflect.Slice:
+		list, ok := x.([]any)
+		if !ok {
+			return wrongType(path, "a list", x)
+		}
+		for i, v := range list {
+			if err := checkTree(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case reflect.String:
+		if _, ok := x.(string); !ok {
+			return wrongType(path, "a string (quote it)", x)
+		}
+	case reflect.Bool:
+		if _, ok := x.(bool); !ok {
+			return wrongType(path, "true or false", x)
+		}
+	case reflect.Float32, reflect.Float64:
+		n, ok := x.(json.Number)
+		if !ok {
+			return wrongType(path, "a number", x)
+		}
+		if f, err := n.Float64(); err != nil || math.IsInf(f, 0) {
+			return fmt.Errorf("%s: %s is out of range", path, n)
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, ok := x.(json.Number)
+		if !ok {
+			return wrongType(path, "an integer", x)
+		}
+		if _, err := strconv.ParseInt(n.String(), 10, t.Bits()); err != nil {
+			return fmt.Errorf("%s: want an integer, got %s", path, n)
+		}
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func wrongType(path, want string, got any) error {
+	var kind string
+	switch got.(type) {
+	case map[string]any:
+		kind = "a mapping"
+	case []any:
+		kind = "a list"
+	case string:
+		kind = "a string"
+	case bool:
+		kind = "a boolean"
+	default:
+		kind = "a number"
+	}
+	return fmt.Errorf("%s: want %s, got %s", path, want, kind)
 }

@@ -1,11 +1,13 @@
 // Package slo defines SLOs, reads them as code (prodex/v1 and OpenSLO v1
 // documents) and does the error-budget, burn-rate and alert-rule
-// arithmetic. It knows nothing of storage, HTTP or expression syntax.
+// arithmetic. It knows nothing of storage, HTTP or expression syntax:
+// SLI expressions are plain strings checked elsewhere.
 package slo
 
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -15,16 +17,16 @@ import (
 
 // SLO is a service level objective over a dataset's events.
 type SLO struct {
-	Name        string            `json:"name"`
+	Name        string            `json:"name"` // [a-z0-9-], at most 63, starting with a letter
 	Dataset     string            `json:"dataset"`
 	Description string            `json:"description,omitempty"`
 	Tags        map[string]string `json:"tags,omitempty"`
-	Runbook     string            `json:"runbook,omitempty"`
-	Target      float64           `json:"target"` // percent, e.g. 99.9
+	Runbook     string            `json:"runbook,omitempty"` // absolute URL
+	Target      float64           `json:"target"`            // percent, 0 < target < 100, e.g. 99.9
 	Window      Window            `json:"window"`
 	SLI         SLI               `json:"sli"`
 	Notify      []Notify          `json:"notify,omitempty"`
-	Alerts      Alerts            `json:"alerts"`
+	Alerts      Alerts            `json:"alerts,omitempty"`
 }
 
 // SLI classifies events: those matching Eligible (every event when empty)
@@ -53,16 +55,22 @@ const (
 // Alerts configures an SLO's alert rules.
 type Alerts struct {
 	Disabled bool `json:"disabled,omitempty"`
-	// MinEvents eligible events must be in a rule's long window before it
-	// fires, so that one bad event in a quiet hour does not page.
-	MinEvents        int64        `json:"min_events,omitempty"`
-	BurnRates        []BurnRule   `json:"burn_rates,omitempty"`
+	// MinEvents eligible events must be in a rule's long window before
+	// the rule fires, so that one bad request in a quiet hour does not
+	// page. Zero means DefaultMinEvents.
+	MinEvents int64 `json:"min_events,omitempty"`
+	// BurnRates default to DefaultBurnRules.
+	BurnRates []BurnRule `json:"burn_rates,omitempty"`
+	// ExhaustionPage and ExhaustionTicket fire when the budget runs out
+	// within them at the last hour's rate; zero turns them off.
 	ExhaustionPage   Duration     `json:"exhaustion_page,omitempty"`
 	ExhaustionTicket Duration     `json:"exhaustion_ticket,omitempty"`
 	BudgetRules      []BudgetRule `json:"budget_rules,omitempty"`
 }
 
-// BurnRule fires when the burn rate over both windows reaches Factor.
+// BurnRule fires when the burn rate over both windows reaches Factor:
+// the long window makes it significant, the short one makes it stop
+// soon after the errors do.
 type BurnRule struct {
 	Severity Severity `json:"severity"`
 	Long     Duration `json:"long_window"`
@@ -78,40 +86,49 @@ type BudgetRule struct {
 	Within   Duration `json:"within"`
 }
 
-// DefaultMinEvents is the traffic a rule needs before it may fire.
+// DefaultMinEvents is the traffic a rule's long window needs before the
+// rule may fire.
 const DefaultMinEvents = 100
 
-// Defaults fills in the default alert rules.
+// defaultsAt is the time Defaults scales burn rules at: a calendar month
+// counts as 30 days (April), the Workbook's own numbers, so that the
+// defaults of a definition do not change from month to month.
+var defaultsAt = time.Date(2001, time.April, 15, 0, 0, 0, 0, time.UTC)
+
+// Defaults fills in MinEvents and, unless alerts are disabled, the
+// default burn-rate rules.
 func (s *SLO) Defaults() {
-	if s.Alerts.Disabled {
-		return
-	}
 	if s.Alerts.MinEvents == 0 {
 		s.Alerts.MinEvents = DefaultMinEvents
 	}
-	if len(s.Alerts.BurnRates) == 0 {
-		s.Alerts.BurnRates = DefaultBurnRules(s.Window, time.Now())
+	if !s.Alerts.Disabled && len(s.Alerts.BurnRates) == 0 {
+		s.Alerts.BurnRates = DefaultBurnRules(s.Window, defaultsAt)
 	}
 }
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 
-// Validate checks a definition; every message names the field at fault.
+// Validate checks a definition. Every message starts with the field at
+// fault, spelled as in a prodex/v1 document.
 func (s *SLO) Validate() error {
 	switch {
+	case s.Name == "":
+		return fmt.Errorf("metadata.name: required")
 	case !nameRE.MatchString(s.Name):
 		return fmt.Errorf("metadata.name: %q must be 1 to 63 lower-case letters, digits or '-', starting with a letter", s.Name)
-	case s.Dataset == "":
+	case strings.TrimSpace(s.Dataset) == "":
 		return fmt.Errorf("spec.dataset: required")
-	case !(s.Target > 0 && s.Target < 100):
+	case !(s.Target > 0 && s.Target < 100): // also rejects NaN
 		return fmt.Errorf("spec.target: must be between 0 and 100 (exclusive), got %v", s.Target)
-	case s.Window.Days == 0 && !s.Window.CalendarMonth:
-		return fmt.Errorf("spec.window: required (e.g. 30d or calendar-month)")
+	case s.Window.CalendarMonth && s.Window.Days != 0:
+		return fmt.Errorf("spec.window: a calendar month has no day count")
+	case !s.Window.CalendarMonth && s.Window.Days <= 0:
+		return fmt.Errorf("spec.window: required (e.g. 30d, 4w or calendar-month)")
 	case strings.TrimSpace(s.SLI.Good) == "":
 		return fmt.Errorf("spec.sli.good: required")
 	}
 	if s.Runbook != "" {
-		if u, err := url.Parse(s.Runbook); err != nil || u.Scheme == "" {
+		if u, err := url.Parse(s.Runbook); err != nil || u.Scheme == "" || u.Host == "" {
 			return fmt.Errorf("spec.runbook: %q is not an absolute URL", s.Runbook)
 		}
 	}
@@ -119,93 +136,126 @@ func (s *SLO) Validate() error {
 		f := fmt.Sprintf("spec.notify[%d]", i)
 		switch n.Type {
 		case "webhook", "slack":
-			if u, err := url.Parse(n.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return fmt.Errorf("%s.url: %q is not an http(s) URL", f, n.URL)
+			if n.URL == "" {
+				return fmt.Errorf("%s.url: required for %s", f, n.Type)
 			}
 		case "pagerduty":
 			if n.RoutingKey == "" {
 				return fmt.Errorf("%s.routing_key: required for pagerduty", f)
 			}
-			if n.URL != "" {
-				if u, err := url.Parse(n.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-					return fmt.Errorf("%s.url: %q is not an http(s) URL", f, n.URL)
-				}
-			}
+		case "":
+			return fmt.Errorf("%s.type: required (webhook, slack or pagerduty)", f)
 		default:
 			return fmt.Errorf("%s.type: %q is not webhook, slack or pagerduty", f, n.Type)
 		}
+		if n.URL != "" && !httpURL(n.URL) {
+			return fmt.Errorf("%s.url: %q is not an http(s) URL", f, n.URL)
+		}
 	}
-	a := s.Alerts
+	return s.Alerts.validate()
+}
+
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func (a Alerts) validate() error {
 	if a.MinEvents < 0 {
-		return fmt.Errorf("spec.alerts.min_events: must not be negative")
+		return fmt.Errorf("spec.alerts.min_events: must not be negative, got %d", a.MinEvents)
 	}
 	for i, r := range a.BurnRates {
 		f := fmt.Sprintf("spec.alerts.burn_rates[%d]", i)
 		switch {
-		case r.Severity != Page && r.Severity != Ticket:
+		case !r.Severity.valid():
 			return fmt.Errorf("%s.severity: %q is not page or ticket", f, r.Severity)
-		case r.Short <= 0 || r.Long <= r.Short:
-			return fmt.Errorf("%s: want long_window > short_window > 0", f)
-		case r.Factor <= 0:
-			return fmt.Errorf("%s.burn_rate: must be positive", f)
+		case r.Short <= 0:
+			return fmt.Errorf("%s.short_window: must be positive, got %s", f, r.Short)
+		case r.Long <= r.Short:
+			return fmt.Errorf("%s.long_window: must be longer than short_window (%s), got %s", f, r.Short, r.Long)
+		case !(r.Factor > 0) || math.IsInf(r.Factor, 0):
+			return fmt.Errorf("%s.burn_rate: must be positive, got %v", f, r.Factor)
 		}
+	}
+	if a.ExhaustionPage < 0 {
+		return fmt.Errorf("spec.alerts.exhaustion_page: must not be negative, got %s", a.ExhaustionPage)
+	}
+	if a.ExhaustionTicket < 0 {
+		return fmt.Errorf("spec.alerts.exhaustion_ticket: must not be negative, got %s", a.ExhaustionTicket)
 	}
 	for i, r := range a.BudgetRules {
 		f := fmt.Sprintf("spec.alerts.budget_rules[%d]", i)
 		switch {
-		case r.Severity != Page && r.Severity != Ticket:
+		case !r.Severity.valid():
 			return fmt.Errorf("%s.severity: %q is not page or ticket", f, r.Severity)
 		case !(r.Percent > 0 && r.Percent <= 100):
-			return fmt.Errorf("%s.percent: must be in (0, 100]", f)
+			return fmt.Errorf("%s.percent: must be in (0, 100], got %v", f, r.Percent)
 		case r.Within <= 0:
-			return fmt.Errorf("%s.within: must be positive", f)
+			return fmt.Errorf("%s.within: must be positive, got %s", f, r.Within)
 		}
-	}
-	if a.ExhaustionPage < 0 || a.ExhaustionTicket < 0 {
-		return fmt.Errorf("spec.alerts.exhaustion_page/exhaustion_ticket: must not be negative")
 	}
 	return nil
 }
 
+func (s Severity) valid() bool { return s == Page || s == Ticket }
+
+const day = 24 * time.Hour
+
 // Duration is a time.Duration written as Go does ("90m", "1h") or with
-// days and weeks ("3d", "2w").
+// days and weeks ("3d", "2w", "1d12h"), since SLO windows are counted in
+// days.
 type Duration time.Duration
 
-// ParseDuration reads a Duration.
+// dayUnits finds the day and week terms of a duration.
+var dayUnits = regexp.MustCompile(`(\d+(?:\.\d*)?|\.\d+)([dw])`)
+
+// ParseDuration reads a Duration: Go's syntax plus d (24h) and w (7d).
 func ParseDuration(s string) (Duration, error) {
-	s = strings.TrimSpace(s)
-	if n := len(s); n > 1 && (s[n-1] == 'd' || s[n-1] == 'w') {
-		v, err := strconv.ParseFloat(s[:n-1], 64)
-		if err != nil || v < 0 {
-			return 0, fmt.Errorf("invalid duration %q", s)
+	in := strings.TrimSpace(s)
+	bad := false
+	// Rewrite days and weeks as hours for time.ParseDuration.
+	goSyntax := dayUnits.ReplaceAllStringFunc(in, func(t string) string {
+		v, err := strconv.ParseFloat(t[:len(t)-1], 64)
+		if err != nil {
+			bad = true
+			return t
 		}
-		day := 24 * time.Hour
-		if s[n-1] == 'w' {
-			day *= 7
+		if t[len(t)-1] == 'w' {
+			v *= 7
 		}
-		return Duration(v * float64(day)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (e.g. 5m, 1h, 3d)", s)
+		return strconv.FormatFloat(v*24, 'f', -1, 64) + "h"
+	})
+	d, err := time.ParseDuration(goSyntax)
+	if bad || err != nil || strings.ContainsAny(goSyntax, "dw") {
+		return 0, fmt.Errorf("invalid duration %q (want e.g. 5m, 1h, 3d or 2w)", s)
 	}
 	return Duration(d), nil
 }
 
+// String writes whole days as "3d" and other durations as Go does but
+// without zero units ("1h30m", not "1h30m0s"), so that ParseDuration
+// reads them back.
 func (d Duration) String() string {
 	t := time.Duration(d)
-	if t > 0 && t%(24*time.Hour) == 0 {
-		return strconv.FormatInt(int64(t/(24*time.Hour)), 10) + "d"
-	}
-	s := t.String()
-	s = strings.TrimSuffix(s, "0s")
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	if s == "" {
+	switch {
+	case t == 0:
 		return "0s"
+	case t < 0 || t%time.Second != 0:
+		return t.String()
+	case t%day == 0:
+		return strconv.FormatInt(int64(t/day), 10) + "d"
 	}
-	return s
+	var b []byte
+	for _, u := range []struct {
+		n    time.Duration
+		unit byte
+	}{{t / time.Hour, 'h'}, {t % time.Hour / time.Minute, 'm'}, {t % time.Minute / time.Second, 's'}} {
+		if u.n > 0 {
+			b = strconv.AppendInt(b, int64(u.n), 10)
+			b = append(b, u.unit)
+		}
+	}
+	return string(b)
 }
 
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
@@ -213,11 +263,14 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("want a duration such as \"1h\" or \"3d\"")
+		return fmt.Errorf("want a duration string such as \"1h\" or \"3d\", got %s", b)
 	}
 	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
 	*d = v
-	return err
+	return nil
 }
 
 // Window is the period an SLO is measured over: the last Days days, or
@@ -227,17 +280,18 @@ type Window struct {
 	CalendarMonth bool
 }
 
-// ParseWindow reads "30d", "4w" or "calendar-month" ("month").
+// ParseWindow reads "30d", "4w" (any whole number of days) or
+// "calendar-month" (alias "month").
 func ParseWindow(s string) (Window, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "calendar-month", "month", "1m":
+	case "calendar-month", "month":
 		return Window{CalendarMonth: true}, nil
 	}
 	d, err := ParseDuration(s)
-	if err != nil || d <= 0 || time.Duration(d)%(24*time.Hour) != 0 {
+	if err != nil || d <= 0 || time.Duration(d)%day != 0 {
 		return Window{}, fmt.Errorf("invalid window %q: want whole days (30d, 4w) or calendar-month", s)
 	}
-	return Window{Days: int(time.Duration(d) / (24 * time.Hour))}, nil
+	return Window{Days: int(time.Duration(d) / day)}, nil
 }
 
 func (w Window) String() string {
@@ -252,28 +306,33 @@ func (w Window) MarshalJSON() ([]byte, error) { return json.Marshal(w.String()) 
 func (w *Window) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("want a window such as \"30d\" or \"calendar-month\"")
+		return fmt.Errorf("want a window string such as \"30d\" or \"calendar-month\", got %s", b)
 	}
 	v, err := ParseWindow(s)
+	if err != nil {
+		return err
+	}
 	*w = v
-	return err
+	return nil
 }
 
-// Start is when the window that ends at now began.
+// Start is when the window that ends at now began: now minus the length
+// for a rolling window, the first instant of now's UTC month for a
+// calendar month.
 func (w Window) Start(now time.Time) time.Time {
 	if w.CalendarMonth {
 		u := now.UTC()
 		return time.Date(u.Year(), u.Month(), 1, 0, 0, 0, 0, time.UTC)
 	}
-	return now.Add(-time.Duration(w.Days) * 24 * time.Hour)
+	return now.Add(-time.Duration(w.Days) * day)
 }
 
 // Length is the window's full length: for a calendar month, that of the
-// month containing at.
+// UTC month containing at.
 func (w Window) Length(at time.Time) time.Duration {
 	if w.CalendarMonth {
 		start := w.Start(at)
 		return start.AddDate(0, 1, 0).Sub(start)
 	}
-	return time.Duration(w.Days) * 24 * time.Hour
+	return time.Duration(w.Days) * day
 }
