@@ -243,3 +243,98 @@ spec:
 		t.Fatalf("a slow leak paged (%d)", n)
 	}
 }
+
+// TestSLOAPIErrors: bad definitions are 400s naming the field, a bad file
+// applies nothing, writes need an admin key, and OpenSLO imports.
+func TestSLOAPIErrors(t *testing.T) {
+	data := t.TempDir()
+	admin := newKey(t, data, "admin")
+	query := newKey(t, data, "query")
+	s := startServer(t, data)
+	defer s.stop()
+	good := map[string]any{"name": "api-ok", "dataset": "api", "target": 99.5, "window": "28d", "sli": map[string]any{"good": "status_code < 500"}}
+	var e map[string]any
+	if code := call(t, "POST", s.url+"/api/v1/slos", query, good, &e); code != 403 {
+		t.Errorf("query key created an SLO: %d %v", code, e)
+	}
+	for _, c := range []struct {
+		mutate func(map[string]any)
+		want   string
+	}{
+		{func(m map[string]any) { m["target"] = 100 }, "target"},
+		{func(m map[string]any) { m["window"] = "36h" }, "window"},
+		{func(m map[string]any) { m["sli"] = map[string]any{"good": "status_code <"} }, "sli.good"},
+		{func(m map[string]any) { m["sli"] = map[string]any{"good": "[1].all(x, x > 0)"} }, "sli.good"},
+		{func(m map[string]any) { m["notify"] = []any{map[string]any{"type": "fax"}} }, "notify[0].type"},
+		{func(m map[string]any) { m["colour"] = "red" }, "colour"},
+		{func(m map[string]any) { m["name"] = "Bad Name" }, "name"},
+	} {
+		m := map[string]any{}
+		for k, v := range good {
+			m[k] = v
+		}
+		c.mutate(m)
+		e = nil
+		code := call(t, "POST", s.url+"/api/v1/slos", admin, m, &e)
+		if msg, _ := e["error"].(string); code != 400 || !strings.Contains(msg, c.want) {
+			t.Errorf("%v: %d %v, want 400 naming %s", m, code, e, c.want)
+		}
+	}
+	// A file whose second document is bad applies nothing.
+	f := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(f, []byte(`apiVersion: prodex/v1
+kind: SLO
+metadata: {name: first}
+spec: {dataset: api, target: 99, window: 7d, sli: {good: "ok"}}
+---
+apiVersion: prodex/v1
+kind: SLO
+metadata: {name: second}
+spec: {dataset: api, target: 99, window: 7d, sli: {good: "status_code < 500"}, notify: [{type: webhook}]}
+`), 0o644)
+	if out, err := prodexCLI(t, nil, "apply", "-f", f, "--server", s.url, "--key", admin); err == nil || !strings.Contains(err.Error(), "document 2") {
+		t.Errorf("bad file applied: %v %s", err, out)
+	}
+	var list []map[string]any
+	call(t, "GET", s.url+"/api/v1/slos", query, nil, &list)
+	if len(list) != 0 {
+		t.Errorf("a rejected file left SLOs: %v", list)
+	}
+	// OpenSLO import, then a dry run shows the diff without applying it.
+	f = filepath.Join(t.TempDir(), "openslo.yaml")
+	doc := `apiVersion: openslo/v1
+kind: SLO
+metadata: {name: search-latency}
+spec:
+  service: search
+  budgetingMethod: Occurrences
+  timeWindow: [{duration: 28d, isRolling: true}]
+  objectives: [{target: 0.995}]
+  indicator:
+    metadata: {name: search-latency}
+    spec:
+      ratioMetric:
+        good: {metricSource: {type: prodex, spec: {dataset: search, query: "duration_ms < 300"}}}
+        total: {metricSource: {type: prodex, spec: {dataset: search, query: "true"}}}
+`
+	os.WriteFile(f, []byte(doc), 0o644)
+	if out, err := prodexCLI(t, nil, "apply", "-f", f, "--server", s.url, "--key", admin); err != nil || !strings.Contains(out, "slo/search-latency created") {
+		t.Fatalf("openslo apply: %v %s", err, out)
+	}
+	os.WriteFile(f, []byte(strings.Replace(doc, "0.995", "0.999", 1)), 0o644)
+	out, err := prodexCLI(t, nil, "apply", "-f", f, "--dry-run", "--server", s.url, "--key", admin)
+	if err != nil || !strings.Contains(out, "would be updated") || !strings.Contains(out, "target: 99.5 → 99.9") {
+		t.Fatalf("dry run: %v %s", err, out)
+	}
+	var def map[string]any
+	call(t, "GET", s.url+"/api/v1/slos/search-latency", query, nil, &def)
+	if def["target"] != 99.5 {
+		t.Errorf("dry run changed the SLO: %v", def)
+	}
+	if code := call(t, "GET", s.url+"/api/v1/slos/nope/status", query, nil, &e); code != 404 {
+		t.Errorf("status of a missing SLO: %d", code)
+	}
+	if out, err := prodexCLI(t, nil, "slo", "delete", "search-latency", "--server", s.url, "--key", admin); err != nil {
+		t.Errorf("delete: %v %s", err, out)
+	}
+}
