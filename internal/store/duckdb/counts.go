@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -55,8 +56,15 @@ func (s *Store) SetCounter(ctx context.Context, c Counter, backfill bool, instal
 			return fmt.Errorf("sli.eligible: %w", err)
 		}
 	}
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	// With no commit possible, bring every counter up to the stored rows:
+	// a backfill over all of them then matches the marks exactly.
+	if err := s.countPending(ctx); err != nil {
+		return err
+	}
 	if backfill {
 		if err := s.backfill(ctx, c); err != nil {
 			return err
@@ -80,8 +88,8 @@ func (s *Store) SetCounter(ctx context.Context, c Counter, backfill bool, instal
 
 // RemoveCounter stops counting for name and deletes its counts.
 func (s *Store) RemoveCounter(ctx context.Context, name string) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
 	s.mu.Lock()
 	delete(s.counters, name)
 	s.mu.Unlock()
@@ -92,9 +100,62 @@ func (s *Store) RemoveCounter(ctx context.Context, name string) error {
 // OnCounts sets the function that receives, after each commit and before
 // the next, the new totals of every minute the commit counted.
 func (s *Store) OnCounts(f func([]MinuteCount)) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
 	s.onCounts = f
+}
+
+// CountPending counts the rows committed since the counter last ran. The
+// counter runs by itself after commits; this waits for it.
+func (s *Store) CountPending(ctx context.Context) error {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	return s.countPending(ctx)
+}
+
+// countLoop follows the commits until Close.
+func (s *Store) countLoop() {
+	defer close(s.countDone)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.countStop:
+			return
+		case <-s.countSignal:
+		case <-tick.C:
+		}
+		if err := s.CountPending(context.Background()); err != nil {
+			// The rows stay uncounted and are retried; a failure is
+			// rare (a column retyped under the query) and passes.
+			s.countErr.Store(err.Error())
+		}
+	}
+}
+
+// CountError is the last error the counter met, if any ("" when none).
+func (s *Store) CountError() string {
+	v, _ := s.countErr.Load().(string)
+	return v
+}
+
+// loadMarks reads how far each segment has been counted.
+func (s *Store) loadMarks() error {
+	rows, err := s.db.Query(`SELECT tbl, counted FROM px_slo_marks`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	s.marks = map[string]int64{}
+	for rows.Next() {
+		var t string
+		var n int64
+		if err := rows.Scan(&t, &n); err != nil {
+			return err
+		}
+		s.marks[t] = n
+	}
+	return rows.Err()
 }
 
 // classify returns, for each counter, a column c<k> classifying a row once:
@@ -194,48 +255,80 @@ func (s *Store) loadCounts(ctx context.Context, name string) ([]MinuteCount, err
 	return out, rows.Err()
 }
 
-// countColumns resolves field names for compiling SLIs during a commit:
-// the columns this commit creates or retypes first, then the dataset's.
-type countColumns struct {
-	ds      *dataset
-	pending map[string]col
+// snapColumns is a dataset's columns as of a snapshot.
+type snapColumns map[string]schema.Column
+
+func (c snapColumns) Column(name string) (schema.Column, bool) {
+	col, ok := c[name]
+	return col, ok
 }
 
-func (c countColumns) Column(name string) (schema.Column, bool) {
-	if p, ok := c.pending[name]; ok {
-		return schema.Column{Name: name, Phys: p.phys, Type: p.typ}, true
-	}
-	col, ok := c.ds.cols[name]
-	if !ok {
-		return schema.Column{}, false
-	}
-	return *col, true
+// countJob is one segment's rows to count.
+type countJob struct {
+	table    string
+	from, to int64 // row ids
+	segCols  map[string]schema.Type
+	dsCols   snapColumns
+	gen      int64
+	counters []*counter
 }
 
-// countNewRows computes, inside the commit's transaction, the counts of
-// the rows just appended to seg (row ids from oldRows on) for the
-// dataset's counters, and stores them.
-func (s *Store) countNewRows(ctx context.Context, w *write, ds *dataset, seg *segment, oldRows int64, cols map[string]schema.Type) ([]MinuteCount, error) {
-	var cs []*counter
+// countPending counts, for every segment of a dataset with counters, the
+// rows committed since its mark, storing the counts and the new mark in
+// one transaction. The caller holds cmu.
+func (s *Store) countPending(ctx context.Context) error {
+	var jobs []countJob
 	s.mu.RLock()
+	byDS := map[string][]*counter{}
 	for _, c := range s.counters {
-		if c.Dataset == ds.name {
-			cs = append(cs, c)
+		byDS[c.Dataset] = append(byDS[c.Dataset], c)
+	}
+	for name, cs := range byDS {
+		ds := s.datasets[name]
+		if ds == nil {
+			continue
+		}
+		sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+		var cols snapColumns
+		for _, seg := range ds.segments {
+			if seg.rows <= s.marks[seg.table] {
+				continue
+			}
+			if cols == nil {
+				cols = snapColumns{}
+				for n, c := range ds.cols {
+					cols[n] = *c
+				}
+			}
+			segCols := make(map[string]schema.Type, len(seg.cols))
+			for p, t := range seg.cols {
+				segCols[p] = t
+			}
+			jobs = append(jobs, countJob{table: seg.table, from: s.marks[seg.table], to: seg.rows, segCols: segCols, dsCols: cols, gen: ds.gen, counters: cs})
 		}
 	}
 	s.mu.RUnlock()
-	if len(cs) == 0 {
-		return nil, nil
+	sort.Slice(jobs, func(i, j int) bool { return jobs[i].table < jobs[j].table })
+	for _, j := range jobs {
+		totals, err := s.countJob(ctx, j)
+		if err != nil {
+			return fmt.Errorf("count SLIs of %s: %w", j.table, err)
+		}
+		s.marks[j.table] = j.to
+		if s.onCounts != nil && len(totals) > 0 {
+			s.onCounts(totals)
+		}
 	}
-	gen := ds.gen
-	if schemaChanges(ds, w.cols[ds]) {
-		gen = -1 // compiled against columns not yet published: do not cache
-	}
-	lookup := countColumns{ds: ds, pending: w.cols[ds]}
+	return nil
+}
+
+// countJob counts one segment's new rows in a transaction on the
+// counter's connection.
+func (s *Store) countJob(ctx context.Context, j countJob) ([]MinuteCount, error) {
 	var phys []string
 	seen := map[string]bool{}
-	for _, c := range cs {
-		if err := c.compile(lookup, gen); err != nil {
+	for _, c := range j.counters {
+		if err := c.compile(j.dsCols, j.gen); err != nil {
 			return nil, err
 		}
 		for _, p := range c.phys {
@@ -247,32 +340,49 @@ func (s *Store) countNewRows(ctx context.Context, w *write, ds *dataset, seg *se
 	}
 	types := make([]schema.Type, len(phys))
 	for i, p := range phys {
-		types[i] = physType(lookup, p)
+		types[i] = schema.String
+		for _, c := range j.dsCols {
+			if c.Phys == p {
+				types[i] = c.Type
+			}
+		}
 	}
-	// One statement counts the new rows per minute and SLO and adds them
-	// to the stored counts, returning the new totals. Its text only changes
+	// One statement counts the rows per minute and SLO and adds them to
+	// the stored counts, returning the new totals. Its text only changes
 	// with the SLIs and the segment's columns, so it is prepared once and
 	// reused: planning it is most of its cost.
-	q := `INSERT INTO px_slo_counts ` + countQuery(cs, `(SELECT ts, sr`+segmentColumns(cols, phys, types)+` FROM `+ident(seg.table)+` WHERE rowid >= $1)`) +
+	q := `INSERT INTO px_slo_counts ` + countQuery(j.counters, `(SELECT ts, sr`+segmentColumns(j.segCols, phys, types)+` FROM `+ident(j.table)+` WHERE rowid >= $1 AND rowid < $2)`) +
 		` ON CONFLICT (name, minute) DO UPDATE SET eligible = eligible + excluded.eligible, good = good + excluded.good, invalid = invalid + excluded.invalid` +
 		` RETURNING name, minute, eligible, good, invalid`
-	out, err := s.countStmt(ctx, q, oldRows)
+	tx, err := s.cconn.(driver.ConnBeginTx).BeginTx(ctx, driver.TxOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("count SLIs: %w", err)
+		return nil, err
+	}
+	out, err := s.countStmt(ctx, q, j.from, j.to)
+	if err == nil {
+		_, err = s.cconn.(driver.ExecerContext).ExecContext(ctx, `INSERT INTO px_slo_marks VALUES ($1, $2) ON CONFLICT (tbl) DO UPDATE SET counted = excluded.counted`,
+			[]driver.NamedValue{{Ordinal: 1, Value: j.table}, {Ordinal: 2, Value: j.to}})
+	}
+	if err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
 // countStmt runs a count statement, prepared once per text on the
-// writer's connection.
-func (s *Store) countStmt(ctx context.Context, q string, oldRows int64) ([]MinuteCount, error) {
+// counter's connection.
+func (s *Store) countStmt(ctx context.Context, q string, from, to int64) ([]MinuteCount, error) {
 	st := s.countStmts[q]
 	if st == nil {
 		if len(s.countStmts) >= 256 {
 			s.closeCountStmts()
 		}
 		var err error
-		if st, err = s.wconn.(driver.ConnPrepareContext).PrepareContext(ctx, q); err != nil {
+		if st, err = s.cconn.(driver.ConnPrepareContext).PrepareContext(ctx, q); err != nil {
 			return nil, err
 		}
 		if s.countStmts == nil {
@@ -280,7 +390,7 @@ func (s *Store) countStmt(ctx context.Context, q string, oldRows int64) ([]Minut
 		}
 		s.countStmts[q] = st
 	}
-	rows, err := st.(driver.StmtQueryContext).QueryContext(ctx, []driver.NamedValue{{Ordinal: 1, Value: oldRows}})
+	rows, err := st.(driver.StmtQueryContext).QueryContext(ctx, []driver.NamedValue{{Ordinal: 1, Value: from}, {Ordinal: 2, Value: to}})
 	if err != nil {
 		// Let the next commit prepare it afresh.
 		st.Close()
@@ -306,7 +416,7 @@ func (s *Store) countStmt(ctx context.Context, q string, oldRows int64) ([]Minut
 	}
 }
 
-// closeCountStmts drops the prepared count statements. The caller holds wmu.
+// closeCountStmts drops the prepared count statements. The caller holds cmu.
 func (s *Store) closeCountStmts() {
 	for _, st := range s.countStmts {
 		st.Close()
@@ -322,20 +432,6 @@ func schemaChanges(ds *dataset, cols map[string]col) bool {
 		}
 	}
 	return false
-}
-
-func physType(cols countColumns, phys string) schema.Type {
-	for _, c := range cols.pending {
-		if c.phys == phys {
-			return c.typ
-		}
-	}
-	for _, c := range cols.ds.cols {
-		if c.Phys == phys {
-			return c.Type
-		}
-	}
-	return schema.String
 }
 
 // segmentColumns is the select list that reads phys (with the types the

@@ -3,6 +3,7 @@ package duckdb
 import (
 	"context"
 	"math/rand"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +23,10 @@ func TestStreamedCountsEqualBackfill(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	streamed := map[int64]MinuteCount{} // the latest totals per minute
+	var mu sync.Mutex
 	s.OnCounts(func(d []MinuteCount) {
+		mu.Lock()
+		defer mu.Unlock()
 		for _, m := range d {
 			streamed[m.Minute] = MinuteCount{Eligible: m.Eligible, Good: m.Good, Invalid: m.Invalid}
 		}
@@ -50,6 +54,14 @@ func TestStreamedCountsEqualBackfill(t *testing.T) {
 			evs = append(evs, event.Event{Time: now.Add(-time.Duration(r.Intn(30)) * time.Minute), SampleRate: int64(1 + r.Intn(3)), Fields: f})
 		}
 		appendOK(t, s, "api", evs...)
+		if commit == 5 { // count part of the rows: marks move in steps
+			if err := s.CountPending(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.CountPending(ctx); err != nil {
+		t.Fatal(err)
 	}
 	persisted, err := s.loadCounts(ctx, c.Name)
 	if err != nil {
@@ -70,6 +82,8 @@ func TestStreamedCountsEqualBackfill(t *testing.T) {
 	if err := s.SetCounter(ctx, c, true, func(ms []MinuteCount) { backfilled = ms }); err != nil {
 		t.Fatal(err)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	a, b, p := streamed, sum(backfilled), sum(persisted)
 	var total MinuteCount
 	for m, x := range b {

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -80,8 +81,18 @@ type Store struct {
 	nextID   int64
 	counters map[string]*counter // SLIs counted at commit, by SLO name
 
-	onCounts   func([]MinuteCount)    // receives each commit's new count totals; guarded by wmu
-	countStmts map[string]driver.Stmt // prepared SLI count statements; guarded by wmu
+	// The SLI counter follows the commits on its own connection, so that
+	// counting never delays ingest. cmu serialises it with counter
+	// changes; take cmu before wmu.
+	cmu         sync.Mutex
+	cconn       driver.Conn
+	marks       map[string]int64       // segment table → rows counted
+	onCounts    func([]MinuteCount)    // receives new count totals
+	countStmts  map[string]driver.Stmt // prepared SLI count statements
+	countSignal chan struct{}
+	countStop   chan struct{}
+	countDone   chan struct{}
+	countErr    atomic.Value // string: the counter's last error
 }
 
 type dataset struct {
@@ -142,7 +153,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		connector.Close()
 		return nil, err
 	}
-	if err := s.load(); err != nil {
+	if err := s.load(); err == nil {
+		err = s.loadMarks()
+	}
+	if err != nil {
 		s.db.Close()
 		connector.Close()
 		return nil, err
@@ -154,14 +168,31 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.wconn = wconn
+	cconn, err := connector.Connect(context.Background())
+	if err != nil {
+		wconn.Close()
+		s.db.Close()
+		connector.Close()
+		return nil, err
+	}
+	s.cconn = cconn
+	s.countSignal, s.countStop, s.countDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	go s.countLoop()
 	return s, nil
 }
 
 // DB is the database handle, for queries.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Close flushes metadata and closes the database.
+// Close counts what is left, flushes metadata and closes the database.
 func (s *Store) Close() error {
+	close(s.countStop)
+	<-s.countDone
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	cerr := s.countPending(context.Background())
+	s.closeCountStmts()
+	s.cconn.Close()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()
@@ -175,7 +206,9 @@ func (s *Store) Close() error {
 	}
 	s.mu.Unlock()
 	err := s.saveLastSeen(context.Background())
-	s.closeCountStmts()
+	if err == nil {
+		err = cerr
+	}
 	if s.wconn != nil {
 		s.wconn.Close()
 	}
@@ -195,6 +228,7 @@ var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS px_keys (id VARCHAR, hash VARCHAR, scope VARCHAR, name VARCHAR, created_us BIGINT, revoked BOOLEAN)`,
 	`CREATE TABLE IF NOT EXISTS px_slos (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_alerts (id VARCHAR PRIMARY KEY, slo VARCHAR, started_us BIGINT, open BOOLEAN, body VARCHAR)`,
+	`CREATE TABLE IF NOT EXISTS px_slo_marks (tbl VARCHAR PRIMARY KEY, counted BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_slo_counts (name VARCHAR, minute BIGINT, eligible BIGINT, good BIGINT, invalid BIGINT, PRIMARY KEY (name, minute))`,
 }
 
