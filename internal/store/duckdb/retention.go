@@ -10,6 +10,12 @@ import (
 // dataset's retention: whole tables, never row deletes. It returns the
 // number of segments dropped.
 func (s *Store) DropExpired(ctx context.Context, now time.Time) (int, error) {
+	// The SLI counter first counts what it has not, then waits.
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	if err := s.countPending(ctx); err != nil {
+		return 0, err
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	type victim struct {
@@ -45,9 +51,14 @@ func (s *Store) DropExpired(ctx context.Context, now time.Time) (int, error) {
 			tx.Rollback()
 			return dropped, err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM px_slo_marks WHERE tbl = ?`, v.seg.table); err != nil {
+			tx.Rollback()
+			return dropped, err
+		}
 		if err := tx.Commit(); err != nil {
 			return dropped, err
 		}
+		delete(s.marks, v.seg.table)
 		s.mu.Lock()
 		delete(v.ds.segments, v.seg.table)
 		if v.ds.current[v.seg.day] == v.seg {
