@@ -151,6 +151,7 @@ func housekeeping(ctx context.Context, st *duckdb.Store, log *slog.Logger) {
 		}
 	}
 	sweep()
+	lastCountErr := ""
 	save := time.NewTicker(30 * time.Second)
 	ret := time.NewTicker(10 * time.Minute)
 	defer save.Stop()
@@ -162,6 +163,10 @@ func housekeeping(ctx context.Context, st *duckdb.Store, log *slog.Logger) {
 		case <-save.C:
 			if err := st.SaveLastSeen(ctx); err != nil && ctx.Err() == nil {
 				log.Error("saving column statistics failed", "err", err)
+			}
+			if e := st.CountError(); e != "" && e != lastCountErr {
+				log.Error("SLI counting failed; the rows will be counted again", "err", e)
+				lastCountErr = e
 			}
 		case <-ret.C:
 			sweep()
