@@ -158,35 +158,44 @@ func (s *Store) loadMarks() error {
 	return rows.Err()
 }
 
-// classify returns, for each counter, a column c<k> classifying a row once:
-// 0 not eligible, 1 bad, 2 good, 3 cannot be evaluated. Evaluating each
-// SLI once per row, rather than in every aggregate's filter, is most of
-// what counting costs.
-func classify(cs []*counter) string {
-	var b strings.Builder
-	for k, c := range cs {
-		e, g := "("+c.eligible+")", "("+c.good+")"
-		fmt.Fprintf(&b, ", (CASE WHEN %s IS NULL THEN 3 WHEN NOT %s THEN 0 WHEN %s IS NULL THEN 3 WHEN %s THEN 2 ELSE 1 END)::TINYINT AS c%d", e, e, g, g, k)
-	}
-	return b.String()
-}
-
 // countQuery returns a query of (name, minute, eligible, good, invalid)
 // for the counters over src, a table expression with ts, sr and their
-// columns. Rows are first grouped by minute and the counters' classes
-// together — few combinations, as classes follow a few fields — and only
-// those groups are spread out per counter: one aggregate instead of three
-// filtered ones per counter.
+// columns.
+//
+// Evaluating the expressions is most of what counting costs, so each
+// distinct expression is evaluated once per row, however many SLOs use
+// it. Rows are then grouped by minute and the expressions' values (true,
+// false or NULL) — few combinations, as they follow a few fields — and only
+// those groups are classified per SLO (not eligible, bad, good, invalid)
+// and summed.
 func countQuery(cs []*counter, src string) string {
-	keys := make([]string, len(cs))
+	var exprs []string
+	index := map[string]string{}
+	col := func(sql string) string {
+		if sql == "TRUE" {
+			return "TRUE"
+		}
+		if x, ok := index[sql]; ok {
+			return x
+		}
+		x := fmt.Sprintf("x%d", len(exprs))
+		index[sql] = x
+		exprs = append(exprs, "("+sql+") AS "+x)
+		return x
+	}
 	items := make([]string, len(cs))
 	for k, c := range cs {
-		keys[k] = fmt.Sprintf("c%d", k)
-		items[k] = fmt.Sprintf("{'name': '%s', 'c': c%d}", sqlString(c.Name), k)
+		e, g := col(c.eligible), col(c.good)
+		items[k] = fmt.Sprintf("{'name': '%s', 'c': CASE WHEN %s IS NULL THEN 3 WHEN NOT %s THEN 0 WHEN %s IS NULL THEN 3 WHEN %s THEN 2 ELSE 1 END}",
+			sqlString(c.Name), e, e, g, g)
+	}
+	keys := make([]string, len(exprs))
+	for i := range exprs {
+		keys[i] = fmt.Sprintf("x%d", i)
 	}
 	return `SELECT x.name, m, coalesce(sum(w) FILTER (WHERE x.c IN (1, 2)), 0)::BIGINT, coalesce(sum(w) FILTER (WHERE x.c = 2), 0)::BIGINT, ` +
 		`coalesce(sum(w) FILTER (WHERE x.c = 3), 0)::BIGINT FROM (SELECT m, w, unnest([` + strings.Join(items, ", ") + `]) AS x FROM (` +
-		`SELECT ts // 60000000 AS m, ` + strings.Join(keys, ", ") + `, sum(sr) AS w FROM (SELECT ts, sr` + classify(cs) + ` FROM ` + src + `) GROUP BY ALL)) ` +
+		`SELECT ts // 60000000 AS m, ` + strings.Join(append(keys, ""), ", ") + `sum(sr) AS w FROM (SELECT ` + strings.Join(append([]string{"ts", "sr"}, exprs...), ", ") + ` FROM ` + src + `) GROUP BY ALL)) ` +
 		`GROUP BY x.name, m HAVING sum(w) FILTER (WHERE x.c > 0) > 0`
 }
 

@@ -101,3 +101,24 @@ func TestStreamedCountsEqualBackfill(t *testing.T) {
 		t.Errorf("counts %+v do not exercise good, bad and invalid events", total)
 	}
 }
+
+// TestCountConstantSLI: an SLI with no field at all still counts.
+func TestCountConstantSLI(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.SetCounter(ctx, Counter{Name: "always", Dataset: "d", Good: "true"}, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	appendOK(t, s, "d", ev(time.Now(), 3, "a", int64(1)), ev(time.Now(), 1, "a", int64(2)))
+	if err := s.CountPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.loadCounts(ctx, "always")
+	if err != nil || len(cs) != 1 || cs[0].Eligible != 4 || cs[0].Good != 4 {
+		t.Fatalf("counts %+v %v", cs, err)
+	}
+}
