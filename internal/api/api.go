@@ -51,6 +51,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /1/columns/{dataset}", s.with(auth.Query, s.getColumns))
 	mux.HandleFunc("GET /1/auth", s.with("", s.getAuth))
 	mux.HandleFunc("POST /api/v1/query/{dataset}", s.with(auth.Query, s.postQuery))
+	mux.HandleFunc("POST /api/v1/explain/{dataset}", s.with(auth.Query, s.postExplain))
 	mux.HandleFunc("GET /api/v1/datasets", s.with(auth.Query, s.getDatasets))
 	mux.HandleFunc("PUT /api/v1/datasets/{dataset}", s.with(auth.Admin, s.putDataset))
 	mux.HandleFunc("GET /api/v1/keys", s.with(auth.Admin, s.getKeys))

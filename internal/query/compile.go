@@ -514,3 +514,26 @@ func textValue(v any) (string, error) {
 	}
 	return "", fmt.Errorf("want a string, number or boolean")
 }
+
+// Predicate is a compiled filter list: a SQL boolean over physical
+// columns, its bound values (placeholders $1…) and the columns it reads.
+type Predicate struct {
+	SQL  string
+	Args []any
+	Phys []string
+}
+
+// CompileFilters compiles filters as a query's filters are compiled, for
+// packages that build their own statements (explain). Placeholders are
+// numbered from first.
+func CompileFilters(field string, fs []Filter, combination string, cat Catalog, first int) (Predicate, error) {
+	if err := checkCombination(field+"_combination", combination); err != nil {
+		return Predicate{}, err
+	}
+	c := &compiler{cat: cat, seen: map[string]bool{}, args: make([]any, first-1)}
+	sql, err := c.filters(field, fs, combination)
+	if err != nil {
+		return Predicate{}, err
+	}
+	return Predicate{SQL: sql, Args: c.args[first-1:], Phys: c.phys}, nil
+}

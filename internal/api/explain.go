@@ -1,0 +1,51 @@
+package api
+
+import (
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/prodex/prodex/internal/explain"
+	"github.com/prodex/prodex/internal/slo"
+)
+
+// postExplain compares a selection of events with its baseline.
+func (s *Server) postExplain(w http.ResponseWriter, r *http.Request) {
+	ds, ok := dataset(w, r)
+	if !ok {
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSpecBytes))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "explain request larger than 1 MiB")
+		return
+	}
+	req, err := explain.Parse(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	cat, err := s.Store.Catalog(ds)
+	if !storeOK(w, ds, err) {
+		return
+	}
+	lookup := func(name string) (slo.SLO, bool) {
+		if s.SLOs == nil {
+			return slo.SLO{}, false
+		}
+		d, ok := s.SLOs.Get(name)
+		return d, ok && d.Dataset == ds
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.QueryTimeout)
+	defer cancel()
+	ans, err := explain.Run(ctx, s.Store.DB(), cat, req, s.Now(), lookup)
+	if err != nil {
+		if ctx.Err() != nil {
+			writeError(w, http.StatusGatewayTimeout, "explain exceeded the query time limit of "+s.QueryTimeout.String())
+			return
+		}
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, ans)
+}
