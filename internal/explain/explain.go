@@ -77,21 +77,24 @@ type Answer struct {
 
 // Column is one column's comparison.
 type Column struct {
-	Column string       `json:"column"`
-	Type   schema.Type  `json:"type"`
-	Score  float64      `json:"score"`
-	Values []ValueShare `json:"values"`
+	Column  string       `json:"column"`
+	Type    schema.Type  `json:"type"`
+	Score   float64      `json:"score"`
+	Values  []ValueShare `json:"values"`
+	GroupBy *FollowUp    `json:"group_by"` // the base query broken down by this column
 }
 
 // ValueShare is one value (or, for numbers, one bin) in both populations.
 type ValueShare struct {
-	Value          any      `json:"value"`
+	Value          any      `json:"value"`         // the value as text, a bin's range, "(absent)" or "(other values)"
 	Min            *float64 `json:"min,omitempty"` // numeric bins
 	Max            *float64 `json:"max,omitempty"`
 	SelectionShare float64  `json:"selection_share"`
 	BaselineShare  float64  `json:"baseline_share"`
 	SelectionCount int64    `json:"selection_count"`
 	BaselineCount  int64    `json:"baseline_count"`
+	// Filter selects this value: add it to the base filters to follow up.
+	Filter *query.Filter `json:"filter,omitempty"`
 }
 
 // Catalog is what explain needs of a dataset.
@@ -204,128 +207,177 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 	baseSQL := "(SELECT *, (" + sel + ") IS TRUE AS sel__ FROM " + from + " AS e WHERE " + where + ")"
 
 	ans := &Answer{StartTime: spec.Start.Unix(), EndTime: spec.End.Unix(), Columns: []Column{}}
-	if err := db.QueryRowContext(ctx, "SELECT coalesce(sum(sr) FILTER (WHERE sel__), 0)::BIGINT, coalesce(sum(sr) FILTER (WHERE NOT sel__), 0)::BIGINT FROM "+baseSQL, args...).
-		Scan(&ans.SelectionCount, &ans.BaselineCount); err != nil {
+	if len(cols) == 0 {
+		return ans, nil
+	}
+	// Pass 1: the two populations' sizes, and for each number its range
+	// (and for integers whether they are few enough to be categories).
+	stats := []string{"coalesce(sum(sr) FILTER (WHERE sel__), 0)::BIGINT", "coalesce(sum(sr) FILTER (WHERE NOT sel__), 0)::BIGINT"}
+	for _, c := range cols {
+		if c.Type.Numeric() {
+			x := ident(c.Phys)
+			stats = append(stats, "min("+x+")::DOUBLE", "max("+x+")::DOUBLE", "approx_count_distinct("+x+")::BIGINT")
+		}
+	}
+	vals := make([]any, len(stats))
+	ptrs := make([]any, len(stats))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := db.QueryRowContext(ctx, "SELECT "+strings.Join(stats, ", ")+" FROM "+baseSQL, args...).Scan(ptrs...); err != nil {
 		return nil, err
 	}
+	ans.SelectionCount, ans.BaselineCount = toInt(vals[0]), toInt(vals[1])
 	if ans.SelectionCount == 0 || ans.BaselineCount == 0 {
 		return ans, nil
 	}
-	for _, c := range cols {
-		col, err := compare(ctx, db, baseSQL, args, c, ans.SelectionCount, ans.BaselineCount, r.Values)
-		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", c.Name, err)
+	// Pass 2: every column's value (or bin) counts, in one scan with a
+	// grouping set per column; rare values pooled, scores and the values
+	// that differ most computed in SQL, so that an id column of millions
+	// of values never leaves the engine.
+	type binning struct{ lo, width float64 }
+	bin := make([]*binning, len(cols))
+	keys := make([]string, len(cols))
+	k := 2
+	for i, c := range cols {
+		x := ident(c.Phys)
+		keys[i] = "CAST(" + x + " AS VARCHAR)"
+		if !c.Type.Numeric() {
+			continue
 		}
-		ans.Columns = append(ans.Columns, col)
+		mn, mx, distinct := vals[k], vals[k+1], toInt(vals[k+2])
+		k += 3
+		if mn == nil || (c.Type == schema.Integer && distinct <= maxCategories) {
+			continue
+		}
+		b := &binning{lo: mn.(float64), width: (mx.(float64) - mn.(float64)) / bins}
+		bin[i] = b
+		if b.width == 0 {
+			keys[i] = "CASE WHEN " + x + " IS NULL THEN NULL ELSE '0' END"
+		} else {
+			keys[i] = fmt.Sprintf("CAST(least(floor((%s - %s) / %s)::BIGINT, %d) AS VARCHAR)", x, num(b.lo), num(b.width), bins-1)
+		}
 	}
-	sort.SliceStable(ans.Columns, func(i, j int) bool {
-		if ans.Columns[i].Score != ans.Columns[j].Score {
-			return ans.Columns[i].Score > ans.Columns[j].Score
+	sets := make([]string, len(cols))
+	which := make([]string, len(cols))
+	pick := make([]string, len(cols))
+	proj := make([]string, len(cols))
+	for i := range cols {
+		proj[i] = keys[i] + " AS k" + strconv.Itoa(i)
+		sets[i] = "(k" + strconv.Itoa(i) + ")"
+		which[i] = fmt.Sprintf("WHEN GROUPING(k%d) = 0 THEN %d", i, i)
+		pick[i] = fmt.Sprintf("WHEN %d THEN k%d", i, i)
+	}
+	ns, nb := float64(ans.SelectionCount), float64(ans.BaselineCount)
+	diff := fmt.Sprintf("abs(s / %s - b / %s)", num(ns), num(nb))
+	q := `WITH g AS (SELECT col, CASE col ` + strings.Join(pick, " ") + ` END AS val, s, b FROM (` +
+		`SELECT CASE ` + strings.Join(which, " ") + ` END AS col, k` + strings.Join(func() []string {
+		out := make([]string, len(cols))
+		for i := range out {
+			out[i] = strconv.Itoa(i)
 		}
-		return ans.Columns[i].Column < ans.Columns[j].Column
+		return out
+	}(), ", k") + `, coalesce(sum(sr) FILTER (WHERE sel__), 0)::DOUBLE AS s, coalesce(sum(sr) FILTER (WHERE NOT sel__), 0)::DOUBLE AS b ` +
+		`FROM (SELECT sel__, sr, ` + strings.Join(proj, ", ") + ` FROM ` + baseSQL + `) GROUP BY GROUPING SETS (` + strings.Join(sets, ", ") + `))), ` +
+		// Rare values: under 1 % of all events and under a tenth of the selection.
+		fmt.Sprintf(`p AS (SELECT col, ((s + b) / %s < %s AND s / %s < 0.1) AS other, val, s, b FROM g), `, num(ns+nb), num(minShare), num(ns)) +
+		`p2 AS (SELECT col, other, CASE WHEN other THEN NULL ELSE val END AS val, sum(s) AS s, sum(b) AS b FROM p GROUP BY ALL), ` +
+		`r AS (SELECT *, sum(` + diff + `) OVER (PARTITION BY col) / 2 AS score, row_number() OVER (PARTITION BY col ORDER BY ` + diff + ` DESC, other, val) AS rk FROM p2) ` +
+		`SELECT col, other, val, s, b, score FROM r WHERE rk <= ` + strconv.Itoa(r.Values) + ` ORDER BY col, rk`
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]Column, len(cols))
+	for i, c := range cols {
+		out[i] = Column{Column: c.Name, Type: c.Type, Values: []ValueShare{}}
+	}
+	for rows.Next() {
+		var col int
+		var other bool
+		var val sql.NullString
+		var sc, bc, score float64
+		if err := rows.Scan(&col, &other, &val, &sc, &bc, &score); err != nil {
+			return nil, err
+		}
+		c := &out[col]
+		c.Score = math.Round(score*1e9) / 1e9
+		vs := ValueShare{SelectionCount: int64(sc), BaselineCount: int64(bc), SelectionShare: sc / ns, BaselineShare: bc / nb}
+		switch {
+		case other:
+			vs.Value = "(other values)"
+		case !val.Valid:
+			vs.Value = "(absent)"
+			vs.Filter = &query.Filter{Column: c.Column, Op: "does-not-exist"}
+		case bin[col] != nil:
+			b := bin[col]
+			n, _ := strconv.ParseFloat(val.String, 64)
+			lo, hi := b.lo+n*b.width, b.lo+(n+1)*b.width
+			vs.Min, vs.Max = &lo, &hi
+			vs.Value = fmt.Sprintf("%s – %s", strconv.FormatFloat(lo, 'g', 4, 64), strconv.FormatFloat(hi, 'g', 4, 64))
+		default:
+			vs.Value = val.String
+			vs.Filter = &query.Filter{Column: c.Column, Op: "=", Value: typed(val.String, c.Type)}
+		}
+		c.Values = append(c.Values, vs)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Follow-ups: each column as a breakdown of the base query.
+	for i := range out {
+		out[i].GroupBy = &FollowUp{TimeRange: spec.TimeRange, StartTime: spec.StartTime, EndTime: spec.EndTime, Filters: r.Filters,
+			FilterCombination: r.FilterCombination, Breakdowns: []string{out[i].Column}, Calculations: []query.Calculation{{Op: "COUNT"}}}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Score != out[j].Score {
+			return out[i].Score > out[j].Score
+		}
+		return out[i].Column < out[j].Column
 	})
+	ans.Columns = out
 	return ans, nil
 }
 
-// compare computes one column's distributions and score.
-func compare(ctx context.Context, db *sql.DB, baseSQL string, args []any, c schema.Column, nSel, nBase int64, keep int) (Column, error) {
-	x := ident(c.Phys)
-	out := Column{Column: c.Name, Type: c.Type, Values: []ValueShare{}}
-	var q string
-	var lo, width float64
-	numeric := c.Type.Numeric()
-	if c.Type == schema.Integer {
-		// Integers with few distinct values (build ids, status codes) are
-		// categories: "4512" says more than "4510 – 4515".
-		var distinct int64
-		if err := db.QueryRowContext(ctx, "SELECT count(DISTINCT "+x+") FROM "+baseSQL, args...).Scan(&distinct); err != nil {
-			return out, err
+// FollowUp is a query spec to run next (POST /api/v1/query/{dataset}).
+type FollowUp struct {
+	TimeRange         int64               `json:"time_range,omitempty"`
+	StartTime         int64               `json:"start_time,omitempty"`
+	EndTime           int64               `json:"end_time,omitempty"`
+	Filters           []query.Filter      `json:"filters,omitempty"`
+	FilterCombination string              `json:"filter_combination,omitempty"`
+	Breakdowns        []string            `json:"breakdowns,omitempty"`
+	Calculations      []query.Calculation `json:"calculations,omitempty"`
+}
+
+// typed turns a value back into its column's type.
+func typed(s string, t schema.Type) any {
+	switch t {
+	case schema.Integer:
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return n
 		}
-		numeric = distinct > maxCategories
-	}
-	if numeric {
-		var mn, mx sql.NullFloat64
-		if err := db.QueryRowContext(ctx, "SELECT min("+x+")::DOUBLE, max("+x+")::DOUBLE FROM "+baseSQL, args...).Scan(&mn, &mx); err != nil {
-			return out, err
+	case schema.Float:
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			return f
 		}
-		lo, width = mn.Float64, (mx.Float64-mn.Float64)/bins
-		bin := "NULL"
-		if mn.Valid {
-			if width == 0 {
-				bin = "CASE WHEN " + x + " IS NULL THEN NULL ELSE 0 END"
-			} else {
-				bin = fmt.Sprintf("least(floor((%s - %s) / %s)::BIGINT, %d)", x, num(lo), num(width), bins-1)
-			}
+	case schema.Boolean:
+		if b, err := strconv.ParseBool(s); err == nil {
+			return b
 		}
-		q = "SELECT " + bin + " AS v, coalesce(sum(sr) FILTER (WHERE sel__), 0)::BIGINT, coalesce(sum(sr) FILTER (WHERE NOT sel__), 0)::BIGINT FROM " + baseSQL + " GROUP BY 1"
-	} else {
-		q = "SELECT CAST(" + x + " AS VARCHAR) AS v, coalesce(sum(sr) FILTER (WHERE sel__), 0)::BIGINT, coalesce(sum(sr) FILTER (WHERE NOT sel__), 0)::BIGINT FROM " + baseSQL + " GROUP BY 1"
 	}
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return out, err
+	return s
+}
+
+func toInt(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case float64:
+		return int64(x)
 	}
-	defer rows.Close()
-	var all []ValueShare
-	for rows.Next() {
-		var v any
-		var s, b int64
-		if err := rows.Scan(&v, &s, &b); err != nil {
-			return out, err
-		}
-		vs := ValueShare{Value: v, SelectionCount: s, BaselineCount: b,
-			SelectionShare: float64(s) / float64(nSel), BaselineShare: float64(b) / float64(nBase)}
-		switch {
-		case v == nil:
-			vs.Value = "(absent)"
-		case numeric:
-			k := float64(v.(int64))
-			a, z := lo+k*width, lo+(k+1)*width
-			vs.Min, vs.Max = &a, &z
-			vs.Value = fmt.Sprintf("%s – %s", strconv.FormatFloat(a, 'g', 4, 64), strconv.FormatFloat(z, 'g', 4, 64))
-		}
-		all = append(all, vs)
-	}
-	if err := rows.Err(); err != nil {
-		return out, err
-	}
-	// Rare values are pooled: a column with many of them (user ids) would
-	// otherwise add up sampling noise, above all for a small selection. A
-	// value is rare under 1 % of all the events, unless it holds a tenth
-	// of the selection.
-	other := ValueShare{Value: "(other values)"}
-	var kept []ValueShare
-	for _, vs := range all {
-		pooled := float64(vs.SelectionCount+vs.BaselineCount) / float64(nSel+nBase)
-		if pooled < minShare && vs.SelectionShare < 0.1 {
-			other.SelectionCount += vs.SelectionCount
-			other.BaselineCount += vs.BaselineCount
-			continue
-		}
-		kept = append(kept, vs)
-	}
-	if other.SelectionCount+other.BaselineCount > 0 {
-		other.SelectionShare, other.BaselineShare = float64(other.SelectionCount)/float64(nSel), float64(other.BaselineCount)/float64(nBase)
-		kept = append(kept, other)
-	}
-	all = kept
-	for _, vs := range all {
-		out.Score += math.Abs(vs.SelectionShare - vs.BaselineShare)
-	}
-	out.Score = math.Round(out.Score/2*1e9) / 1e9
-	// The values that differ most come first.
-	sort.Slice(all, func(i, j int) bool {
-		di, dj := math.Abs(all[i].SelectionShare-all[i].BaselineShare), math.Abs(all[j].SelectionShare-all[j].BaselineShare)
-		if di != dj {
-			return di > dj
-		}
-		return fmt.Sprint(all[i].Value) < fmt.Sprint(all[j].Value)
-	})
-	if len(all) > keep {
-		all = all[:keep]
-	}
-	out.Values = append(out.Values, all...)
-	return out, nil
+	return 0
 }
 
 func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
