@@ -68,11 +68,14 @@ type Heatmap struct {
 
 // Answer is the ranked comparison.
 type Answer struct {
-	StartTime      int64    `json:"start_time"`
-	EndTime        int64    `json:"end_time"`
-	SelectionCount int64    `json:"selection_count"`
-	BaselineCount  int64    `json:"baseline_count"`
-	Columns        []Column `json:"columns"`
+	StartTime      int64 `json:"start_time"`
+	EndTime        int64 `json:"end_time"`
+	SelectionCount int64 `json:"selection_count"`
+	BaselineCount  int64 `json:"baseline_count"`
+	// Sampled tells that a population had more than sampleSize events and
+	// its shares were estimated from a uniform sample.
+	Sampled bool     `json:"sampled"`
+	Columns []Column `json:"columns"`
 }
 
 // Column is one column's comparison.
@@ -120,6 +123,9 @@ const (
 	maxCategories = 100 // integers with at most this many values are categories
 	minShare      = 0.01
 )
+
+// sampleSize is about how many events of each population are compared.
+var sampleSize = 250_000.0
 
 // Run answers a request. slos looks up an SLO for an SLO selection.
 func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time, slos func(string) (slo.SLO, bool)) (*Answer, error) {
@@ -268,8 +274,26 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 		which[i] = fmt.Sprintf("WHEN GROUPING(k%d) = 0 THEN %d", i, i)
 		pick[i] = fmt.Sprintf("WHEN %d THEN k%d", i, i)
 	}
+	// A large population is sampled: the shares of a distribution are
+	// estimated closely enough from a uniform sample of its events, and
+	// comparing every column costs per event. Each population keeps about
+	// sampleSize events.
 	ns, nb := float64(ans.SelectionCount), float64(ans.BaselineCount)
-	diff := fmt.Sprintf("abs(s / %s - b / %s)", num(ns), num(nb))
+	sample := ""
+	var rowsSel, rowsBase int64
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FILTER (WHERE sel__), count(*) FILTER (WHERE NOT sel__) FROM "+baseSQL, args...).Scan(&rowsSel, &rowsBase); err != nil {
+		return nil, err
+	}
+	ps, pb := min(1, sampleSize/float64(max(rowsSel, 1))), min(1, sampleSize/float64(max(rowsBase, 1)))
+	if ps < 1 || pb < 1 {
+		sample = fmt.Sprintf(" WHERE random() < CASE WHEN sel__ THEN %s ELSE %s END", num(ps), num(pb))
+		ans.Sampled = true
+		// Shares come from the sample; counts are scaled back up.
+		ns, nb = ns*ps, nb*pb
+	}
+	// ns and nb (expected sampled totals) only decide which values are rare.
+	scaleS, scaleB := 1/ps, 1/pb
+	diff := "abs(s / ts - b / tb)" // shares of the (sampled) populations
 	q := `WITH g AS (SELECT col, CASE col ` + strings.Join(pick, " ") + ` END AS val, s, b FROM (` +
 		`SELECT CASE ` + strings.Join(which, " ") + ` END AS col, k` + strings.Join(func() []string {
 		out := make([]string, len(cols))
@@ -278,12 +302,13 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 		}
 		return out
 	}(), ", k") + `, coalesce(sum(sr) FILTER (WHERE sel__), 0)::DOUBLE AS s, coalesce(sum(sr) FILTER (WHERE NOT sel__), 0)::DOUBLE AS b ` +
-		`FROM (SELECT sel__, sr, ` + strings.Join(proj, ", ") + ` FROM ` + baseSQL + `) GROUP BY GROUPING SETS (` + strings.Join(sets, ", ") + `))), ` +
+		`FROM (SELECT sel__, sr, ` + strings.Join(proj, ", ") + ` FROM ` + baseSQL + sample + `) GROUP BY GROUPING SETS (` + strings.Join(sets, ", ") + `))), ` +
 		// Rare values: under 1 % of all events and under a tenth of the selection.
 		fmt.Sprintf(`p AS (SELECT col, ((s + b) / %s < %s AND s / %s < 0.1) AS other, val, s, b FROM g), `, num(ns+nb), num(minShare), num(ns)) +
 		`p2 AS (SELECT col, other, CASE WHEN other THEN NULL ELSE val END AS val, sum(s) AS s, sum(b) AS b FROM p GROUP BY ALL), ` +
-		`r AS (SELECT *, sum(` + diff + `) OVER (PARTITION BY col) / 2 AS score, row_number() OVER (PARTITION BY col ORDER BY ` + diff + ` DESC, other, val) AS rk FROM p2) ` +
-		`SELECT col, other, val, s, b, score FROM r WHERE rk <= ` + strconv.Itoa(r.Values) + ` ORDER BY col, rk`
+		`t AS (SELECT *, sum(s) OVER (PARTITION BY col) AS ts, sum(b) OVER (PARTITION BY col) AS tb FROM p2), ` +
+		`r AS (SELECT *, sum(` + diff + `) OVER (PARTITION BY col) / 2 AS score, row_number() OVER (PARTITION BY col ORDER BY ` + diff + ` DESC, other, val) AS rk FROM t) ` +
+		`SELECT col, other, val, s, b, score, ts, tb FROM r WHERE rk <= ` + strconv.Itoa(r.Values) + ` ORDER BY col, rk`
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -297,13 +322,13 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 		var col int
 		var other bool
 		var val sql.NullString
-		var sc, bc, score float64
-		if err := rows.Scan(&col, &other, &val, &sc, &bc, &score); err != nil {
+		var sc, bc, score, ts, tb float64
+		if err := rows.Scan(&col, &other, &val, &sc, &bc, &score, &ts, &tb); err != nil {
 			return nil, err
 		}
 		c := &out[col]
 		c.Score = math.Round(score*1e9) / 1e9
-		vs := ValueShare{SelectionCount: int64(sc), BaselineCount: int64(bc), SelectionShare: sc / ns, BaselineShare: bc / nb}
+		vs := ValueShare{SelectionCount: int64(math.Round(sc * scaleS)), BaselineCount: int64(math.Round(bc * scaleB)), SelectionShare: sc / ts, BaselineShare: bc / tb}
 		switch {
 		case other:
 			vs.Value = "(other values)"

@@ -114,3 +114,24 @@ func TestPlantedConjunction(t *testing.T) {
 		}
 	}
 }
+
+// TestSampledPopulations: with populations larger than the sample, the
+// planted column still ranks first and the answer says it sampled.
+func TestSampledPopulations(t *testing.T) {
+	defer explain.SetSampleSize(1500)()
+	r := rand.New(rand.NewSource(21))
+	bad := func(f map[string]any) bool { return f["s07"] == "v1" && r.Intn(4) != 0 }
+	a := explainErrors(t, wide(r, 8000, true, bad))
+	if !a.Sampled || top(a)[0] != "s07" {
+		t.Fatalf("sampled %v, ranking %v", a.Sampled, top(a)[:3])
+	}
+	for _, c := range a.Columns {
+		var sum float64
+		for _, v := range c.Values {
+			sum += v.BaselineShare
+		}
+		if sum > 1+1e-9 {
+			t.Errorf("%s: baseline shares add up to %v", c.Column, sum)
+		}
+	}
+}
