@@ -6,16 +6,21 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,37 +28,58 @@ import (
 	"time"
 )
 
+// PagerDutyURL is the Events API v2 endpoint, used when a pagerduty
+// target has no URL.
+const PagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
+
+// maxBackoff caps the wait between attempts, Retry-After included, so a
+// receiver cannot park its queue for long.
+const maxBackoff = time.Minute
+
+// idleTimeout is how long a target's goroutine waits for work before
+// exiting, so targets removed from the configuration do not leak.
+const idleTimeout = 5 * time.Minute
+
 // Target is where a notification goes.
 type Target struct {
 	Type       string `json:"type"`                  // webhook, slack or pagerduty
-	URL        string `json:"url,omitempty"`         // pagerduty: defaults to PagerDutyURL
-	Secret     string `json:"secret,omitempty"`      // webhook: HMAC-SHA256 key for X-Prodex-Signature
-	RoutingKey string `json:"routing_key,omitempty"` // pagerduty integration key
+	URL        string `json:"url,omitempty"`         // receiver URL; pagerduty defaults to PagerDutyURL
+	Secret     string `json:"secret,omitempty"`      // webhook: HMAC-SHA256 key; signs the body in X-Prodex-Signature
+	RoutingKey string `json:"routing_key,omitempty"` // pagerduty integration key (required for pagerduty)
 }
 
-// PagerDutyURL is the Events API v2 endpoint.
-const PagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
-
-// Validate checks a target; messages name the field.
+// Validate reports what is wrong with a target; messages start with the
+// field's JSON name so configuration errors point at the culprit.
 func (t Target) Validate() error {
 	switch t.Type {
 	case "webhook", "slack", "pagerduty":
+	case "":
+		return errors.New("type: required (webhook, slack or pagerduty)")
 	default:
 		return fmt.Errorf("type: %q is not webhook, slack or pagerduty", t.Type)
 	}
-	if t.Type == "pagerduty" {
-		if t.RoutingKey == "" {
-			return fmt.Errorf("routing_key: required for pagerduty")
-		}
-		if t.URL == "" {
+	if t.Type == "pagerduty" && t.RoutingKey == "" {
+		return errors.New("routing_key: required for pagerduty")
+	}
+	if t.URL == "" {
+		if t.Type == "pagerduty" {
 			return nil
 		}
+		return fmt.Errorf("url: required for %s", t.Type)
 	}
 	u, err := url.Parse(t.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("url: %q is not an absolute http(s) URL", t.URL)
+		return fmt.Errorf("url: %q is not an absolute http or https URL", t.URL)
 	}
 	return nil
+}
+
+// endpoint is the URL to POST to.
+func (t Target) endpoint() string {
+	if t.Type == "pagerduty" && t.URL == "" {
+		return PagerDutyURL
+	}
+	return t.URL
 }
 
 // Message is one alert state change.
@@ -62,46 +88,59 @@ type Message struct {
 	Dataset                string             `json:"dataset"`
 	Severity               string             `json:"severity"` // page or ticket
 	State                  string             `json:"state"`    // firing or resolved
-	Rule                   string             `json:"rule"`
-	Summary                string             `json:"summary"`
-	SLI                    float64            `json:"sli"`
-	Target                 float64            `json:"target"`
+	Rule                   string             `json:"rule"`     // e.g. "burn 14.4x over 1h and 5m"
+	Summary                string             `json:"summary"`  // one human line
+	SLI                    float64            `json:"sli"`      // percent
+	Target                 float64            `json:"target"`   // percent
 	BudgetRemainingPercent float64            `json:"budget_remaining_percent"`
-	BurnRates              map[string]float64 `json:"burn_rates"`
+	BurnRates              map[string]float64 `json:"burn_rates"` // keyed by window: "5m", "1h", ...
 	ExhaustionSeconds      *float64           `json:"exhaustion_seconds"`
-	Link                   string             `json:"link,omitempty"`
-	DedupKey               string             `json:"dedup_key"`
+	Link                   string             `json:"link,omitempty"` // the SLO page
+	DedupKey               string             `json:"dedup_key"`      // same for the firing and the resolve of one episode
 	At                     time.Time          `json:"at"`
 }
 
-// Options configure a Notifier.
+// Options configure a Notifier. Zero values take the defaults.
 type Options struct {
 	Client     *http.Client  // default: 10 s timeout
-	MaxRetries int           // default 5
-	Backoff    time.Duration // first retry delay, doubling up to a minute; default 1 s
-	QueueSize  int           // per target; default 1000, then the oldest is dropped
-	Log        *slog.Logger
+	MaxRetries int           // retries after the first attempt; default 5
+	Backoff    time.Duration // first retry delay, doubling, capped at 1 min; default 1 s
+	QueueSize  int           // per target; default 1000; when full the oldest pending message is dropped and counted as failed
+	Log        *slog.Logger  // default slog.Default()
 }
 
-// Notifier sends messages.
+// Notifier delivers messages to targets in the background.
 type Notifier struct {
-	o      Options
+	o    Options
+	idle time.Duration
+
+	// ctx is cancelled when Close gives up: it aborts requests in flight
+	// and waits between retries.
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	mu     sync.Mutex
-	queues map[Target]*queue
+	queues map[Target]*queue // a queue exists while its goroutine runs
 	closed bool
 	wg     sync.WaitGroup
-	stop   chan struct{}
 
 	sent, failed atomic.Int64
 }
 
+// queue is one target's pending messages, oldest first.
 type queue struct {
-	mu    sync.Mutex
-	msgs  []Message
-	ready chan struct{}
+	msgs  []Message     // guarded by Notifier.mu
+	ready chan struct{} // buffered 1: "look at msgs again"
 }
 
-// New returns a Notifier.
+func (q *queue) poke() {
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+// New returns a Notifier; Close it to flush and stop its goroutines.
 func New(o Options) *Notifier {
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 10 * time.Second}
@@ -118,15 +157,26 @@ func New(o Options) *Notifier {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	return &Notifier{o: o, queues: map[Target]*queue{}, stop: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Notifier{o: o, idle: idleTimeout, ctx: ctx, cancel: cancel, queues: map[Target]*queue{}}
 }
 
-// Send queues m for t and returns at once.
+// Send queues m for t and returns at once. Each target has its own queue
+// and goroutine, so a receiver that hangs or fails delays only itself;
+// messages to one target are delivered in order. Messages for an invalid
+// target, or sent after Close, are counted as failed.
 func (n *Notifier) Send(t Target, m Message) {
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
+	if err := t.Validate(); err != nil {
 		n.failed.Add(1)
+		n.o.Log.Error("notification target invalid", "type", t.Type, "slo", m.SLO, "err", err)
+		return
+	}
+	m = clean(m)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		n.failed.Add(1)
+		n.o.Log.Warn("notification sent after close", "type", t.Type, "slo", m.SLO)
 		return
 	}
 	q := n.queues[t]
@@ -134,75 +184,105 @@ func (n *Notifier) Send(t Target, m Message) {
 		q = &queue{ready: make(chan struct{}, 1)}
 		n.queues[t] = q
 		n.wg.Add(1)
-		go n.deliver(t, q)
+		go n.run(t, q)
 	}
-	n.mu.Unlock()
-	q.mu.Lock()
 	if len(q.msgs) >= n.o.QueueSize {
+		q.msgs[0] = Message{}
 		q.msgs = q.msgs[1:]
 		n.failed.Add(1)
-		n.o.Log.Error("notification queue full: dropped the oldest message", "type", t.Type)
+		n.o.Log.Warn("notification queue full: dropped the oldest message", "type", t.Type, "receiver", host(t))
 	}
 	q.msgs = append(q.msgs, m)
-	q.mu.Unlock()
-	select {
-	case q.ready <- struct{}{}:
-	default:
-	}
+	q.poke()
 }
 
-// Stats returns the messages delivered and given up on.
+// clean copies what m shares with the caller, who may reuse it once Send
+// returns, and makes it encodable: JSON has no NaN or infinity.
+func clean(m Message) Message {
+	if m.BurnRates != nil {
+		m.BurnRates = maps.Clone(m.BurnRates)
+		maps.DeleteFunc(m.BurnRates, func(_ string, v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) })
+	}
+	if e := m.ExhaustionSeconds; e != nil {
+		if math.IsNaN(*e) || math.IsInf(*e, 0) {
+			m.ExhaustionSeconds = nil // never runs out
+		} else {
+			v := max(*e, 0)
+			m.ExhaustionSeconds = &v
+		}
+	}
+	return m
+}
+
+// Stats returns totals for /metrics: messages delivered, and messages
+// given up on (permanent errors, retries exhausted, dropped).
 func (n *Notifier) Stats() (sent, failed int64) { return n.sent.Load(), n.failed.Load() }
 
-// Close stops accepting messages and delivers what is queued until ctx
-// ends.
+// Close stops accepting messages, tries to deliver what is queued until
+// ctx ends, then aborts the rest (counted as failed) and returns ctx's
+// error. It is safe to call more than once.
 func (n *Notifier) Close(ctx context.Context) error {
 	n.mu.Lock()
 	n.closed = true
 	for _, q := range n.queues {
-		select {
-		case q.ready <- struct{}{}:
-		default:
-		}
+		q.poke()
 	}
 	n.mu.Unlock()
 	done := make(chan struct{})
 	go func() { n.wg.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
-		close(n.stop)
+		err = ctx.Err()
+		n.cancel()
 		<-done
-		return ctx.Err()
 	}
+	n.cancel()
+	return err
 }
 
-func (n *Notifier) deliver(t Target, q *queue) {
+// run delivers t's messages one at a time until the queue is empty and
+// the Notifier closed, or the target has been idle for n.idle.
+func (n *Notifier) run(t Target, q *queue) {
 	defer n.wg.Done()
 	for {
-		q.mu.Lock()
+		n.mu.Lock()
+		if n.ctx.Err() != nil && len(q.msgs) > 0 {
+			dropped := len(q.msgs)
+			q.msgs = nil
+			n.failed.Add(int64(dropped))
+			n.o.Log.Error("notifier closed: gave up on queued notifications", "type", t.Type, "receiver", host(t), "count", dropped)
+		}
 		if len(q.msgs) == 0 {
-			q.mu.Unlock()
-			n.mu.Lock()
-			closed := n.closed
-			n.mu.Unlock()
-			if closed {
+			if n.closed {
+				delete(n.queues, t)
+				n.mu.Unlock()
 				return
 			}
+			n.mu.Unlock()
+			idle := time.NewTimer(n.idle)
 			select {
 			case <-q.ready:
-			case <-n.stop:
-				return
+			case <-idle.C:
+				n.mu.Lock()
+				if len(q.msgs) == 0 {
+					delete(n.queues, t)
+					n.mu.Unlock()
+					return
+				}
+				n.mu.Unlock()
 			}
+			idle.Stop()
 			continue
 		}
 		m := q.msgs[0]
+		q.msgs[0] = Message{}
 		q.msgs = q.msgs[1:]
-		q.mu.Unlock()
-		if err := n.sendWithRetry(t, m); err != nil {
+		n.mu.Unlock()
+		if err := n.deliver(t, m); err != nil {
 			n.failed.Add(1)
-			n.o.Log.Error("notification failed", "type", t.Type, "slo", m.SLO, "state", m.State, "err", err)
+			n.o.Log.Error("notification failed", "type", t.Type, "receiver", host(t), "slo", m.SLO, "state", m.State, "err", err)
 		} else {
 			n.sent.Add(1)
 		}
@@ -212,41 +292,44 @@ func (n *Notifier) deliver(t Target, q *queue) {
 // permanent is a failure retrying cannot fix.
 type permanent struct{ error }
 
-func (n *Notifier) sendWithRetry(t Target, m Message) error {
+// deliver sends m to t, retrying transient failures with backoff.
+func (n *Notifier) deliver(t Target, m Message) error {
 	body, err := encode(t, m)
 	if err != nil {
 		return err
 	}
-	wait := n.o.Backoff
+	wait := min(n.o.Backoff, maxBackoff)
 	for attempt := 0; ; attempt++ {
-		retryAfter, err := n.post(t, body)
+		after, err := n.post(t, body)
 		if err == nil {
 			return nil
 		}
-		if _, ok := err.(permanent); ok || attempt >= n.o.MaxRetries {
+		var p permanent
+		if errors.As(err, &p) || attempt >= n.o.MaxRetries || n.ctx.Err() != nil {
 			return err
 		}
 		d := wait
-		if retryAfter > 0 {
-			d = min(retryAfter, time.Minute)
+		if after >= 0 {
+			d = min(after, maxBackoff)
 		}
+		n.o.Log.Warn("notification attempt failed; retrying", "type", t.Type, "receiver", host(t), "slo", m.SLO, "attempt", attempt+1, "in", d, "err", err)
+		timer := time.NewTimer(d)
 		select {
-		case <-time.After(d):
-		case <-n.stop:
+		case <-timer.C:
+		case <-n.ctx.Done():
+			timer.Stop()
 			return err
 		}
-		wait = min(2*wait, time.Minute)
+		wait = min(2*wait, maxBackoff)
 	}
 }
 
+// post makes one attempt. On a retryable failure it also returns the
+// receiver's Retry-After, or -1 when there is none.
 func (n *Notifier) post(t Target, body []byte) (time.Duration, error) {
-	u := t.URL
-	if t.Type == "pagerduty" && u == "" {
-		u = PagerDutyURL
-	}
-	req, err := http.NewRequest("POST", u, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(n.ctx, http.MethodPost, t.endpoint(), bytes.NewReader(body))
 	if err != nil {
-		return 0, permanent{err}
+		return -1, permanent{err}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "prodex")
@@ -255,18 +338,46 @@ func (n *Notifier) post(t Target, body []byte) (time.Duration, error) {
 	}
 	resp, err := n.o.Client.Do(req)
 	if err != nil {
-		return 0, err
+		// Slack and webhook URLs carry credentials: keep them out of logs.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return -1, err
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	switch {
-	case resp.StatusCode/100 == 2:
-		return 0, nil
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-		return time.Duration(ra) * time.Second, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	text, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 == 2 {
+		return -1, nil
 	}
-	return 0, permanent{fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))}
+	err = fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(text)))
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		return retryAfter(resp.Header.Get("Retry-After"), time.Now()), err
+	}
+	return -1, permanent{err}
+}
+
+// retryAfter parses a Retry-After header, delay-seconds or HTTP-date, and
+// returns -1 when it is absent or malformed.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return -1
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(min(s, int(maxBackoff/time.Second))) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		return max(at.Sub(now), 0)
+	}
+	return -1
+}
+
+// host names a receiver in logs without its path, which may hold a token.
+func host(t Target) string {
+	if u, err := url.Parse(t.endpoint()); err == nil {
+		return u.Host
+	}
+	return ""
 }
 
 // Sign is the X-Prodex-Signature of a body: "sha256=" and the hex
@@ -279,93 +390,227 @@ func Sign(secret string, body []byte) string {
 
 // encode renders a message in the target's format.
 func encode(t Target, m Message) ([]byte, error) {
+	var v any
 	switch t.Type {
 	case "webhook":
-		return json.Marshal(m)
+		v = m
 	case "slack":
-		return json.Marshal(slack(m))
+		v = slackMessage(m)
 	case "pagerduty":
-		return json.Marshal(pagerDuty(t, m))
+		v = pagerDutyEvent(t, m)
+	default:
+		return nil, permanent{fmt.Errorf("unknown target type %q", t.Type)}
 	}
-	return nil, permanent{fmt.Errorf("unknown target type %q", t.Type)}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, permanent{err}
+	}
+	return b, nil
 }
 
-func exhaustionText(m Message) string {
-	if m.ExhaustionSeconds == nil {
+// headline is the one-line description shared by the formats.
+func headline(m Message) string {
+	s := fmt.Sprintf("%s %s: SLO %s", strings.ToUpper(m.Severity), m.State, m.SLO)
+	if m.Summary != "" {
+		s += " — " + m.Summary
+	}
+	return s
+}
+
+// exhaustionText is the time until the budget runs out, e.g. "3h12m".
+func exhaustionText(secs *float64) string {
+	if secs == nil {
 		return "not shrinking"
 	}
-	return (time.Duration(*m.ExhaustionSeconds) * time.Second).Round(time.Minute).String()
+	if *secs <= 0 {
+		return "exhausted"
+	}
+	// Beyond ten years the exact figure means nothing (and could overflow).
+	d := time.Duration(min(*secs, 10*365*86400) * float64(time.Second)).Round(time.Minute)
+	days, h, mins := int64(d/(24*time.Hour)), int64(d/time.Hour)%24, int64(d/time.Minute)%60
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%dd%dh", days, h)
+	case h > 0:
+		return fmt.Sprintf("%dh%dm", h, mins)
+	default:
+		return fmt.Sprintf("%dm", max(mins, 1))
+	}
 }
 
-func burnText(m Message) string {
-	var parts []string
-	for _, w := range []string{"5m", "30m", "1h", "6h", "1d", "3d"} {
-		if v, ok := m.BurnRates[w]; ok {
-			parts = append(parts, fmt.Sprintf("%s %.1f", w, v))
-		}
+// burnText lists burn rates shortest window first, e.g. "5m 20.0x, 1h 15.0x".
+func burnText(rates map[string]float64) string {
+	ws := make([]string, 0, len(rates))
+	for w := range rates {
+		ws = append(ws, w)
+	}
+	slices.SortFunc(ws, func(a, b string) int {
+		return cmp.Or(cmp.Compare(windowLen(a), windowLen(b)), strings.Compare(a, b))
+	})
+	parts := make([]string, len(ws))
+	for i, w := range ws {
+		parts[i] = fmt.Sprintf("%s %.1fx", w, rates[w])
+	}
+	if len(parts) == 0 {
+		return "none"
 	}
 	return strings.Join(parts, ", ")
 }
 
-// slack is an incoming-webhook message: text plus one attachment.
-func slack(m Message) map[string]any {
-	color := "#2eb67d" // resolved
-	if m.State == "firing" {
-		color = "#e01e5a"
-		if m.Severity == "ticket" {
-			color = "#ecb22e"
+// windowLen parses a window name such as "5m", "6h" or "3d"; unknown
+// names sort last.
+func windowLen(w string) time.Duration {
+	if n, ok := strings.CutSuffix(w, "d"); ok {
+		if v, err := strconv.ParseFloat(n, 64); err == nil {
+			return time.Duration(v * float64(24*time.Hour))
 		}
 	}
-	field := func(title, value string) map[string]any {
-		return map[string]any{"title": title, "value": value, "short": true}
+	if d, err := time.ParseDuration(w); err == nil {
+		return d
 	}
-	att := map[string]any{
-		"color":    color,
-		"fallback": m.Summary,
-		"fields": []any{
-			field("SLI", fmt.Sprintf("%.3f%% (target %g%%)", m.SLI, m.Target)),
-			field("Budget remaining", fmt.Sprintf("%.1f%%", m.BudgetRemainingPercent)),
-			field("Burn rates", burnText(m)),
-			field("Time to exhaustion", exhaustionText(m)),
-		},
-		"ts": m.At.Unix(),
-	}
-	if m.Link != "" {
-		att["title"] = "SLO " + m.SLO
-		att["title_link"] = m.Link
-	}
-	return map[string]any{
-		"text":        fmt.Sprintf("%s %s: SLO %s — %s", strings.ToUpper(m.Severity), m.State, m.SLO, m.Summary),
-		"attachments": []any{att},
-	}
+	return math.MaxInt64
 }
 
-// pagerDuty is an Events API v2 event: trigger or resolve, one dedup key
-// per episode.
-func pagerDuty(t Target, m Message) map[string]any {
-	ev := map[string]any{"routing_key": t.RoutingKey, "dedup_key": m.DedupKey, "event_action": "trigger"}
+// Slack incoming webhooks take text plus legacy attachments; the
+// attachment carries the colour bar, the fields and the link.
+type slackBody struct {
+	Text        string            `json:"text"`
+	Attachments []slackAttachment `json:"attachments"`
+}
+
+type slackAttachment struct {
+	Fallback  string       `json:"fallback"`
+	Color     string       `json:"color"`
+	Title     string       `json:"title"`
+	TitleLink string       `json:"title_link,omitempty"`
+	Text      string       `json:"text,omitempty"`
+	Fields    []slackField `json:"fields"`
+	Footer    string       `json:"footer,omitempty"`
+	Ts        int64        `json:"ts,omitempty"`
+}
+
+type slackField struct {
+	Title string `json:"title"`
+	Value string `json:"value"`
+	Short bool   `json:"short"`
+}
+
+// Slack colours: red for a firing page, orange for a firing ticket, green
+// once resolved.
+const (
+	slackRed    = "#e01e5a"
+	slackOrange = "#ff8c00"
+	slackGreen  = "#2eb67d"
+)
+
+// slackEscape escapes the three characters Slack's text format reserves.
+var slackEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
+
+func slackMessage(m Message) slackBody {
+	color := slackRed
+	switch {
+	case m.State == "resolved":
+		color = slackGreen
+	case m.Severity == "ticket":
+		color = slackOrange
+	}
+	field := func(title, value string) slackField {
+		return slackField{Title: title, Value: slackEscape(value), Short: true}
+	}
+	text := slackEscape(headline(m))
+	att := slackAttachment{
+		Fallback:  text,
+		Color:     color,
+		Title:     slackEscape("SLO " + m.SLO),
+		TitleLink: m.Link,
+		Fields: []slackField{
+			field("SLI", fmt.Sprintf("%.3f%%", m.SLI)),
+			field("Target", fmt.Sprintf("%g%%", m.Target)),
+			field("Budget remaining", fmt.Sprintf("%.1f%%", m.BudgetRemainingPercent)),
+			field("Time to exhaustion", exhaustionText(m.ExhaustionSeconds)),
+			field("Burn rates", burnText(m.BurnRates)),
+		},
+	}
+	if m.Rule != "" {
+		att.Text = slackEscape("Rule: " + m.Rule)
+	}
+	if m.Dataset != "" {
+		att.Footer = slackEscape("dataset " + m.Dataset)
+	}
+	if !m.At.IsZero() {
+		att.Ts = m.At.Unix()
+	}
+	return slackBody{Text: text, Attachments: []slackAttachment{att}}
+}
+
+// PagerDuty Events API v2. A trigger carries the payload; a resolve needs
+// only routing_key, event_action and dedup_key, which is all we send.
+type pdEvent struct {
+	RoutingKey  string     `json:"routing_key"`
+	EventAction string     `json:"event_action"`
+	DedupKey    string     `json:"dedup_key,omitempty"`
+	Payload     *pdPayload `json:"payload,omitempty"`
+	Links       []pdLink   `json:"links,omitempty"`
+}
+
+type pdPayload struct {
+	Summary       string         `json:"summary"`
+	Source        string         `json:"source"`
+	Severity      string         `json:"severity"`
+	Timestamp     string         `json:"timestamp,omitempty"`
+	Component     string         `json:"component,omitempty"`
+	Group         string         `json:"group,omitempty"`
+	CustomDetails map[string]any `json:"custom_details,omitempty"`
+}
+
+type pdLink struct {
+	Href string `json:"href"`
+	Text string `json:"text"`
+}
+
+// pdSummaryMax is PagerDuty's limit on payload.summary.
+const pdSummaryMax = 1024
+
+func pagerDutyEvent(t Target, m Message) pdEvent {
+	ev := pdEvent{RoutingKey: t.RoutingKey, EventAction: "trigger", DedupKey: m.DedupKey}
 	if m.State == "resolved" {
-		ev["event_action"] = "resolve"
+		ev.EventAction = "resolve"
 		return ev
 	}
 	sev := "critical"
 	if m.Severity == "ticket" {
 		sev = "warning"
 	}
-	ev["payload"] = map[string]any{
-		"summary":   m.Summary,
-		"source":    "prodex",
-		"severity":  sev,
-		"component": m.SLO,
-		"group":     m.Dataset,
-		"timestamp": m.At.Format(time.RFC3339),
-		"custom_details": map[string]any{
-			"rule": m.Rule, "sli": m.SLI, "target": m.Target, "budget_remaining_percent": m.BudgetRemainingPercent,
-			"burn_rates": m.BurnRates, "time_to_exhaustion": exhaustionText(m),
+	summary := m.Summary
+	if summary == "" {
+		summary = headline(m)
+	}
+	if r := []rune(summary); len(r) > pdSummaryMax {
+		summary = string(r[:pdSummaryMax-1]) + "…"
+	}
+	p := &pdPayload{
+		Summary:   summary,
+		Source:    "prodex",
+		Severity:  sev,
+		Component: m.SLO,
+		Group:     m.Dataset,
+		CustomDetails: map[string]any{
+			"severity":                 m.Severity,
+			"rule":                     m.Rule,
+			"sli":                      m.SLI,
+			"target":                   m.Target,
+			"budget_remaining_percent": m.BudgetRemainingPercent,
+			"burn_rates":               m.BurnRates,
+			"exhaustion_seconds":       m.ExhaustionSeconds,
+			"time_to_exhaustion":       exhaustionText(m.ExhaustionSeconds),
 		},
 	}
+	if !m.At.IsZero() {
+		p.Timestamp = m.At.UTC().Format(time.RFC3339)
+	}
+	ev.Payload = p
 	if m.Link != "" {
-		ev["links"] = []any{map[string]any{"href": m.Link, "text": "SLO " + m.SLO}}
+		ev.Links = []pdLink{{Href: m.Link, Text: "SLO"}}
 	}
 	return ev
 }
