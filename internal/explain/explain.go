@@ -218,7 +218,8 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 	}
 	// Pass 1: the two populations' sizes, and for each number its range
 	// (and for integers whether they are few enough to be categories).
-	stats := []string{"coalesce(sum(sr) FILTER (WHERE sel__), 0)::BIGINT", "coalesce(sum(sr) FILTER (WHERE NOT sel__), 0)::BIGINT"}
+	stats := []string{"coalesce(sum(sr) FILTER (WHERE sel__), 0)::BIGINT", "coalesce(sum(sr) FILTER (WHERE NOT sel__), 0)::BIGINT",
+		"count(*) FILTER (WHERE sel__)", "count(*) FILTER (WHERE NOT sel__)"}
 	for _, c := range cols {
 		if c.Type.Numeric() {
 			x := ident(c.Phys)
@@ -234,6 +235,7 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 		return nil, err
 	}
 	ans.SelectionCount, ans.BaselineCount = toInt(vals[0]), toInt(vals[1])
+	rowsSel, rowsBase := toInt(vals[2]), toInt(vals[3])
 	if ans.SelectionCount == 0 || ans.BaselineCount == 0 {
 		return ans, nil
 	}
@@ -244,7 +246,7 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 	type binning struct{ lo, width float64 }
 	bin := make([]*binning, len(cols))
 	keys := make([]string, len(cols))
-	k := 2
+	k := 4
 	for i, c := range cols {
 		x := ident(c.Phys)
 		keys[i] = "CAST(" + x + " AS VARCHAR)"
@@ -280,10 +282,6 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 	// sampleSize events.
 	ns, nb := float64(ans.SelectionCount), float64(ans.BaselineCount)
 	sample := ""
-	var rowsSel, rowsBase int64
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FILTER (WHERE sel__), count(*) FILTER (WHERE NOT sel__) FROM "+baseSQL, args...).Scan(&rowsSel, &rowsBase); err != nil {
-		return nil, err
-	}
 	ps, pb := min(1, sampleSize/float64(max(rowsSel, 1))), min(1, sampleSize/float64(max(rowsBase, 1)))
 	if ps < 1 || pb < 1 {
 		sample = fmt.Sprintf(" WHERE random() < CASE WHEN sel__ THEN %s ELSE %s END", num(ps), num(pb))
