@@ -216,10 +216,29 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 	if len(cols) == 0 {
 		return ans, nil
 	}
-	// Pass 1: the two populations' sizes, and for each number its range
-	// (and for integers whether they are few enough to be categories).
-	stats := []string{"coalesce(sum(sr) FILTER (WHERE sel__), 0)::BIGINT", "coalesce(sum(sr) FILTER (WHERE NOT sel__), 0)::BIGINT",
-		"count(*) FILTER (WHERE sel__)", "count(*) FILTER (WHERE NOT sel__)"}
+	// Pass 1: the two populations' sizes.
+	var rowsSel, rowsBase int64
+	if err := db.QueryRowContext(ctx, "SELECT coalesce(sum(sr) FILTER (WHERE sel__), 0)::BIGINT, coalesce(sum(sr) FILTER (WHERE NOT sel__), 0)::BIGINT, "+
+		"count(*) FILTER (WHERE sel__), count(*) FILTER (WHERE NOT sel__) FROM "+baseSQL, args...).
+		Scan(&ans.SelectionCount, &ans.BaselineCount, &rowsSel, &rowsBase); err != nil {
+		return nil, err
+	}
+	if ans.SelectionCount == 0 || ans.BaselineCount == 0 {
+		return ans, nil
+	}
+	// A large population is sampled: the shares of a distribution are
+	// estimated closely enough from a uniform sample of its events, and
+	// comparing every column costs per event. Each population keeps about
+	// sampleSize events.
+	sample := ""
+	ps, pb := min(1, sampleSize/float64(max(rowsSel, 1))), min(1, sampleSize/float64(max(rowsBase, 1)))
+	if ps < 1 || pb < 1 {
+		sample = fmt.Sprintf(" WHERE random() < CASE WHEN sel__ THEN %s ELSE %s END", num(ps), num(pb))
+		ans.Sampled = true
+	}
+	// Pass 2: for each number its range, and for integers whether they are
+	// few enough to be categories (from the sample).
+	var stats []string
 	for _, c := range cols {
 		if c.Type.Numeric() {
 			x := ident(c.Phys)
@@ -227,26 +246,23 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 		}
 	}
 	vals := make([]any, len(stats))
-	ptrs := make([]any, len(stats))
-	for i := range vals {
-		ptrs[i] = &vals[i]
+	if len(stats) > 0 {
+		ptrs := make([]any, len(stats))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := db.QueryRowContext(ctx, "SELECT "+strings.Join(stats, ", ")+" FROM "+baseSQL+sample, args...).Scan(ptrs...); err != nil {
+			return nil, err
+		}
 	}
-	if err := db.QueryRowContext(ctx, "SELECT "+strings.Join(stats, ", ")+" FROM "+baseSQL, args...).Scan(ptrs...); err != nil {
-		return nil, err
-	}
-	ans.SelectionCount, ans.BaselineCount = toInt(vals[0]), toInt(vals[1])
-	rowsSel, rowsBase := toInt(vals[2]), toInt(vals[3])
-	if ans.SelectionCount == 0 || ans.BaselineCount == 0 {
-		return ans, nil
-	}
-	// Pass 2: every column's value (or bin) counts, in one scan with a
+	// Pass 3: every column's value (or bin) counts, in one scan with a
 	// grouping set per column; rare values pooled, scores and the values
 	// that differ most computed in SQL, so that an id column of millions
 	// of values never leaves the engine.
 	type binning struct{ lo, width float64 }
 	bin := make([]*binning, len(cols))
 	keys := make([]string, len(cols))
-	k := 4
+	k := 0
 	for i, c := range cols {
 		x := ident(c.Phys)
 		keys[i] = "CAST(" + x + " AS VARCHAR)"
@@ -263,7 +279,8 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 		if b.width == 0 {
 			keys[i] = "CASE WHEN " + x + " IS NULL THEN NULL ELSE '0' END"
 		} else {
-			keys[i] = fmt.Sprintf("CAST(least(floor((%s - %s) / %s)::BIGINT, %d) AS VARCHAR)", x, num(b.lo), num(b.width), bins-1)
+			// Ranges come from a sample: values beyond them go to the end bins.
+			keys[i] = fmt.Sprintf("CAST(greatest(0, least(floor((%s - %s) / %s)::BIGINT, %d)) AS VARCHAR)", x, num(b.lo), num(b.width), bins-1)
 		}
 	}
 	sets := make([]string, len(cols))
@@ -276,20 +293,9 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 		which[i] = fmt.Sprintf("WHEN GROUPING(k%d) = 0 THEN %d", i, i)
 		pick[i] = fmt.Sprintf("WHEN %d THEN k%d", i, i)
 	}
-	// A large population is sampled: the shares of a distribution are
-	// estimated closely enough from a uniform sample of its events, and
-	// comparing every column costs per event. Each population keeps about
-	// sampleSize events.
-	ns, nb := float64(ans.SelectionCount), float64(ans.BaselineCount)
-	sample := ""
-	ps, pb := min(1, sampleSize/float64(max(rowsSel, 1))), min(1, sampleSize/float64(max(rowsBase, 1)))
-	if ps < 1 || pb < 1 {
-		sample = fmt.Sprintf(" WHERE random() < CASE WHEN sel__ THEN %s ELSE %s END", num(ps), num(pb))
-		ans.Sampled = true
-		// Shares come from the sample; counts are scaled back up.
-		ns, nb = ns*ps, nb*pb
-	}
-	// ns and nb (expected sampled totals) only decide which values are rare.
+	// Shares come from the sample; counts are scaled back up. ns and nb,
+	// the expected sampled totals, only decide which values are rare.
+	ns, nb := float64(ans.SelectionCount)*ps, float64(ans.BaselineCount)*pb
 	scaleS, scaleB := 1/ps, 1/pb
 	diff := "abs(s / ts - b / tb)" // shares of the (sampled) populations
 	q := `WITH g AS (SELECT col, CASE col ` + strings.Join(pick, " ") + ` END AS val, s, b FROM (` +
