@@ -35,28 +35,12 @@ func explainCmd() *cobra.Command {
 				return err
 			}
 			req := map[string]any{"time_range": int64(last / time.Second), "values": values}
-			var fs []map[string]any
-			for _, w := range wheres {
-				f, err := parseWhere(w)
-				if err != nil {
-					return err
-				}
-				fs = append(fs, f)
-			}
-			if len(fs) > 0 {
-				req["filters"] = fs
-			}
 			sel := map[string]any{}
-			var sf []map[string]any
-			for _, w := range selects {
-				f, err := parseWhere(w)
-				if err != nil {
-					return err
-				}
-				sf = append(sf, f)
+			if err := addFilters(req, wheres); err != nil {
+				return err
 			}
-			if len(sf) > 0 {
-				sel["filters"] = sf
+			if err := addFilters(sel, selects); err != nil {
+				return err
 			}
 			if heatmap != "" {
 				parts := strings.Split(heatmap, ":")

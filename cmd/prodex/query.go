@@ -47,16 +47,8 @@ func queryCmd() *cobra.Command {
 				cs = []map[string]any{{"op": "COUNT"}}
 			}
 			spec["calculations"] = cs
-			var fs []map[string]any
-			for _, w := range wheres {
-				f, err := parseWhere(w)
-				if err != nil {
-					return err
-				}
-				fs = append(fs, f)
-			}
-			if len(fs) > 0 {
-				spec["filters"] = fs
+			if err := addFilters(spec, wheres); err != nil {
+				return err
 			}
 			if or {
 				spec["filter_combination"] = "OR"
@@ -157,6 +149,22 @@ var filterOps = []string{"does-not-start-with", "does-not-end-with", "does-not-c
 
 // parseWhere reads 'COLUMN OP VALUE'. The column may be double-quoted; the
 // value is a number when it parses as one, unless quoted.
+// addFilters parses --where style filters into m["filters"], if any.
+func addFilters(m map[string]any, wheres []string) error {
+	var fs []map[string]any
+	for _, w := range wheres {
+		f, err := parseWhere(w)
+		if err != nil {
+			return err
+		}
+		fs = append(fs, f)
+	}
+	if len(fs) > 0 {
+		m["filters"] = fs
+	}
+	return nil
+}
+
 func parseWhere(s string) (map[string]any, error) {
 	s = strings.TrimSpace(s)
 	var col, rest string
