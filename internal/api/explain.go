@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 
@@ -42,6 +43,12 @@ func (s *Server) postExplain(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if ctx.Err() != nil {
 			writeError(w, http.StatusGatewayTimeout, "explain exceeded the query time limit of "+s.QueryTimeout.String())
+			return
+		}
+		var dbe *explain.DBError
+		if errors.As(err, &dbe) {
+			s.Log.Error("explain failed", "dataset", ds, "err", err)
+			writeError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
 		writeError(w, http.StatusBadRequest, err.Error())

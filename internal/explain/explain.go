@@ -221,7 +221,7 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 	if err := db.QueryRowContext(ctx, "SELECT coalesce(sum(sr) FILTER (WHERE sel__), 0)::BIGINT, coalesce(sum(sr) FILTER (WHERE NOT sel__), 0)::BIGINT, "+
 		"count(*) FILTER (WHERE sel__), count(*) FILTER (WHERE NOT sel__) FROM "+baseSQL, args...).
 		Scan(&ans.SelectionCount, &ans.BaselineCount, &rowsSel, &rowsBase); err != nil {
-		return nil, err
+		return nil, &DBError{Err: err}
 	}
 	if ans.SelectionCount == 0 || ans.BaselineCount == 0 {
 		return ans, nil
@@ -252,7 +252,7 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 			ptrs[i] = &vals[i]
 		}
 		if err := db.QueryRowContext(ctx, "SELECT "+strings.Join(stats, ", ")+" FROM "+baseSQL+sample, args...).Scan(ptrs...); err != nil {
-			return nil, err
+			return nil, &DBError{Err: err}
 		}
 	}
 	// Pass 3: every column's value (or bin) counts, in one scan with a
@@ -315,7 +315,7 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 		`SELECT col, other, val, s, b, score, ts, tb FROM r WHERE rk <= ` + strconv.Itoa(r.Values) + ` ORDER BY col, rk`
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return nil, &DBError{Err: err}
 	}
 	defer rows.Close()
 	out := make([]Column, len(cols))
@@ -328,7 +328,7 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 		var val sql.NullString
 		var sc, bc, score, ts, tb float64
 		if err := rows.Scan(&col, &other, &val, &sc, &bc, &score, &ts, &tb); err != nil {
-			return nil, err
+			return nil, &DBError{Err: err}
 		}
 		c := &out[col]
 		c.Score = math.Round(score*1e9) / 1e9
@@ -352,7 +352,7 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 		c.Values = append(c.Values, vs)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, &DBError{Err: err}
 	}
 	// Follow-ups: each column as a breakdown of the base query.
 	for i := range out {
@@ -368,6 +368,12 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 	ans.Columns = out
 	return ans, nil
 }
+
+// DBError is a failure of the database, not of the request.
+type DBError struct{ Err error }
+
+func (e *DBError) Error() string { return "explain query failed: " + e.Err.Error() }
+func (e *DBError) Unwrap() error { return e.Err }
 
 // FollowUp is a query spec to run next (POST /api/v1/query/{dataset}).
 type FollowUp struct {
