@@ -13,10 +13,10 @@ import (
 	"github.com/prodex/prodex/internal/sli"
 )
 
-// Counter is an SLI whose per-minute counts the store keeps: they are
-// computed by the database from the rows each commit appends, in the same
-// transaction, so that the counts and the events are durable together and
-// a kill -9 can neither lose nor double them.
+// Counter is an SLI whose per-minute counts the store keeps. A counter
+// goroutine follows the commits: it counts the rows appended since each
+// segment's mark and stores the counts with the new mark in one
+// transaction, so that a kill -9 can neither lose nor double them.
 type Counter struct {
 	Name     string // the SLO
 	Dataset  string
@@ -113,7 +113,8 @@ func (s *Store) CountPending(ctx context.Context) error {
 	return s.countPending(ctx)
 }
 
-// countLoop follows the commits until Close.
+// countLoop follows the commits until Close, counting at most once per
+// CountInterval.
 func (s *Store) countLoop() {
 	defer close(s.countDone)
 	tick := time.NewTicker(time.Second)
@@ -125,10 +126,16 @@ func (s *Store) countLoop() {
 		case <-s.countSignal:
 		case <-tick.C:
 		}
+		start := time.Now()
 		if err := s.CountPending(context.Background()); err != nil {
 			// The rows stay uncounted and are retried; a failure is
 			// rare (a column retyped under the query) and passes.
 			s.countErr.Store(err.Error())
+		}
+		select {
+		case <-s.countStop:
+			return
+		case <-time.After(s.opts.CountInterval - time.Since(start)):
 		}
 	}
 }
@@ -158,45 +165,87 @@ func (s *Store) loadMarks() error {
 	return rows.Err()
 }
 
-// countQuery returns a query of (name, minute, eligible, good, invalid)
-// for the counters over src, a table expression with ts, sr and their
-// columns.
+// countPlan is the query that groups rows by minute and by the values of
+// the counters' expressions, and where each counter finds its two values.
 //
 // Evaluating the expressions is most of what counting costs, so each
-// distinct expression is evaluated once per row, however many SLOs use
-// it. Rows are then grouped by minute and the expressions' values (true,
-// false or NULL) — few combinations, as they follow a few fields — and only
-// those groups are classified per SLO (not eligible, bad, good, invalid)
-// and summed.
-func countQuery(cs []*counter, src string) string {
-	var exprs []string
-	index := map[string]string{}
-	col := func(sql string) string {
+// distinct expression is evaluated once per row, however many SLOs use it.
+// The groups are few (the expressions follow a few fields), and each is
+// classified per SLO (not eligible, bad, good, invalid) in Go: doing that in
+// SQL made the statement so large that planning it, which DuckDB does
+// again at every execution of a statement with parameters, cost more than
+// running it.
+type countPlan struct {
+	sql            string
+	eligible, good []int // per counter, the result column of its expression; -1: always true
+}
+
+// planCount plans the counting of cs over src, a table expression with ts,
+// sr and the counters' columns. The query returns minute, weight and the
+// expressions' values (true, false or NULL when not evaluable).
+func planCount(cs []*counter, src string) countPlan {
+	p := countPlan{eligible: make([]int, len(cs)), good: make([]int, len(cs))}
+	cols := []string{"ts // 60000000 AS m", "sum(sr)::BIGINT AS w"}
+	index := map[string]int{}
+	col := func(sql string) int {
 		if sql == "TRUE" {
-			return "TRUE"
+			return -1
 		}
-		if x, ok := index[sql]; ok {
-			return x
+		i, ok := index[sql]
+		if !ok {
+			i = len(cols)
+			index[sql] = i
+			cols = append(cols, fmt.Sprintf("(%s) AS x%d", sql, i))
 		}
-		x := fmt.Sprintf("x%d", len(exprs))
-		index[sql] = x
-		exprs = append(exprs, "("+sql+") AS "+x)
-		return x
+		return i
 	}
-	items := make([]string, len(cs))
 	for k, c := range cs {
-		e, g := col(c.eligible), col(c.good)
-		items[k] = fmt.Sprintf("{'name': '%s', 'c': CASE WHEN %s IS NULL THEN 3 WHEN NOT %s THEN 0 WHEN %s IS NULL THEN 3 WHEN %s THEN 2 ELSE 1 END}",
-			sqlString(c.Name), e, e, g, g)
+		p.eligible[k], p.good[k] = col(c.eligible), col(c.good)
 	}
-	keys := make([]string, len(exprs))
-	for i := range exprs {
-		keys[i] = fmt.Sprintf("x%d", i)
+	// GROUP BY ALL groups by every column but the aggregate.
+	p.sql = "SELECT " + strings.Join(cols, ", ") + " FROM " + src + " GROUP BY ALL"
+	return p
+}
+
+// countKey names one SLO's minute.
+type countKey struct {
+	k      int // the counter's index
+	minute int64
+}
+
+// add classifies one group of rows (its minute, weight and expression
+// values) for every counter.
+func (p countPlan) add(acc map[countKey]*MinuteCount, vals []driver.Value) {
+	m, _ := vals[0].(int64)
+	w, _ := vals[1].(int64)
+	value := func(i int) (v, ok bool) {
+		if i < 0 {
+			return true, true
+		}
+		v, ok = vals[i].(bool)
+		return v, ok
 	}
-	return `SELECT x.name, m, coalesce(sum(w) FILTER (WHERE x.c IN (1, 2)), 0)::BIGINT, coalesce(sum(w) FILTER (WHERE x.c = 2), 0)::BIGINT, ` +
-		`coalesce(sum(w) FILTER (WHERE x.c = 3), 0)::BIGINT FROM (SELECT m, w, unnest([` + strings.Join(items, ", ") + `]) AS x FROM (` +
-		`SELECT ts // 60000000 AS m, ` + strings.Join(append(keys, ""), ", ") + `sum(sr) AS w FROM (SELECT ` + strings.Join(append([]string{"ts", "sr"}, exprs...), ", ") + ` FROM ` + src + `) GROUP BY ALL)) ` +
-		`GROUP BY x.name, m HAVING sum(w) FILTER (WHERE x.c > 0) > 0`
+	for k := range p.eligible {
+		e, ok := value(p.eligible[k])
+		if ok && !e {
+			continue // not eligible
+		}
+		c := acc[countKey{k, m}]
+		if c == nil {
+			c = &MinuteCount{Minute: m}
+			acc[countKey{k, m}] = c
+		}
+		g, gok := value(p.good[k])
+		switch {
+		case !ok || !gok:
+			c.Invalid += w
+		case g:
+			c.Eligible += w
+			c.Good += w
+		default:
+			c.Eligible += w
+		}
+	}
 }
 
 // compile (re)compiles a counter's expressions against cols when the
@@ -220,28 +269,37 @@ func (c *counter) compile(cols sli.Columns, gen int64) error {
 }
 
 // backfill recomputes a counter's counts from every stored event, in one
-// transaction. The caller holds wmu.
+// transaction on the counter's connection. The caller holds cmu and wmu.
 func (s *Store) backfill(ctx context.Context, c Counter) error {
-	cat, err := s.Catalog(c.Dataset)
-	tx, terr := s.db.BeginTx(ctx, nil)
-	if terr != nil {
-		return terr
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM px_slo_counts WHERE name = ?`, c.Name); err != nil {
+	cat, catErr := s.Catalog(c.Dataset)
+	tx, err := s.cconn.(driver.ConnBeginTx).BeginTx(ctx, driver.TxOptions{})
+	if err != nil {
 		return err
 	}
-	if err == nil { // a dataset not yet written has nothing to count
+	err = func() error {
+		if _, err := s.cconn.(driver.ExecerContext).ExecContext(ctx, `DELETE FROM px_slo_counts WHERE name = $1`,
+			[]driver.NamedValue{{Ordinal: 1, Value: c.Name}}); err != nil {
+			return err
+		}
+		if catErr != nil { // a dataset not yet written has nothing to count
+			return nil
+		}
 		cc := &counter{Counter: c}
 		if err := cc.compile(cat, -1); err != nil {
 			return err
 		}
-		// Minutes with only ineligible valid events are not stored, as
-		// in countNewRows.
-		q := `INSERT INTO px_slo_counts ` + countQuery([]*counter{cc}, cat.From(cc.phys, time.UnixMicro(0), time.UnixMicro(1<<62)))
-		if _, err := tx.ExecContext(ctx, q); err != nil {
+		counts, err := s.tally(ctx, []*counter{cc}, cat.From(cc.phys, time.UnixMicro(0), time.UnixMicro(1<<62)))
+		if err == nil {
+			_, err = s.addCounts(ctx, counts)
+		}
+		if err != nil {
 			return fmt.Errorf("backfill %s: %w", c.Name, err)
 		}
+		return nil
+	}()
+	if err != nil {
+		tx.Rollback()
+		return err
 	}
 	return tx.Commit()
 }
@@ -356,18 +414,15 @@ func (s *Store) countJob(ctx context.Context, j countJob) ([]MinuteCount, error)
 			}
 		}
 	}
-	// One statement counts the rows per minute and SLO and adds them to
-	// the stored counts, returning the new totals. Its text only changes
-	// with the SLIs and the segment's columns, so it is prepared once and
-	// reused: planning it is most of its cost.
-	q := `INSERT INTO px_slo_counts ` + countQuery(j.counters, `(SELECT ts, sr`+segmentColumns(j.segCols, phys, types)+` FROM `+ident(j.table)+` WHERE rowid >= $1 AND rowid < $2)`) +
-		` ON CONFLICT (name, minute) DO UPDATE SET eligible = eligible + excluded.eligible, good = good + excluded.good, invalid = invalid + excluded.invalid` +
-		` RETURNING name, minute, eligible, good, invalid`
 	tx, err := s.cconn.(driver.ConnBeginTx).BeginTx(ctx, driver.TxOptions{})
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.countStmt(ctx, q, j.from, j.to)
+	counts, err := s.tally(ctx, j.counters, `(SELECT ts, sr`+segmentColumns(j.segCols, phys, types)+` FROM `+ident(j.table)+` WHERE rowid >= $1 AND rowid < $2)`, j.from, j.to)
+	var totals []MinuteCount
+	if err == nil {
+		totals, err = s.addCounts(ctx, counts)
+	}
 	if err == nil {
 		_, err = s.cconn.(driver.ExecerContext).ExecContext(ctx, `INSERT INTO px_slo_marks VALUES ($1, $2) ON CONFLICT (tbl) DO UPDATE SET counted = excluded.counted`,
 			[]driver.NamedValue{{Ordinal: 1, Value: j.table}, {Ordinal: 2, Value: j.to}})
@@ -379,12 +434,71 @@ func (s *Store) countJob(ctx context.Context, j countJob) ([]MinuteCount, error)
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
+	return totals, nil
+}
+
+// tally counts the rows of src for cs: per counter and minute, the
+// eligible, good and invalid weights. Minutes with only ineligible events
+// are left out.
+func (s *Store) tally(ctx context.Context, cs []*counter, src string, args ...any) ([]MinuteCount, error) {
+	p := planCount(cs, src)
+	acc := map[countKey]*MinuteCount{}
+	err := s.countQuery(ctx, p.sql, args, func(vals []driver.Value) { p.add(acc, vals) })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MinuteCount, 0, len(acc))
+	for k, c := range acc {
+		if c.Eligible == 0 && c.Invalid == 0 {
+			continue
+		}
+		c.Name = cs[k.k].Name
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Minute < out[j].Minute
+	})
 	return out, nil
 }
 
-// countStmt runs a count statement, prepared once per text on the
-// counter's connection.
-func (s *Store) countStmt(ctx context.Context, q string, from, to int64) ([]MinuteCount, error) {
+// addCounts adds counts to the stored ones and returns the new totals of
+// the minutes it touched.
+func (s *Store) addCounts(ctx context.Context, counts []MinuteCount) ([]MinuteCount, error) {
+	if len(counts) == 0 {
+		return nil, nil
+	}
+	names := make([]string, len(counts))
+	cols := [4][]int64{}
+	for i, c := range counts {
+		names[i] = c.Name
+		cols[0] = append(cols[0], c.Minute)
+		cols[1] = append(cols[1], c.Eligible)
+		cols[2] = append(cols[2], c.Good)
+		cols[3] = append(cols[3], c.Invalid)
+	}
+	var out []MinuteCount
+	err := s.countQuery(ctx, `INSERT INTO px_slo_counts SELECT unnest($1::VARCHAR[]), unnest($2::BIGINT[]), unnest($3::BIGINT[]), unnest($4::BIGINT[]), unnest($5::BIGINT[])`+
+		` ON CONFLICT (name, minute) DO UPDATE SET eligible = eligible + excluded.eligible, good = good + excluded.good, invalid = invalid + excluded.invalid`+
+		` RETURNING name, minute, eligible, good, invalid`, []any{names, cols[0], cols[1], cols[2], cols[3]},
+		func(v []driver.Value) {
+			m := MinuteCount{}
+			m.Name, _ = v[0].(string)
+			m.Minute, _ = v[1].(int64)
+			m.Eligible, _ = v[2].(int64)
+			m.Good, _ = v[3].(int64)
+			m.Invalid, _ = v[4].(int64)
+			out = append(out, m)
+		})
+	return out, err
+}
+
+// countQuery runs q with args on the counter's connection, passing each
+// row to f. Statements are prepared once per text: the texts only change
+// with the SLIs and the segments' columns.
+func (s *Store) countQuery(ctx context.Context, q string, args []any, f func([]driver.Value)) error {
 	st := s.countStmts[q]
 	if st == nil {
 		if len(s.countStmts) >= 256 {
@@ -392,36 +506,33 @@ func (s *Store) countStmt(ctx context.Context, q string, from, to int64) ([]Minu
 		}
 		var err error
 		if st, err = s.cconn.(driver.ConnPrepareContext).PrepareContext(ctx, q); err != nil {
-			return nil, err
+			return err
 		}
 		if s.countStmts == nil {
 			s.countStmts = map[string]driver.Stmt{}
 		}
 		s.countStmts[q] = st
 	}
-	rows, err := st.(driver.StmtQueryContext).QueryContext(ctx, []driver.NamedValue{{Ordinal: 1, Value: from}, {Ordinal: 2, Value: to}})
+	nv := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+	}
+	rows, err := st.(driver.StmtQueryContext).QueryContext(ctx, nv)
 	if err != nil {
 		// Let the next commit prepare it afresh.
 		st.Close()
 		delete(s.countStmts, q)
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	dest := make([]driver.Value, 5)
-	var out []MinuteCount
+	dest := make([]driver.Value, len(rows.Columns()))
 	for {
 		if err := rows.Next(dest); err == io.EOF {
-			return out, nil
+			return nil
 		} else if err != nil {
-			return nil, err
+			return err
 		}
-		m := MinuteCount{}
-		m.Name, _ = dest[0].(string)
-		m.Minute, _ = dest[1].(int64)
-		m.Eligible, _ = dest[2].(int64)
-		m.Good, _ = dest[3].(int64)
-		m.Invalid, _ = dest[4].(int64)
-		out = append(out, m)
+		f(dest)
 	}
 }
 

@@ -2,12 +2,14 @@ package duckdb
 
 import (
 	"context"
+	"fmt"
 	"math/rand"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/store"
 )
 
 // TestStreamedCountsEqualBackfill counts an SLI as events arrive, over
@@ -120,5 +122,112 @@ func TestCountConstantSLI(t *testing.T) {
 	cs, err := s.loadCounts(ctx, "always")
 	if err != nil || len(cs) != 1 || cs[0].Eligible != 4 || cs[0].Good != 4 {
 		t.Fatalf("counts %+v %v", cs, err)
+	}
+}
+
+// TestManyCounters: more distinct expressions than one packed key holds.
+func TestManyCounters(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for k := 0; k < 45; k++ {
+		c := Counter{Name: fmt.Sprintf("c%02d", k), Dataset: "d", Good: fmt.Sprintf("a < %d", k)}
+		if k%2 == 1 {
+			c.Eligible = "b == true"
+		}
+		if err := s.SetCounter(ctx, c, true, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var evs []event.Event
+	for a := 0; a < 50; a++ {
+		e := ev(time.Now(), 1, "a", int64(a))
+		if a%5 == 0 {
+			e.Fields["b"] = true
+		}
+		evs = append(evs, e)
+	}
+	appendOK(t, s, "d", evs...)
+	if err := s.CountPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; k < 45; k++ {
+		cs, err := s.loadCounts(ctx, fmt.Sprintf("c%02d", k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e, g int64
+		for _, c := range cs {
+			e, g = e+c.Eligible, g+c.Good
+		}
+		wantE, wantG := int64(50), int64(k)
+		if k%2 == 1 { // eligible: the 10 events with b, a = 0, 5, 10…
+			wantE, wantG = 10, int64((k+4)/5)
+		}
+		if e != wantE || g != wantG {
+			t.Errorf("counter %d: eligible %d good %d, want %d %d", k, e, g, wantE, wantG)
+		}
+	}
+}
+
+// BenchmarkAppendWithCounters measures what counting SLIs adds to ingest:
+// commits of 10,000 wide events (timestamps over an hour), counted after
+// every fifth as the server's counter does under heavy ingest (it runs at
+// most every CountInterval), with no SLOs and with 20 (the shapes `prodex
+// bench ingest --slos 20` defines).
+func BenchmarkAppendWithCounters(b *testing.B) {
+	for _, n := range []int{0, 20} {
+		b.Run(fmt.Sprintf("slos=%d", n), func(b *testing.B) {
+			s, err := Open(b.TempDir(), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			services := []string{"api", "web", "checkout", "search", "auth"}
+			for i := 0; i < n; i++ {
+				c := Counter{Name: fmt.Sprintf("bench-%02d", i), Dataset: "d",
+					Eligible: fmt.Sprintf("service == %q", services[i%5]),
+					Good:     fmt.Sprintf("status_code < 500 && duration_ms < %d", 100+10*i)}
+				if err := s.SetCounter(ctx, c, true, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			r := rand.New(rand.NewSource(1))
+			now := time.Now()
+			const batch = 10000
+			mk := func() []event.Event {
+				evs := make([]event.Event, batch)
+				for i := range evs {
+					f := map[string]any{"service": services[r.Intn(5)], "status_code": int64([]int{200, 200, 201, 404, 500}[r.Intn(5)]),
+						"duration_ms": r.ExpFloat64() * 80}
+					for k := 3; k < 20; k++ {
+						f[fmt.Sprintf("attr%d", k)] = int64(r.Intn(10000))
+					}
+					evs[i] = event.Event{Time: now.Add(-time.Duration(r.Intn(3600)) * time.Second), SampleRate: 1, Fields: f}
+				}
+				return evs
+			}
+			batches := make([][]event.Event, 8)
+			for i := range batches {
+				batches[i] = mk()
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				bt := &store.Batch{Dataset: "d", Events: batches[i%len(batches)]}
+				if err := s.Append(ctx, []*store.Batch{bt}); err != nil {
+					b.Fatal(err)
+				}
+				if i%5 == 4 || i == b.N-1 {
+					if err := s.CountPending(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+		})
 	}
 }

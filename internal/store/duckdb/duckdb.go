@@ -48,6 +48,11 @@ type Options struct {
 	Threads int
 	// MemoryLimit, when set, caps DuckDB's memory (e.g. "4GB").
 	MemoryLimit string
+	// CountInterval is the least time between two runs of the SLI counter
+	// (default 500ms). Each run costs a transaction and an upsert per SLO
+	// and minute however few rows it counts, so under heavy ingest fewer,
+	// larger runs keep counting cheap; the counts lag by at most this.
+	CountInterval time.Duration
 }
 
 func (o *Options) defaults() {
@@ -62,6 +67,9 @@ func (o *Options) defaults() {
 	}
 	if o.AlterRows <= 0 {
 		o.AlterRows = 2_000_000
+	}
+	if o.CountInterval <= 0 {
+		o.CountInterval = 500 * time.Millisecond
 	}
 }
 
