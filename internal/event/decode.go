@@ -112,6 +112,21 @@ func DecodeBatch(body io.Reader, contentType, contentEncoding string, lim Limits
 	return d.jsonBatch(buf)
 }
 
+// ReadBody reads a request body as DecodeBatch does (gzip or zstd
+// decompressed, at most lim.MaxBodyBytes, a *RequestError otherwise) for
+// formats decoded elsewhere, such as OTLP. The body passed to use is only
+// valid during the call.
+func ReadBody(body io.Reader, contentEncoding string, lim Limits, use func([]byte) error) error {
+	lim = lim.norm()
+	d := getDecoder(lim, time.Now())
+	defer putDecoder(d)
+	buf, err := d.readBody(body, contentEncoding, lim.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	return use(buf)
+}
+
 // DecodeEvent decodes a POST /1/events/{dataset} body, one object that is the
 // event's data, with the X-Honeycomb-Event-Time and X-Honeycomb-Samplerate
 // header values ("" when absent). Every error is a *RequestError: 413 when

@@ -46,9 +46,9 @@ type Writer struct {
 }
 
 type request struct {
-	batch *store.Batch
-	n     int64
-	err   chan error
+	batches []*store.Batch
+	n       int64
+	err     chan error
 }
 
 // NewWriter starts a writer over st.
@@ -68,7 +68,17 @@ func NewWriter(st Appender, opts Options) *Writer {
 // ErrBusy when the queue is full. On success b.Errs holds per-event
 // rejections.
 func (w *Writer) Submit(ctx context.Context, b *store.Batch) error {
-	n := int64(len(b.Events))
+	return w.SubmitAll(ctx, []*store.Batch{b})
+}
+
+// SubmitAll is Submit for batches of several datasets (an OTLP request
+// spanning services): they are accepted or refused together and committed
+// in the same transaction.
+func (w *Writer) SubmitAll(ctx context.Context, bs []*store.Batch) error {
+	var n int64
+	for _, b := range bs {
+		n += int64(len(b.Events))
+	}
 	if n == 0 {
 		return nil
 	}
@@ -82,7 +92,7 @@ func (w *Writer) Submit(ctx context.Context, b *store.Batch) error {
 		w.mu.RUnlock()
 		return ErrBusy
 	}
-	r := &request{batch: b, n: n, err: make(chan error, 1)}
+	r := &request{batches: bs, n: n, err: make(chan error, 1)}
 	select {
 	case w.reqs <- r:
 	default:
@@ -125,9 +135,9 @@ func (w *Writer) run() {
 }
 
 func (w *Writer) commit(group []*request, n int64) {
-	batches := make([]*store.Batch, len(group))
-	for i, r := range group {
-		batches[i] = r.batch
+	var batches []*store.Batch
+	for _, r := range group {
+		batches = append(batches, r.batches...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	err := w.st.Append(ctx, batches)
