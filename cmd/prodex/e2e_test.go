@@ -46,6 +46,9 @@ type server struct {
 	url  string
 	cmd  *exec.Cmd
 	log  *bytes.Buffer
+	// OTLP listeners of their own, so that servers of parallel tests
+	// never contend for the conventional ports.
+	otlpHTTP, otlpGRPC string
 }
 
 func freeAddr(t *testing.T) string {
@@ -84,7 +87,7 @@ func newKey(t *testing.T, data, scope string) string {
 
 func startServer(t *testing.T, data string, extra ...string) *server {
 	t.Helper()
-	s := &server{t: t, data: data, addr: freeAddr(t), log: &bytes.Buffer{}}
+	s := &server{t: t, data: data, addr: freeAddr(t), log: &bytes.Buffer{}, otlpHTTP: freeAddr(t), otlpGRPC: freeAddr(t)}
 	s.url = "http://" + s.addr
 	s.start(extra...)
 	return s
@@ -92,7 +95,7 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 
 func (s *server) start(extra ...string) {
 	s.t.Helper()
-	args := append([]string{"serve", "--data", s.data, "--listen", s.addr}, extra...)
+	args := append([]string{"serve", "--data", s.data, "--listen", s.addr, "--otlp-http", s.otlpHTTP, "--otlp-grpc", s.otlpGRPC}, extra...)
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {

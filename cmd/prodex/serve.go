@@ -21,7 +21,9 @@ import (
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/ingest"
 	"github.com/prodex/prodex/internal/notify"
+	"github.com/prodex/prodex/internal/otlp"
 	"github.com/prodex/prodex/internal/rules"
+	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
@@ -29,6 +31,8 @@ func serveCmd() *cobra.Command {
 	var (
 		dataDir, listen, memLimit string
 		debugListen, externalURL  string
+		otlpHTTP, otlpGRPC        string
+		otlpDataset, keyHeader    string
 		evalEvery                 time.Duration
 		maxColumns, threads       int
 		retention, queryTimeout   time.Duration
@@ -73,14 +77,45 @@ func serveCmd() *cobra.Command {
 				return fmt.Errorf("load SLOs: %w", err)
 			}
 			w := ingest.NewWriter(st, ingest.Options{MaxQueued: maxQueued})
-			srv := &api.Server{Store: st, Writer: w, Keys: keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: queryTimeout, SLOs: slos}
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
+			srv := &api.Server{Store: st, Writer: w, Keys: keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: queryTimeout, SLOs: slos, KeyHeader: keyHeader}
+			srv.OTLP = &otlp.Receiver{Sink: w, Limits: srv.Limits, Dataset: otlpDataset}
+			if otlpDataset != "" {
+				if otlpDataset, err = store.NormalizeDataset(otlpDataset); err != nil {
+					w.Close()
+					st.Close()
+					return fmt.Errorf("--otlp-dataset: %w", err)
+				}
+				srv.OTLP.Dataset = otlpDataset
+			}
+			var lns []net.Listener
+			listenAll := func(addrs ...string) error {
+				for _, a := range addrs {
+					if a == "" {
+						lns = append(lns, nil)
+						continue
+					}
+					ln, err := net.Listen("tcp", a)
+					if err != nil {
+						for _, l := range lns {
+							if l != nil {
+								l.Close()
+							}
+						}
+						return err
+					}
+					lns = append(lns, ln)
+				}
+				return nil
+			}
+			if err := listenAll(listen, otlpHTTP, otlpGRPC); err != nil {
 				w.Close()
 				st.Close()
 				return err
 			}
+			ln, otlpHTTPLn, otlpGRPCLn := lns[0], lns[1], lns[2]
 			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			ohs := &http.Server{Handler: srv.OTLPHandler(), ReadHeaderTimeout: 10 * time.Second}
+			gs := otlp.NewGRPCServer(srv.OTLP, srv.Authorize, srv.KeyHeaders())
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			go housekeeping(ctx, st, log)
@@ -89,8 +124,16 @@ func serveCmd() *cobra.Command {
 			if debugListen != "" {
 				go serveDebug(debugListen, log)
 			}
-			errc := make(chan error, 1)
+			errc := make(chan error, 3)
 			go func() { errc <- hs.Serve(ln) }()
+			if otlpHTTPLn != nil {
+				go func() { errc <- ohs.Serve(otlpHTTPLn) }()
+				log.Info("OTLP/HTTP serving", "addr", otlpHTTPLn.Addr().String())
+			}
+			if otlpGRPCLn != nil {
+				go func() { errc <- gs.Serve(otlpGRPCLn) }()
+				log.Info("OTLP/gRPC serving", "addr", otlpGRPCLn.Addr().String())
+			}
 			log.Info("prodex serving", "addr", ln.Addr().String(), "data", dataDir)
 			select {
 			case err := <-errc:
@@ -103,6 +146,10 @@ func serveCmd() *cobra.Command {
 			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			hs.Shutdown(sctx)
+			ohs.Shutdown(sctx)
+			if otlpGRPCLn != nil {
+				gs.GracefulStop()
+			}
 			w.Close()
 			<-evalDone
 			notifier.Close(sctx)
@@ -123,6 +170,10 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&externalURL, "external-url", "", "URL people reach this server at, for links in notifications (default http://LISTEN)")
 	f.DurationVar(&evalEvery, "eval-interval", time.Second, "how often SLO alert rules are evaluated")
 	f.StringVar(&debugListen, "debug-listen", "", "address for Go's /debug/pprof profiles (off when empty; keep it on loopback)")
+	f.StringVar(&otlpHTTP, "otlp-http", "127.0.0.1:4318", "address for OTLP/HTTP (/v1/traces, /v1/logs; also served on --listen); empty: off")
+	f.StringVar(&otlpGRPC, "otlp-grpc", "127.0.0.1:4317", "address for OTLP/gRPC; empty: off")
+	f.StringVar(&otlpDataset, "otlp-dataset", "", "dataset for all OTLP spans and logs (default: one per service.name)")
+	f.StringVar(&keyHeader, "key-header", "", "another header (gRPC metadata) an API key may come in, besides X-Honeycomb-Team and Authorization: Bearer")
 	f.IntVar(&threads, "threads", 0, "DuckDB worker threads (0 = one per core)")
 	f.StringVar(&memLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's 80% of RAM)")
 	return cmd

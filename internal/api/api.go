@@ -14,6 +14,7 @@ import (
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/ingest"
+	"github.com/prodex/prodex/internal/otlp"
 	"github.com/prodex/prodex/internal/rules"
 	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/duckdb"
@@ -32,6 +33,11 @@ type Server struct {
 	QueryTimeout time.Duration
 	// SLOs manages SLOs and their alerts.
 	SLOs *rules.Manager
+	// OTLP receives OpenTelemetry traces and logs (nil: not served).
+	OTLP *otlp.Receiver
+	// KeyHeader is one more request header an API key may come in, for
+	// OTLP senders that cannot set X-Honeycomb-Team.
+	KeyHeader string
 }
 
 // Handler returns the HTTP handler with every route.
@@ -58,6 +64,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/keys", s.with(auth.Admin, s.postKey))
 	mux.HandleFunc("DELETE /api/v1/keys/{id}", s.with(auth.Admin, s.deleteKey))
 	s.sloRoutes(mux)
+	s.otlpRoutes(mux)
+	mux.HandleFunc("GET /api/v1/traces/{trace_id}", s.with(auth.Query, s.getTrace))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path)
@@ -70,12 +78,7 @@ type keyCtx struct{}
 // with authenticates the request's key for scope need ("" = any valid key).
 func (s *Server) with(need auth.Scope, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		secret := r.Header.Get("X-Honeycomb-Team")
-		if secret == "" {
-			if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
-				secret = strings.TrimPrefix(a, "Bearer ")
-			}
-		}
+		secret := s.keyOf(r)
 		scope := need
 		if scope == "" {
 			scope = auth.Ingest
@@ -91,6 +94,21 @@ func (s *Server) with(need auth.Scope, h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), keyCtx{}, k)))
 	}
+}
+
+// keyOf is the API key a request carries: X-Honeycomb-Team, the
+// configured KeyHeader, or Authorization: Bearer.
+func (s *Server) keyOf(r *http.Request) string {
+	secret := r.Header.Get("X-Honeycomb-Team")
+	if secret == "" && s.KeyHeader != "" {
+		secret = r.Header.Get(s.KeyHeader)
+	}
+	if secret == "" {
+		if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
+			secret = strings.TrimPrefix(a, "Bearer ")
+		}
+	}
+	return secret
 }
 
 func (s *Server) getAuth(w http.ResponseWriter, r *http.Request) {

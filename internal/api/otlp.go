@@ -1,0 +1,66 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/otlp"
+)
+
+// otlpRoutes serves OTLP/HTTP on the main listener.
+func (s *Server) otlpRoutes(mux *http.ServeMux) {
+	if s.OTLP == nil {
+		return
+	}
+	mux.HandleFunc("POST /v1/traces", s.withOTLP(s.OTLP.ServeTraces))
+	mux.HandleFunc("POST /v1/logs", s.withOTLP(s.OTLP.ServeLogs))
+}
+
+// OTLPHandler serves only OTLP/HTTP, for its conventional port.
+func (s *Server) OTLPHandler() http.Handler {
+	mux := http.NewServeMux()
+	s.otlpRoutes(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		otlp.WriteHTTPError(w, r, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path+": OTLP/HTTP is POST /v1/traces and /v1/logs")
+	})
+	return mux
+}
+
+// withOTLP authenticates an OTLP/HTTP request, answering failures with the
+// Status body OTLP clients expect.
+func (s *Server) withOTLP(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		switch err := s.Authorize(r.Context(), s.keyOf(r)); {
+		case errors.Is(err, otlp.ErrUnauthenticated):
+			otlp.WriteHTTPError(w, r, http.StatusUnauthorized, "unknown API key: send a valid key in the X-Honeycomb-Team header")
+		case err != nil:
+			otlp.WriteHTTPError(w, r, http.StatusForbidden, err.Error())
+		default:
+			h(w, r)
+		}
+	}
+}
+
+// Authorize checks that key may send events, for OTLP over HTTP and gRPC.
+func (s *Server) Authorize(ctx context.Context, key string) error {
+	k, err := s.Keys.Check(key, auth.Ingest)
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return otlp.ErrUnauthenticated
+	case err != nil:
+		return errors.New("this API key has scope " + string(k.Scope) + "; sending telemetry needs " + string(auth.Ingest))
+	}
+	return nil
+}
+
+// KeyHeaders are the lower-case gRPC metadata names an API key may come in.
+func (s *Server) KeyHeaders() []string {
+	h := []string{"x-honeycomb-team"}
+	if s.KeyHeader != "" {
+		h = append(h, strings.ToLower(s.KeyHeader))
+	}
+	return h
+}
