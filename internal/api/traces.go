@@ -1,0 +1,87 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prodex/prodex/internal/store"
+	"github.com/prodex/prodex/internal/trace"
+)
+
+// maxTraceEvents bounds the events read per dataset for one trace.
+const maxTraceEvents = 10000
+
+// getTrace answers GET /api/v1/traces/{trace_id}: the span tree of a trace
+// from every dataset that has trace ids (or those ?dataset= names, comma
+// separated), optionally within ?start_time= and ?end_time= (Unix seconds).
+func (s *Server) getTrace(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("trace_id")
+	if id == "" || len(id) > 256 {
+		writeError(w, http.StatusBadRequest, "trace id must be 1 to 256 characters")
+		return
+	}
+	start, end := time.Unix(0, 0), s.Now().Add(2*time.Hour)
+	for name, t := range map[string]*time.Time{"start_time": &start, "end_time": &end} {
+		if v := r.URL.Query().Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, name+" must be Unix seconds, got "+strconv.Quote(v))
+				return
+			}
+			*t = time.Unix(n, 0)
+		}
+	}
+	if !start.Before(end) {
+		writeError(w, http.StatusBadRequest, "start_time must be before end_time")
+		return
+	}
+	var names []string
+	if v := r.URL.Query().Get("dataset"); v != "" {
+		for _, n := range strings.Split(v, ",") {
+			ds, err := store.NormalizeDataset(strings.TrimSpace(n))
+			if err != nil {
+				writeError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			if _, err := s.Store.Catalog(ds); !storeOK(w, ds, err) {
+				return
+			}
+			names = append(names, ds)
+		}
+	} else {
+		for _, d := range s.Store.Datasets() {
+			names = append(names, d.Name)
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.QueryTimeout)
+	defer cancel()
+	var evs []trace.Event
+	truncated := false
+	for _, ds := range names {
+		found, err := s.Store.Find(ctx, ds, "trace.trace_id", id, start, end, maxTraceEvents)
+		if err != nil {
+			if ctx.Err() != nil {
+				writeError(w, http.StatusGatewayTimeout, "trace lookup exceeded its time limit of "+s.QueryTimeout.String())
+				return
+			}
+			s.Log.Error("trace lookup failed", "dataset", ds, "err", err)
+			writeError(w, http.StatusInternalServerError, "trace lookup failed: "+err.Error())
+			return
+		}
+		truncated = truncated || len(found) == maxTraceEvents
+		for _, e := range found {
+			evs = append(evs, trace.Event{Dataset: ds, Event: e})
+		}
+	}
+	if len(evs) == 0 {
+		writeError(w, http.StatusNotFound, "no events of trace "+strconv.Quote(id))
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		*trace.Tree
+		Truncated bool `json:"truncated"`
+	}{trace.Build(id, evs), truncated})
+}

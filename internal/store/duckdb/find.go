@@ -1,0 +1,60 @@
+package duckdb
+
+import (
+	"context"
+	"time"
+
+	"github.com/prodex/prodex/internal/event"
+)
+
+// Find returns up to limit events of a dataset in [start, end) whose column
+// equals value, oldest first: every field of each, for views that show
+// whole events (a trace's spans). A column the dataset lacks matches
+// nothing.
+func (s *Store) Find(ctx context.Context, dataset, column string, value any, start, end time.Time, limit int) ([]event.Event, error) {
+	cat, err := s.Catalog(dataset)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := cat.Column(column)
+	if !ok {
+		return nil, nil
+	}
+	cols := cat.Columns()
+	q := "SELECT ts, sr"
+	phys := make([]string, len(cols))
+	for i, c := range cols {
+		phys[i] = c.Phys
+		q += ", " + ident(c.Phys)
+	}
+	q += " FROM " + cat.From(phys, start, end) + " WHERE " + ident(key.Phys) + " = ? ORDER BY ts LIMIT ?"
+	rows, err := s.db.QueryContext(ctx, q, value, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []event.Event
+	vals := make([]any, len(cols)+2)
+	ptrs := make([]any, len(vals))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		for i := range vals {
+			vals[i] = nil
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		ts, _ := vals[0].(int64)
+		sr, _ := vals[1].(int64)
+		ev := event.Event{Time: time.UnixMicro(ts).UTC(), SampleRate: sr, Fields: map[string]any{}}
+		for i, c := range cols {
+			if v := vals[i+2]; v != nil {
+				ev.Fields[c.Name] = v
+			}
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
