@@ -27,6 +27,7 @@ package otlp
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -88,7 +89,7 @@ func (c *converter) add(service string, t time.Time, fields map[string]any) {
 			}
 		}
 	}
-	ev, err := event.FromMap(fields, t, rate, c.lim, c.now)
+	ev, err := event.FromFlat(fields, t, rate, c.lim, c.now)
 	if err != nil {
 		c.reject(err.Error())
 		return
@@ -124,18 +125,32 @@ func (c *converter) storeRejected() {
 	}
 }
 
-// putAttrs copies OTel attributes into fields. Bytes become base64 text
-// (as in OTLP/JSON); maps are flattened to dotted names by the event
-// rules, arrays kept as JSON text.
-func putAttrs(fields map[string]any, attrs pcommon.Map) {
+// putAttrs copies OTel attributes into fields, flat: a map's members
+// become dotted names (as nested JSON objects do in the events API), an
+// array its JSON text, bytes base64 text (as in OTLP/JSON).
+func putAttrs(fields map[string]any, prefix string, attrs pcommon.Map) {
 	attrs.Range(func(k string, v pcommon.Value) bool {
-		if x := value(v); x != nil {
-			fields[k] = x
+		name := k
+		if prefix != "" {
+			name = prefix + "." + k
+		}
+		switch v.Type() {
+		case pcommon.ValueTypeMap:
+			putAttrs(fields, name, v.Map())
+		case pcommon.ValueTypeSlice:
+			if text, err := json.Marshal(value(v)); err == nil {
+				fields[name] = string(text)
+			}
+		case pcommon.ValueTypeEmpty:
+		default:
+			fields[name] = value(v)
 		}
 		return true
 	})
 }
 
+// value is v as a Go value: scalars as the event types, maps and arrays
+// nested (for JSON text).
 func value(v pcommon.Value) any {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
@@ -149,8 +164,11 @@ func value(v pcommon.Value) any {
 	case pcommon.ValueTypeBytes:
 		return base64.StdEncoding.EncodeToString(v.Bytes().AsRaw())
 	case pcommon.ValueTypeMap:
-		m := map[string]any{}
-		putAttrs(m, v.Map())
+		m := make(map[string]any, v.Map().Len())
+		v.Map().Range(func(k string, x pcommon.Value) bool {
+			m[k] = value(x)
+			return true
+		})
 		return m
 	case pcommon.ValueTypeSlice:
 		s := v.Slice()
@@ -174,7 +192,7 @@ func timeOf(ts pcommon.Timestamp) time.Time {
 // starts with.
 func resourceFields(res pcommon.Resource, scope pcommon.InstrumentationScope, signal string) (map[string]any, string) {
 	f := map[string]any{}
-	putAttrs(f, res.Attributes())
+	putAttrs(f, "", res.Attributes())
 	service, _ := f["service.name"].(string)
 	if scope.Name() != "" {
 		f["library.name"] = scope.Name()
@@ -213,7 +231,7 @@ func (c *converter) convertTraces(td ptrace.Traces) {
 
 func (c *converter) span(base map[string]any, service string, sp ptrace.Span) {
 	f := clone(base)
-	putAttrs(f, sp.Attributes())
+	putAttrs(f, "", sp.Attributes())
 	traceID, spanID := sp.TraceID().String(), sp.SpanID().String()
 	f["name"] = sp.Name()
 	f["trace.trace_id"] = traceID
@@ -246,7 +264,7 @@ func (c *converter) span(base map[string]any, service string, sp ptrace.Span) {
 	for i := 0; i < evs.Len(); i++ {
 		e := evs.At(i)
 		g := clone(base)
-		putAttrs(g, e.Attributes())
+		putAttrs(g, "", e.Attributes())
 		g["name"] = e.Name()
 		g["trace.trace_id"] = traceID
 		g["trace.parent_id"] = spanID
@@ -262,7 +280,7 @@ func (c *converter) span(base map[string]any, service string, sp ptrace.Span) {
 	for i := 0; i < links.Len(); i++ {
 		l := links.At(i)
 		g := clone(base)
-		putAttrs(g, l.Attributes())
+		putAttrs(g, "", l.Attributes())
 		g["trace.trace_id"] = traceID
 		g["trace.parent_id"] = spanID
 		g["trace.link.trace_id"] = l.TraceID().String()
@@ -308,13 +326,17 @@ func (c *converter) convertLogs(ld plog.Logs) {
 
 func (c *converter) log(base map[string]any, service string, lr plog.LogRecord) {
 	f := clone(base)
-	putAttrs(f, lr.Attributes())
+	putAttrs(f, "", lr.Attributes())
 	switch body := lr.Body(); body.Type() {
 	case pcommon.ValueTypeEmpty:
 	case pcommon.ValueTypeMap:
 		// A structured body's fields become the event's, as with a
 		// JSON log line.
-		putAttrs(f, body.Map())
+		putAttrs(f, "", body.Map())
+	case pcommon.ValueTypeSlice:
+		if text, err := json.Marshal(value(body)); err == nil {
+			f["body"] = string(text)
+		}
 	default:
 		f["body"] = value(body)
 	}
