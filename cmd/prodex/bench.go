@@ -19,7 +19,7 @@ import (
 
 func benchCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure ingest (against a running server) and queries (on an embedded store)"}
-	cmd.AddCommand(benchIngestCmd(), benchQueryCmd(), benchExplainCmd())
+	cmd.AddCommand(benchIngestCmd(), benchQueryCmd(), benchExplainCmd(), benchOTLPCmd())
 	return cmd
 }
 

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+)
+
+func benchOTLPCmd() *cobra.Command {
+	var key, url string
+	var spans, batch, workers, distinct, pid int
+	var compress bool
+	cmd := &cobra.Command{
+		Use:   "otlp",
+		Short: "Send synthetic traces over OTLP/HTTP protobuf and report spans/s",
+		Long: `Sends requests of spans (5 services, 10-span traces, 12 attributes per
+span: http, db and user fields of the kinds an instrumented service emits)
+to a running server's OTLP/HTTP endpoint, each answered after its commit.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if key == "" {
+				return fmt.Errorf("no API key: pass --key or set PRODEX_KEY")
+			}
+			bodies := make([][]byte, distinct)
+			rng := rand.New(rand.NewPCG(3, 4))
+			for i := range bodies {
+				b, err := benchTraces(rng, time.Now(), batch, compress)
+				if err != nil {
+					return err
+				}
+				bodies[i] = b
+			}
+			var sent, retries atomic.Int64
+			var next atomic.Int64
+			total := int64(spans / batch)
+			hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+			var firstErr atomic.Value
+			var wg sync.WaitGroup
+			start := time.Now()
+			for w := 0; w < workers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := next.Add(1) - 1
+						if i >= total {
+							return
+						}
+						for {
+							req, _ := http.NewRequest("POST", url+"/v1/traces", bytes.NewReader(bodies[i%int64(len(bodies))]))
+							req.Header.Set("X-Honeycomb-Team", key)
+							req.Header.Set("Content-Type", "application/x-protobuf")
+							if compress {
+								req.Header.Set("Content-Encoding", "gzip")
+							}
+							resp, err := hc.Do(req)
+							if err != nil {
+								firstErr.CompareAndSwap(nil, err)
+								return
+							}
+							var body bytes.Buffer
+							body.ReadFrom(resp.Body)
+							resp.Body.Close()
+							if resp.StatusCode == 429 || resp.StatusCode == 503 {
+								retries.Add(1)
+								time.Sleep(20 * time.Millisecond)
+								continue
+							}
+							if resp.StatusCode != 200 {
+								firstErr.CompareAndSwap(nil, fmt.Errorf("status %s: %s", resp.Status, body.String()))
+								return
+							}
+							r := ptraceotlp.NewExportResponse()
+							if err := r.UnmarshalProto(body.Bytes()); err != nil || r.PartialSuccess().RejectedSpans() > 0 {
+								firstErr.CompareAndSwap(nil, fmt.Errorf("rejected spans: %v %s", err, r.PartialSuccess().ErrorMessage()))
+								return
+							}
+							sent.Add(int64(batch))
+							break
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			el := time.Since(start)
+			if e := firstErr.Load(); e != nil {
+				return e.(error)
+			}
+			enc := "protobuf"
+			if compress {
+				enc = "gzip protobuf"
+			}
+			fmt.Printf("spans %d acknowledged, %d retried requests (429) in %.2fs: %.0f spans/s (%d per request, %s, %d workers)\n",
+				sent.Load(), retries.Load(), el.Seconds(), float64(sent.Load())/el.Seconds(), batch, enc, workers)
+			if pid > 0 {
+				if hwm, err := peakRSS(pid); err == nil {
+					fmt.Printf("server peak RSS %s\n", hwm)
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&url, "url", "http://127.0.0.1:4318", "OTLP/HTTP base URL")
+	f.StringVar(&key, "key", os.Getenv("PRODEX_KEY"), "API key (env PRODEX_KEY)")
+	f.IntVar(&spans, "spans", 1_000_000, "spans to send")
+	f.IntVar(&batch, "batch", 500, "spans per request")
+	f.IntVar(&workers, "workers", 16, "concurrent requests")
+	f.IntVar(&distinct, "distinct", 100, "distinct request bodies generated up front (reused round-robin)")
+	f.BoolVar(&compress, "gzip", true, "gzip the requests, as OTLP exporters usually do")
+	f.IntVar(&pid, "pid", 0, "server process id, to report its peak RSS")
+	return cmd
+}
+
+// benchTraces builds one export request of n spans.
+func benchTraces(rng *rand.Rand, now time.Time, n int, compress bool) ([]byte, error) {
+	td := ptrace.NewTraces()
+	services := []string{"frontend", "checkout", "payments", "catalog", "auth"}
+	routes := []string{"/", "/cart", "/checkout", "/product/{id}", "/login"}
+	for s, svc := range services {
+		rs := td.ResourceSpans().AppendEmpty()
+		ra := rs.Resource().Attributes()
+		ra.PutStr("service.name", svc)
+		ra.PutStr("service.version", fmt.Sprintf("1.%d.%d", s, rng.IntN(5)))
+		ra.PutStr("host.name", fmt.Sprintf("host-%d", rng.IntN(20)))
+		ss := rs.ScopeSpans().AppendEmpty()
+		ss.Scope().SetName("bench/" + svc)
+		var trace pcommon.TraceID
+		var parent pcommon.SpanID
+		for i := 0; i < n/len(services); i++ {
+			if i%10 == 0 {
+				for k := range trace {
+					trace[k] = byte(rng.IntN(256))
+				}
+				parent = pcommon.SpanID{}
+			}
+			sp := ss.Spans().AppendEmpty()
+			var id pcommon.SpanID
+			for k := range id {
+				id[k] = byte(rng.IntN(256))
+			}
+			sp.SetTraceID(trace)
+			sp.SetSpanID(id)
+			sp.SetParentSpanID(parent)
+			if i%10 == 0 {
+				parent = id
+			}
+			sp.SetName(routes[rng.IntN(len(routes))])
+			sp.SetKind(ptrace.SpanKindServer)
+			st := now.Add(-time.Duration(rng.IntN(600)) * time.Second)
+			sp.SetStartTimestamp(pcommon.NewTimestampFromTime(st))
+			sp.SetEndTimestamp(pcommon.NewTimestampFromTime(st.Add(time.Duration(rng.ExpFloat64()*50e6) * time.Nanosecond)))
+			a := sp.Attributes()
+			a.PutStr("http.request.method", []string{"GET", "POST"}[rng.IntN(2)])
+			a.PutStr("http.route", routes[rng.IntN(len(routes))])
+			a.PutInt("http.response.status_code", int64([]int{200, 200, 200, 201, 404, 500}[rng.IntN(6)]))
+			a.PutStr("url.path", fmt.Sprintf("/product/%d", rng.IntN(10000)))
+			a.PutStr("user.id", fmt.Sprintf("u-%d", rng.IntN(100000)))
+			a.PutStr("db.system", "postgresql")
+			a.PutStr("db.statement", "SELECT * FROM orders WHERE id = $1")
+			a.PutInt("db.rows", int64(rng.IntN(100)))
+			a.PutDouble("cart.value", rng.Float64()*200)
+			a.PutBool("cache.hit", rng.IntN(2) == 0)
+			a.PutStr("region", []string{"eu-west-1", "us-east-1", "ap-south-1"}[rng.IntN(3)])
+			a.PutInt("build.id", int64(4500+rng.IntN(20)))
+			if rng.IntN(50) == 0 {
+				sp.Status().SetCode(ptrace.StatusCodeError)
+			}
+		}
+	}
+	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	if err != nil || !compress {
+		return body, err
+	}
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(body)
+	w.Close()
+	return gz.Bytes(), nil
+}
