@@ -1,19 +1,14 @@
 package slo
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"reflect"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"sigs.k8s.io/yaml"
+	"github.com/prodex/prodex/internal/manifest"
 )
 
 // prodexDoc is a prodex/v1 SLO document, in the Kubernetes shape.
@@ -128,25 +123,21 @@ func (l *openSLOLabel) UnmarshalJSON(b []byte) error {
 // Errors name the document (counting from 1, skipping empty ones) and
 // the field.
 func Parse(data []byte) ([]SLO, error) {
+	docs, err := manifest.Split(data)
+	if err != nil {
+		return nil, err
+	}
 	var out []SLO
 	defined := map[string]int{}
-	n := 0
-	for _, d := range splitDocuments(string(data)) {
-		if blank(d.text) {
-			continue
-		}
-		n++
-		s, what, err := parseDocument(d.text, d.line)
-		if err != nil && what != "" {
-			return nil, fmt.Errorf("document %d (%s): %w", n, what, err)
-		}
+	for _, d := range docs {
+		s, err := FromDoc(d)
 		if err != nil {
-			return nil, fmt.Errorf("document %d: %w", n, err)
+			return nil, err
 		}
 		if prev, ok := defined[s.Name]; ok {
-			return nil, fmt.Errorf("document %d (%s): metadata.name: %q is already defined by document %d", n, what, s.Name, prev)
+			return nil, d.Errorf(true, fmt.Errorf("metadata.name: %q is already defined by document %d", s.Name, prev))
 		}
-		defined[s.Name] = n
+		defined[s.Name] = d.N
 		out = append(out, s)
 	}
 	if len(out) == 0 {
@@ -155,102 +146,33 @@ func Parse(data []byte) ([]SLO, error) {
 	return out, nil
 }
 
-type document struct {
-	text string
-	line int // of the document's first line in the stream, from 1
-}
-
-// splitDocuments splits a YAML stream at its "---" (document start) and
-// "..." (document end) markers. Anything after "--- " on the marker's
-// line belongs to the new document.
-func splitDocuments(data string) []document {
-	var docs []document
-	var cur strings.Builder
-	start := 1
-	for i, line := range strings.SplitAfter(data, "\n") {
-		l := strings.TrimRight(line, "\r\n")
-		switch {
-		case marker(l, "---"):
-			docs = append(docs, document{cur.String(), start})
-			cur.Reset()
-			start = i + 1
-			cur.WriteString(strings.TrimPrefix(l, "---") + "\n")
-		case marker(l, "..."):
-			docs = append(docs, document{cur.String(), start})
-			cur.Reset()
-			start = i + 2
-		default:
-			cur.WriteString(line)
-		}
-	}
-	return append(docs, document{cur.String(), start})
-}
-
-func marker(line, m string) bool {
-	rest, ok := strings.CutPrefix(line, m)
-	return ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t')
-}
-
-// blank reports whether a document holds only comments and directives.
-func blank(doc string) bool {
-	for l := range strings.SplitSeq(doc, "\n") {
-		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") && !strings.HasPrefix(l, "%") {
-			return false
-		}
-	}
-	return true
-}
-
-var yamlLine = regexp.MustCompile(`line (\d+)`)
-
-// parseDocument reads one document. It also returns what the document
-// is, as far as known, for messages: `prodex/v1 SLO "name"`.
-func parseDocument(doc string, firstLine int) (s SLO, what string, err error) {
-	js := []byte(strings.TrimSpace(doc))
-	if !json.Valid(js) { // YAML; pretty JSON with tabs is not
-		var err error
-		js, err = yaml.YAMLToJSONStrict([]byte(doc))
-		if err != nil {
-			// Count lines from the top of the stream, not the document.
-			msg := yamlLine.ReplaceAllStringFunc(strings.TrimPrefix(err.Error(), "yaml: "), func(m string) string {
-				n, _ := strconv.Atoi(m[len("line "):])
-				return "line " + strconv.Itoa(n+firstLine-1)
-			})
-			return SLO{}, "", fmt.Errorf("invalid YAML: %s", msg)
-		}
-	}
-	var head struct {
-		APIVersion any `json:"apiVersion"`
-		Kind       any `json:"kind"`
-		Metadata   any `json:"metadata"`
-	}
-	if err := json.Unmarshal(js, &head); err != nil {
-		return SLO{}, "", errors.New("want a mapping with apiVersion, kind, metadata and spec")
-	}
-	api, _ := head.APIVersion.(string)
-	kind, _ := head.Kind.(string)
-	switch {
+// FromDoc reads one SLO document, validated; errors name the document.
+func FromDoc(doc manifest.Doc) (SLO, error) {
+	switch api := doc.APIVersion; {
 	case api != "prodex/v1" && api != "openslo/v1":
-		return SLO{}, "", fmt.Errorf("apiVersion: %s is not supported (want prodex/v1 or openslo/v1)", quote(head.APIVersion))
-	case kind != "SLO":
-		return SLO{}, api, fmt.Errorf("kind: %s is not supported (want SLO)", quote(head.Kind))
+		return SLO{}, doc.Errorf(false, fmt.Errorf("apiVersion: %s is not supported (want prodex/v1 or openslo/v1)", manifest.Quote(api)))
+	case doc.Kind != "SLO":
+		return SLO{}, fmt.Errorf("document %d (%s): kind: %s is not supported (want SLO)", doc.N, api, manifest.Quote(doc.Kind))
 	}
-	what = api + " SLO"
-	if m, ok := head.Metadata.(map[string]any); ok {
-		if name, ok := m["name"].(string); ok && name != "" {
-			what += " " + strconv.Quote(name)
-		}
+	s, err := fromDoc(doc)
+	if err != nil {
+		return SLO{}, doc.Errorf(true, err)
 	}
+	return s, nil
+}
+
+func fromDoc(doc manifest.Doc) (s SLO, err error) {
+	api, js := doc.APIVersion, doc.JSON
 	if api == "prodex/v1" {
 		var d prodexDoc
-		if err = decodeStrict(js, &d); err == nil {
+		if err = manifest.DecodeStrict(js, &d); err == nil {
 			sp := d.Spec
 			s = SLO{Name: d.Metadata.Name, Dataset: sp.Dataset, Description: sp.Description, Tags: d.Metadata.Labels,
 				Runbook: sp.Runbook, Target: sp.Target, Window: sp.Window, SLI: sp.SLI, Notify: sp.Notify, Alerts: sp.Alerts}
 		}
 	} else {
 		var d openSLODoc
-		if err = decodeStrict(js, &d); err == nil {
+		if err = manifest.DecodeStrict(js, &d); err == nil {
 			s, err = fromOpenSLO(&d)
 		}
 	}
@@ -258,9 +180,9 @@ func parseDocument(doc string, firstLine int) (s SLO, what string, err error) {
 		err = s.Validate()
 	}
 	if err != nil {
-		return SLO{}, what, err
+		return SLO{}, err
 	}
-	return s, what, nil
+	return s, nil
 }
 
 func quote(v any) string {
@@ -405,152 +327,4 @@ func monthStart(s string) bool {
 		}
 	}
 	return false
-}
-
-// decodeStrict decodes JSON into v, which points to a struct. Unlike
-// json.Decoder.DisallowUnknownFields it names the full path of the field
-// at fault (spec.alerts.burn_rates[0].severty), also for errors of
-// custom types (spec.window: invalid window "36h"), and field names are
-// case-sensitive.
-func decodeStrict(js []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	var tree any
-	if err := dec.Decode(&tree); err != nil {
-		return err
-	}
-	if err := checkTree(tree, reflect.TypeOf(v).Elem(), ""); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(js, v); err != nil { // checkTree should have caught it
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return fmt.Errorf("%s: want %s", te.Field, te.Type)
-		}
-		return err
-	}
-	return nil
-}
-
-var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
-
-// checkTree checks a decoded JSON value against the type it will be
-// decoded into.
-func checkTree(x any, t reflect.Type, path string) error {
-	if x == nil {
-		return nil // null leaves the zero value
-	}
-	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		b, _ := json.Marshal(x)
-		if err := reflect.New(t).Interface().(json.Unmarshaler).UnmarshalJSON(b); err != nil {
-			return fmt.Errorf("%s: %v", path, err)
-		}
-		return nil
-	}
-	switch t.Kind() {
-	case reflect.Pointer:
-		return checkTree(x, t.Elem(), path)
-	case reflect.Interface:
-		return nil
-	case reflect.Struct:
-		m, ok := x.(map[string]any)
-		if !ok {
-			return wrongType(path, "a mapping", x)
-		}
-		fields := map[string]reflect.Type{}
-		var names []string
-		for f := range t.Fields() {
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if f.IsExported() && name != "-" && name != "" {
-				fields[name] = f.Type
-				names = append(names, name)
-			}
-		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			ft, ok := fields[k]
-			if !ok {
-				return fmt.Errorf("%s: unknown field (want one of %s)", join(path, k), strings.Join(names, ", "))
-			}
-			if err := checkTree(m[k], ft, join(path, k)); err != nil {
-				return err
-			}
-		}
-		return nil
-	case reflect.Map:
-		m, ok := x.(map[string]any)
-		if !ok {
-			return wrongType(path, "a mapping", x)
-		}
-		for k, v := range m {
-			if err := checkTree(v, t.Elem(), join(path, k)); err != nil {
-				return err
-			}
-		}
-		return nil
-	case reflect.Slice:
-		list, ok := x.([]any)
-		if !ok {
-			return wrongType(path, "a list", x)
-		}
-		for i, v := range list {
-			if err := checkTree(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-		return nil
-	case reflect.String:
-		if _, ok := x.(string); !ok {
-			return wrongType(path, "a string (quote it)", x)
-		}
-	case reflect.Bool:
-		if _, ok := x.(bool); !ok {
-			return wrongType(path, "true or false", x)
-		}
-	case reflect.Float32, reflect.Float64:
-		n, ok := x.(json.Number)
-		if !ok {
-			return wrongType(path, "a number", x)
-		}
-		if f, err := n.Float64(); err != nil || math.IsInf(f, 0) {
-			return fmt.Errorf("%s: %s is out of range", path, n)
-		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n, ok := x.(json.Number)
-		if !ok {
-			return wrongType(path, "an integer", x)
-		}
-		if _, err := strconv.ParseInt(n.String(), 10, t.Bits()); err != nil {
-			return fmt.Errorf("%s: want an integer, got %s", path, n)
-		}
-	}
-	return nil
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-func wrongType(path, want string, got any) error {
-	var kind string
-	switch got.(type) {
-	case map[string]any:
-		kind = "a mapping"
-	case []any:
-		kind = "a list"
-	case string:
-		kind = "a string"
-	case bool:
-		kind = "a boolean"
-	default:
-		kind = "a number"
-	}
-	return fmt.Errorf("%s: want %s, got %s", path, want, kind)
 }
