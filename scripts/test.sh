@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of Prodex on a fresh Debian machine: installs what the
-# tests need (Node.js packages for the libhoney client test), then runs the
-# Go test suite with vet.
+# tests need (Node.js packages for the libhoney and OpenTelemetry JS client
+# tests), then runs the Go test suite with vet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 npm ci --prefix test/libhoney --no-audit --no-fund --loglevel=error
+npm ci --prefix test/otel-js --no-audit --no-fund --loglevel=error
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
