@@ -80,6 +80,10 @@ func (c *client) raw(method, path, contentType string, body io.Reader, out any) 
 		}
 		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(data)))
 	}
+	if b, ok := out.(*[]byte); ok { // the body as it is (Markdown, CSV)
+		*b = data
+		return nil
+	}
 	if out != nil && len(data) > 0 {
 		return json.Unmarshal(data, out)
 	}

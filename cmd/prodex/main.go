@@ -15,7 +15,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), keysCmd(), sendCmd(), queryCmd(), explainCmd(), applyCmd(), sloCmd(), gateCmd(), benchCmd())
+	root.AddCommand(serveCmd(), keysCmd(), sendCmd(), queryCmd(), explainCmd(), applyCmd(), sloCmd(), riskCmd(), gateCmd(), benchCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "prodex:", err)
 		os.Exit(1)

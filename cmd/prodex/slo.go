@@ -21,7 +21,7 @@ func applyCmd() *cobra.Command {
 	var dry bool
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE",
-		Short: "Create or update SLOs from YAML (prodex/v1 or OpenSLO v1); shows what changed",
+		Short: "Create or update SLOs and risks from YAML (prodex/v1 SLO and Risk, OpenSLO v1 SLO); shows what changed",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(files) == 0 {
@@ -43,8 +43,8 @@ func applyCmd() *cobra.Command {
 					path += "?dry_run=true"
 				}
 				var changes []struct {
-					Name, Action string
-					Diff         []string
+					Kind, Name, Action string
+					Diff               []string
 				}
 				if err := c.raw("POST", path, "application/yaml", bytes.NewReader(data), &changes); err != nil {
 					return fmt.Errorf("%s: %w", f, err)
@@ -54,7 +54,7 @@ func applyCmd() *cobra.Command {
 					if dry {
 						verb = "would be " + verb
 					}
-					fmt.Printf("slo/%s %s\n", ch.Name, verb)
+					fmt.Printf("%s/%s %s\n", strings.ToLower(ch.Kind), ch.Name, verb)
 					for _, d := range ch.Diff {
 						fmt.Printf("  %s\n", d)
 					}
@@ -144,7 +144,35 @@ func sloCmd() *cobra.Command {
 		},
 	}
 	stat.Flags().BoolVar(&asJSON, "json", false, "print the raw JSON answer")
-	for _, sub := range []*cobra.Command{list, get, del, stat} {
+	incidents := &cobra.Command{
+		Use: "incidents NAME", Short: "The SLO's alert episodes as measured incidents: time to detect, time to repair, impact", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var list []struct {
+				AlertID, Severity string
+				BadStart          time.Time `json:"bad_start"`
+				Detected          time.Time
+				TTD, TTR          string
+				Impact            float64 `json:"impact_percent"`
+				BadMinutes        float64 `json:"bad_minutes"`
+				Ongoing           bool
+			}
+			if err := c.do("GET", "/api/v1/slos/"+url.PathEscape(args[0])+"/incidents", nil, &list); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ALERT\tSEVERITY\tBAD FROM\tDETECTED\tTTD\tTTR\tIMPACT\tBAD MINUTES")
+			for _, in := range list {
+				ttr := in.TTR
+				if in.Ongoing {
+					ttr += " (ongoing)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f%%\t%.1f\n", in.AlertID, in.Severity, in.BadStart.Local().Format(time.DateTime),
+					in.Detected.Local().Format(time.DateTime), in.TTD, ttr, in.Impact, in.BadMinutes)
+			}
+			return tw.Flush()
+		},
+	}
+	for _, sub := range []*cobra.Command{list, get, del, stat, incidents} {
 		addClientFlags(sub, &c)
 		cmd.AddCommand(sub)
 	}

@@ -65,6 +65,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("DELETE /api/v1/keys/{id}", s.with(auth.Admin, s.deleteKey))
 	s.sloRoutes(mux)
 	s.otlpRoutes(mux)
+	s.riskRoutes(mux)
 	mux.HandleFunc("GET /api/v1/traces/{trace_id}", s.with(auth.Query, s.getTrace))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

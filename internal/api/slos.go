@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/manifest"
+	"github.com/prodex/prodex/internal/risk"
 	"github.com/prodex/prodex/internal/rules"
 	"github.com/prodex/prodex/internal/slo"
 )
@@ -89,24 +91,68 @@ func (s *Server) applyOne(w http.ResponseWriter, r *http.Request, d slo.SLO, cre
 	writeJSON(w, status, ch)
 }
 
-// apply takes SLOs as code (YAML or JSON documents: prodex/v1 or OpenSLO
-// v1). Every document is checked before any is applied, so a bad file
-// changes nothing.
+// apply takes SLOs and risks as code (YAML or JSON documents: prodex/v1
+// SLO or Risk, OpenSLO v1 SLO). Every document is checked before any is
+// applied, so a bad file changes nothing; SLOs are applied before the
+// risks that may name them.
 func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxDefinitionBytes))
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, "definitions larger than 4 MiB")
 		return
 	}
-	defs, err := slo.Parse(body)
+	docs, err := manifest.Split(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	var defs []slo.SLO
+	var risks []risk.Risk
+	defined := map[string]int{}
+	for _, d := range docs {
+		var name string
+		switch d.Kind {
+		case "Risk":
+			rk, err := risk.FromDoc(d)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			risks, name = append(risks, rk), "Risk/"+rk.Name
+		case "SLO":
+			def, err := slo.FromDoc(d)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			defs, name = append(defs, def), "SLO/"+def.Name
+		default:
+			writeError(w, http.StatusBadRequest, d.Errorf(false, fmt.Errorf("kind: %s is not supported (want SLO or Risk)", manifest.Quote(d.Kind))).Error())
+			return
+		}
+		if prev, ok := defined[name]; ok {
+			writeError(w, http.StatusBadRequest, d.Errorf(true, fmt.Errorf("metadata.name: %q is already defined by document %d", d.Name, prev)).Error())
+			return
+		}
+		defined[name] = d.N
+	}
+	if len(docs) == 0 {
+		writeError(w, http.StatusBadRequest, "no SLO or Risk documents found")
 		return
 	}
 	dry := r.URL.Query().Get("dry_run") == "true"
 	for _, d := range defs {
 		if _, err := s.SLOs.Apply(r.Context(), d, true); err != nil {
 			writeError(w, http.StatusBadRequest, "SLO "+d.Name+": "+err.Error())
+			return
+		}
+	}
+	for i := range risks {
+		if defined["SLO/"+risks[i].SLO] > 0 {
+			continue // defined in this file: checked above
+		}
+		if err := s.checkRisk(&risks[i]); err != nil {
+			writeError(w, http.StatusBadRequest, "Risk "+risks[i].Name+": "+err.Error())
 			return
 		}
 	}
@@ -117,6 +163,20 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, "SLO "+d.Name+": "+err.Error())
 			return
 		}
+		ch.Kind = "SLO"
+		out = append(out, ch)
+	}
+	for _, rk := range risks {
+		ch, err := s.saveRisk(r.Context(), rk, dry)
+		if dry && err != nil && defined["SLO/"+rk.SLO] > 0 {
+			// Its SLO is only being created by this dry run.
+			ch, err = rules.Change{Name: rk.Name, Action: "created"}, nil
+		}
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "Risk "+rk.Name+": "+err.Error())
+			return
+		}
+		ch.Kind = "Risk"
 		out = append(out, ch)
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/notify"
+	"github.com/prodex/prodex/internal/risk"
 	"github.com/prodex/prodex/internal/slo"
 	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/duckdb"
@@ -149,8 +150,10 @@ func (m *Manager) apply(totals []duckdb.MinuteCount) {
 	}
 }
 
-// Change is what Apply did to one SLO.
+// Change is what Apply did to one SLO (or, elsewhere, to another
+// definition: Kind tells which).
 type Change struct {
+	Kind   string   `json:"kind,omitempty"`
 	Name   string   `json:"name"`
 	Action string   `json:"action"` // created, updated or unchanged
 	Diff   []string `json:"diff,omitempty"`
@@ -477,4 +480,26 @@ func diff(a, b slo.SLO) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Incidents measures the SLO's alert episodes (newest first, at most
+// limit) from its per-minute counts: when the bad events started, when
+// the alert fired, when the burn stopped and the share of events hit.
+func (m *Manager) Incidents(ctx context.Context, sloName string, limit int) ([]risk.Incident, error) {
+	m.mu.RLock()
+	e, ok := m.slos[sloName]
+	m.mu.RUnlock()
+	if !ok {
+		return nil, ErrNotFound
+	}
+	eps, err := m.Alerts(ctx, sloName, false, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]risk.Incident, 0, len(eps))
+	now := m.now()
+	for _, ep := range eps {
+		out = append(out, risk.Measure(ep.ID, ep.SLO, string(ep.Severity), ep.StartedAt, ep.ResolvedAt, 1-e.def.Target/100, e.counts, now))
+	}
+	return out, nil
 }

@@ -246,6 +246,7 @@ var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS px_keys (id VARCHAR, hash VARCHAR, scope VARCHAR, name VARCHAR, created_us BIGINT, revoked BOOLEAN)`,
 	`CREATE TABLE IF NOT EXISTS px_slos (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_alerts (id VARCHAR PRIMARY KEY, slo VARCHAR, started_us BIGINT, open BOOLEAN, body VARCHAR)`,
+	`CREATE TABLE IF NOT EXISTS px_risks (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_slo_marks (tbl VARCHAR PRIMARY KEY, counted BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_slo_counts (name VARCHAR, minute BIGINT, eligible BIGINT, good BIGINT, invalid BIGINT, PRIMARY KEY (name, minute))`,
 }

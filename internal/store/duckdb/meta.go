@@ -11,20 +11,49 @@ import (
 
 // PutSLO stores (creates or replaces) an SLO definition.
 func (s *Store) PutSLO(ctx context.Context, name string, body []byte) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO px_slos VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_us = excluded.updated_us`,
-		name, string(body), time.Now().UnixMicro())
-	return err
+	return s.putDoc(ctx, "px_slos", name, body)
 }
 
 // DeleteSLO removes an SLO definition.
 func (s *Store) DeleteSLO(ctx context.Context, name string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM px_slos WHERE name = ?`, name)
-	return err
+	return s.deleteDoc(ctx, "px_slos", name)
 }
 
 // SLOs returns every stored SLO definition by name.
 func (s *Store) SLOs(ctx context.Context) (map[string][]byte, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, body FROM px_slos`)
+	return s.docs(ctx, "px_slos")
+}
+
+// PutRisk stores (creates or replaces) a risk.
+func (s *Store) PutRisk(ctx context.Context, name string, body []byte) error {
+	return s.putDoc(ctx, "px_risks", name, body)
+}
+
+// DeleteRisk removes a risk.
+func (s *Store) DeleteRisk(ctx context.Context, name string) error {
+	return s.deleteDoc(ctx, "px_risks", name)
+}
+
+// Risks returns every stored risk by name.
+func (s *Store) Risks(ctx context.Context) (map[string][]byte, error) {
+	return s.docs(ctx, "px_risks")
+}
+
+// putDoc, deleteDoc and docs keep named documents in table, one of the
+// metadata tables above (never user input).
+func (s *Store) putDoc(ctx context.Context, table, name string, body []byte) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO `+table+` VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_us = excluded.updated_us`,
+		name, string(body), time.Now().UnixMicro())
+	return err
+}
+
+func (s *Store) deleteDoc(ctx context.Context, table, name string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE name = ?`, name)
+	return err
+}
+
+func (s *Store) docs(ctx context.Context, table string) (map[string][]byte, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, body FROM `+table)
 	if err != nil {
 		return nil, err
 	}
