@@ -69,29 +69,45 @@ func (s *Server) listRisks(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getRisk(w http.ResponseWriter, r *http.Request) {
-	all, err := s.loadRisks(r.Context())
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	rk, ok := all[r.PathValue("name")]
+	rk, _, ok := s.riskNamed(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "risk "+r.PathValue("name")+" does not exist")
 		return
 	}
 	writeJSON(w, http.StatusOK, rk)
 }
 
+// riskNamed finds the risk the path names, among all stored risks; it
+// answers the request itself when it cannot.
+func (s *Server) riskNamed(w http.ResponseWriter, r *http.Request) (risk.Risk, map[string]risk.Risk, bool) {
+	all, err := s.loadRisks(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return risk.Risk{}, nil, false
+	}
+	rk, ok := all[r.PathValue("name")]
+	if !ok {
+		writeError(w, http.StatusNotFound, "risk "+r.PathValue("name")+" does not exist")
+	}
+	return rk, all, ok
+}
+
 // readRisk decodes one risk as JSON, rejecting unknown fields.
 func readRisk(w http.ResponseWriter, r *http.Request) (risk.Risk, bool) {
 	var rk risk.Risk
+	ok := readStrict(w, r, &rk, "risk")
+	return rk, ok
+}
+
+// readStrict decodes a JSON body into v, rejecting unknown fields and
+// bodies over maxDefinitionBytes; it answers a 400 naming what itself.
+func readStrict(w http.ResponseWriter, r *http.Request, v any, what string) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDefinitionBytes))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rk); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid risk: "+strings.TrimPrefix(err.Error(), "json: "))
-		return rk, false
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid "+what+": "+strings.TrimPrefix(err.Error(), "json: "))
+		return false
 	}
-	return rk, true
+	return true
 }
 
 func (s *Server) postRisk(w http.ResponseWriter, r *http.Request) {
@@ -106,14 +122,9 @@ func (s *Server) putRisk(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if rk.Name == "" {
-		rk.Name = r.PathValue("name")
+	if nameFromPath(w, r, &rk.Name) {
+		s.saveRiskAnswer(w, r, rk, http.StatusOK)
 	}
-	if rk.Name != r.PathValue("name") {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("name: %q does not match the URL's %q", rk.Name, r.PathValue("name")))
-		return
-	}
-	s.saveRiskAnswer(w, r, rk, http.StatusOK)
 }
 
 func (s *Server) saveRiskAnswer(w http.ResponseWriter, r *http.Request, rk risk.Risk, created int) {
@@ -201,13 +212,7 @@ func diffJSON(a, b any) []string {
 }
 
 func (s *Server) deleteRisk(w http.ResponseWriter, r *http.Request) {
-	all, err := s.loadRisks(r.Context())
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	if _, ok := all[r.PathValue("name")]; !ok {
-		writeError(w, http.StatusNotFound, "risk "+r.PathValue("name")+" does not exist")
+	if _, _, ok := s.riskNamed(w, r); !ok {
 		return
 	}
 	if err := s.Store.DeleteRisk(r.Context(), r.PathValue("name")); err != nil {
@@ -299,10 +304,7 @@ func (s *Server) riskReport(w http.ResponseWriter, r *http.Request) {
 // risk's estimates changed, nothing saved.
 func (s *Server) whatIf(w http.ResponseWriter, r *http.Request) {
 	var ch risk.Change
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDefinitionBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ch); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid what-if: "+strings.TrimPrefix(err.Error(), "json: "))
+	if !readStrict(w, r, &ch, "what-if") {
 		return
 	}
 	th, err := thresholds(r)
@@ -310,14 +312,8 @@ func (s *Server) whatIf(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	all, err := s.loadRisks(r.Context())
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	rk, ok := all[r.PathValue("name")]
+	rk, all, ok := s.riskNamed(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "risk "+r.PathValue("name")+" does not exist")
 		return
 	}
 	def, ok := s.SLOs.Get(rk.SLO)
@@ -361,20 +357,15 @@ func (s *Server) linkIncident(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		AlertID string `json:"alert_id"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil || body.AlertID == "" {
-		writeError(w, http.StatusBadRequest, `want {"alert_id": "…"}`)
+	if !readStrict(w, r, &body, "link") {
 		return
 	}
-	all, err := s.loadRisks(r.Context())
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+	if body.AlertID == "" {
+		writeError(w, http.StatusBadRequest, `alert_id: required, as in {"alert_id": "…"}`)
 		return
 	}
-	rk, ok := all[r.PathValue("name")]
+	rk, _, ok := s.riskNamed(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "risk "+r.PathValue("name")+" does not exist")
 		return
 	}
 	incidents, err := s.SLOs.Incidents(r.Context(), rk.SLO, 1000)

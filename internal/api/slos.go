@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,13 +45,8 @@ func (s *Server) getSLO(w http.ResponseWriter, r *http.Request) {
 // readSLO decodes one SLO as JSON, rejecting unknown fields.
 func readSLO(w http.ResponseWriter, r *http.Request) (slo.SLO, bool) {
 	var d slo.SLO
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDefinitionBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid SLO: "+strings.TrimPrefix(err.Error(), "json: "))
-		return d, false
-	}
-	return d, true
+	ok := readStrict(w, r, &d, "SLO")
+	return d, ok
 }
 
 func (s *Server) postSLO(w http.ResponseWriter, r *http.Request) {
@@ -68,14 +62,22 @@ func (s *Server) putSLO(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if d.Name == "" {
-		d.Name = r.PathValue("name")
+	if nameFromPath(w, r, &d.Name) {
+		s.applyOne(w, r, d, http.StatusOK)
 	}
-	if d.Name != r.PathValue("name") {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("name: %q does not match the URL's %q", d.Name, r.PathValue("name")))
-		return
+}
+
+// nameFromPath gives a definition PUT without a name the URL's, and
+// refuses (answering 400) one whose name differs.
+func nameFromPath(w http.ResponseWriter, r *http.Request, name *string) bool {
+	if *name == "" {
+		*name = r.PathValue("name")
 	}
-	s.applyOne(w, r, d, http.StatusOK)
+	if *name != r.PathValue("name") {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("name: %q does not match the URL's %q", *name, r.PathValue("name")))
+		return false
+	}
+	return true
 }
 
 func (s *Server) applyOne(w http.ResponseWriter, r *http.Request, d slo.SLO, created int) {
