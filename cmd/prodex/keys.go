@@ -65,7 +65,7 @@ func keysCreateCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "", "data directory to write the key into directly")
-	cmd.Flags().StringVar(&scope, "scope", "", "ingest, query or admin (required)")
+	cmd.Flags().StringVar(&scope, "scope", "", "ingest, query, edit or admin (required)")
 	cmd.Flags().StringVar(&name, "name", "", "a name to recognise the key by")
 	cmd.MarkFlagRequired("scope")
 	addClientFlags(cmd, &c)

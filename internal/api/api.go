@@ -97,6 +97,19 @@ func (s *Server) with(need auth.Scope, h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// author names who makes a request, for the records every write keeps:
+// the key's user, else its name, else its id.
+func author(r *http.Request) string {
+	k, _ := r.Context().Value(keyCtx{}).(auth.Key)
+	switch {
+	case k.User != "":
+		return k.User
+	case k.Name != "":
+		return k.Name
+	}
+	return "key " + k.ID
+}
+
 // keyOf is the API key a request carries: X-Honeycomb-Team, the
 // configured KeyHeader, or Authorization: Bearer.
 func (s *Server) keyOf(r *http.Request) string {

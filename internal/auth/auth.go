@@ -18,31 +18,38 @@ import (
 // Scope is what a key may do.
 type Scope string
 
-// Scopes. Admin may do everything; ingest and query only what they say.
+// Scopes. Admin may do everything; edit may ingest, query and write what
+// the team shares (markers, notes, saved queries, incidents); ingest and
+// query only what they say.
 const (
 	Ingest Scope = "ingest"
 	Query  Scope = "query"
+	Edit   Scope = "edit"
 	Admin  Scope = "admin"
 )
 
 // ParseScope validates a scope name.
 func ParseScope(s string) (Scope, error) {
 	switch Scope(s) {
-	case Ingest, Query, Admin:
+	case Ingest, Query, Edit, Admin:
 		return Scope(s), nil
 	}
-	return "", fmt.Errorf("unknown scope %q (want ingest, query or admin)", s)
+	return "", fmt.Errorf("unknown scope %q (want ingest, query, edit or admin)", s)
 }
 
 // Allows reports whether a key of scope k may act with scope need.
-func (k Scope) Allows(need Scope) bool { return k == Admin || k == need }
+func (k Scope) Allows(need Scope) bool {
+	return k == Admin || k == need || k == Edit && (need == Query || need == Ingest)
+}
 
 // Key is a stored key: never the secret itself.
 type Key struct {
-	ID      string    `json:"id"`
-	Hash    string    `json:"-"`
-	Scope   Scope     `json:"scope"`
-	Name    string    `json:"name"`
+	ID    string `json:"id"`
+	Hash  string `json:"-"`
+	Scope Scope  `json:"scope"`
+	Name  string `json:"name"`
+	// User is the person a personal key belongs to ("" for a team key).
+	User    string    `json:"user,omitempty"`
 	Created time.Time `json:"created_at"`
 	Revoked bool      `json:"revoked"`
 }
