@@ -16,6 +16,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCmd(), keysCmd(), sendCmd(), queryCmd(), explainCmd(), applyCmd(), sloCmd(), riskCmd(), gateCmd(), benchCmd())
+	root.AddCommand(usersCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "prodex:", err)
 		os.Exit(1)

@@ -66,6 +66,7 @@ func (s *Server) Handler() http.Handler {
 	s.sloRoutes(mux)
 	s.otlpRoutes(mux)
 	s.riskRoutes(mux)
+	s.userRoutes(mux)
 	mux.HandleFunc("GET /api/v1/traces/{trace_id}", s.with(auth.Query, s.getTrace))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -127,7 +128,7 @@ func (s *Server) keyOf(r *http.Request) string {
 
 func (s *Server) getAuth(w http.ResponseWriter, r *http.Request) {
 	k := r.Context().Value(keyCtx{}).(auth.Key)
-	writeJSON(w, 200, map[string]any{"id": k.ID, "scope": k.Scope, "name": k.Name,
+	writeJSON(w, 200, map[string]any{"id": k.ID, "scope": k.Scope, "name": k.Name, "user": k.User,
 		"api_key_access": map[string]bool{"events": k.Scope.Allows(auth.Ingest), "queries": k.Scope.Allows(auth.Query), "admin": k.Scope.Allows(auth.Admin)}})
 }
 

@@ -11,6 +11,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -54,11 +57,65 @@ type Key struct {
 	Revoked bool      `json:"revoked"`
 }
 
-// Storage persists keys.
+// Storage persists keys and users.
 type Storage interface {
 	InsertKey(ctx context.Context, k Key) error
 	LoadKeys(ctx context.Context) ([]Key, error)
 	RevokeKey(ctx context.Context, id string) error
+	PutUser(ctx context.Context, u User) error
+	DeleteUser(ctx context.Context, name string) error
+	LoadUsers(ctx context.Context) ([]User, error)
+}
+
+// ErrNoUser is returned for a user that does not exist.
+var ErrNoUser = errors.New("no user")
+
+// Role is what a person may do; their personal keys act with its scope.
+type Role string
+
+// Roles: viewers query, editors also send events and write what the team
+// shares, admins do everything.
+const (
+	Viewer    Role = "viewer"
+	Editor    Role = "editor"
+	RoleAdmin Role = "admin"
+)
+
+// Scope is the scope a role's keys act with.
+func (r Role) Scope() (Scope, error) {
+	switch r {
+	case Viewer:
+		return Query, nil
+	case Editor:
+		return Edit, nil
+	case RoleAdmin:
+		return Admin, nil
+	}
+	return "", fmt.Errorf("unknown role %q (want viewer, editor or admin)", r)
+}
+
+// User is a person with a role.
+type User struct {
+	Name    string    `json:"name"`
+	Email   string    `json:"email,omitempty"`
+	Role    Role      `json:"role"`
+	Created time.Time `json:"created_at"`
+}
+
+var userRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// Validate checks a user's name, email and role.
+func (u User) Validate() error {
+	if !userRE.MatchString(u.Name) {
+		return fmt.Errorf("name: %q must be 1 to 63 lower-case letters, digits, '.', '_' or '-'", u.Name)
+	}
+	if u.Email != "" && (!strings.Contains(u.Email, "@") || len(u.Email) > 254 || strings.ContainsAny(u.Email, " <>\"\r\n")) {
+		return fmt.Errorf("email: %q is not an email address", u.Email)
+	}
+	if _, err := u.Role.Scope(); err != nil {
+		return fmt.Errorf("role: %w", err)
+	}
+	return nil
 }
 
 // New makes a key: it returns the secret, shown once, and its stored form.
@@ -84,16 +141,18 @@ var (
 	ErrForbidden       = errors.New("API key lacks the required scope")
 )
 
-// Keyring checks presented keys against the stored ones, cached in memory.
+// Keyring checks presented keys against the stored ones, cached in memory,
+// and keeps the users their personal keys belong to.
 type Keyring struct {
 	store Storage
 	mu    sync.RWMutex
 	byID  map[string]Key
+	users map[string]User
 }
 
-// NewKeyring loads the keys from storage.
+// NewKeyring loads the keys and users from storage.
 func NewKeyring(ctx context.Context, st Storage) (*Keyring, error) {
-	r := &Keyring{store: st, byID: map[string]Key{}}
+	r := &Keyring{store: st, byID: map[string]Key{}, users: map[string]User{}}
 	keys, err := st.LoadKeys(ctx)
 	if err != nil {
 		return nil, err
@@ -101,11 +160,35 @@ func NewKeyring(ctx context.Context, st Storage) (*Keyring, error) {
 	for _, k := range keys {
 		r.byID[k.ID] = k
 	}
+	users, err := st.LoadUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range users {
+		r.users[u.Name] = u
+	}
 	return r, nil
 }
 
-// Create makes, stores and returns a new key and its secret.
+// Create makes, stores and returns a new team key and its secret.
 func (r *Keyring) Create(ctx context.Context, scope Scope, name string) (string, Key, error) {
+	return r.create(ctx, scope, name, "")
+}
+
+// CreateFor makes a personal key of a user: it acts with the user's role,
+// whatever that role becomes, and dies with the user.
+func (r *Keyring) CreateFor(ctx context.Context, user, name string) (string, Key, error) {
+	r.mu.RLock()
+	u, ok := r.users[user]
+	r.mu.RUnlock()
+	if !ok {
+		return "", Key{}, fmt.Errorf("%w %q", ErrNoUser, user)
+	}
+	scope, _ := u.Role.Scope()
+	return r.create(ctx, scope, name, user)
+}
+
+func (r *Keyring) create(ctx context.Context, scope Scope, name, user string) (string, Key, error) {
 	if _, err := ParseScope(string(scope)); err != nil {
 		return "", Key{}, err
 	}
@@ -113,6 +196,7 @@ func (r *Keyring) Create(ctx context.Context, scope Scope, name string) (string,
 	if err != nil {
 		return "", Key{}, err
 	}
+	k.User = user
 	if err := r.store.InsertKey(ctx, k); err != nil {
 		return "", Key{}, err
 	}
@@ -141,6 +225,68 @@ func (r *Keyring) Revoke(ctx context.Context, id string) error {
 	return nil
 }
 
+// SetUser creates or updates a user; their keys take the new role at once.
+func (r *Keyring) SetUser(ctx context.Context, u User) (User, bool, error) {
+	if err := u.Validate(); err != nil {
+		return User{}, false, err
+	}
+	r.mu.RLock()
+	old, existed := r.users[u.Name]
+	r.mu.RUnlock()
+	if existed {
+		u.Created = old.Created
+	} else {
+		u.Created = time.Now().UTC()
+	}
+	if err := r.store.PutUser(ctx, u); err != nil {
+		return User{}, false, err
+	}
+	r.mu.Lock()
+	r.users[u.Name] = u
+	r.mu.Unlock()
+	return u, !existed, nil
+}
+
+// DeleteUser removes a user and revokes their keys.
+func (r *Keyring) DeleteUser(ctx context.Context, name string) error {
+	r.mu.RLock()
+	_, ok := r.users[name]
+	var keys []string
+	for id, k := range r.byID {
+		if k.User == name && !k.Revoked {
+			keys = append(keys, id)
+		}
+	}
+	r.mu.RUnlock()
+	if !ok {
+		return fmt.Errorf("%w %q", ErrNoUser, name)
+	}
+	for _, id := range keys {
+		if err := r.Revoke(ctx, id); err != nil {
+			return err
+		}
+	}
+	if err := r.store.DeleteUser(ctx, name); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	delete(r.users, name)
+	r.mu.Unlock()
+	return nil
+}
+
+// Users lists the users, by name.
+func (r *Keyring) Users() []User {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]User, 0, len(r.users))
+	for _, u := range r.users {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
 // List returns the keys (without secrets).
 func (r *Keyring) List() []Key {
 	r.mu.RLock()
@@ -159,9 +305,16 @@ func (r *Keyring) Check(secret string, need Scope) (Key, error) {
 	}
 	r.mu.RLock()
 	k, ok := r.byID[secret[3:11]]
+	u, hasUser := r.users[k.User]
 	r.mu.RUnlock()
 	if !ok || k.Revoked || subtle.ConstantTimeCompare([]byte(k.Hash), []byte(hash(secret))) != 1 {
 		return Key{}, ErrUnauthenticated
+	}
+	if k.User != "" { // a personal key acts with its user's role of now
+		if !hasUser {
+			return Key{}, ErrUnauthenticated
+		}
+		k.Scope, _ = u.Role.Scope()
 	}
 	if !k.Scope.Allows(need) {
 		return k, ErrForbidden

@@ -20,6 +20,34 @@ type memStorage struct {
 	insertErr error
 	loadErr   error
 	revokeErr error
+	users     map[string]User
+}
+
+func (m *memStorage) PutUser(_ context.Context, u User) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.users == nil {
+		m.users = map[string]User{}
+	}
+	m.users[u.Name] = u
+	return nil
+}
+
+func (m *memStorage) DeleteUser(_ context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.users, name)
+	return nil
+}
+
+func (m *memStorage) LoadUsers(_ context.Context) ([]User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []User
+	for _, u := range m.users {
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 func (m *memStorage) InsertKey(_ context.Context, k Key) error {
@@ -559,5 +587,60 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if n := len(r.List()); n != 1+8*50 {
 		t.Fatalf("List has %d keys, want %d", n, 1+8*50)
+	}
+}
+
+// TestPersonalKeys: a personal key acts with its user's role of the
+// moment, and dies with the user.
+func TestPersonalKeys(t *testing.T) {
+	ctx := context.Background()
+	st := &memStorage{}
+	r := newRing(t, st)
+	if _, _, err := r.CreateFor(ctx, "alice", "laptop"); err == nil {
+		t.Fatal("key for a user who does not exist")
+	}
+	if _, created, err := r.SetUser(ctx, User{Name: "alice", Email: "alice@example.com", Role: Viewer}); err != nil || !created {
+		t.Fatal(created, err)
+	}
+	secret, k, err := r.CreateFor(ctx, "alice", "laptop")
+	if err != nil || k.User != "alice" || k.Scope != Query {
+		t.Fatalf("%+v %v", k, err)
+	}
+	if _, err := r.Check(secret, Edit); !errors.Is(err, ErrForbidden) {
+		t.Errorf("viewer's key may edit: %v", err)
+	}
+	r.SetUser(ctx, User{Name: "alice", Role: Editor})
+	if got, err := r.Check(secret, Edit); err != nil || got.Scope != Edit || got.User != "alice" {
+		t.Errorf("editor's key: %+v %v", got, err)
+	}
+	if _, err := r.Check(secret, Admin); !errors.Is(err, ErrForbidden) {
+		t.Errorf("editor's key may administer: %v", err)
+	}
+	// The ring reloaded from storage knows the same.
+	r2 := newRing(t, st)
+	if _, err := r2.Check(secret, Edit); err != nil {
+		t.Errorf("after reload: %v", err)
+	}
+	if err := r.DeleteUser(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Check(secret, Query); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("deleted user's key works: %v", err)
+	}
+	for _, u := range []User{{Name: "Bob", Role: Viewer}, {Name: "bob", Role: "owner"}, {Name: "bob", Role: Viewer, Email: "nope"}} {
+		if _, _, err := r.SetUser(ctx, u); err == nil {
+			t.Errorf("accepted %+v", u)
+		}
+	}
+}
+
+func TestEditScope(t *testing.T) {
+	for _, c := range []struct {
+		k, need Scope
+		ok      bool
+	}{{Edit, Query, true}, {Edit, Ingest, true}, {Edit, Edit, true}, {Edit, Admin, false}, {Query, Edit, false}, {Ingest, Edit, false}, {Admin, Edit, true}} {
+		if c.k.Allows(c.need) != c.ok {
+			t.Errorf("%s allows %s: %v", c.k, c.need, !c.ok)
+		}
 	}
 }

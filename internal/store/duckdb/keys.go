@@ -2,6 +2,8 @@ package duckdb
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/prodex/prodex/internal/auth"
@@ -9,13 +11,14 @@ import (
 
 // InsertKey stores a key's hash.
 func (s *Store) InsertKey(ctx context.Context, k auth.Key) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO px_keys VALUES (?, ?, ?, ?, ?, false)`, k.ID, k.Hash, string(k.Scope), k.Name, k.Created.UnixMicro())
+	_, err := s.db.ExecContext(ctx, `INSERT INTO px_keys (id, hash, scope, name, created_us, revoked, user_name) VALUES (?, ?, ?, ?, ?, false, ?)`,
+		k.ID, k.Hash, string(k.Scope), k.Name, k.Created.UnixMicro(), k.User)
 	return err
 }
 
 // LoadKeys returns every stored key.
 func (s *Store) LoadKeys(ctx context.Context) ([]auth.Key, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, hash, scope, name, created_us, revoked FROM px_keys`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, hash, scope, name, created_us, revoked, coalesce(user_name, '') FROM px_keys`)
 	if err != nil {
 		return nil, err
 	}
@@ -25,7 +28,7 @@ func (s *Store) LoadKeys(ctx context.Context) ([]auth.Key, error) {
 		var k auth.Key
 		var scope string
 		var created int64
-		if err := rows.Scan(&k.ID, &k.Hash, &scope, &k.Name, &created, &k.Revoked); err != nil {
+		if err := rows.Scan(&k.ID, &k.Hash, &scope, &k.Name, &created, &k.Revoked, &k.User); err != nil {
 			return nil, err
 		}
 		k.Scope = auth.Scope(scope)
@@ -39,4 +42,35 @@ func (s *Store) LoadKeys(ctx context.Context) ([]auth.Key, error) {
 func (s *Store) RevokeKey(ctx context.Context, id string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE px_keys SET revoked = true WHERE id = ?`, id)
 	return err
+}
+
+// PutUser stores (creates or replaces) a user.
+func (s *Store) PutUser(ctx context.Context, u auth.User) error {
+	body, err := json.Marshal(u)
+	if err != nil {
+		return err
+	}
+	return s.putDoc(ctx, "px_users", u.Name, body)
+}
+
+// DeleteUser removes a user.
+func (s *Store) DeleteUser(ctx context.Context, name string) error {
+	return s.deleteDoc(ctx, "px_users", name)
+}
+
+// LoadUsers returns every user.
+func (s *Store) LoadUsers(ctx context.Context) ([]auth.User, error) {
+	docs, err := s.docs(ctx, "px_users")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]auth.User, 0, len(docs))
+	for name, body := range docs {
+		var u auth.User
+		if err := json.Unmarshal(body, &u); err != nil {
+			return nil, fmt.Errorf("stored user %s: %w", name, err)
+		}
+		out = append(out, u)
+	}
+	return out, nil
 }

@@ -1,0 +1,70 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/prodex/prodex/internal/auth"
+)
+
+func (s *Server) userRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/users", s.with(auth.Admin, s.listUsers))
+	mux.HandleFunc("PUT /api/v1/users/{name}", s.with(auth.Admin, s.putUser))
+	mux.HandleFunc("DELETE /api/v1/users/{name}", s.with(auth.Admin, s.deleteUser))
+	mux.HandleFunc("POST /api/v1/users/{name}/keys", s.with(auth.Admin, s.postUserKey))
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Keys.Users())
+}
+
+// putUser creates or updates a user: {"role": "viewer|editor|admin",
+// "email": …}. A role change applies to the user's keys at once.
+func (s *Server) putUser(w http.ResponseWriter, r *http.Request) {
+	var u auth.User
+	if !readStrict(w, r, &u, "user") || !nameFromPath(w, r, &u.Name) {
+		return
+	}
+	u, created, err := s.Keys.SetUser(r.Context(), u)
+	switch {
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err.Error())
+	case created:
+		writeJSON(w, http.StatusCreated, u)
+	default:
+		writeJSON(w, http.StatusOK, u)
+	}
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
+	err := s.Keys.DeleteUser(r.Context(), r.PathValue("name"))
+	switch {
+	case errors.Is(err, auth.ErrNoUser):
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("name")})
+}
+
+// postUserKey makes a personal key for a user: {"name": "laptop"}.
+func (s *Server) postUserKey(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Name string `json:"name"`
+	}
+	if !readStrict(w, r, &body, "key") {
+		return
+	}
+	secret, k, err := s.Keys.CreateFor(r.Context(), r.PathValue("name"), body.Name)
+	switch {
+	case errors.Is(err, auth.ErrNoUser):
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "scope": k.Scope, "name": k.Name, "user": k.User, "created_at": k.Created, "key": secret})
+}
