@@ -134,9 +134,10 @@ type Observed struct {
 }
 
 // Observe summarizes the incidents (already measured) linked to r; nil
-// when there are none.
+// when there are none. An incident with a negative ImpactPercent did not
+// measure its impact and counts only for the times.
 func Observe(r Risk, incidents []Incident) *Observed {
-	var n int
+	var n, withImpact int
 	var ttd, ttr, impact float64
 	for _, in := range incidents {
 		if in.Ongoing {
@@ -145,13 +146,18 @@ func Observe(r Risk, incidents []Incident) *Observed {
 		n++
 		ttd += float64(in.TTD)
 		ttr += float64(in.TTR)
-		impact += in.ImpactPercent
+		if in.ImpactPercent >= 0 { // negative: not measured
+			withImpact++
+			impact += in.ImpactPercent
+		}
 	}
 	if n == 0 {
 		return nil
 	}
-	o := &Observed{Incidents: n, TTD: Duration(ttd / float64(n)).round(), TTR: Duration(ttr / float64(n)).round(),
-		ImpactPercent: math.Round(impact/float64(n)*10) / 10, Suggestions: []string{}}
+	o := &Observed{Incidents: n, TTD: Duration(ttd / float64(n)).round(), TTR: Duration(ttr / float64(n)).round(), Suggestions: []string{}}
+	if withImpact > 0 {
+		o.ImpactPercent = math.Round(impact/float64(withImpact)*10) / 10
+	}
 	off := func(est, obs float64) bool { return math.Abs(obs-est) > 0.25*math.Max(est, obs) }
 	if off(float64(r.ETTD), float64(o.TTD)) {
 		o.Suggestions = append(o.Suggestions, fmt.Sprintf("ettd: %s estimated, %s observed", r.ETTD, o.TTD))
@@ -159,7 +165,7 @@ func Observe(r Risk, incidents []Incident) *Observed {
 	if off(float64(r.ETTR), float64(o.TTR)) {
 		o.Suggestions = append(o.Suggestions, fmt.Sprintf("ettr: %s estimated, %s observed", r.ETTR, o.TTR))
 	}
-	if off(r.ImpactPercent, o.ImpactPercent) {
+	if withImpact > 0 && off(r.ImpactPercent, o.ImpactPercent) {
 		o.Suggestions = append(o.Suggestions, fmt.Sprintf("impact_percent: %g estimated, %g observed", r.ImpactPercent, o.ImpactPercent))
 	}
 	return o

@@ -68,6 +68,36 @@ type Manager struct {
 
 	mu   sync.RWMutex
 	slos map[string]*entry
+
+	onEpisode func(Episode) // see OnEpisode
+}
+
+// OnEpisode sets a function told of every alert episode that starts or
+// resolves, after it is saved (incidents open from pages this way).
+func (m *Manager) OnEpisode(f func(Episode)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.onEpisode = f
+}
+
+func (m *Manager) told(ep Episode) {
+	m.mu.RLock()
+	f := m.onEpisode
+	m.mu.RUnlock()
+	if f != nil {
+		f(ep)
+	}
+}
+
+// Measure measures one alert episode of an SLO as an incident.
+func (m *Manager) Measure(ep Episode) (risk.Incident, error) {
+	m.mu.RLock()
+	e, ok := m.slos[ep.SLO]
+	m.mu.RUnlock()
+	if !ok {
+		return risk.Incident{}, ErrNotFound
+	}
+	return risk.Measure(ep.ID, ep.SLO, string(ep.Severity), ep.StartedAt, ep.ResolvedAt, 1-e.def.Target/100, e.counts, m.now()), nil
 }
 
 type entry struct {
@@ -375,6 +405,7 @@ func (m *Manager) evaluate(ctx context.Context, e *entry, now time.Time) {
 			m.mu.Unlock()
 			m.log.Info("alert firing", "slo", e.def.Name, "severity", sev, "detail", ep.Detail)
 			m.notify(e, ep)
+			m.told(*ep)
 		case len(firing) > 0:
 			changed := false
 			for _, r := range firing {
@@ -401,6 +432,7 @@ func (m *Manager) evaluate(ctx context.Context, e *entry, now time.Time) {
 			m.mu.Unlock()
 			m.log.Info("alert resolved", "slo", e.def.Name, "severity", sev)
 			m.notify(e, &done)
+			m.told(done)
 		}
 	}
 }
