@@ -17,6 +17,7 @@ func main() {
 	}
 	root.AddCommand(serveCmd(), keysCmd(), sendCmd(), queryCmd(), explainCmd(), applyCmd(), sloCmd(), riskCmd(), gateCmd(), benchCmd())
 	root.AddCommand(usersCmd())
+	root.AddCommand(historyCmd(), savedCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "prodex:", err)
 		os.Exit(1)

@@ -23,13 +23,21 @@ func queryCmd() *cobra.Command {
 	var start, end string
 	var limit int
 	var or, asJSON, series bool
+	var id string
 	cmd := &cobra.Command{
-		Use:   "query DATASET",
+		Use:   "query DATASET | --id QUERY_ID",
 		Short: "Ask a question of a dataset and print the answer as a table",
 		Example: `  prodex query checkout --calc 'P99(duration_ms)' --calc COUNT --where 'status_code >= 500' --by service --last 2h
-  prodex query checkout --calc 'HEATMAP(duration_ms)' --where 'region in eu,us' --json`,
-		Args: cobra.ExactArgs(1),
+  prodex query checkout --calc 'HEATMAP(duration_ms)' --where 'region in eu,us' --json
+  prodex query --id 3fa2b1c4d5e6f708`,
+		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if id != "" {
+				return rerunStored(cmd, &c, id, args, asJSON, series)
+			}
+			if len(args) == 0 {
+				return fmt.Errorf("give a DATASET to ask, or --id QUERY_ID to re-run a stored query")
+			}
 			ds, err := store.NormalizeDataset(args[0])
 			if err != nil {
 				return err
@@ -100,6 +108,7 @@ func queryCmd() *cobra.Command {
 				return enc.Encode(res)
 			}
 			printResult(res, by, cs, series)
+			printPermalink(&c, res)
 			return nil
 		},
 	}
@@ -116,6 +125,7 @@ func queryCmd() *cobra.Command {
 	f.IntVar(&limit, "limit", 0, "most groups to return (1-1000)")
 	f.BoolVar(&asJSON, "json", false, "print the raw JSON answer")
 	f.BoolVar(&series, "series", false, "print the time series too")
+	f.StringVar(&id, "id", "", "re-run a stored query (from a permalink, history or saved list) over its own interval")
 	addClientFlags(cmd, &c)
 	return cmd
 }
@@ -128,6 +138,8 @@ type queryResult struct {
 	Results []struct {
 		Data map[string]any `json:"data"`
 	} `json:"results"`
+	QueryID   string `json:"query_id,omitempty"`
+	Permalink string `json:"permalink,omitempty"`
 }
 
 var calcRE = regexp.MustCompile(`^\s*([A-Za-z_0-9]+)\s*(?:\((.*)\))?\s*$`)

@@ -66,6 +66,7 @@ func (s *Server) Handler() http.Handler {
 	s.sloRoutes(mux)
 	s.otlpRoutes(mux)
 	s.riskRoutes(mux)
+	s.historyRoutes(mux)
 	s.userRoutes(mux)
 	mux.HandleFunc("GET /api/v1/traces/{trace_id}", s.with(auth.Query, s.getTrace))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })

@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"time"
 
+	"github.com/prodex/prodex/internal/history"
 	"github.com/prodex/prodex/internal/query"
 )
 
@@ -25,6 +27,20 @@ func (s *Server) postQuery(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	s.answerQuery(w, r, ds, spec)
+}
+
+// queryAnswer is a query's answer with the id and permalink of the
+// question (see package history).
+type queryAnswer struct {
+	*query.Result
+	QueryID   string `json:"query_id,omitempty"`
+	Permalink string `json:"permalink,omitempty"`
+}
+
+// answerQuery runs spec on dataset ds, records the run in the query
+// history and answers; postQuery and the re-run of a stored query share it.
+func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, spec *query.Spec) {
 	if err := spec.Resolve(s.Now()); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -40,15 +56,23 @@ func (s *Server) postQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.QueryTimeout)
 	defer cancel()
+	began := time.Now()
 	res, err := plan.Run(ctx, s.Store.DB())
 	if err != nil {
 		if ctx.Err() != nil {
+			s.recordRun(r, ds, spec, began, 0, "query exceeded its time limit of "+s.QueryTimeout.String())
 			writeError(w, http.StatusGatewayTimeout, "query exceeded its time limit of "+s.QueryTimeout.String())
 			return
 		}
 		s.Log.Error("query failed", "dataset", ds, "err", err)
+		s.recordRun(r, ds, spec, began, 0, "query failed: "+err.Error())
 		writeError(w, http.StatusInternalServerError, "query failed: "+err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	id := s.recordRun(r, ds, spec, began, len(res.Results), "")
+	ans := queryAnswer{Result: res, QueryID: id}
+	if id != "" {
+		ans.Permalink = history.Permalink(id)
+	}
+	writeJSON(w, http.StatusOK, ans)
 }
