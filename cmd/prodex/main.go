@@ -15,7 +15,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), keysCmd(), sendCmd(), queryCmd(), explainCmd(), applyCmd(), sloCmd(), riskCmd(), gateCmd(), benchCmd())
+	root.AddCommand(serveCmd(), keysCmd(), sendCmd(), queryCmd(), explainCmd(), applyCmd(), sloCmd(), riskCmd(), gateCmd(), markerCmd(), benchCmd())
 	root.AddCommand(usersCmd())
 	root.AddCommand(historyCmd(), savedCmd())
 	if err := root.Execute(); err != nil {

@@ -66,6 +66,7 @@ func (s *Server) Handler() http.Handler {
 	s.sloRoutes(mux)
 	s.otlpRoutes(mux)
 	s.riskRoutes(mux)
+	s.markerRoutes(mux)
 	s.historyRoutes(mux)
 	s.userRoutes(mux)
 	mux.HandleFunc("GET /api/v1/traces/{trace_id}", s.with(auth.Query, s.getTrace))

@@ -74,5 +74,5 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 	if id != "" {
 		ans.Permalink = history.Permalink(id)
 	}
-	writeJSON(w, http.StatusOK, ans)
+	s.writeWithMarkers(w, r, ds, spec.Start, spec.End, ans)
 }

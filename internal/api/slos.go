@@ -202,7 +202,7 @@ func (s *Server) sloStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "SLO "+r.PathValue("name")+" does not exist")
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	s.writeSLOStatus(w, r, st)
 }
 
 // gateAnswer tells a deploy pipeline whether the SLO can afford a risk.

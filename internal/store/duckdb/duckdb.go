@@ -247,6 +247,7 @@ var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS px_slos (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_alerts (id VARCHAR PRIMARY KEY, slo VARCHAR, started_us BIGINT, open BOOLEAN, body VARCHAR)`,
 	`CREATE TABLE IF NOT EXISTS px_risks (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
+	`CREATE TABLE IF NOT EXISTS px_markers (id VARCHAR PRIMARY KEY, dataset VARCHAR, start_s BIGINT, end_s BIGINT, body VARCHAR)`,
 	`CREATE TABLE IF NOT EXISTS px_queries (id VARCHAR PRIMARY KEY, dataset VARCHAR, spec VARCHAR, created_us BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_query_runs (id VARCHAR PRIMARY KEY, query_id VARCHAR, dataset VARCHAR, author VARCHAR, ran_us BIGINT, duration_ms DOUBLE, row_count BIGINT, error_text VARCHAR)`,
 	`CREATE TABLE IF NOT EXISTS px_saved_queries (id VARCHAR PRIMARY KEY, name VARCHAR, description VARCHAR, query_id VARCHAR, author VARCHAR, created_us BIGINT, updated_us BIGINT)`,
