@@ -272,6 +272,14 @@ func (c *counter) compile(cols sli.Columns, gen int64) error {
 // transaction on the counter's connection. The caller holds cmu and wmu.
 func (s *Store) backfill(ctx context.Context, c Counter) error {
 	cat, catErr := s.Catalog(c.Dataset)
+	marks := map[string]int64{}
+	s.mu.RLock()
+	if ds := s.datasets[c.Dataset]; ds != nil {
+		for _, seg := range ds.segments {
+			marks[seg.table] = seg.rows
+		}
+	}
+	s.mu.RUnlock()
 	tx, err := s.cconn.(driver.ConnBeginTx).BeginTx(ctx, driver.TxOptions{})
 	if err != nil {
 		return err
@@ -295,13 +303,28 @@ func (s *Store) backfill(ctx context.Context, c Counter) error {
 		if err != nil {
 			return fmt.Errorf("backfill %s: %w", c.Name, err)
 		}
+		// Every stored row of the dataset is now counted: its segments'
+		// marks move to their ends, or a dataset that had no counter
+		// before would have its rows counted again by the streaming.
+		for table, rows := range marks {
+			if _, err := s.cconn.(driver.ExecerContext).ExecContext(ctx, `INSERT INTO px_slo_marks VALUES ($1, $2) ON CONFLICT (tbl) DO UPDATE SET counted = excluded.counted`,
+				[]driver.NamedValue{{Ordinal: 1, Value: table}, {Ordinal: 2, Value: rows}}); err != nil {
+				return err
+			}
+		}
 		return nil
 	}()
 	if err != nil {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	for table, rows := range marks {
+		s.marks[table] = rows
+	}
+	return nil
 }
 
 // loadCounts returns a counter's persisted counts.
