@@ -184,10 +184,13 @@ func TestOTLPGoSDK(t *testing.T) {
 	if code := call(t, "PUT", s.url+"/api/v1/slos/checkout-latency", key, slo, nil); code/100 != 2 {
 		t.Fatalf("define SLO: %d", code)
 	}
-	var st struct{ Eligible, Good int64 }
-	call(t, "GET", s.url+"/api/v1/slos/checkout-latency/status", key, nil, &st)
-	if st.Eligible != 1 || st.Good != 1 {
-		t.Errorf("SLO over spans: %+v", st)
+	var st struct {
+		Eligible, Good int64
+		Error          string
+	}
+	code := call(t, "GET", s.url+"/api/v1/slos/checkout-latency/status", key, nil, &st)
+	if code != 200 || st.Eligible != 1 || st.Good != 1 {
+		t.Errorf("SLO over spans: %d %+v", code, st)
 	}
 }
 

@@ -80,6 +80,10 @@ func serveCmd() *cobra.Command {
 			w := ingest.NewWriter(st, ingest.Options{MaxQueued: maxQueued})
 			srv := &api.Server{Store: st, Writer: w, Keys: keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: queryTimeout, SLOs: slos, KeyHeader: keyHeader}
 			srv.OTLP = &otlp.Receiver{Sink: w, Limits: srv.Limits, Dataset: otlpDataset}
+			slos.OnEpisode(srv.OnAlert)
+			if err := srv.ReconcileIncidents(context.Background()); err != nil {
+				log.Error("opening incidents for firing pages failed", "err", err)
+			}
 			if otlpDataset != "" {
 				if otlpDataset, err = store.NormalizeDataset(otlpDataset); err != nil {
 					w.Close()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prodex/prodex/internal/auth"
@@ -35,6 +36,10 @@ type Server struct {
 	SLOs *rules.Manager
 	// OTLP receives OpenTelemetry traces and logs (nil: not served).
 	OTLP *otlp.Receiver
+
+	incMu sync.Mutex // serialises incident changes (read, change, write)
+	once  sync.Once  // see defaults
+
 	// KeyHeader is one more request header an API key may come in, for
 	// OTLP senders that cannot set X-Honeycomb-Team.
 	KeyHeader string
@@ -42,15 +47,7 @@ type Server struct {
 
 // Handler returns the HTTP handler with every route.
 func (s *Server) Handler() http.Handler {
-	if s.Now == nil {
-		s.Now = time.Now
-	}
-	if s.Log == nil {
-		s.Log = slog.Default()
-	}
-	if s.QueryTimeout <= 0 {
-		s.QueryTimeout = 60 * time.Second
-	}
+	s.defaults()
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /1/events/{dataset}", s.with(auth.Ingest, s.postEvent))
 	mux.HandleFunc("POST /1/batch/{dataset}", s.with(auth.Ingest, s.postBatch))
@@ -69,12 +66,29 @@ func (s *Server) Handler() http.Handler {
 	s.markerRoutes(mux)
 	s.historyRoutes(mux)
 	s.userRoutes(mux)
+	s.incidentRoutes(mux)
+	s.noteRoutes(mux)
 	mux.HandleFunc("GET /api/v1/traces/{trace_id}", s.with(auth.Query, s.getTrace))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
 	return mux
+}
+
+// defaults fills the options left zero; every entry point calls it.
+func (s *Server) defaults() {
+	s.once.Do(func() {
+		if s.Now == nil {
+			s.Now = time.Now
+		}
+		if s.Log == nil {
+			s.Log = slog.Default()
+		}
+		if s.QueryTimeout <= 0 {
+			s.QueryTimeout = 60 * time.Second
+		}
+	})
 }
 
 type keyCtx struct{}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -257,12 +258,29 @@ func (s *Server) register(ctx context.Context, sloName string, th risk.Threshold
 	for _, in := range incidents {
 		byID[in.AlertID] = in
 	}
+	worked, err := s.loadIncidents(ctx)
+	if err != nil {
+		return risk.Register{}, http.StatusInternalServerError, err
+	}
 	for i := range reg.Risks {
 		var linked []risk.Incident
 		for _, id := range reg.Risks[i].Risk.Incidents {
 			if in, ok := byID[id]; ok {
 				linked = append(linked, in)
 			}
+		}
+		// Incidents the team worked and tied to this risk: their
+		// detection and mitigation times, and the impact their alert
+		// measured when one opened them.
+		for _, inc := range worked {
+			if inc.Risk != reg.Risks[i].Risk.Name || inc.AlertID != "" && slices.Contains(reg.Risks[i].Risk.Incidents, inc.AlertID) {
+				continue // not this risk's, or its alert already counted
+			}
+			impact := -1.0
+			if m, ok := byID[inc.AlertID]; ok && inc.AlertID != "" {
+				impact = m.ImpactPercent
+			}
+			linked = append(linked, inc.Measured(impact))
 		}
 		reg.Risks[i].Observed = risk.Observe(reg.Risks[i].Risk, linked)
 	}

@@ -95,3 +95,28 @@ func (s *Store) Alerts(ctx context.Context, slo string, openOnly bool, limit int
 	}
 	return out, rows.Err()
 }
+
+// PutNote stores (creates or replaces) a note.
+func (s *Store) PutNote(ctx context.Context, id string, body []byte) error {
+	return s.putDoc(ctx, "px_notes", id, body)
+}
+
+// DeleteNote removes a note.
+func (s *Store) DeleteNote(ctx context.Context, id string) error {
+	return s.deleteDoc(ctx, "px_notes", id)
+}
+
+// Notes returns every note by id.
+func (s *Store) Notes(ctx context.Context) (map[string][]byte, error) {
+	return s.docs(ctx, "px_notes")
+}
+
+// PutIncident stores (creates or replaces) an incident.
+func (s *Store) PutIncident(ctx context.Context, id string, body []byte) error {
+	return s.putDoc(ctx, "px_incidents", id, body)
+}
+
+// Incidents returns every incident by id.
+func (s *Store) Incidents(ctx context.Context) (map[string][]byte, error) {
+	return s.docs(ctx, "px_incidents")
+}
