@@ -105,6 +105,30 @@ func TestPeopleNotesIncidentsAPI(t *testing.T) {
 		t.Errorf("timeline: %s", got)
 	}
 
+	// Every write is in the audit log with its author; reads are not.
+	var audit []struct {
+		Author, Method, Path string
+		Status               int
+	}
+	var who struct{ ID string }
+	call(t, "GET", s.url+"/1/auth", admin, nil, &who)
+	adminID := who.ID
+	expect("audit by a query key", call(t, "GET", u+"/audit", query, nil, &e), 403, "")
+	call(t, "GET", u+"/audit?limit=1000", admin, nil, &audit)
+	got := map[string]bool{}
+	for _, a := range audit {
+		got[a.Author+" "+a.Method+" "+a.Path+" "+strconv.Itoa(a.Status)] = true
+		if a.Method == "GET" {
+			t.Errorf("a read in the audit log: %+v", a)
+		}
+	}
+	for _, want := range []string{"key " + adminID + " PUT /api/v1/users/alice 201", "alice POST /api/v1/notes 201", "bob PATCH /api/v1/incidents/" + opened.ID + " 200",
+		"alice POST /api/v1/notes 403"} {
+		if !got[want] {
+			t.Errorf("audit log lacks %q: %v", want, got)
+		}
+	}
+
 	// Deleting a user revokes their keys.
 	expect("delete alice", call(t, "DELETE", u+"/users/alice", admin, nil, &e), 200, "")
 	expect("alice's key after", call(t, "GET", u+"/incidents", alice, nil, &e), 401, "")

@@ -68,6 +68,7 @@ func (s *Server) Handler() http.Handler {
 	s.userRoutes(mux)
 	s.incidentRoutes(mux)
 	s.noteRoutes(mux)
+	mux.HandleFunc("GET /api/v1/audit", s.with(auth.Admin, s.getAudit))
 	mux.HandleFunc("GET /api/v1/traces/{trace_id}", s.with(auth.Query, s.getTrace))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -106,12 +107,53 @@ func (s *Server) with(need auth.Scope, h http.HandlerFunc) http.HandlerFunc {
 		case errors.Is(err, auth.ErrUnauthenticated):
 			writeError(w, http.StatusUnauthorized, "unknown API key: send a valid key in the X-Honeycomb-Team header")
 			return
-		case errors.Is(err, auth.ErrForbidden) && need != "":
-			writeError(w, http.StatusForbidden, "this API key has scope "+string(k.Scope)+"; this route needs "+string(need))
+		}
+		r = r.WithContext(context.WithValue(r.Context(), keyCtx{}, k))
+		serve := h
+		if errors.Is(err, auth.ErrForbidden) && need != "" {
+			serve = func(w http.ResponseWriter, r *http.Request) {
+				writeError(w, http.StatusForbidden, "this API key has scope "+string(k.Scope)+"; this route needs "+string(need))
+			}
+		}
+		if !audited(r) {
+			serve(w, r)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), keyCtx{}, k)))
+		// Refused writes are recorded too: who tried what matters.
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		serve(sw, r)
+		e := duckdb.AuditEntry{Time: s.Now().UTC(), Author: author(r), KeyID: k.ID, Method: r.Method, Path: r.URL.Path, Status: sw.status}
+		if err := s.Store.Audit(context.WithoutCancel(r.Context()), e); err != nil {
+			s.Log.Error("audit record failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
 	}
+}
+
+// audited tells the requests that change what Prodex holds — definitions,
+// keys, people, shared objects — from reads and event ingest: those are
+// recorded with their author in the audit log.
+func audited(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return false
+	}
+	switch r.Pattern {
+	case "POST /1/events/{dataset}", "POST /1/batch/{dataset}", "POST /api/v1/query/{dataset}", "POST /api/v1/explain/{dataset}",
+		"POST /api/v1/queries/{id}/run", "POST /api/v1/risks/{name}/what-if":
+		return false
+	}
+	return true
+}
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // author names who makes a request, for the records every write keeps:

@@ -21,12 +21,12 @@ import (
 
 func (s *Server) riskRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/risks", s.with(auth.Query, s.listRisks))
-	mux.HandleFunc("POST /api/v1/risks", s.with(auth.Admin, s.postRisk))
+	mux.HandleFunc("POST /api/v1/risks", s.with(auth.Edit, s.postRisk))
 	mux.HandleFunc("GET /api/v1/risks/{name}", s.with(auth.Query, s.getRisk))
-	mux.HandleFunc("PUT /api/v1/risks/{name}", s.with(auth.Admin, s.putRisk))
-	mux.HandleFunc("DELETE /api/v1/risks/{name}", s.with(auth.Admin, s.deleteRisk))
+	mux.HandleFunc("PUT /api/v1/risks/{name}", s.with(auth.Edit, s.putRisk))
+	mux.HandleFunc("DELETE /api/v1/risks/{name}", s.with(auth.Edit, s.deleteRisk))
 	mux.HandleFunc("POST /api/v1/risks/{name}/what-if", s.with(auth.Query, s.whatIf))
-	mux.HandleFunc("POST /api/v1/risks/{name}/incidents", s.with(auth.Admin, s.linkIncident))
+	mux.HandleFunc("POST /api/v1/risks/{name}/incidents", s.with(auth.Edit, s.linkIncident))
 	mux.HandleFunc("GET /api/v1/slos/{name}/risks", s.with(auth.Query, s.riskReport))
 	mux.HandleFunc("GET /api/v1/slos/{name}/incidents", s.with(auth.Query, s.sloIncidents))
 }

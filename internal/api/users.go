@@ -3,6 +3,8 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/prodex/prodex/internal/auth"
 )
@@ -67,4 +69,33 @@ func (s *Server) postUserKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "scope": k.Scope, "name": k.Name, "user": k.User, "created_at": k.Created, "key": secret})
+}
+
+// getAudit answers GET /api/v1/audit?author=&since=&limit=: every write
+// made through the API, newest first, with its author.
+func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			writeError(w, http.StatusBadRequest, "limit: want 1 to 10000")
+			return
+		}
+		limit = n
+	}
+	var since time.Time
+	if v := r.URL.Query().Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "since: want RFC 3339 time, got "+strconv.Quote(v))
+			return
+		}
+		since = t
+	}
+	out, err := s.Store.AuditLog(r.Context(), r.URL.Query().Get("author"), since, limit)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }

@@ -257,6 +257,7 @@ var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS px_users (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_notes (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_incidents (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
+	`CREATE TABLE IF NOT EXISTS px_audit (time_us BIGINT, author VARCHAR, key_id VARCHAR, method VARCHAR, path VARCHAR, status INTEGER)`,
 }
 
 func (s *Store) migrate() error {
