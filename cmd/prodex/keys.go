@@ -20,7 +20,7 @@ func keysCmd() *cobra.Command {
 }
 
 func keysCreateCmd() *cobra.Command {
-	var dataDir, scope, name string
+	var dataDir, scope, name, env string
 	var c client
 	cmd := &cobra.Command{
 		Use:   "create",
@@ -44,7 +44,15 @@ func keysCreateCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				secret, k, err := ring.Create(context.Background(), sc, name)
+				if err := auth.CheckEnv(env); err != nil {
+					return err
+				}
+				if env != "" { // the environment starts with the server
+					if err := os.MkdirAll(envDir(dataDir, env), 0o755); err != nil {
+						return err
+					}
+				}
+				secret, k, err := ring.CreateIn(context.Background(), env, sc, name)
 				if err != nil {
 					return err
 				}
@@ -56,7 +64,7 @@ func keysCreateCmd() *cobra.Command {
 				ID  string `json:"id"`
 				Key string `json:"key"`
 			}
-			if err := c.do("POST", "/api/v1/keys", map[string]string{"scope": scope, "name": name}, &out); err != nil {
+			if err := c.do("POST", "/api/v1/keys", map[string]string{"scope": scope, "name": name, "environment": env}, &out); err != nil {
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "created %s key %s\n", scope, out.ID)
@@ -67,6 +75,7 @@ func keysCreateCmd() *cobra.Command {
 	cmd.Flags().StringVar(&dataDir, "data", "", "data directory to write the key into directly")
 	cmd.Flags().StringVar(&scope, "scope", "", "ingest, query, edit or admin (required)")
 	cmd.Flags().StringVar(&name, "name", "", "a name to recognise the key by")
+	cmd.Flags().StringVar(&env, "env", "", "the environment the key works in (default: the default environment); with --data it is created if new")
 	cmd.MarkFlagRequired("scope")
 	addClientFlags(cmd, &c)
 	return cmd

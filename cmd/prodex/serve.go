@@ -16,13 +16,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/prodex/prodex/internal/api"
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/event"
-	"github.com/prodex/prodex/internal/ingest"
 	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/otlp"
-	"github.com/prodex/prodex/internal/rules"
 	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
@@ -51,7 +48,8 @@ func serveCmd() *cobra.Command {
 				// a heap that the bounded ingest queue keeps small.
 				debug.SetGCPercent(300)
 			}
-			st, err := openStore(dataDir, duckdb.Options{MaxColumns: maxColumns, Retention: retention, Threads: threads, MemoryLimit: memLimit, CheckpointThreshold: checkpointAt})
+			opts := duckdb.Options{MaxColumns: maxColumns, Retention: retention, Threads: threads, MemoryLimit: memLimit, CheckpointThreshold: checkpointAt}
+			st, err := openStore(dataDir, opts)
 			if err != nil {
 				return err
 			}
@@ -72,25 +70,19 @@ func serveCmd() *cobra.Command {
 			if externalURL == "" {
 				externalURL = "http://" + listen
 			}
-			slos, err := rules.New(context.Background(), st, notifier, rules.Options{Log: log, Link: externalURL})
-			if err != nil {
-				st.Close()
-				return fmt.Errorf("load SLOs: %w", err)
-			}
-			w := ingest.NewWriter(st, ingest.Options{MaxQueued: maxQueued})
-			srv := &api.Server{Store: st, Writer: w, Keys: keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: queryTimeout, SLOs: slos, KeyHeader: keyHeader}
-			srv.OTLP = &otlp.Receiver{Sink: w, Limits: srv.Limits, Dataset: otlpDataset}
-			slos.OnEpisode(srv.OnAlert)
-			if err := srv.ReconcileIncidents(context.Background()); err != nil {
-				log.Error("opening incidents for firing pages failed", "err", err)
-			}
 			if otlpDataset != "" {
 				if otlpDataset, err = store.NormalizeDataset(otlpDataset); err != nil {
-					w.Close()
 					st.Close()
 					return fmt.Errorf("--otlp-dataset: %w", err)
 				}
-				srv.OTLP.Dataset = otlpDataset
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			envs, err := openEnvironments(ctx, envConfig{dataDir: dataDir, storeOpts: opts, keys: keys, notifier: notifier, log: log, link: externalURL,
+				maxQueued: maxQueued, queryTimeout: queryTimeout, otlpDataset: otlpDataset, keyHeader: keyHeader, evalEvery: evalEvery}, st)
+			if err != nil {
+				st.Close()
+				return err
 			}
 			var lns []net.Listener
 			listenAll := func(addrs ...string) error {
@@ -113,19 +105,13 @@ func serveCmd() *cobra.Command {
 				return nil
 			}
 			if err := listenAll(listen, otlpHTTP, otlpGRPC); err != nil {
-				w.Close()
-				st.Close()
+				envs.Close(context.Background())
 				return err
 			}
 			ln, otlpHTTPLn, otlpGRPCLn := lns[0], lns[1], lns[2]
-			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-			ohs := &http.Server{Handler: srv.OTLPHandler(), ReadHeaderTimeout: 10 * time.Second}
-			gs := otlp.NewGRPCServer(srv.OTLP, srv.Authorize, srv.KeyHeaders())
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			go housekeeping(ctx, st, log)
-			evalDone := make(chan struct{})
-			go func() { defer close(evalDone); slos.Run(ctx, evalEvery) }()
+			hs := &http.Server{Handler: envs, ReadHeaderTimeout: 10 * time.Second}
+			ohs := &http.Server{Handler: envs.OTLP(), ReadHeaderTimeout: 10 * time.Second}
+			gs := otlp.NewGRPCServer(envs.Resolve, envs.all[""].srv.KeyHeaders(), int(event.DefaultLimits().MaxBodyBytes))
 			if debugListen != "" {
 				go serveDebug(debugListen, log)
 			}
@@ -139,7 +125,7 @@ func serveCmd() *cobra.Command {
 				go func() { errc <- gs.Serve(otlpGRPCLn) }()
 				log.Info("OTLP/gRPC serving", "addr", otlpGRPCLn.Addr().String())
 			}
-			log.Info("prodex serving", "addr", ln.Addr().String(), "data", dataDir)
+			log.Info("prodex serving", "addr", ln.Addr().String(), "data", dataDir, "environments", len(envs.List())+1)
 			select {
 			case err := <-errc:
 				if !errors.Is(err, http.ErrServerClosed) {
@@ -155,11 +141,11 @@ func serveCmd() *cobra.Command {
 			if otlpGRPCLn != nil {
 				gs.GracefulStop()
 			}
-			w.Close()
-			<-evalDone
+			stop()
+			err = envs.Close(sctx)
 			notifier.Close(sctx)
-			if err := st.Close(); err != nil {
-				return fmt.Errorf("close store: %w", err)
+			if err != nil {
+				return err
 			}
 			log.Info("stopped")
 			return nil

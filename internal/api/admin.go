@@ -77,6 +77,7 @@ func (s *Server) postKey(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Scope string `json:"scope"`
 		Name  string `json:"name"`
+		Env   string `json:"environment"`
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
@@ -89,12 +90,15 @@ func (s *Server) postKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "scope: "+err.Error())
 		return
 	}
-	secret, k, err := s.Keys.Create(r.Context(), scope, body.Name)
+	if !s.envExists(w, body.Env) {
+		return
+	}
+	secret, k, err := s.Keys.CreateIn(r.Context(), body.Env, scope, body.Name)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "scope": k.Scope, "name": k.Name, "created_at": k.Created, "key": secret})
+	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "scope": k.Scope, "name": k.Name, "environment": k.Env, "created_at": k.Created, "key": secret})
 }
 
 func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {

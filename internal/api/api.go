@@ -40,6 +40,13 @@ type Server struct {
 	incMu sync.Mutex // serialises incident changes (read, change, write)
 	once  sync.Once  // see defaults
 
+	// Env is the environment this server holds ("" the default one): keys
+	// of other environments are unknown here.
+	Env string
+	// Envs manages the environments; set on the default environment's
+	// server only, which alone manages keys, people and environments.
+	Envs Environments
+
 	// KeyHeader is one more request header an API key may come in, for
 	// OTLP senders that cannot set X-Honeycomb-Team.
 	KeyHeader string
@@ -57,9 +64,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/explain/{dataset}", s.with(auth.Query, s.postExplain))
 	mux.HandleFunc("GET /api/v1/datasets", s.with(auth.Query, s.getDatasets))
 	mux.HandleFunc("PUT /api/v1/datasets/{dataset}", s.with(auth.Admin, s.putDataset))
-	mux.HandleFunc("GET /api/v1/keys", s.with(auth.Admin, s.getKeys))
-	mux.HandleFunc("POST /api/v1/keys", s.with(auth.Admin, s.postKey))
-	mux.HandleFunc("DELETE /api/v1/keys/{id}", s.with(auth.Admin, s.deleteKey))
+	mux.HandleFunc("GET /api/v1/keys", s.with(auth.Admin, s.rootOnly(s.getKeys)))
+	mux.HandleFunc("POST /api/v1/keys", s.with(auth.Admin, s.rootOnly(s.postKey)))
+	mux.HandleFunc("DELETE /api/v1/keys/{id}", s.with(auth.Admin, s.rootOnly(s.deleteKey)))
+	mux.HandleFunc("GET /api/v1/environments", s.with(auth.Admin, s.rootOnly(s.getEnvs)))
+	mux.HandleFunc("POST /api/v1/environments", s.with(auth.Admin, s.rootOnly(s.postEnv)))
 	s.sloRoutes(mux)
 	s.otlpRoutes(mux)
 	s.riskRoutes(mux)
@@ -75,6 +84,12 @@ func (s *Server) Handler() http.Handler {
 		writeError(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
 	return mux
+}
+
+// Environments creates and lists environments.
+type Environments interface {
+	List() []string
+	Create(ctx context.Context, name string) error
 }
 
 // defaults fills the options left zero; every entry point calls it.
@@ -97,12 +112,17 @@ type keyCtx struct{}
 // with authenticates the request's key for scope need ("" = any valid key).
 func (s *Server) with(need auth.Scope, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		secret := s.keyOf(r)
+		secret := s.KeyOf(r)
 		scope := need
 		if scope == "" {
 			scope = auth.Ingest
 		}
 		k, err := s.Keys.Check(secret, scope)
+		if err == nil || errors.Is(err, auth.ErrForbidden) {
+			if k.Env != s.Env { // another environment's key does not exist here
+				err = auth.ErrUnauthenticated
+			}
+		}
 		switch {
 		case errors.Is(err, auth.ErrUnauthenticated):
 			writeError(w, http.StatusUnauthorized, "unknown API key: send a valid key in the X-Honeycomb-Team header")
@@ -169,9 +189,9 @@ func author(r *http.Request) string {
 	return "key " + k.ID
 }
 
-// keyOf is the API key a request carries: X-Honeycomb-Team, the
+// KeyOf is the API key a request carries: X-Honeycomb-Team, the
 // configured KeyHeader, or Authorization: Bearer.
-func (s *Server) keyOf(r *http.Request) string {
+func (s *Server) KeyOf(r *http.Request) string {
 	secret := r.Header.Get("X-Honeycomb-Team")
 	if secret == "" && s.KeyHeader != "" {
 		secret = r.Header.Get(s.KeyHeader)

@@ -33,7 +33,7 @@ func (s *Server) OTLPHandler() http.Handler {
 // Status body OTLP clients expect.
 func (s *Server) withOTLP(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		switch err := s.Authorize(r.Context(), s.keyOf(r)); {
+		switch err := s.Authorize(r.Context(), s.KeyOf(r)); {
 		case errors.Is(err, otlp.ErrUnauthenticated):
 			otlp.WriteHTTPError(w, r, http.StatusUnauthorized, "unknown API key: send a valid key in the X-Honeycomb-Team header")
 		case err != nil:
@@ -47,6 +47,9 @@ func (s *Server) withOTLP(h http.HandlerFunc) http.HandlerFunc {
 // Authorize checks that key may send events, for OTLP over HTTP and gRPC.
 func (s *Server) Authorize(ctx context.Context, key string) error {
 	k, err := s.Keys.Check(key, auth.Ingest)
+	if (err == nil || errors.Is(err, auth.ErrForbidden)) && k.Env != s.Env {
+		err = auth.ErrUnauthenticated
+	}
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return otlp.ErrUnauthenticated

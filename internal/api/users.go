@@ -10,10 +10,10 @@ import (
 )
 
 func (s *Server) userRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/users", s.with(auth.Admin, s.listUsers))
-	mux.HandleFunc("PUT /api/v1/users/{name}", s.with(auth.Admin, s.putUser))
-	mux.HandleFunc("DELETE /api/v1/users/{name}", s.with(auth.Admin, s.deleteUser))
-	mux.HandleFunc("POST /api/v1/users/{name}/keys", s.with(auth.Admin, s.postUserKey))
+	mux.HandleFunc("GET /api/v1/users", s.with(auth.Admin, s.rootOnly(s.listUsers)))
+	mux.HandleFunc("PUT /api/v1/users/{name}", s.with(auth.Admin, s.rootOnly(s.putUser)))
+	mux.HandleFunc("DELETE /api/v1/users/{name}", s.with(auth.Admin, s.rootOnly(s.deleteUser)))
+	mux.HandleFunc("POST /api/v1/users/{name}/keys", s.with(auth.Admin, s.rootOnly(s.postUserKey)))
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
@@ -24,7 +24,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 // "email": …}. A role change applies to the user's keys at once.
 func (s *Server) putUser(w http.ResponseWriter, r *http.Request) {
 	var u auth.User
-	if !readStrict(w, r, &u, "user") || !nameFromPath(w, r, &u.Name) {
+	if !readStrict(w, r, &u, "user") || !nameFromPath(w, r, &u.Name) || !s.envExists(w, u.Env) {
 		return
 	}
 	u, created, err := s.Keys.SetUser(r.Context(), u)
@@ -68,7 +68,7 @@ func (s *Server) postUserKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "scope": k.Scope, "name": k.Name, "user": k.User, "created_at": k.Created, "key": secret})
+	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "scope": k.Scope, "name": k.Name, "user": k.User, "environment": k.Env, "created_at": k.Created, "key": secret})
 }
 
 // getAudit answers GET /api/v1/audit?author=&since=&limit=: every write
@@ -98,4 +98,63 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// rootOnly keeps keys, people and environments to the default
+// environment's admins: an environment's admin administers its data only.
+func (s *Server) rootOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.Env != "" || s.Envs == nil {
+			writeError(w, http.StatusForbidden, "keys, people and environments are managed with an admin key of the default environment")
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (s *Server) getEnvs(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Envs.List())
+}
+
+// postEnv creates an environment: {"name": "staging"}.
+func (s *Server) postEnv(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Name string `json:"name"`
+	}
+	if !readStrict(w, r, &body, "environment") {
+		return
+	}
+	if body.Name == "" {
+		writeError(w, http.StatusBadRequest, "name: required")
+		return
+	}
+	if err := auth.CheckEnv(body.Name); err != nil {
+		writeError(w, http.StatusBadRequest, "name: "+err.Error())
+		return
+	}
+	for _, e := range s.Envs.List() {
+		if e == body.Name {
+			writeError(w, http.StatusConflict, "environment "+body.Name+" exists")
+			return
+		}
+	}
+	if err := s.Envs.Create(r.Context(), body.Name); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"name": body.Name})
+}
+
+// envExists answers a 400 unless env is "" or an environment.
+func (s *Server) envExists(w http.ResponseWriter, env string) bool {
+	if env == "" {
+		return true
+	}
+	for _, e := range s.Envs.List() {
+		if e == env {
+			return true
+		}
+	}
+	writeError(w, http.StatusBadRequest, "environment: "+env+" does not exist")
+	return false
 }

@@ -52,7 +52,10 @@ type Key struct {
 	Scope Scope  `json:"scope"`
 	Name  string `json:"name"`
 	// User is the person a personal key belongs to ("" for a team key).
-	User    string    `json:"user,omitempty"`
+	User string `json:"user,omitempty"`
+	// Env is the environment the key works in ("" for the default one):
+	// it never reads or writes another environment's data.
+	Env     string    `json:"environment,omitempty"`
 	Created time.Time `json:"created_at"`
 	Revoked bool      `json:"revoked"`
 }
@@ -99,7 +102,18 @@ type User struct {
 	Name    string    `json:"name"`
 	Email   string    `json:"email,omitempty"`
 	Role    Role      `json:"role"`
+	Env     string    `json:"environment,omitempty"` // where their keys work
 	Created time.Time `json:"created_at"`
+}
+
+var envRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
+// CheckEnv validates an environment name; "" is the default environment.
+func CheckEnv(env string) error {
+	if env != "" && !envRE.MatchString(env) {
+		return fmt.Errorf("environment: %q must be 1 to 32 lower-case letters, digits and '-'", env)
+	}
+	return nil
 }
 
 var userRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
@@ -115,7 +129,7 @@ func (u User) Validate() error {
 	if _, err := u.Role.Scope(); err != nil {
 		return fmt.Errorf("role: %w", err)
 	}
-	return nil
+	return CheckEnv(u.Env)
 }
 
 // New makes a key: it returns the secret, shown once, and its stored form.
@@ -170,9 +184,30 @@ func NewKeyring(ctx context.Context, st Storage) (*Keyring, error) {
 	return r, nil
 }
 
-// Create makes, stores and returns a new team key and its secret.
+// Create makes, stores and returns a new team key of the default
+// environment and its secret.
 func (r *Keyring) Create(ctx context.Context, scope Scope, name string) (string, Key, error) {
-	return r.create(ctx, scope, name, "")
+	return r.create(ctx, scope, name, "", "")
+}
+
+// CreateIn is Create for a key of environment env.
+func (r *Keyring) CreateIn(ctx context.Context, env string, scope Scope, name string) (string, Key, error) {
+	if err := CheckEnv(env); err != nil {
+		return "", Key{}, err
+	}
+	return r.create(ctx, scope, name, "", env)
+}
+
+// EnvOf is the environment of the key a secret names, "" when unknown. It
+// does not authenticate: it only says where to send the request, whose
+// handler then checks the key.
+func (r *Keyring) EnvOf(secret string) string {
+	if len(secret) != 51 || secret[:3] != "pdx" {
+		return ""
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.byID[secret[3:11]].Env
 }
 
 // CreateFor makes a personal key of a user: it acts with the user's role,
@@ -185,10 +220,10 @@ func (r *Keyring) CreateFor(ctx context.Context, user, name string) (string, Key
 		return "", Key{}, fmt.Errorf("%w %q", ErrNoUser, user)
 	}
 	scope, _ := u.Role.Scope()
-	return r.create(ctx, scope, name, user)
+	return r.create(ctx, scope, name, user, u.Env)
 }
 
-func (r *Keyring) create(ctx context.Context, scope Scope, name, user string) (string, Key, error) {
+func (r *Keyring) create(ctx context.Context, scope Scope, name, user, env string) (string, Key, error) {
 	if _, err := ParseScope(string(scope)); err != nil {
 		return "", Key{}, err
 	}
@@ -196,7 +231,7 @@ func (r *Keyring) create(ctx context.Context, scope Scope, name, user string) (s
 	if err != nil {
 		return "", Key{}, err
 	}
-	k.User = user
+	k.User, k.Env = user, env
 	if err := r.store.InsertKey(ctx, k); err != nil {
 		return "", Key{}, err
 	}

@@ -16,8 +16,11 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
-// Authorize checks the API key a request carries (empty when none).
-type Authorize func(ctx context.Context, key string) error
+// Resolve checks the API key a request carries (empty when none) and
+// returns the receiver of its environment.
+type Resolve func(ctx context.Context, key string) (*Receiver, error)
+
+type receiverCtx struct{}
 
 // ErrUnauthenticated and ErrForbidden are what an Authorize returns for a
 // missing or unknown key and for a key not allowed to ingest.
@@ -26,11 +29,11 @@ var (
 	ErrForbidden       = errors.New("API key may not send events")
 )
 
-// NewGRPCServer serves the OTLP trace and log services over gRPC. The key
-// is read from the metadata named by keyHeaders (lower case), or from
-// "authorization: Bearer KEY".
-func NewGRPCServer(rc *Receiver, authorize Authorize, keyHeaders []string) *grpc.Server {
-	maxMsg := int(rc.Limits.MaxBodyBytes)
+// NewGRPCServer serves the OTLP trace and log services over gRPC, with
+// messages up to maxMsg bytes. The key is read from the metadata named by
+// keyHeaders (lower case), or from "authorization: Bearer KEY", and
+// resolve says which receiver takes the request.
+func NewGRPCServer(resolve Resolve, keyHeaders []string, maxMsg int) *grpc.Server {
 	if maxMsg <= 0 {
 		maxMsg = 64 << 20
 	}
@@ -48,37 +51,36 @@ func NewGRPCServer(rc *Receiver, authorize Authorize, keyHeaders []string) *grpc
 				key = v[0][7:]
 			}
 		}
-		switch err := authorize(ctx, key); {
+		rc, err := resolve(ctx, key)
+		switch {
 		case errors.Is(err, ErrUnauthenticated):
 			return nil, status.Error(codes.Unauthenticated, "unknown API key: send a valid key in the x-honeycomb-team metadata")
 		case err != nil:
 			return nil, status.Error(codes.PermissionDenied, err.Error())
 		}
-		return handler(ctx, req)
+		return handler(context.WithValue(ctx, receiverCtx{}, rc), req)
 	}
 	srv := grpc.NewServer(grpc.MaxRecvMsgSize(maxMsg), grpc.UnaryInterceptor(auth))
-	ptraceotlp.RegisterGRPCServer(srv, &traceService{rc: rc})
-	plogotlp.RegisterGRPCServer(srv, &logService{rc: rc})
+	ptraceotlp.RegisterGRPCServer(srv, &traceService{})
+	plogotlp.RegisterGRPCServer(srv, &logService{})
 	return srv
 }
 
 type traceService struct {
 	ptraceotlp.UnimplementedGRPCServer
-	rc *Receiver
 }
 
 func (s *traceService) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
-	resp, err := s.rc.ExportTraces(ctx, req)
+	resp, err := ctx.Value(receiverCtx{}).(*Receiver).ExportTraces(ctx, req)
 	return resp, grpcError(err)
 }
 
 type logService struct {
 	plogotlp.UnimplementedGRPCServer
-	rc *Receiver
 }
 
 func (s *logService) Export(ctx context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
-	resp, err := s.rc.ExportLogs(ctx, req)
+	resp, err := ctx.Value(receiverCtx{}).(*Receiver).ExportLogs(ctx, req)
 	return resp, grpcError(err)
 }
 

@@ -254,6 +254,7 @@ var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS px_slo_marks (tbl VARCHAR PRIMARY KEY, counted BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_slo_counts (name VARCHAR, minute BIGINT, eligible BIGINT, good BIGINT, invalid BIGINT, PRIMARY KEY (name, minute))`,
 	`ALTER TABLE px_keys ADD COLUMN IF NOT EXISTS user_name VARCHAR`,
+	`ALTER TABLE px_keys ADD COLUMN IF NOT EXISTS env VARCHAR`,
 	`CREATE TABLE IF NOT EXISTS px_users (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_notes (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_incidents (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,

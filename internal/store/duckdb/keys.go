@@ -11,14 +11,14 @@ import (
 
 // InsertKey stores a key's hash.
 func (s *Store) InsertKey(ctx context.Context, k auth.Key) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO px_keys (id, hash, scope, name, created_us, revoked, user_name) VALUES (?, ?, ?, ?, ?, false, ?)`,
-		k.ID, k.Hash, string(k.Scope), k.Name, k.Created.UnixMicro(), k.User)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO px_keys (id, hash, scope, name, created_us, revoked, user_name, env) VALUES (?, ?, ?, ?, ?, false, ?, ?)`,
+		k.ID, k.Hash, string(k.Scope), k.Name, k.Created.UnixMicro(), k.User, k.Env)
 	return err
 }
 
 // LoadKeys returns every stored key.
 func (s *Store) LoadKeys(ctx context.Context) ([]auth.Key, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, hash, scope, name, created_us, revoked, coalesce(user_name, '') FROM px_keys`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, hash, scope, name, created_us, revoked, coalesce(user_name, ''), coalesce(env, '') FROM px_keys`)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +28,7 @@ func (s *Store) LoadKeys(ctx context.Context) ([]auth.Key, error) {
 		var k auth.Key
 		var scope string
 		var created int64
-		if err := rows.Scan(&k.ID, &k.Hash, &scope, &k.Name, &created, &k.Revoked, &k.User); err != nil {
+		if err := rows.Scan(&k.ID, &k.Hash, &scope, &k.Name, &created, &k.Revoked, &k.User, &k.Env); err != nil {
 			return nil, err
 		}
 		k.Scope = auth.Scope(scope)

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prodex/prodex/internal/api"
+	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/ingest"
+	"github.com/prodex/prodex/internal/notify"
+	"github.com/prodex/prodex/internal/otlp"
+	"github.com/prodex/prodex/internal/rules"
+	"github.com/prodex/prodex/internal/store/duckdb"
+)
+
+// envDir is where environment name's store lives under the data directory;
+// the default environment ("") uses the data directory itself.
+func envDir(dataDir, name string) string {
+	if name == "" {
+		return dataDir
+	}
+	return filepath.Join(dataDir, "envs", name)
+}
+
+// environment is one environment's running parts: its own store, writer,
+// SLO rules and API, so that nothing of one is reachable from another.
+type environment struct {
+	name     string
+	st       *duckdb.Store
+	w        *ingest.Writer
+	slos     *rules.Manager
+	srv      *api.Server
+	handler  http.Handler
+	otlp     http.Handler
+	stop     context.CancelFunc
+	evalDone chan struct{}
+}
+
+// envConfig is what every environment is started with.
+type envConfig struct {
+	dataDir      string
+	storeOpts    duckdb.Options
+	keys         *auth.Keyring
+	notifier     *notify.Notifier
+	log          *slog.Logger
+	link         string
+	maxQueued    int64
+	queryTimeout time.Duration
+	otlpDataset  string
+	keyHeader    string
+	evalEvery    time.Duration
+}
+
+// environments runs the environments and sends each request to the one
+// its key belongs to.
+type environments struct {
+	cfg envConfig
+	ctx context.Context
+	mu  sync.RWMutex
+	all map[string]*environment
+}
+
+// openEnvironments starts the default environment (whose store holds the
+// keys) and every one found under DIR/envs.
+func openEnvironments(ctx context.Context, cfg envConfig, root *duckdb.Store) (*environments, error) {
+	e := &environments{cfg: cfg, ctx: ctx, all: map[string]*environment{}}
+	if _, err := e.start("", root); err != nil {
+		return nil, err
+	}
+	dirs, _ := os.ReadDir(filepath.Join(cfg.dataDir, "envs"))
+	for _, d := range dirs {
+		if d.IsDir() && auth.CheckEnv(d.Name()) == nil {
+			if _, err := e.start(d.Name(), nil); err != nil {
+				e.Close(context.Background())
+				return nil, fmt.Errorf("environment %s: %w", d.Name(), err)
+			}
+		}
+	}
+	return e, nil
+}
+
+// start opens (st nil) or takes an environment's store and starts it.
+func (e *environments) start(name string, st *duckdb.Store) (*environment, error) {
+	var err error
+	if st == nil {
+		if st, err = openStore(envDir(e.cfg.dataDir, name), e.cfg.storeOpts); err != nil {
+			return nil, err
+		}
+	}
+	log := e.cfg.log.With("environment", name)
+	link := e.cfg.link
+	slos, err := rules.New(context.Background(), st, e.cfg.notifier, rules.Options{Log: log, Link: link})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("load SLOs: %w", err)
+	}
+	w := ingest.NewWriter(st, ingest.Options{MaxQueued: e.cfg.maxQueued})
+	srv := &api.Server{Store: st, Writer: w, Keys: e.cfg.keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: e.cfg.queryTimeout,
+		SLOs: slos, KeyHeader: e.cfg.keyHeader, Env: name}
+	if name == "" {
+		srv.Envs = e
+	}
+	srv.OTLP = &otlp.Receiver{Sink: w, Limits: srv.Limits, Dataset: e.cfg.otlpDataset}
+	slos.OnEpisode(srv.OnAlert)
+	if err := srv.ReconcileIncidents(context.Background()); err != nil {
+		log.Error("opening incidents for firing pages failed", "err", err)
+	}
+	ctx, stop := context.WithCancel(e.ctx)
+	env := &environment{name: name, st: st, w: w, slos: slos, srv: srv, handler: srv.Handler(), otlp: srv.OTLPHandler(), stop: stop, evalDone: make(chan struct{})}
+	go housekeeping(ctx, st, log)
+	go func() { defer close(env.evalDone); slos.Run(ctx, e.cfg.evalEvery) }()
+	e.mu.Lock()
+	e.all[name] = env
+	e.mu.Unlock()
+	return env, nil
+}
+
+// List implements api.Environments: the named environments (not the
+// default one).
+func (e *environments) List() []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := []string{}
+	for n := range e.all {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Create implements api.Environments.
+func (e *environments) Create(ctx context.Context, name string) error {
+	if err := auth.CheckEnv(name); err != nil || name == "" {
+		return fmt.Errorf("invalid environment name %q", name)
+	}
+	e.mu.RLock()
+	_, exists := e.all[name]
+	e.mu.RUnlock()
+	if exists {
+		return fmt.Errorf("environment %s exists", name)
+	}
+	if err := os.MkdirAll(envDir(e.cfg.dataDir, name), 0o755); err != nil {
+		return err
+	}
+	_, err := e.start(name, nil)
+	return err
+}
+
+// of is the environment of a request's key (the default one when the key
+// is unknown, whose handler then refuses it).
+func (e *environments) of(r *http.Request) *environment {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	root := e.all[""]
+	if env := e.all[e.cfg.keys.EnvOf(root.srv.KeyOf(r))]; env != nil {
+		return env
+	}
+	return root
+}
+
+// ServeHTTP sends a request to its environment's API.
+func (e *environments) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.of(r).handler.ServeHTTP(w, r)
+}
+
+// OTLP sends an OTLP/HTTP request to its environment's receiver.
+func (e *environments) OTLP() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.of(r).otlp.ServeHTTP(w, r) })
+}
+
+// Resolve implements otlp.Resolve for gRPC.
+func (e *environments) Resolve(ctx context.Context, key string) (*otlp.Receiver, error) {
+	e.mu.RLock()
+	env := e.all[e.cfg.keys.EnvOf(key)]
+	if env == nil {
+		env = e.all[""]
+	}
+	e.mu.RUnlock()
+	if err := env.srv.Authorize(ctx, key); err != nil {
+		return nil, err
+	}
+	return env.srv.OTLP, nil
+}
+
+// Close stops every environment: their writers commit what they accepted,
+// their rule loops end, their stores close.
+func (e *environments) Close(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var first error
+	for _, env := range e.all {
+		env.w.Close()
+		env.stop()
+		<-env.evalDone
+		if err := env.st.Close(); err != nil && first == nil {
+			first = fmt.Errorf("close store of environment %q: %w", env.name, err)
+		}
+	}
+	return first
+}
