@@ -13,34 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prodex/prodex/internal/history"
 	"github.com/prodex/prodex/internal/query"
 )
-
-// historyRun is a run as GET /api/v1/history lists it.
-type historyRun struct {
-	ID         string          `json:"id"`
-	QueryID    string          `json:"query_id"`
-	Dataset    string          `json:"dataset"`
-	Author     string          `json:"author"`
-	Spec       json.RawMessage `json:"spec"`
-	RanAt      time.Time       `json:"ran_at"`
-	DurationMS float64         `json:"duration_ms"`
-	Rows       int             `json:"rows"`
-	Error      string          `json:"error"`
-}
-
-// savedQuery is a saved query as the API answers it.
-type savedQuery struct {
-	ID          string          `json:"id"`
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	QueryID     string          `json:"query_id"`
-	Dataset     string          `json:"dataset"`
-	Author      string          `json:"author"`
-	Spec        json.RawMessage `json:"spec"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
-}
 
 func historyCmd() *cobra.Command {
 	var c client
@@ -80,7 +55,7 @@ func historyCmd() *cobra.Command {
 			if asJSON {
 				return printJSON(raw)
 			}
-			var runs []historyRun
+			var runs []history.Run
 			if err := json.Unmarshal(raw, &runs); err != nil {
 				return err
 			}
@@ -128,7 +103,7 @@ func savedCmd() *cobra.Command {
 			if asJSON {
 				return printJSON(raw)
 			}
-			var list []savedQuery
+			var list []history.Saved
 			if err := json.Unmarshal(raw, &list); err != nil {
 				return err
 			}
@@ -149,7 +124,7 @@ func savedCmd() *cobra.Command {
 		Use: "add QUERY_ID --name NAME [--description TEXT]", Short: "Save a query that has run (its id is printed under prodex query's answer) under a name",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var s savedQuery
+			var s history.Saved
 			if err := c.do("POST", "/api/v1/saved-queries", map[string]string{"query_id": args[0], "name": name, "description": desc}, &s); err != nil {
 				return err
 			}

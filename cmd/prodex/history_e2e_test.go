@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prodex/prodex/internal/history"
 )
 
 // namedKey creates a key with a name through the admin API.
@@ -43,9 +45,9 @@ func ask(t *testing.T, s *server, key, ds string, spec any) queryAnswer {
 	return a
 }
 
-func historyOf(t *testing.T, s *server, key, params string) []historyRun {
+func historyOf(t *testing.T, s *server, key, params string) []history.Run {
 	t.Helper()
-	var runs []historyRun
+	var runs []history.Run
 	if code := call(t, "GET", s.url+"/api/v1/history?"+params, key, nil, &runs); code != 200 {
 		t.Fatalf("history?%s: %d", params, code)
 	}
@@ -213,7 +215,7 @@ func TestQueryHistory(t *testing.T) {
 	if code := call(t, "POST", s.url+"/api/v1/saved-queries", alice, body, &e); code != 403 {
 		t.Errorf("a query key saved a query: %d", code)
 	}
-	var sq savedQuery
+	var sq history.Saved
 	if code := call(t, "POST", s.url+"/api/v1/saved-queries", bob, body, &sq); code != 201 || !hexID.MatchString(sq.ID) || sq.Name != "Slow checkouts" ||
 		sq.QueryID != id || sq.Dataset != "checkout" || sq.Author != "bob" || !strings.Contains(string(sq.Spec), "duration_ms") || sq.CreatedAt.IsZero() {
 		t.Fatalf("save: %d %+v", code, sq)
@@ -237,7 +239,7 @@ func TestQueryHistory(t *testing.T) {
 	}
 	list := func(q string) int {
 		t.Helper()
-		var l []savedQuery
+		var l []history.Saved
 		if code := call(t, "GET", s.url+"/api/v1/saved-queries?q="+q, alice, nil, &l); code != 200 {
 			t.Fatalf("list: %d", code)
 		}
@@ -247,7 +249,7 @@ func TestQueryHistory(t *testing.T) {
 		t.Errorf("saved search: all %d, SLOW %d, by service %d, nothing %d", list(""), list("SLOW"), list("by+service"), list("nothing"))
 	}
 	one := s.url + "/api/v1/saved-queries/" + sq.ID
-	var got savedQuery
+	var got history.Saved
 	if code := call(t, "GET", one, alice, nil, &got); code != 200 || got.Name != "Slow checkouts" {
 		t.Errorf("get: %d %+v", code, got)
 	}
