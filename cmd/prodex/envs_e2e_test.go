@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 )
 
 // TestEnvironmentsIsolate walks every route of the API with a key of one
@@ -206,6 +212,28 @@ func TestEnvironmentsIsolate(t *testing.T) {
 	if code, body := req("POST", "/api/v1/query/payments", a, map[string]any{"time_range": 3600, "calculations": []map[string]any{{"op": "COUNT"}}}); !strings.Contains(body, `"results":[{"data":{"COUNT":2}}]`) { // an event and the span
 		t.Errorf("default payments after the other's writes: %d %s", code, clipText(body))
 	}
+	// OTLP/gRPC goes to the key's environment too.
+	cc, err := grpc.NewClient(s.otlpGRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	greq := ptraceotlp.NewExportRequest()
+	bTrace := "6b8efff798038103d269b633813fc60c"
+	if err := greq.UnmarshalJSON([]byte(`{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"payments"}}]},` +
+		`"scopeSpans":[{"spans":[{"traceId":"` + bTrace + `","spanId":"eee19b7ec3c1b175","name":"B's span","startTimeUnixNano":"` + fmt.Sprint(now*1e9) + `"}]}]}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ptraceotlp.NewGRPCClient(cc).Export(metadata.AppendToOutgoingContext(context.Background(), "x-honeycomb-team", b), greq); err != nil {
+		t.Fatalf("gRPC export with the other environment's key: %v", err)
+	}
+	if code, _ := req("GET", "/api/v1/traces/"+bTrace, b, nil); code != 200 {
+		t.Errorf("its own trace over gRPC: %d", code)
+	}
+	if code, _ := req("GET", "/api/v1/traces/"+bTrace, a, nil); code != 404 {
+		t.Errorf("the default environment sees the other's gRPC trace: %d", code)
+	}
+
 	// An environment survives a restart.
 	s.stop()
 	s.start()
