@@ -230,6 +230,10 @@ spec: {dataset: checkout, target: 99.9, window: 30d, sli: {good: status_code < 5
 			t.Fatalf("marker add printed %q, want an id", id)
 		}
 	}
+	// prodex query --json prints the answer as the server gave it, markers included.
+	if out, err := cli(admin, "query", "checkout", "--calc", "COUNT", "--last", "1h", "--json"); err != nil || !strings.Contains(out, deployID) || !strings.Contains(out, `"query_id"`) {
+		t.Errorf("query --json: %v\n%s", err, out)
+	}
 	if _, err := cli(ingest, "marker", "add", "--type", "deploy", "--message", "x", "--color", "purple"); err == nil || !strings.Contains(err.Error(), "color") {
 		t.Fatalf("bad color: %v", err)
 	}

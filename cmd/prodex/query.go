@@ -98,14 +98,16 @@ func queryCmd() *cobra.Command {
 			} else {
 				spec["time_range"] = int64(last / time.Second)
 			}
-			var res queryResult
-			if err := c.do("POST", "/api/v1/query/"+ds, spec, &res); err != nil {
+			var raw json.RawMessage
+			if err := c.do("POST", "/api/v1/query/"+ds, spec, &raw); err != nil {
 				return err
 			}
-			if asJSON {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
+			if asJSON { // the answer as the server gave it, markers and all
+				return printJSON(raw)
+			}
+			var res queryResult
+			if err := json.Unmarshal(raw, &res); err != nil {
+				return err
 			}
 			printResult(res, by, cs, series)
 			printPermalink(&c, res)
