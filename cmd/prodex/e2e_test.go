@@ -27,7 +27,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "prodex")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	args := []string{"build", "-o", binary}
+	if os.Getenv("PRODEX_E2E_RACE") != "" { // servers built with the race detector
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building prodex:", err)
@@ -46,8 +50,9 @@ type server struct {
 	url  string
 	cmd  *exec.Cmd
 	log  *bytes.Buffer
-	// OTLP listeners of their own, so that servers of parallel tests
-	// never contend for the conventional ports.
+	// OTLP listeners of their own ("" when off, as for most tests, so
+	// that parallel servers contend for no more ports than they need, and
+	// never for the conventional ones).
 	otlpHTTP, otlpGRPC string
 }
 
@@ -86,6 +91,15 @@ func newKey(t *testing.T, data, scope string) string {
 }
 
 func startServer(t *testing.T, data string, extra ...string) *server {
+	t.Helper()
+	s := &server{t: t, data: data, addr: freeAddr(t), log: &bytes.Buffer{}}
+	s.url = "http://" + s.addr
+	s.start(extra...)
+	return s
+}
+
+// startOTLPServer is startServer with OTLP/HTTP and OTLP/gRPC listeners.
+func startOTLPServer(t *testing.T, data string, extra ...string) *server {
 	t.Helper()
 	s := &server{t: t, data: data, addr: freeAddr(t), log: &bytes.Buffer{}, otlpHTTP: freeAddr(t), otlpGRPC: freeAddr(t)}
 	s.url = "http://" + s.addr

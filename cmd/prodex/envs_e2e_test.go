@@ -29,7 +29,7 @@ func TestEnvironmentsIsolate(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	a := newKey(t, data, "admin")
-	s := startServer(t, data)
+	s := startOTLPServer(t, data)
 	defer s.stop()
 	u := s.url
 	req := func(method, path, key string, body any) (int, string) {

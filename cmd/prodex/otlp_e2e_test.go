@@ -64,7 +64,7 @@ func TestOTLPGoSDK(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	key := newKey(t, data, "admin")
-	s := startServer(t, data)
+	s := startOTLPServer(t, data)
 	defer s.stop()
 	ctx := context.Background()
 	headers := map[string]string{"x-honeycomb-team": key}
@@ -201,7 +201,7 @@ func TestOTLPErrors(t *testing.T) {
 	data := t.TempDir()
 	key := newKey(t, data, "admin")
 	queryKey := newKey(t, data, "query")
-	s := startServer(t, data)
+	s := startOTLPServer(t, data)
 	defer s.stop()
 	post := func(url, key, ctype, enc string, body []byte) (int, string) {
 		return rawPost(t, url, map[string]string{"X-Honeycomb-Team": key, "Content-Type": ctype, "Content-Encoding": enc}, body)

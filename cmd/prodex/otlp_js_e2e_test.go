@@ -22,7 +22,7 @@ func TestOTelJS(t *testing.T) {
 	}
 	data := t.TempDir()
 	key := newKey(t, data, "admin")
-	s := startServer(t, data)
+	s := startOTLPServer(t, data)
 	defer s.stop()
 
 	cmd := exec.Command("node", script, "http://"+s.otlpHTTP, key)
