@@ -80,11 +80,59 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/audit", s.with(auth.Admin, s.getAudit))
 	mux.HandleFunc("GET /api/v1/traces/{trace_id}", s.with(auth.Query, s.getTrace))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	return routed(mux, func(w http.ResponseWriter, r *http.Request, status int, allow string) {
+		if status == http.StatusMethodNotAllowed {
+			writeError(w, status, r.Method+" is not allowed on "+r.URL.Path+"; use "+allow)
+			return
+		}
 		writeError(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
-	return mux
 }
+
+// routed serves mux, answering a request no route matches (404) or whose
+// path matches only under other methods (405, with Allow) through miss,
+// so that those errors are in the API's format too.
+func routed(mux *http.ServeMux, miss func(w http.ResponseWriter, r *http.Request, status int, allow string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// Ask the mux what it would answer (it redirects, or says 404 or
+		// 405 with the methods allowed), without its plain-text body.
+		probe := &probeWriter{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		switch probe.status {
+		case http.StatusNotFound, http.StatusMethodNotAllowed:
+			allow := probe.header.Get("Allow")
+			if allow != "" {
+				w.Header().Set("Allow", allow)
+			}
+			miss(w, r, probe.status, allow)
+		default: // a redirect to the canonical path
+			for k, v := range probe.header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(probe.status)
+		}
+	})
+}
+
+// probeWriter records a status and headers and drops the body.
+type probeWriter struct {
+	header http.Header
+	status int
+}
+
+func (p *probeWriter) Header() http.Header { return p.header }
+func (p *probeWriter) Write(b []byte) (int, error) {
+	if p.status == 0 {
+		p.status = http.StatusOK
+	}
+	return len(b), nil
+}
+func (p *probeWriter) WriteHeader(code int) { p.status = code }
 
 // Environments creates and lists environments.
 type Environments interface {

@@ -214,6 +214,10 @@ func grpcCode(httpStatus int) codes.Code {
 		return codes.ResourceExhausted
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		return codes.Unavailable
+	case http.StatusNotFound:
+		return codes.NotFound
+	case http.StatusMethodNotAllowed:
+		return codes.Unimplemented
 	}
 	return codes.Internal
 }
