@@ -54,9 +54,11 @@ type envConfig struct {
 	link         string
 	maxQueued    int64
 	queryTimeout time.Duration
-	otlpDataset  string
-	keyHeader    string
-	evalEvery    time.Duration
+	// historyRetention bounds the query history.
+	historyRetention time.Duration
+	otlpDataset      string
+	keyHeader        string
+	evalEvery        time.Duration
 }
 
 // environments runs the environments and sends each request to the one
@@ -115,7 +117,7 @@ func (e *environments) start(name string, st *duckdb.Store) (*environment, error
 	}
 	ctx, stop := context.WithCancel(e.ctx)
 	env := &environment{name: name, st: st, w: w, slos: slos, srv: srv, handler: srv.Handler(), otlp: srv.OTLPHandler(), stop: stop, evalDone: make(chan struct{})}
-	go housekeeping(ctx, st, log)
+	go housekeeping(ctx, st, e.cfg.historyRetention, log)
 	go func() { defer close(env.evalDone); slos.Run(ctx, e.cfg.evalEvery) }()
 	e.mu.Lock()
 	e.all[name] = env

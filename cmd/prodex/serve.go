@@ -35,6 +35,7 @@ func serveCmd() *cobra.Command {
 		maxColumns, threads       int
 		retention, queryTimeout   time.Duration
 		maxQueued                 int64
+		historyRetention          time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -79,7 +80,7 @@ func serveCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			envs, err := openEnvironments(ctx, envConfig{dataDir: dataDir, storeOpts: opts, keys: keys, notifier: notifier, log: log, link: externalURL,
-				maxQueued: maxQueued, queryTimeout: queryTimeout, otlpDataset: otlpDataset, keyHeader: keyHeader, evalEvery: evalEvery}, st)
+				maxQueued: maxQueued, queryTimeout: queryTimeout, historyRetention: historyRetention, otlpDataset: otlpDataset, keyHeader: keyHeader, evalEvery: evalEvery}, st)
 			if err != nil {
 				st.Close()
 				return err
@@ -156,6 +157,7 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	f.IntVar(&maxColumns, "max-columns", 10000, "most columns one dataset may have")
 	f.DurationVar(&retention, "retention", 60*24*time.Hour, "default retention of new datasets")
+	f.DurationVar(&historyRetention, "history-retention", 90*24*time.Hour, "how long query runs stay in the history (saved queries stay)")
 	f.DurationVar(&queryTimeout, "query-timeout", 60*time.Second, "longest a query may run")
 	f.Int64Var(&maxQueued, "max-queued", 200000, "events that may wait for a commit before ingest answers 429")
 	f.StringVar(&externalURL, "external-url", "", "URL people reach this server at, for links in notifications (default http://LISTEN)")
@@ -184,13 +186,19 @@ func serveDebug(addr string, log *slog.Logger) {
 	}
 }
 
-// housekeeping drops expired data and persists column statistics.
-func housekeeping(ctx context.Context, st *duckdb.Store, log *slog.Logger) {
+// housekeeping drops expired data and query history older than
+// historyRetention, and persists column statistics.
+func housekeeping(ctx context.Context, st *duckdb.Store, historyRetention time.Duration, log *slog.Logger) {
 	sweep := func() {
 		if n, err := st.DropExpired(ctx, time.Now()); err != nil {
 			log.Error("retention sweep failed", "err", err)
 		} else if n > 0 {
 			log.Info("retention dropped segments", "count", n)
+		}
+		if n, err := st.DropRunsBefore(ctx, time.Now().Add(-historyRetention)); err != nil {
+			log.Error("query history sweep failed", "err", err)
+		} else if n > 0 {
+			log.Info("query history dropped runs", "count", n)
 		}
 	}
 	sweep()

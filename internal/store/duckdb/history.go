@@ -206,3 +206,22 @@ func (s *Store) DeleteSavedQuery(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// DropRunsBefore deletes the query runs made before t, and the queries
+// that neither a remaining run nor a saved query refers to; it returns the
+// runs dropped. History would otherwise grow with every query forever.
+func (s *Store) DropRunsBefore(ctx context.Context, t time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM px_query_runs WHERE ran_us < ?`, t.UnixMicro())
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	if n > 0 {
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM px_queries q WHERE created_us < ?
+			AND NOT EXISTS (SELECT 1 FROM px_query_runs r WHERE r.query_id = q.id)
+			AND NOT EXISTS (SELECT 1 FROM px_saved_queries v WHERE v.query_id = q.id)`, t.UnixMicro()); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}

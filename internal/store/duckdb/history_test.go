@@ -237,3 +237,51 @@ func TestSavedQueries(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestDropRunsBefore: old runs go, and with them the queries nothing
+// refers to any more; saved queries keep theirs.
+func TestDropRunsBefore(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	old := histT0.Add(-100 * 24 * time.Hour)
+	mk := func(spec string) history.Query {
+		sp, err := query.Parse([]byte(spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := history.NewQuery("checkout", sp, old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	gone := mk(`{"time_range": 60}`)
+	kept := mk(`{"time_range": 120}`)
+	saved := mk(`{"time_range": 180}`)
+	record(t, s, gone, "a", old, "")
+	record(t, s, kept, "a", old, "")
+	recent := record(t, s, kept, "a", histT0, "")
+	record(t, s, saved, "a", old, "")
+	if _, err := s.CreateSavedQuery(ctx, history.Saved{ID: history.NewID(), Name: "n", QueryID: saved.ID, Author: "a", CreatedAt: old, UpdatedAt: old}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.DropRunsBefore(ctx, histT0.Add(-30*24*time.Hour))
+	if err != nil || n != 3 {
+		t.Fatalf("dropped %d runs: %v", n, err)
+	}
+	if ids := runIDs(t, s, history.RunFilter{}); len(ids) != 1 || ids[0] != recent.ID {
+		t.Errorf("runs left: %v", ids)
+	}
+	if _, err := s.StoredQuery(ctx, gone.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unreferenced query kept: %v", err)
+	}
+	for _, q := range []history.Query{kept, saved} {
+		if _, err := s.StoredQuery(ctx, q.ID); err != nil {
+			t.Errorf("query %s: %v", q.ID, err)
+		}
+	}
+}
