@@ -16,7 +16,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCmd(), keysCmd(), sendCmd(), queryCmd(), explainCmd(), applyCmd(), sloCmd(), riskCmd(), gateCmd(), markerCmd(), benchCmd())
-	root.AddCommand(usersCmd(), incidentCmd(), notesCmd(), envsCmd())
+	root.AddCommand(usersCmd(), incidentCmd(), notesCmd(), envsCmd(), demoCmd())
 	root.AddCommand(historyCmd(), savedCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "prodex:", err)
