@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test of Prodex on a fresh Debian machine: installs what the
-# tests need (Node.js packages for the libhoney and OpenTelemetry JS client
-# tests), then runs the Go test suite with vet.
+# tests need (Debian's Chromium for the browser tests, Node.js packages for
+# the libhoney and OpenTelemetry JS client tests), then runs the Go test
+# suite with vet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v node >/dev/null || need_apt+=(nodejs npm)
 command -v gcc >/dev/null || need_apt+=(gcc)
+command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
 fi

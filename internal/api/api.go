@@ -77,6 +77,7 @@ func (s *Server) Handler() http.Handler {
 	s.userRoutes(mux)
 	s.incidentRoutes(mux)
 	s.noteRoutes(mux)
+	s.uiRoutes(mux)
 	mux.HandleFunc("GET /api/v1/audit", s.with(auth.Admin, s.getAudit))
 	mux.HandleFunc("GET /api/v1/traces/{trace_id}", s.with(auth.Query, s.getTrace))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
@@ -160,6 +161,10 @@ type keyCtx struct{}
 // with authenticates the request's key for scope need ("" = any valid key).
 func (s *Server) with(need auth.Scope, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if forged(r) {
+			writeError(w, http.StatusForbidden, "a change made with the web UI's session needs the "+uiHeader+" header")
+			return
+		}
 		secret := s.KeyOf(r)
 		scope := need
 		if scope == "" {
@@ -249,7 +254,25 @@ func (s *Server) KeyOf(r *http.Request) string {
 			secret = strings.TrimPrefix(a, "Bearer ")
 		}
 	}
+	if secret == "" {
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			secret = c.Value
+		}
+	}
 	return secret
+}
+
+// forged reports a request that changes something on the strength of the
+// UI's session cookie alone, without the header only the UI sends.
+func forged(r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Header.Get(uiHeader) != "" {
+		return false
+	}
+	if r.Header.Get("X-Honeycomb-Team") != "" || r.Header.Get("Authorization") != "" {
+		return false
+	}
+	_, err := r.Cookie(sessionCookie)
+	return err == nil
 }
 
 func (s *Server) getAuth(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// browser starts Debian's headless Chromium for a test.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("chromium is not installed: run ./scripts/test.sh, which installs Debian's chromium")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.WindowSize(1280, 900), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel3)
+	return ctx
+}
+
+// artifact is where a test's screenshots go: $PRODEX_ARTIFACTS, or the
+// test's temporary directory.
+func artifact(t *testing.T, name string) string {
+	dir := os.Getenv("PRODEX_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	os.MkdirAll(dir, 0o755)
+	return filepath.Join(dir, name)
+}
+
+// TestUISLOPages signs in with ?key=, checks that the SLO overview shows
+// the numbers the API gives, that markup in names and descriptions is
+// shown as text, opens an SLO page with its burndown chart, and saves
+// screenshots.
+func TestUISLOPages(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	key := newKey(t, data, "admin")
+	s := startServer(t, data, "--eval-interval", "500ms")
+	defer s.stop()
+	applySLO(t, s, key, `apiVersion: prodex/v1
+kind: SLO
+metadata: {name: checkout-availability}
+spec:
+  dataset: checkout
+  description: "<img src=x onerror=alert(1)><b>Checkout</b> requests succeed"
+  target: 99.9
+  window: 30d
+  sli: {good: status_code < 500}
+---
+apiVersion: prodex/v1
+kind: SLO
+metadata: {name: search-latency}
+spec: {dataset: search, target: 99, window: 7d, sli: {good: duration_ms < 300}}
+`)
+	now := time.Now()
+	sendEvents(t, s, key, "checkout", 3000, 0, now.Add(-3*time.Minute), 30*time.Minute)
+	sendEvents(t, s, key, "checkout", 1000, 10, now, 2*time.Minute) // pages
+	sendEvents(t, s, key, "search", 500, 0, now, 30*time.Minute)
+	if code := call(t, "POST", s.url+"/1/markers/checkout", key, map[string]any{"type": "deploy", "message": "<script>alert(2)</script>"}, nil); code != 201 {
+		t.Fatalf("marker: %d", code)
+	}
+	rcvPage := func() bool {
+		var alerts []struct{ Severity, State string }
+		call(t, "GET", s.url+"/api/v1/alerts?slo=checkout-availability", key, nil, &alerts)
+		for _, a := range alerts {
+			if a.Severity == "page" && a.State == "firing" {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(15 * time.Second); !rcvPage(); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no page")
+		}
+	}
+	var st struct {
+		SLI       float64 `json:"sli"`
+		Remaining float64 `json:"budget_remaining_percent"`
+	}
+	call(t, "GET", s.url+"/api/v1/slos/checkout-availability/status", key, nil, &st)
+
+	ctx := browser(t)
+	step := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		step(err)
+		return v
+	}
+	step(chromedp.Do(ctx, chromedp.Navigate(s.url+"/?key="+key), chromedp.WaitVisible(chromedp.CSS(`#slos tbody tr`))))
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#slos tbody tr")].map(r => r.dataset.slo)`))
+	step(err)
+	sli, budget := text(`tr[data-slo="checkout-availability"] .sli`), text(`tr[data-slo="checkout-availability"] .budget`)
+	alert, who := text(`tr[data-slo="checkout-availability"] .alert`), text(`#who`)
+	overview, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	step(err)
+	step(chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`a[href="#/slo/checkout-availability"]`)), chromedp.WaitVisible(chromedp.CSS(`#burndown canvas`))))
+	desc := text(`.description`)
+	page, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	step(err)
+	os.WriteFile(artifact(t, "slo-overview.png"), overview, 0o644)
+	os.WriteFile(artifact(t, "slo-page.png"), page, 0o644)
+	// The paging SLO comes first; the numbers are the API's.
+	if strings.Join(rows, ",") != "checkout-availability,search-latency" {
+		t.Errorf("order: %v", rows)
+	}
+	if want := fmt.Sprintf("%.3f %%", st.SLI); sli != want {
+		t.Errorf("SLI shown %q, API %q", sli, want)
+	}
+	if want := fmt.Sprintf("%.2f %%", st.Remaining); budget != want {
+		t.Errorf("budget shown %q, API %q", budget, want)
+	}
+	if alert != "page firing" || !strings.HasPrefix(who, "key ") {
+		t.Errorf("alert %q, who %q", alert, who)
+	}
+	if !strings.Contains(desc, "<img src=x onerror=alert(1)><b>Checkout</b>") {
+		t.Errorf("description not shown as text: %q", desc)
+	}
+	// Nothing the data held became an element, and nothing ran.
+	injected, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector("main img, main b, main script")`))
+	if err != nil || injected {
+		t.Errorf("markup from data became elements: %v %v", injected, err)
+	}
+}
+
+// TestUISessionNeedsTheUIHeader: the session cookie alone cannot change
+// anything (a page of another site could make a browser send it).
+func TestUISessionNeedsTheUIHeader(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	key := newKey(t, data, "admin")
+	s := startServer(t, data)
+	defer s.stop()
+	for _, c := range []struct {
+		headers map[string]string
+		want    int
+	}{
+		{map[string]string{"Cookie": "prodex_key=" + key, "Content-Type": "application/json"}, 403},
+		{map[string]string{"Cookie": "prodex_key=" + key, "X-Prodex-UI": "1", "Content-Type": "application/json"}, 201},
+	} {
+		code, body := rawPost(t, s.url+"/api/v1/incidents", c.headers, []byte(`{"title":"x"}`))
+		if code != c.want {
+			t.Errorf("%v: %d %s", c.headers, code, body)
+		}
+	}
+}
