@@ -176,6 +176,7 @@ func runDemo(ctx context.Context, dataDir, listen string, rate int, badAfter, ru
 	}
 	say("Prodex is serving on %s (data in %s, server log in demo-server.log)", c.server, dataDir)
 	say("API key: %s", key)
+	say("open %s/?key=%s in a browser to watch the SLOs", c.server, key)
 
 	slos := fmt.Sprintf(`apiVersion: prodex/v1
 kind: SLO

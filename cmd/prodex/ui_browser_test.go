@@ -115,7 +115,17 @@ spec: {dataset: search, target: 99, window: 7d, sli: {good: duration_ms < 300}}
 	alert, who := text(`tr[data-slo="checkout-availability"] .alert`), text(`#who`)
 	overview, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	step(err)
-	step(chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`a[href="#/slo/checkout-availability"]`)), chromedp.WaitVisible(chromedp.CSS(`#burndown canvas`))))
+	step(chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`a[href="#/slo/checkout-availability"]`)), chromedp.WaitVisible(chromedp.CSS(`#burndown canvas`)),
+		chromedp.WaitVisible(chromedp.CSS(`#daily canvas`)), chromedp.WaitVisible(chromedp.CSS(`#explain-table tbody tr`))))
+	firstColumn, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#explain-table tbody tr").dataset.column`))
+	step(err)
+	var ex struct {
+		Columns []struct{ Column string } `json:"columns"`
+	}
+	call(t, "POST", s.url+"/api/v1/explain/checkout", key, map[string]any{"time_range": 3600, "selection": map[string]any{"slo": "checkout-availability"}}, &ex)
+	if len(ex.Columns) == 0 || firstColumn != ex.Columns[0].Column {
+		t.Errorf("explain panel starts with %q, the API with %+v", firstColumn, ex.Columns)
+	}
 	desc := text(`.description`)
 	page, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	step(err)

@@ -90,6 +90,8 @@ async function sloPage(name) {
   const [def, st] = await Promise.all([api("/api/v1/slos/" + encodeURIComponent(name)), api("/api/v1/slos/" + encodeURIComponent(name) + "/status")]);
   const card = (k, v, cls) => el("div", {class: "card " + (cls || "")}, el("div", {class: "v"}, v), el("div", {class: "k"}, k));
   const chart = el("div", {class: "chart", id: "burndown", role: "img", "aria-label": "Error budget remaining over the window"});
+  const daily = el("div", {class: "chart", id: "daily", role: "img", "aria-label": "SLI per day against the target"});
+  const explain = el("div", {id: "explain"}, el("p", {}, "Comparing the SLO's bad events of the last hour with its good ones…"));
   const alerts = el("ul", {id: "alerts"});
   for (const a of await api("/api/v1/alerts?slo=" + encodeURIComponent(name))) {
     alerts.append(el("li", {}, `${a.severity} ${a.state}: ${new Date(a.started_at).toLocaleString()} — ${a.detail}`));
@@ -104,7 +106,18 @@ async function sloPage(name) {
       card("runs out in", duration(st.exhaustion_seconds), "exhaustion"),
       card("burn rate 1h", (st.burn_rate["1h"] || 0).toFixed(2), "burn")),
     el("h2", {}, "Error budget burndown"), chart,
+    el("h2", {}, "Daily compliance"), daily,
+    el("h2", {}, "What sets the bad events apart"), explain,
     el("h2", {}, "Alerts"), alerts.childElementCount ? alerts : el("p", {}, "No alerts."));
+  explainPanel(explain, def);
+  const days = st.daily || [];
+  if (days.length) {
+    new uPlot({
+      width: Math.min(1100, main.clientWidth - 20), height: 200,
+      series: [{}, {label: "SLI %", stroke: "#2e7d32", width: 2, points: {show: true}}, {label: "target %", stroke: "#c62828", dash: [6, 4]}],
+      axes: [{}, {label: "%"}],
+    }, [days.map(d => Date.parse(d.day + "T00:00:00Z") / 1000), days.map(d => d.sli), days.map(() => def.target)], daily);
+  }
   const pts = st.burndown || [];
   const xs = pts.map(p => Date.parse(p.time) / 1000), ys = pts.map(p => p.budget_remaining_percent);
   const marks = (st.markers || []).map(m => m.start_time);
@@ -126,6 +139,36 @@ async function sloPage(name) {
       ctx.restore();
     }]},
   }, [xs, ys], chart);
+}
+
+// explainPanel ranks the columns of the SLO's dataset by how differently
+// they are distributed among its bad events than among its good ones (the
+// last hour), each with the value most over-represented among the bad.
+async function explainPanel(box, def) {
+  let ex;
+  try {
+    ex = await api("/api/v1/explain/" + encodeURIComponent(def.dataset), {method: "POST",
+      headers: {"X-Prodex-UI": "1", "Content-Type": "application/json"},
+      body: JSON.stringify({time_range: 3600, selection: {slo: def.name}})});
+  } catch (e) {
+    box.replaceChildren(el("p", {}, e.status === 400 ? "No bad events in the last hour to explain." : "Explain failed: " + e.message));
+    return;
+  }
+  const table = el("table", {id: "explain-table"},
+    el("thead", {}, el("tr", {}, ...["Column", "Value", "Among bad events", "Among good events", "Score"].map(h => el("th", {scope: "col"}, h)))));
+  const tbody = el("tbody");
+  for (const col of (ex.columns || []).slice(0, 8)) {
+    if (!col.values || !col.values.length) continue;
+    let v = col.values[0];
+    for (const x of col.values) if (x.selection_share - x.baseline_share > v.selection_share - v.baseline_share) v = x;
+    tbody.append(el("tr", {"data-column": col.column},
+      el("td", {}, col.column), el("td", {class: "value"}, String(v.value)),
+      el("td", {class: "num"}, (100 * v.selection_share).toFixed(1) + " %"),
+      el("td", {class: "num"}, (100 * v.baseline_share).toFixed(1) + " %"),
+      el("td", {class: "num"}, col.score.toFixed(2))));
+  }
+  table.append(tbody);
+  box.replaceChildren(table);
 }
 
 async function route() {
