@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 )
 
@@ -173,5 +175,93 @@ func TestUISessionNeedsTheUIHeader(t *testing.T) {
 		if code != c.want {
 			t.Errorf("%v: %d %s", c.headers, code, body)
 		}
+	}
+}
+
+// TestUIQueryHeatmapExplain builds a query in the browser, checks its
+// results against the API, brushes the slow region of its heatmap to
+// explain it, and follows the permalink.
+func TestUIQueryHeatmapExplain(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	key := newKey(t, data, "admin")
+	s := startServer(t, data)
+	defer s.stop()
+	now := time.Now()
+	var evs []map[string]any
+	for i := 0; i < 2000; i++ {
+		build, dur := "4511", 20+float64(i%40)
+		if i%10 == 0 {
+			build, dur = "4512", 2000+float64(i%300)
+		}
+		evs = append(evs, map[string]any{"time": now.Add(-time.Duration(i) * time.Second).Format(time.RFC3339Nano),
+			"data": map[string]any{"build_id": build, "duration_ms": dur, "region": []string{"eu", "us"}[i%2]}})
+	}
+	body, _ := json.Marshal(evs)
+	if code, out := rawPost(t, s.url+"/1/batch/api", map[string]string{"X-Honeycomb-Team": key, "Content-Type": "application/json"}, body); code != 200 {
+		t.Fatalf("send: %d %s", code, out)
+	}
+	ctx := browser(t)
+	step := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	step(chromedp.Do(ctx, chromedp.Navigate(s.url+"/?key="+key), chromedp.WaitVisible(chromedp.CSS(`#who`)),
+		chromedp.Navigate(s.url+"/#/query"), chromedp.WaitVisible(chromedp.CSS(`#q-form`)),
+		chromedp.SetValue(chromedp.CSS(`#q-dataset`), "api"),
+		chromedp.SetValue(chromedp.CSS(`#q-calcs`), "COUNT, P99(duration_ms), HEATMAP(duration_ms)"),
+		chromedp.SetValue(chromedp.CSS(`#q-by`), "region"),
+		chromedp.Click(chromedp.CSS(`#q-run`)),
+		chromedp.WaitVisible(chromedp.CSS(`#q-results tbody tr`)),
+		chromedp.WaitVisible(chromedp.CSS(`.chart[data-calc="HEATMAP(duration_ms)"] canvas`))))
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll("#q-results tbody tr")].map(r => [...r.cells].map(c => c.textContent))`))
+	step(err)
+	q := runQuery(t, s, key, "api", map[string]any{"time_range": 3600, "breakdowns": []string{"region"},
+		"calculations": []map[string]any{{"op": "COUNT"}, {"op": "P99", "column": "duration_ms"}}})
+	if len(rows) != len(q.Results) || len(rows) != 2 {
+		t.Fatalf("results shown %v, API %+v", rows, q.Results)
+	}
+	for i, r := range q.Results {
+		if rows[i][0] != r.Data["region"] || rows[i][1] != fmt.Sprint(r.Data["COUNT"]) {
+			t.Errorf("row %d shown %v, API %v", i, rows[i], r.Data)
+		}
+	}
+	// Brush the upper half of the heatmap: the slow events.
+	over := `.chart[data-calc="HEATMAP(duration_ms)"] .u-over`
+	step(chromedp.Do(ctx, chromedp.ScrollIntoView(chromedp.CSS(over))))
+	r, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(r => [r.left, r.top, r.right, r.bottom])(document.querySelector('` + over + `').getBoundingClientRect())`))
+	step(err)
+	x0, y0, x1, y1 := r[0]+2, r[1]+2, r[2]-2, (r[1]+r[3])/2
+	step(chromedp.Do(ctx,
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, x0, y0, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, (x0+x1)/2, (y0+y1)/2, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x1, y1, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, x1, y1, chromedp.ButtonLeft)))
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	if _, err := chromedp.Run(wctx, chromedp.Steps(chromedp.WaitVisible(chromedp.CSS(`#heatmap-explain tbody tr`)))); err != nil {
+		msg, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(".explain-result").textContent`))
+		wcancel()
+		t.Fatalf("no explain after brushing the heatmap (%v, %v): %s", r, err, msg)
+	}
+	wcancel()
+	top, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelector("#heatmap-explain tbody").rows].filter(r => r.dataset.column !== "duration_ms").slice(0, 1).map(r => r.dataset.column + "=" + r.querySelector(".value").textContent)`))
+	step(err)
+	if len(top) != 1 || top[0] != "build_id=4512" {
+		t.Errorf("explain of the slow region: %v", top)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	step(err)
+	os.WriteFile(artifact(t, "query-heatmap-explain.png"), shot, 0o644)
+	// The permalink reproduces the query.
+	link, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#q-permalink").href`))
+	step(err)
+	step(chromedp.Do(ctx, chromedp.Navigate(s.url+"/"), chromedp.WaitVisible(chromedp.CSS(`#who`)),
+		chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`#q-results tbody tr`))))
+	again, err := chromedp.Run(ctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll("#q-results tbody tr")].map(r => [...r.cells].map(c => c.textContent))`))
+	step(err)
+	if fmt.Sprint(again) != fmt.Sprint(rows) {
+		t.Errorf("permalink shows %v, the query showed %v", again, rows)
 	}
 }

@@ -154,8 +154,14 @@ async function explainPanel(box, def) {
     box.replaceChildren(el("p", {}, e.status === 400 ? "No bad events in the last hour to explain." : "Explain failed: " + e.message));
     return;
   }
-  const table = el("table", {id: "explain-table"},
-    el("thead", {}, el("tr", {}, ...["Column", "Value", "Among bad events", "Among good events", "Score"].map(h => el("th", {scope: "col"}, h)))));
+  box.replaceChildren(explainTable(ex, "explain-table"));
+}
+
+// explainTable lists explain's columns, each with the value most
+// over-represented in the selection.
+function explainTable(ex, id) {
+  const table = el("table", {id},
+    el("thead", {}, el("tr", {}, ...["Column", "Value", "In the selection", "In the rest", "Score"].map(h => el("th", {scope: "col"}, h)))));
   const tbody = el("tbody");
   for (const col of (ex.columns || []).slice(0, 8)) {
     if (!col.values || !col.values.length) continue;
@@ -168,7 +174,208 @@ async function explainPanel(box, def) {
       el("td", {class: "num"}, col.score.toFixed(2))));
   }
   table.append(tbody);
-  box.replaceChildren(table);
+  return table;
+}
+
+
+
+// ---- Query builder ----
+
+const OPS = [">=", "<=", "!=", "=", ">", "<", "starts-with", "does-not-start-with", "ends-with", "does-not-end-with",
+  "contains", "does-not-contain", "not-in", "in", "does-not-exist", "exists"];
+
+// parseCalcs reads "COUNT, P99(duration_ms), HEATMAP(duration_ms)".
+function parseCalcs(text) {
+  return text.split(",").map(x => x.trim()).filter(Boolean).map(x => {
+    const m = x.match(/^([A-Za-z_0-9]+)\s*(?:\((.*)\))?$/);
+    if (!m) throw new Error("calculation " + JSON.stringify(x) + ": want OP or OP(column)");
+    return m[2] ? {op: m[1].toUpperCase(), column: m[2].trim()} : {op: m[1].toUpperCase()};
+  });
+}
+
+// parseFilters reads "status_code >= 500; service = checkout; host exists".
+function parseFilters(text) {
+  return text.split(";").map(x => x.trim()).filter(Boolean).map(x => {
+    for (const op of OPS) {
+      const i = x.indexOf(" " + op);
+      if (i > 0 && (x.length === i + op.length + 1 || x[i + op.length + 1] === " ")) {
+        const column = x.slice(0, i).trim(), raw = x.slice(i + op.length + 1).trim();
+        if (op === "exists" || op === "does-not-exist") return {column, op};
+        const val = v => (v !== "" && !isNaN(Number(v)) ? Number(v) : v);
+        const value = op === "in" || op === "not-in" ? raw.split(",").map(v => val(v.trim())) : val(raw);
+        return {column, op, value};
+      }
+    }
+    throw new Error("filter " + JSON.stringify(x) + ": want 'column op value'");
+  });
+}
+
+function calcKey(c) { return c.name || (c.column ? `${c.op}(${c.column})` : c.op); }
+
+// specText turns a spec back into the form's text.
+function specForm(spec) {
+  return {
+    calcs: (spec.calculations || [{op: "COUNT"}]).map(calcKey).join(", "),
+    where: (spec.filters || []).map(f => [f.column, f.op, Array.isArray(f.value) ? f.value.join(",") : (f.value === undefined ? "" : f.value)].join(" ").trim()).join("; "),
+    by: (spec.breakdowns || []).join(", "),
+  };
+}
+
+async function queryPage(permalink) {
+  const datasets = await api("/api/v1/datasets");
+  let stored = null;
+  if (permalink) stored = await api("/api/v1/queries/" + encodeURIComponent(permalink));
+  const f = stored ? specForm(stored.spec) : {calcs: "COUNT, HEATMAP(duration_ms)", where: "", by: ""};
+  const ds = el("select", {id: "q-dataset", "aria-label": "dataset"}, ...datasets.map(d => el("option", {value: d.name}, d.name)));
+  if (stored) ds.value = stored.dataset;
+  const calcs = el("input", {id: "q-calcs", "aria-label": "calculations", size: "40"}); calcs.value = f.calcs;
+  const where = el("input", {id: "q-where", "aria-label": "filters", size: "40", placeholder: "status_code >= 500; service = checkout"}); where.value = f.where;
+  const by = el("input", {id: "q-by", "aria-label": "group by", size: "20", placeholder: "service"}); by.value = f.by;
+  const range = el("select", {id: "q-range", "aria-label": "time range"},
+    ...[["15 min", 900], ["1 hour", 3600], ["6 hours", 21600], ["1 day", 86400], ["7 days", 604800]].map(([l, v]) => el("option", {value: v}, l)));
+  range.value = "3600";
+  const out = el("div", {id: "q-out"});
+  const form = el("form", {class: "query", id: "q-form"},
+    el("label", {}, "Dataset ", ds), " ", el("label", {}, "Calculate ", calcs), " ",
+    el("label", {}, "Where ", where), " ", el("label", {}, "Group by ", by), " ", el("label", {}, "Last ", range), " ",
+    el("button", {type: "submit", id: "q-run"}, "Run"));
+  main.replaceChildren(el("h1", {}, "Query"), form, out);
+  form.addEventListener("submit", ev => {
+    ev.preventDefault();
+    let spec;
+    try {
+      spec = {time_range: Number(range.value), calculations: parseCalcs(calcs.value), filters: parseFilters(where.value),
+        breakdowns: by.value.split(",").map(x => x.trim()).filter(Boolean)};
+    } catch (e) {
+      out.replaceChildren(el("p", {class: "error", role: "alert"}, e.message));
+      return;
+    }
+    runQuery(ds.value, spec, out).catch(e => out.replaceChildren(el("p", {class: "error", role: "alert"}, "Error: " + e.message)));
+  });
+  if (stored) {
+    const ans = await api("/api/v1/queries/" + encodeURIComponent(permalink) + "/run", {method: "POST", headers: {"X-Prodex-UI": "1"}});
+    renderAnswer(stored.dataset, stored.spec, ans, out);
+  }
+}
+
+async function runQuery(dataset, spec, out) {
+  const ans = await api("/api/v1/query/" + encodeURIComponent(dataset), {method: "POST",
+    headers: {"X-Prodex-UI": "1", "Content-Type": "application/json"}, body: JSON.stringify(spec)});
+  renderAnswer(dataset, spec, ans, out);
+  if (ans.query_id) history.replaceState(null, "", "#/q/" + ans.query_id);
+}
+
+// markerHook draws markers as vertical lines on a chart's time axis.
+function markerHook(markers) {
+  return u => {
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.strokeStyle = "#7b1fa2";
+    for (const m of markers || []) {
+      const x = u.valToPos(m.start_time, "x", true);
+      if (x >= u.bbox.left && x <= u.bbox.left + u.bbox.width) {
+        ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
+      }
+    }
+    ctx.restore();
+  };
+}
+
+const PALETTE = ["#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#4e342e"];
+
+function renderAnswer(dataset, spec, ans, out) {
+  const calcs = spec.calculations && spec.calculations.length ? spec.calculations : [{op: "COUNT"}];
+  const groupOf = d => (spec.breakdowns || []).map(b => String(d[b])).join(" / ") || "all";
+  const times = [...new Set((ans.series || []).map(p => Date.parse(p.time) / 1000))].sort((a, b) => a - b);
+  const idx = new Map(times.map((t, i) => [t, i]));
+  const groups = [...new Set((ans.results || []).map(r => groupOf(r.data)))];
+  const width = Math.min(1100, main.clientWidth - 20);
+  const blocks = [];
+  if (ans.permalink) blocks.push(el("p", {}, "Permalink: ", el("a", {href: "#/q/" + ans.query_id, id: "q-permalink"}, location.origin + "/#/q/" + ans.query_id)));
+  for (const c of calcs) {
+    const key = calcKey(c);
+    const box = el("div", {class: "chart", "data-calc": key});
+    blocks.push(el("h2", {}, key), box);
+    if (c.op === "HEATMAP") {
+      blocks.push(heatmap(box, dataset, spec, ans, key, times, width));
+      continue;
+    }
+    const data = [times];
+    for (const g of groups) {
+      const ys = new Array(times.length).fill(null);
+      for (const p of ans.series || []) if (groupOf(p.data) === g) ys[idx.get(Date.parse(p.time) / 1000)] = p.data[key];
+      data.push(ys);
+    }
+    new uPlot({width, height: 220, series: [{}, ...groups.map((g, i) => ({label: g, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: false}))],
+      hooks: {draw: [markerHook(ans.markers)]}}, data, box);
+  }
+  // Results table.
+  const cols = [...(spec.breakdowns || []), ...calcs.filter(c => c.op !== "HEATMAP").map(calcKey)];
+  const table = el("table", {id: "q-results"}, el("thead", {}, el("tr", {}, ...cols.map(c => el("th", {scope: "col"}, c)))));
+  const tbody = el("tbody");
+  for (const r of ans.results || []) {
+    tbody.append(el("tr", {}, ...cols.map(c => {
+      const v = r.data[c];
+      return el("td", {class: typeof v === "number" ? "num" : ""}, v === undefined || v === null ? "" : (typeof v === "number" ? +v.toFixed(3) : String(v)));
+    })));
+  }
+  table.append(tbody);
+  blocks.push(el("h2", {}, "Results"), table);
+  out.replaceChildren(...blocks);
+}
+
+// heatmap draws a HEATMAP calculation: time across, value up (log
+// spaced buckets), darker where more events fell. Dragging a region runs
+// explain on the events in it.
+function heatmap(box, dataset, spec, ans, key, times, width) {
+  const column = key.slice("HEATMAP(".length, -1);
+  const cells = []; // {t, min, max, count}
+  let lo = Infinity, hi = -Infinity, most = 0;
+  const step = ans.granularity || 60;
+  for (const p of ans.series || []) {
+    const t = Date.parse(p.time) / 1000;
+    for (const b of (p.data[key] && p.data[key].buckets) || []) {
+      cells.push({t, min: b.min, max: b.max, count: b.count});
+      lo = Math.min(lo, b.min); hi = Math.max(hi, b.max); most = Math.max(most, b.count);
+    }
+  }
+  const result = el("div", {class: "explain-result", "aria-live": "polite"}, el("p", {}, "Drag across the heatmap to explain a region."));
+  if (!cells.length) return result;
+  const u = new uPlot({
+    width, height: 260,
+    scales: {x: {time: true}, y: {auto: false, range: [Math.max(lo, 1e-3), hi], distr: lo > 0 ? 3 : 1}},
+    series: [{}, {label: column, stroke: "transparent", points: {show: false}}],
+    cursor: {drag: {x: true, y: true, setScale: false}},
+    hooks: {
+      draw: [u => {
+        const ctx = u.ctx;
+        ctx.save();
+        ctx.beginPath();
+        ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+        ctx.clip();
+        for (const c of cells) {
+          const x0 = u.valToPos(c.t, "x", true), x1 = u.valToPos(c.t + step, "x", true);
+          const y0 = u.valToPos(Math.max(c.min, u.scales.y.min), "y", true), y1 = u.valToPos(Math.min(c.max, u.scales.y.max), "y", true);
+          ctx.fillStyle = `rgba(21, 101, 192, ${0.15 + 0.85 * Math.sqrt(c.count / most)})`;
+          ctx.fillRect(x0, y1, Math.max(1, x1 - x0), Math.max(1, y0 - y1));
+        }
+        ctx.restore();
+      }, markerHook(ans.markers)],
+      setSelect: [u => {
+        const s = u.select;
+        if (s.width < 3 || s.height < 3) return;
+        const sel = {column, start_time: Math.floor(u.posToVal(s.left, "x")), end_time: Math.ceil(u.posToVal(s.left + s.width, "x")),
+          min: u.posToVal(s.top + s.height, "y"), max: u.posToVal(s.top, "y")};
+        result.replaceChildren(el("p", {}, `Explaining ${column} from ${sel.min.toFixed(1)} to ${sel.max.toFixed(1)}…`));
+        api("/api/v1/explain/" + encodeURIComponent(dataset), {method: "POST", headers: {"X-Prodex-UI": "1", "Content-Type": "application/json"},
+          body: JSON.stringify({time_range: spec.time_range, start_time: spec.start_time, end_time: spec.end_time, filters: spec.filters, selection: {heatmap: sel}})})
+          .then(ex => result.replaceChildren(el("p", {}, `The selected region against the rest (${column} ${sel.min.toFixed(1)}–${sel.max.toFixed(1)}):`), explainTable(ex, "heatmap-explain")))
+          .catch(e => result.replaceChildren(el("p", {class: "error", role: "alert"}, "Explain: " + e.message)));
+      }],
+    },
+  }, [times, times.map(() => null)], box);
+  box.dataset.ready = "1";
+  return result;
 }
 
 async function route() {
@@ -176,8 +383,10 @@ async function route() {
   try {
     const me = await api("/1/auth");
     document.getElementById("who").textContent = (me.user || me.name || "key " + me.id) + " · " + me.scope;
-    const m = h.match(/^#\/slo\/(.+)$/);
+    const m = h.match(/^#\/slo\/(.+)$/), q = h.match(/^#\/q\/([0-9a-f]+)$/);
     if (m) await sloPage(decodeURIComponent(m[1]));
+    else if (q) await queryPage(q[1]);
+    else if (h.startsWith("#/query")) await queryPage(null);
     else await overview();
     main.focus();
   } catch (e) {
