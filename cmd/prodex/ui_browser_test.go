@@ -231,7 +231,7 @@ func TestUIQueryHeatmapExplain(t *testing.T) {
 	// Brush the upper half of the heatmap: the slow events.
 	over := `.chart[data-calc="HEATMAP(duration_ms)"] .u-over`
 	step(chromedp.Do(ctx, chromedp.ScrollIntoView(chromedp.CSS(over))))
-	r, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(r => [r.left, r.top, r.right, r.bottom])(document.querySelector('` + over + `').getBoundingClientRect())`))
+	r, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(r => [r.left, r.top, r.right, r.bottom])(document.querySelector('`+over+`').getBoundingClientRect())`))
 	step(err)
 	x0, y0, x1, y1 := r[0]+2, r[1]+2, r[2]-2, (r[1]+r[3])/2
 	step(chromedp.Do(ctx,
