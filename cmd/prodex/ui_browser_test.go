@@ -68,6 +68,16 @@ apiVersion: prodex/v1
 kind: SLO
 metadata: {name: search-latency}
 spec: {dataset: search, target: 99, window: 7d, sli: {good: duration_ms < 300}}
+---
+apiVersion: prodex/v1
+kind: Risk
+metadata: {name: db-failover}
+spec: {slo: checkout-availability, ettd: 30m, ettr: 60m, frequency_per_year: 4, impact_percent: 50}
+---
+apiVersion: prodex/v1
+kind: Risk
+metadata: {name: bad-deploy}
+spec: {slo: checkout-availability, ettd: 10m, ettr: 20m, frequency_per_year: 12, impact_percent: 100}
 `)
 	now := time.Now()
 	sendEvents(t, s, key, "checkout", 3000, 0, now.Add(-3*time.Minute), 30*time.Minute)
@@ -154,6 +164,43 @@ spec: {dataset: search, target: 99, window: 7d, sli: {good: duration_ms < 300}}
 	if err != nil || injected {
 		t.Errorf("markup from data became elements: %v %v", injected, err)
 	}
+
+	// The risk register, and a what-if with a slider.
+	step(chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#risk-link`)), chromedp.WaitVisible(chromedp.CSS(`#risks tbody tr`))))
+	order, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#risks tbody tr")].map(r => r.dataset.risk + "=" + r.querySelector(".per-year").textContent)`))
+	step(err)
+	if strings.Join(order, ",") != "bad-deploy=360.0,db-failover=180.0" {
+		t.Errorf("register shows %v", order)
+	}
+	step(chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`tr[data-risk="db-failover"] button`)), chromedp.WaitVisible(chromedp.CSS(`#wi-ettd`))))
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(i => { i.value = "5"; i.dispatchEvent(new Event("input")); return true })(document.querySelector("#wi-ettd"))`))
+	step(err)
+	var result string
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(result, "130.0 bad minutes a year"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("what-if shows %q", result)
+		}
+		result, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#what-if-result`)))
+		step(err)
+	}
+	if !strings.Contains(result, "180.0 → 130.0") || !strings.Contains(result, "saves 50.0") {
+		t.Errorf("what-if: %q", result)
+	}
+	risks, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	step(err)
+	os.WriteFile(artifact(t, "risk-register.png"), risks, 0o644)
+
+	// The incident the page opened, with its timeline.
+	step(chromedp.Do(ctx, chromedp.Navigate(s.url+"/#/incidents"), chromedp.WaitVisible(chromedp.CSS(`#incidents tbody tr a`)),
+		chromedp.Click(chromedp.CSS(`#incidents tbody tr a`)), chromedp.WaitVisible(chromedp.CSS(`#timeline li[data-kind="alert"]`))))
+	kinds, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#timeline li")].map(l => l.dataset.kind)`))
+	step(err)
+	if !strings.Contains(strings.Join(kinds, ","), "marker") {
+		t.Errorf("timeline kinds: %v", kinds)
+	}
+	inc, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	step(err)
+	os.WriteFile(artifact(t, "incident.png"), inc, 0o644)
 }
 
 // TestUISessionNeedsTheUIHeader: the session cookie alone cannot change

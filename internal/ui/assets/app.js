@@ -99,6 +99,7 @@ async function sloPage(name) {
   main.replaceChildren(
     el("h1", {}, def.name),
     el("p", {class: "description"}, def.description || ""),
+    el("p", {}, el("a", {href: "#/risks/" + encodeURIComponent(def.name), id: "risk-link"}, "Risk register"), " · ", el("a", {href: "#/incidents"}, "Incidents")),
     el("div", {class: "cards"},
       card("SLI over " + st.window, pct(st.sli), "sli"),
       card("target", def.target + " %"),
@@ -378,13 +379,108 @@ function heatmap(box, dataset, spec, ans, key, times, width) {
   return result;
 }
 
+// ---- Risk register ----
+
+async function riskPage(sloName) {
+  const reg = await api("/api/v1/slos/" + encodeURIComponent(sloName) + "/risks");
+  const verdict = reg.achievable ? "fit in the budget" : "exceed the budget: the SLO is not achievable with these risks";
+  const table = el("table", {id: "risks"}, el("thead", {}, el("tr", {},
+    ...["#", "Risk", "Status", "ETTD", "ETTR", "Per year", "Impact", "Bad min / year", "% of budget", "Cumulative %", "Flags"].map(h => el("th", {scope: "col"}, h)))));
+  const tbody = el("tbody");
+  const whatIf = el("div", {id: "what-if"}, el("p", {}, "Select a risk to try other estimates."));
+  for (const e of reg.risks) {
+    const flags = [e.threatens_slo ? "threatens the SLO" : "", e.incident_too_costly ? `one incident = ${e.incident_budget_percent.toFixed(0)} % of a window's budget` : ""].filter(Boolean).join("; ");
+    const name = el("button", {type: "button", class: "linkish"}, e.risk.name);
+    name.addEventListener("click", () => whatIfPanel(whatIf, e));
+    tbody.append(el("tr", {"data-risk": e.risk.name},
+      el("td", {class: "num"}, e.rank), el("td", {}, name), el("td", {}, e.risk.status), el("td", {}, e.risk.ettd), el("td", {}, e.risk.ettr),
+      el("td", {class: "num"}, +e.risk.frequency_per_year.toFixed(3)), el("td", {class: "num"}, e.risk.impact_percent + " %"),
+      el("td", {class: "num per-year"}, e.bad_minutes_per_year.toFixed(1)), el("td", {class: "num"}, e.year_budget_percent.toFixed(1) + " %"),
+      el("td", {class: "num"}, e.cumulative_percent.toFixed(1) + " %"), el("td", {}, flags)));
+  }
+  table.append(tbody);
+  // The stack: each risk's share of the yearly budget, against the budget.
+  const stack = el("div", {class: "chart", id: "stack", role: "img", "aria-label": "Risks stacked against the yearly error budget"});
+  main.replaceChildren(el("h1", {}, "Risks to " + reg.slo),
+    el("p", {id: "risk-total"}, `Budget ${reg.year_budget_minutes.toFixed(1)} bad minutes a year. All risks together cost ${reg.total_bad_minutes_per_year.toFixed(1)} (${reg.total_budget_percent.toFixed(1)} %) and ${verdict}; headroom ${reg.headroom_minutes.toFixed(1)} minutes.`),
+    stack, table, el("h2", {}, "What if"), whatIf);
+  if (reg.risks.length) {
+    const xs = reg.risks.map((_, i) => i + 1);
+    new uPlot({width: Math.min(1100, main.clientWidth - 20), height: 220, scales: {x: {time: false}},
+      axes: [{values: (u, ticks) => ticks.map(t => (reg.risks[t - 1] || {risk: {name: ""}}).risk.name)}, {label: "% of yearly budget"}],
+      series: [{}, {label: "cumulative % of budget", stroke: "#c62828", width: 2, points: {show: true}}, {label: "budget", stroke: "#2e7d32", dash: [6, 4]}]},
+      [xs, reg.risks.map(e => e.cumulative_percent), xs.map(() => 100)], stack);
+  }
+}
+
+// whatIfPanel tries other estimates for a risk without saving them.
+function whatIfPanel(box, e) {
+  const mins = d => { const m = String(d).match(/^(\d+(?:\.\d+)?)(m|h|d)$/); return m ? Number(m[1]) * {m: 1, h: 60, d: 1440}[m[2]] : 30; };
+  const slider = (label, id, max, value, unit) => {
+    const input = el("input", {type: "range", id, min: "0", max: String(max), step: "1", value: String(Math.min(max, Math.round(value)))});
+    const shown = el("output", {for: id}, input.value + unit);
+    input.addEventListener("input", () => { shown.textContent = input.value + unit; schedule(); });
+    return {input, row: el("label", {class: "slider"}, label + " ", input, " ", shown)};
+  };
+  const ettd = slider("time to detect", "wi-ettd", 240, mins(e.risk.ettd), " min");
+  const ettr = slider("time to repair", "wi-ettr", 480, mins(e.risk.ettr), " min");
+  const freq = slider("incidents a year", "wi-freq", 52, e.risk.frequency_per_year, "");
+  const impact = slider("users hit", "wi-impact", 100, e.risk.impact_percent, " %");
+  const result = el("p", {id: "what-if-result", "aria-live": "polite"});
+  let timer;
+  const schedule = () => { clearTimeout(timer); timer = setTimeout(run, 150); };
+  const run = async () => {
+    const change = {ettd: ettd.input.value + "m", ettr: ettr.input.value + "m", frequency_per_year: Math.max(0.01, Number(freq.input.value)), impact_percent: Math.max(1, Number(impact.input.value))};
+    try {
+      const w = await api("/api/v1/risks/" + encodeURIComponent(e.risk.name) + "/what-if", {method: "POST",
+        headers: {"X-Prodex-UI": "1", "Content-Type": "application/json"}, body: JSON.stringify(change)});
+      result.textContent = `${w.before.bad_minutes_per_year.toFixed(1)} → ${w.after.bad_minutes_per_year.toFixed(1)} bad minutes a year; ` +
+        `saves ${w.bad_minutes_saved_per_year.toFixed(1)} (${w.budget_percent_freed.toFixed(1)} % of the budget); rank ${w.before.rank} → ${w.after.rank}. Nothing is saved.`;
+    } catch (err) {
+      result.textContent = "What-if: " + err.message;
+    }
+  };
+  box.replaceChildren(el("h3", {}, e.risk.name), ettd.row, ettr.row, freq.row, impact.row, result);
+  run();
+}
+
+// ---- Incidents ----
+
+async function incidentsPage() {
+  const incs = await api("/api/v1/incidents");
+  const table = el("table", {id: "incidents"}, el("thead", {}, el("tr", {}, ...["Incident", "Severity", "Status", "Detected", "TTD", "TTR", "Commander"].map(h => el("th", {scope: "col"}, h)))));
+  const tbody = el("tbody");
+  for (const i of incs) {
+    tbody.append(el("tr", {"data-incident": i.id}, el("td", {}, el("a", {href: "#/incident/" + encodeURIComponent(i.id)}, i.title)),
+      el("td", {}, i.severity), el("td", {}, i.status), el("td", {}, new Date(i.detected_at).toLocaleString()),
+      el("td", {}, i.ttd), el("td", {}, i.ttr || "–"), el("td", {}, i.commander || "–")));
+  }
+  table.append(tbody);
+  main.replaceChildren(el("h1", {}, "Incidents"), incs.length ? table : el("p", {}, "No incidents."));
+}
+
+async function incidentPage(id) {
+  const {incident: i, timeline} = await api("/api/v1/incidents/" + encodeURIComponent(id) + "/timeline");
+  const list = el("ol", {id: "timeline"});
+  for (const e of timeline) {
+    list.append(el("li", {"data-kind": e.kind}, el("time", {}, new Date(e.time).toLocaleString()), " ", el("strong", {}, e.kind), " ", e.author ? "(" + e.author + ") " : "", e.text));
+  }
+  main.replaceChildren(el("h1", {}, i.title),
+    el("p", {}, `${i.severity}, ${i.status}; commander ${i.commander || "–"}, scribe ${i.scribe || "–"}; time to detect ${i.ttd}, to repair ${i.ttr || "not yet"}` + (i.risk ? `; risk ${i.risk}` : "")),
+    el("h2", {}, "Timeline"), list);
+}
+
 async function route() {
   const h = location.hash || "#/";
   try {
     const me = await api("/1/auth");
     document.getElementById("who").textContent = (me.user || me.name || "key " + me.id) + " · " + me.scope;
     const m = h.match(/^#\/slo\/(.+)$/), q = h.match(/^#\/q\/([0-9a-f]+)$/);
-    if (m) await sloPage(decodeURIComponent(m[1]));
+    const rk = h.match(/^#\/risks\/(.+)$/), inc = h.match(/^#\/incident\/(.+)$/);
+    if (rk) await riskPage(decodeURIComponent(rk[1]));
+    else if (inc) await incidentPage(decodeURIComponent(inc[1]));
+    else if (h.startsWith("#/incidents")) await incidentsPage();
+    else if (m) await sloPage(decodeURIComponent(m[1]));
     else if (q) await queryPage(q[1]);
     else if (h.startsWith("#/query")) await queryPage(null);
     else await overview();
