@@ -128,7 +128,13 @@ spec: {slo: checkout-availability, ettd: 10m, ettr: 20m, frequency_per_year: 12,
 	overview, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	step(err)
 	step(chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`a[href="#/slo/checkout-availability"]`)), chromedp.WaitVisible(chromedp.CSS(`#burndown canvas`)),
-		chromedp.WaitVisible(chromedp.CSS(`#daily canvas`)), chromedp.WaitVisible(chromedp.CSS(`#explain-table tbody tr`))))
+		chromedp.WaitVisible(chromedp.CSS(`#daily canvas`)), chromedp.WaitVisible(chromedp.CSS(`#burn canvas`)),
+		chromedp.WaitVisible(chromedp.CSS(`#explain-table tbody tr`))))
+	legend, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#burn .u-legend`)))
+	step(err)
+	if !strings.Contains(legend, "page at 1h ≥ 14.4") || !strings.Contains(legend, "page at 6h ≥ 6") {
+		t.Errorf("burn-rate chart legend: %q", legend)
+	}
 	firstColumn, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#explain-table tbody tr").dataset.column`))
 	step(err)
 	var ex struct {

@@ -120,6 +120,17 @@ type Status struct {
 	ExhaustionSeconds *float64        `json:"exhaustion_seconds"`
 	Burndown          []BurndownPoint `json:"burndown"`
 	Daily             []DailyPoint    `json:"daily"`
+	// BurnSeries is the burn rate over 5m, 1h and 6h every ten minutes
+	// of the last day, to draw against the alert thresholds.
+	BurnSeries []BurnPoint `json:"burn_series"`
+}
+
+// BurnPoint is the burn rates at one moment over three windows.
+type BurnPoint struct {
+	Time   time.Time `json:"time"`
+	Burn5m float64   `json:"5m"`
+	Burn1h float64   `json:"1h"`
+	Burn6h float64   `json:"6h"`
 }
 
 // BurndownPoint is the budget left at a time of the window, counting
@@ -208,6 +219,14 @@ func ComputeStatus(s SLO, src Source, now time.Time) Status {
 		_, _, pct := budget(sofar, s.Target)
 		st.Burndown = append(st.Burndown, BurndownPoint{Time: to.UTC(), BudgetRemainingPercent: pct})
 		from = to
+	}
+
+	st.BurnSeries = make([]BurnPoint, 0, 145)
+	for t := now.Add(-day).Truncate(10 * time.Minute).Add(10 * time.Minute); !t.After(now); t = t.Add(10 * time.Minute) {
+		st.BurnSeries = append(st.BurnSeries, BurnPoint{Time: t.UTC(),
+			Burn5m: BurnRate(src.Sum(t.Add(-5*time.Minute), t), s.Target),
+			Burn1h: BurnRate(src.Sum(t.Add(-time.Hour), t), s.Target),
+			Burn6h: BurnRate(src.Sum(t.Add(-6*time.Hour), t), s.Target)})
 	}
 
 	// Daily compliance, per UTC day the window touches.

@@ -416,3 +416,25 @@ func TestEvaluateBudgetRules(t *testing.T) {
 		}
 	}
 }
+
+// TestBurnSeries: a day of burn rates every ten minutes; a steady error
+// ratio burns steadily, and a burst shows in the short window first.
+func TestBurnSeries(t *testing.T) {
+	s := SLO{Name: "x", Target: 99.9, Window: Window{Days: 30}}
+	// A day at 0.1 % errors (burn 1), then 10 minutes at 1.44 % (burn 14.4).
+	src := traffic(now, span{2 * day, 1000, 1}, span{10 * time.Minute, 1000, 1000 * 144 / 10000})
+	st := ComputeStatus(s, src, now)
+	if n := len(st.BurnSeries); n != 144 {
+		t.Fatalf("%d points, want 144", n)
+	}
+	first, last := st.BurnSeries[0], st.BurnSeries[len(st.BurnSeries)-1]
+	if !last.Time.Equal(now) || !first.Time.Equal(now.Add(-day+10*time.Minute)) {
+		t.Errorf("times %v … %v", first.Time, last.Time)
+	}
+	if first.Burn5m != 1 || first.Burn1h != 1 || first.Burn6h != 1 {
+		t.Errorf("steady: %+v", first)
+	}
+	if last.Burn5m != 14 || last.Burn1h <= 1 || last.Burn1h >= last.Burn5m || last.Burn6h >= last.Burn1h {
+		t.Errorf("burst: %+v", last)
+	}
+}

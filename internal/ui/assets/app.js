@@ -91,6 +91,7 @@ async function sloPage(name) {
   const card = (k, v, cls) => el("div", {class: "card " + (cls || "")}, el("div", {class: "v"}, v), el("div", {class: "k"}, k));
   const chart = el("div", {class: "chart", id: "burndown", role: "img", "aria-label": "Error budget remaining over the window"});
   const daily = el("div", {class: "chart", id: "daily", role: "img", "aria-label": "SLI per day against the target"});
+  const burn = el("div", {class: "chart", id: "burn", role: "img", "aria-label": "Burn rates of the last day against the paging thresholds"});
   const explain = el("div", {id: "explain"}, el("p", {}, "Comparing the SLO's bad events of the last hour with its good ones…"));
   const alerts = el("ul", {id: "alerts"});
   for (const a of await api("/api/v1/alerts?slo=" + encodeURIComponent(name))) {
@@ -107,10 +108,22 @@ async function sloPage(name) {
       card("runs out in", duration(st.exhaustion_seconds), "exhaustion"),
       card("burn rate 1h", (st.burn_rate["1h"] || 0).toFixed(2), "burn")),
     el("h2", {}, "Error budget burndown"), chart,
+    el("h2", {}, "Burn rate, last day"), burn,
     el("h2", {}, "Daily compliance"), daily,
     el("h2", {}, "What sets the bad events apart"), explain,
     el("h2", {}, "Alerts"), alerts.childElementCount ? alerts : el("p", {}, "No alerts."));
   explainPanel(explain, def);
+  // Burn rates with the page thresholds of the rules on the same windows.
+  const bs = st.burn_series || [];
+  const pageRule = long => ((def.alerts && def.alerts.burn_rates) || []).find(r => r.severity === "page" && r.long_window === long);
+  const th1h = pageRule("1h"), th6h = pageRule("6h");
+  const bx = bs.map(p => Date.parse(p.time) / 1000);
+  const burnSeries = [{}, {label: "5m", stroke: "#90caf9"}, {label: "1h", stroke: "#1565c0", width: 2}, {label: "6h", stroke: "#2e7d32", width: 2}];
+  const burnData = [bx, bs.map(p => p["5m"]), bs.map(p => p["1h"]), bs.map(p => p["6h"])];
+  if (th1h) { burnSeries.push({label: "page at 1h ≥ " + th1h.burn_rate, stroke: "#c62828", dash: [6, 4]}); burnData.push(bx.map(() => th1h.burn_rate)); }
+  if (th6h) { burnSeries.push({label: "page at 6h ≥ " + th6h.burn_rate, stroke: "#ef6c00", dash: [6, 4]}); burnData.push(bx.map(() => th6h.burn_rate)); }
+  if (bx.length) new uPlot({width: Math.min(1100, main.clientWidth - 20), height: 240, series: burnSeries, axes: [{}, {label: "× budget rate"}],
+    hooks: {draw: [markerHook(st.markers)]}}, burnData, burn);
   const days = st.daily || [];
   if (days.length) {
     new uPlot({
