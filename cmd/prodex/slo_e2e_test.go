@@ -338,3 +338,43 @@ spec:
 		t.Errorf("delete: %v %s", err, out)
 	}
 }
+
+// TestQueryBySLO: a query can keep an SLO's eligible, bad or good events,
+// the same events its counts count.
+func TestQueryBySLO(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	key := newKey(t, data, "admin")
+	s := startServer(t, data)
+	defer s.stop()
+	applySLO(t, s, key, "apiVersion: prodex/v1\nkind: SLO\nmetadata: {name: api-ok}\nspec: {dataset: api, target: 99, window: 7d, sli: {eligible: 'duration_ms > 0', good: status_code < 500}}\n")
+	sendEvents(t, s, key, "api", 1000, 8, time.Now(), 10*time.Minute)
+	var st struct{ Eligible, Good, Bad int64 }
+	for deadline := time.Now().Add(10 * time.Second); st.Eligible < 1000 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		call(t, "GET", s.url+"/api/v1/slos/api-ok/status", key, nil, &st) // counted within a second
+	}
+	for events, want := range map[string]int64{"eligible": st.Eligible, "bad": st.Bad, "good": st.Good} {
+		q := runQuery(t, s, key, "api", map[string]any{"time_range": 3600, "calculations": []map[string]any{{"op": "COUNT"}}, "slo": map[string]any{"name": "api-ok", "events": events}})
+		if len(q.Results) != 1 || q.Results[0].Data["COUNT"] != float64(want) || want == 0 {
+			t.Errorf("%s events: %+v, status says %d", events, q.Results, want)
+		}
+	}
+	for _, c := range []struct {
+		slo  map[string]any
+		want string
+	}{
+		{map[string]any{"name": "nope"}, "slo.name: no SLO"},
+		{map[string]any{"name": "api-ok", "events": "ugly"}, "slo.events"},
+		{map[string]any{}, "slo.name: required"},
+	} {
+		var e struct{ Error string }
+		if code := call(t, "POST", s.url+"/api/v1/query/api", key, map[string]any{"time_range": 3600, "slo": c.slo}, &e); code != 400 || !strings.Contains(e.Error, c.want) {
+			t.Errorf("%v: %d %q", c.slo, code, e.Error)
+		}
+	}
+	sendEvents(t, s, key, "web", 10, 0, time.Now(), 0)
+	var e struct{ Error string }
+	if code := call(t, "POST", s.url+"/api/v1/query/web", key, map[string]any{"time_range": 3600, "slo": map[string]any{"name": "api-ok"}}, &e); code != 400 || !strings.Contains(e.Error, "is on dataset api") {
+		t.Errorf("another dataset's SLO: %d %q", code, e.Error)
+	}
+}

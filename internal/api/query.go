@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prodex/prodex/internal/history"
@@ -44,6 +45,18 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 	if err := spec.Resolve(s.Now()); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
+	}
+	if spec.SLO != nil { // the SLO's own events: give the query its SLI
+		def, ok := s.SLOs.Get(spec.SLO.Name)
+		switch {
+		case !ok:
+			writeError(w, http.StatusBadRequest, "slo.name: no SLO named "+strconv.Quote(spec.SLO.Name))
+			return
+		case def.Dataset != ds:
+			writeError(w, http.StatusBadRequest, "slo.name: SLO "+def.Name+" is on dataset "+def.Dataset+", not "+ds)
+			return
+		}
+		spec.SLO.Eligible, spec.SLO.Good = def.SLI.Eligible, def.SLI.Good
 	}
 	cat, err := s.Store.Catalog(ds)
 	if !storeOK(w, ds, err) {

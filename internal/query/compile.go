@@ -1,6 +1,8 @@
 package query
 
 import (
+	"github.com/prodex/prodex/internal/sli"
+
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -60,6 +62,39 @@ func (c *compiler) col(name string) (schema.Column, bool) {
 	return col, ok
 }
 
+// sloEvents is the predicate keeping an SLO's eligible, bad or good
+// events; the SLI's expressions compile to SQL as the SLO counts do, so
+// the events are the ones its counts count.
+func (c *compiler) sloEvents(e *SLOEvents) (string, error) {
+	if e.Good == "" {
+		return "", errorf("slo.name", "no SLO named %q", e.Name)
+	}
+	good, gp, err := sli.Compile(e.Good, c.cat)
+	if err != nil {
+		return "", errorf("slo", "SLO %s: %v", e.Name, err)
+	}
+	elig, ep := "TRUE", []string(nil)
+	if e.Eligible != "" {
+		if elig, ep, err = sli.Compile(e.Eligible, c.cat); err != nil {
+			return "", errorf("slo", "SLO %s: %v", e.Name, err)
+		}
+	}
+	for _, p := range append(gp, ep...) {
+		if !c.seen[p] {
+			c.seen[p] = true
+			c.phys = append(c.phys, p)
+		}
+	}
+	pred := "(" + elig + ") IS TRUE AND (" + good + ") IS NOT NULL"
+	switch e.Events {
+	case "bad":
+		pred += " AND NOT (" + good + ")"
+	case "good":
+		pred += " AND (" + good + ")"
+	}
+	return "(" + pred + ")", nil
+}
+
 func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // Compile turns a resolved spec into SQL over the catalog's events.
@@ -80,6 +115,13 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 	where, err := c.filters("filters", s.Filters, s.FilterCombination)
 	if err != nil {
 		return nil, err
+	}
+	if s.SLO != nil {
+		pred, err := c.sloEvents(s.SLO)
+		if err != nil {
+			return nil, err
+		}
+		where = "(" + where + ") AND " + pred
 	}
 	var g []string // physical group columns
 	for i, name := range s.Breakdowns {

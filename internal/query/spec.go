@@ -28,6 +28,9 @@ type Spec struct {
 	StartTime         int64         `json:"start_time,omitempty"`  // Unix seconds
 	EndTime           int64         `json:"end_time,omitempty"`    // Unix seconds
 	Granularity       int64         `json:"granularity,omitempty"` // seconds per time bucket
+	// SLO, a Prodex extension, keeps only the events an SLO counts: its
+	// eligible ones, or only the bad or the good ones among them.
+	SLO *SLOEvents `json:"slo,omitempty"`
 
 	// Set by Resolve: the absolute interval [Start, End) and the bucket width.
 	Start, End time.Time     `json:"-"`
@@ -115,7 +118,24 @@ func Parse(body []byte) (*Spec, error) {
 	if dec.More() {
 		return nil, &Error{Msg: "invalid query spec: data after the JSON object"}
 	}
+	if s.SLO != nil {
+		switch {
+		case s.SLO.Name == "":
+			return nil, errorf("slo.name", "required")
+		case s.SLO.Events != "" && s.SLO.Events != "eligible" && s.SLO.Events != "bad" && s.SLO.Events != "good":
+			return nil, errorf("slo.events", "%q is not one of eligible, bad, good", s.SLO.Events)
+		}
+	}
 	return &s, nil
+}
+
+// SLOEvents selects an SLO's events. Eligible and Good are the SLI's
+// expressions, which whoever resolves the name fills in.
+type SLOEvents struct {
+	Name   string `json:"name"`
+	Events string `json:"events,omitempty"` // eligible (default), bad or good
+	// Eligible ("" for every event) and Good are the SLI's CEL expressions.
+	Eligible, Good string `json:"-"`
 }
 
 func asTypeError(err error, te **json.UnmarshalTypeError) bool {
