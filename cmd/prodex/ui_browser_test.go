@@ -128,7 +128,7 @@ spec: {slo: checkout-availability, ettd: 10m, ettr: 20m, frequency_per_year: 12,
 	overview, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	step(err)
 	step(chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`a[href="#/slo/checkout-availability"]`)), chromedp.WaitVisible(chromedp.CSS(`#burndown canvas`)),
-		chromedp.WaitVisible(chromedp.CSS(`#daily canvas`)), chromedp.WaitVisible(chromedp.CSS(`#burn canvas`)),
+		chromedp.WaitVisible(chromedp.CSS(`#daily canvas`)), chromedp.WaitVisible(chromedp.CSS(`#burn canvas`)), chromedp.WaitVisible(chromedp.CSS(`#slo-heat canvas`)),
 		chromedp.WaitVisible(chromedp.CSS(`#explain-table tbody tr`))))
 	legend, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#burn .u-legend`)))
 	step(err)

@@ -121,7 +121,7 @@ type Status struct {
 	Burndown          []BurndownPoint `json:"burndown"`
 	Daily             []DailyPoint    `json:"daily"`
 	// BurnSeries is the burn rate over 5m, 1h and 6h every ten minutes
-	// of the last day, to draw against the alert thresholds.
+	// of the last day and now, to draw against the alert thresholds.
 	BurnSeries []BurnPoint `json:"burn_series"`
 }
 
@@ -221,12 +221,18 @@ func ComputeStatus(s SLO, src Source, now time.Time) Status {
 		from = to
 	}
 
-	st.BurnSeries = make([]BurnPoint, 0, 145)
-	for t := now.Add(-day).Truncate(10 * time.Minute).Add(10 * time.Minute); !t.After(now); t = t.Add(10 * time.Minute) {
-		st.BurnSeries = append(st.BurnSeries, BurnPoint{Time: t.UTC(),
+	st.BurnSeries = make([]BurnPoint, 0, 146)
+	burnAt := func(t time.Time) BurnPoint {
+		return BurnPoint{Time: t.UTC(),
 			Burn5m: BurnRate(src.Sum(t.Add(-5*time.Minute), t), s.Target),
 			Burn1h: BurnRate(src.Sum(t.Add(-time.Hour), t), s.Target),
-			Burn6h: BurnRate(src.Sum(t.Add(-6*time.Hour), t), s.Target)})
+			Burn6h: BurnRate(src.Sum(t.Add(-6*time.Hour), t), s.Target)}
+	}
+	for t := now.Add(-day).Truncate(10 * time.Minute).Add(10 * time.Minute); !t.After(now); t = t.Add(10 * time.Minute) {
+		st.BurnSeries = append(st.BurnSeries, burnAt(t))
+	}
+	if n := len(st.BurnSeries); n == 0 || !st.BurnSeries[n-1].Time.Equal(now.UTC()) {
+		st.BurnSeries = append(st.BurnSeries, burnAt(now)) // and the current rates
 	}
 
 	// Daily compliance, per UTC day the window touches.

@@ -92,6 +92,7 @@ async function sloPage(name) {
   const chart = el("div", {class: "chart", id: "burndown", role: "img", "aria-label": "Error budget remaining over the window"});
   const daily = el("div", {class: "chart", id: "daily", role: "img", "aria-label": "SLI per day against the target"});
   const burn = el("div", {class: "chart", id: "burn", role: "img", "aria-label": "Burn rates of the last day against the paging thresholds"});
+  const heat = el("div", {id: "slo-heat"});
   const explain = el("div", {id: "explain"}, el("p", {}, "Comparing the SLO's bad events of the last hour with its good ones…"));
   const alerts = el("ul", {id: "alerts"});
   for (const a of await api("/api/v1/alerts?slo=" + encodeURIComponent(name))) {
@@ -109,10 +110,12 @@ async function sloPage(name) {
       card("burn rate 1h", (st.burn_rate["1h"] || 0).toFixed(2), "burn")),
     el("h2", {}, "Error budget burndown"), chart,
     el("h2", {}, "Burn rate, last day"), burn,
+    el("h2", {}, "Its events, last 6 hours (bad ones in red)"), heat,
     el("h2", {}, "Daily compliance"), daily,
     el("h2", {}, "What sets the bad events apart"), explain,
     el("h2", {}, "Alerts"), alerts.childElementCount ? alerts : el("p", {}, "No alerts."));
   explainPanel(explain, def);
+  sloHeatmap(heat, def).catch(e => heat.replaceChildren(el("p", {class: "error"}, "Heatmap: " + e.message)));
   // Burn rates with the page thresholds of the rules on the same windows.
   const bs = st.burn_series || [];
   const pageRule = long => ((def.alerts && def.alerts.burn_rates) || []).find(r => r.severity === "page" && r.long_window === long);
@@ -153,6 +156,28 @@ async function sloPage(name) {
       ctx.restore();
     }]},
   }, [xs, ys], chart);
+}
+
+// sloHeatmap draws a heatmap of the SLO's eligible events over a numeric
+// column its SLI reads (else duration_ms), its bad events in red; dragging a
+// region explains it.
+async function sloHeatmap(box, def) {
+  const cols = await api("/1/columns/" + encodeURIComponent(def.dataset));
+  const numeric = cols.filter(c => c.type === "integer" || c.type === "float").map(c => c.key_name);
+  const column = numeric.find(n => (def.sli.good || "").includes(n) && n !== "status_code") || numeric.find(n => n === "duration_ms");
+  if (!column) {
+    box.replaceChildren(el("p", {}, "No numeric column to draw."));
+    return;
+  }
+  const spec = {time_range: 21600, calculations: [{op: "HEATMAP", column}]};
+  const ask = events => api("/api/v1/query/" + encodeURIComponent(def.dataset), {method: "POST",
+    headers: {"X-Prodex-UI": "1", "Content-Type": "application/json"}, body: JSON.stringify(Object.assign({slo: {name: def.name, events}}, spec))});
+  const [all, bad] = await Promise.all([ask("eligible"), ask("bad")]);
+  const key = `HEATMAP(${column})`;
+  const times = [...new Set((all.series || []).map(p => Date.parse(p.time) / 1000))].sort((a, b) => a - b);
+  const chart = el("div", {class: "chart", "data-calc": key});
+  box.replaceChildren(chart);
+  box.append(heatmap(chart, def.dataset, spec, all, key, times, Math.min(1100, main.clientWidth - 20), bad));
 }
 
 // explainPanel ranks the columns of the SLO's dataset by how differently
@@ -341,18 +366,22 @@ function renderAnswer(dataset, spec, ans, out) {
 // heatmap draws a HEATMAP calculation: time across, value up (log
 // spaced buckets), darker where more events fell. Dragging a region runs
 // explain on the events in it.
-function heatmap(box, dataset, spec, ans, key, times, width) {
+function heatmap(box, dataset, spec, ans, key, times, width, overlay) {
   const column = key.slice("HEATMAP(".length, -1);
-  const cells = []; // {t, min, max, count}
   let lo = Infinity, hi = -Infinity, most = 0;
   const step = ans.granularity || 60;
-  for (const p of ans.series || []) {
-    const t = Date.parse(p.time) / 1000;
-    for (const b of (p.data[key] && p.data[key].buckets) || []) {
-      cells.push({t, min: b.min, max: b.max, count: b.count});
-      lo = Math.min(lo, b.min); hi = Math.max(hi, b.max); most = Math.max(most, b.count);
+  const cellsOf = a => {
+    const out = []; // {t, min, max, count}
+    for (const p of (a && a.series) || []) {
+      const t = Date.parse(p.time) / 1000;
+      for (const b of (p.data[key] && p.data[key].buckets) || []) {
+        out.push({t, min: b.min, max: b.max, count: b.count});
+        lo = Math.min(lo, b.min); hi = Math.max(hi, b.max); most = Math.max(most, b.count);
+      }
     }
-  }
+    return out;
+  };
+  const cells = cellsOf(ans), bad = cellsOf(overlay);
   const result = el("div", {class: "explain-result", "aria-live": "polite"}, el("p", {}, "Drag across the heatmap to explain a region."));
   if (!cells.length) return result;
   const u = new uPlot({
@@ -367,12 +396,16 @@ function heatmap(box, dataset, spec, ans, key, times, width) {
         ctx.beginPath();
         ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
         ctx.clip();
-        for (const c of cells) {
-          const x0 = u.valToPos(c.t, "x", true), x1 = u.valToPos(c.t + step, "x", true);
-          const y0 = u.valToPos(Math.max(c.min, u.scales.y.min), "y", true), y1 = u.valToPos(Math.min(c.max, u.scales.y.max), "y", true);
-          ctx.fillStyle = `rgba(21, 101, 192, ${0.15 + 0.85 * Math.sqrt(c.count / most)})`;
-          ctx.fillRect(x0, y1, Math.max(1, x1 - x0), Math.max(1, y0 - y1));
-        }
+        const paint = (list, rgb) => {
+          for (const c of list) {
+            const x0 = u.valToPos(c.t, "x", true), x1 = u.valToPos(c.t + step, "x", true);
+            const y0 = u.valToPos(Math.max(c.min, u.scales.y.min), "y", true), y1 = u.valToPos(Math.min(c.max, u.scales.y.max), "y", true);
+            ctx.fillStyle = `rgba(${rgb}, ${0.15 + 0.85 * Math.sqrt(c.count / most)})`;
+            ctx.fillRect(x0, y1, Math.max(1, x1 - x0), Math.max(1, y0 - y1));
+          }
+        };
+        paint(cells, "21, 101, 192");
+        paint(bad, "198, 40, 40"); // an SLO's bad events, over the rest
         ctx.restore();
       }, markerHook(ans.markers)],
       setSelect: [u => {
