@@ -46,10 +46,25 @@ type compiler struct {
 	seen map[string]bool
 }
 
-// bind returns the placeholder of a new bound value.
+// bind returns the placeholder of a new bound value, cast to the SQL type
+// of the Go value. DuckDB infers an untyped parameter from where it is
+// used, and a parameter of the base filter, which every pass inlines,
+// could be inferred differently in two passes: that fails inside the
+// engine (and invalidates the database). A typed placeholder cannot.
 func (c *compiler) bind(v any) string {
 	c.args = append(c.args, v)
-	return "$" + strconv.Itoa(len(c.args))
+	p := "$" + strconv.Itoa(len(c.args))
+	switch v.(type) {
+	case string:
+		return "CAST(" + p + " AS VARCHAR)"
+	case int64, int:
+		return "CAST(" + p + " AS BIGINT)"
+	case float64:
+		return "CAST(" + p + " AS DOUBLE)"
+	case bool:
+		return "CAST(" + p + " AS BOOLEAN)"
+	}
+	return p
 }
 
 // col resolves a field name and remembers its physical column.
@@ -272,12 +287,16 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 	}
 
 	var b strings.Builder
-	// base is inlined into each pass that reads it: materialising it would
-	// copy every matching event.
-	b.WriteString("WITH base AS NOT MATERIALIZED (SELECT (ts // " + strconv.FormatInt(s.Step.Microseconds(), 10) + ") * " + strconv.FormatInt(s.Step.Microseconds(), 10) + " AS b, * FROM " + cat.From(c.phys, s.Start, s.End) + " AS e WHERE " + where + ")")
-	b.WriteString(",\nagg AS (SELECT " + strings.Join(aggCols, ", ") + " FROM base GROUP BY " + sets("") + ")")
+	// base, the matching events, is written out in each pass that reads
+	// it: materialising it would copy every matching event, and a CTE that
+	// DuckDB inlines in two passes has had its filters pushed down onto
+	// the wrong columns of the second scan (an internal error that
+	// invalidates the database), which a subquery written twice has not.
+	base := "(SELECT (ts // " + strconv.FormatInt(s.Step.Microseconds(), 10) + ") * " + strconv.FormatInt(s.Step.Microseconds(), 10) + " AS b, * FROM " + cat.From(c.phys, s.Start, s.End) + " AS e WHERE " + where + ") AS base"
+	fromBase := func(sql string) string { return strings.ReplaceAll(sql, "FROM base", "FROM "+base) }
+	b.WriteString("WITH agg AS (SELECT " + strings.Join(aggCols, ", ") + " " + fromBase("FROM base") + " GROUP BY " + sets("") + ")")
 	for _, t := range ctes {
-		b.WriteString(",\n" + t.name + " AS (" + t.sql + ")")
+		b.WriteString(",\n" + t.name + " AS (" + fromBase(t.sql) + ")")
 	}
 	// agg2: every calculation as a<k>, whatever pass computed it.
 	sel := []string{"agg.gid", "agg.b"}

@@ -526,3 +526,29 @@ func TestHostileNames(t *testing.T) {
 		t.Fatalf("results %v", res.Results)
 	}
 }
+
+// TestFilterWithSeveralPasses: a filter on one column with a HEATMAP and a
+// weighted percentile, each a pass of its own over the filtered events.
+// DuckDB once pushed the filter onto the wrong column of the second pass's
+// scan, an internal error that invalidated the whole database.
+func TestFilterWithSeveralPasses(t *testing.T) {
+	var evs []event.Event
+	for i := 0; i < 400; i++ {
+		evs = append(evs, event.Event{Time: t0.Add(time.Duration(i) * time.Second), SampleRate: int64(1 + i%3),
+			Fields: map[string]any{"region": []string{"eu", "us"}[i%2], "build": fmt.Sprint(4511 + i%2), "duration_ms": int64(20 + i%40)}})
+	}
+	st := open(t, "d", evs)
+	for _, spec := range []string{
+		`{"time_range":7200,"calculations":[{"op":"COUNT"},{"op":"HEATMAP","column":"duration_ms"}],"filters":[{"column":"region","op":"=","value":"eu"}]}`,
+		`{"time_range":7200,"calculations":[{"op":"COUNT"},{"op":"P99","column":"duration_ms"},{"op":"HEATMAP","column":"duration_ms"}],"filters":[{"column":"build","op":"in","value":[4511]},{"column":"duration_ms","op":">","value":"25"}],"breakdowns":["region"]}`,
+		`{"time_range":7200,"calculations":[{"op":"COUNT"}]}`,
+	} {
+		res, err := run(t, st, "d", spec)
+		if err != nil {
+			t.Fatalf("%s: %v", spec, err)
+		}
+		if len(res.Results) == 0 {
+			t.Errorf("%s: no results", spec)
+		}
+	}
+}
