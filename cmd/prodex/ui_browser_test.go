@@ -281,6 +281,8 @@ func TestUIQueryHeatmapExplain(t *testing.T) {
 			t.Errorf("row %d shown %v, API %v", i, rows[i], r.Data)
 		}
 	}
+	link, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#q-permalink").href`))
+	step(err)
 	// Brush the upper half of the heatmap: the slow events.
 	over := `.chart[data-calc="HEATMAP(duration_ms)"] .u-over`
 	step(chromedp.Do(ctx, chromedp.ScrollIntoView(chromedp.CSS(over))))
@@ -307,9 +309,26 @@ func TestUIQueryHeatmapExplain(t *testing.T) {
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	step(err)
 	os.WriteFile(artifact(t, "query-heatmap-explain.png"), shot, 0o644)
-	// The permalink reproduces the query.
-	link, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#q-permalink").href`))
+	// The explain view of the region: a bar chart per column, and one
+	// click to filter the query to the value that sets it apart.
+	step(chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#heatmap-explain-link`)), chromedp.WaitVisible(chromedp.CSS(`.chart[data-column="build_id"] canvas`))))
+	view, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	step(err)
+	os.WriteFile(artifact(t, "explain-view.png"), view, 0o644)
+	step(chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`a[href*="where=build_id%20%3D%204512"]`))))
+	wctx2, wcancel2 := context.WithTimeout(ctx, 10*time.Second)
+	if err := chromedp.Do(wctx2, chromedp.WaitVisible(chromedp.CSS(`#q-results tbody tr`))); err != nil {
+		msg, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash + " :: " + document.querySelector("main").textContent.slice(0, 300)`))
+		wcancel2()
+		t.Fatalf("filter link: %v: %s", err, msg)
+	}
+	wcancel2()
+	filtered, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#q-where").value + "|" + document.querySelector("#q-results tbody tr").cells[0].textContent`))
+	step(err)
+	if filtered != "build_id = 4512|200" {
+		t.Errorf("filter from the explain view: %q", filtered)
+	}
+	// The permalink reproduces the query.
 	step(chromedp.Do(ctx, chromedp.Navigate(s.url+"/"), chromedp.WaitVisible(chromedp.CSS(`#who`)),
 		chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`#q-results tbody tr`))))
 	again, err := chromedp.Run(ctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll("#q-results tbody tr")].map(r => [...r.cells].map(c => c.textContent))`))

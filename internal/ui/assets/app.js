@@ -193,7 +193,7 @@ async function explainPanel(box, def) {
     box.replaceChildren(el("p", {}, e.status === 400 ? "No bad events in the last hour to explain." : "Explain failed: " + e.message));
     return;
   }
-  box.replaceChildren(explainTable(ex, "explain-table"));
+  box.replaceChildren(explainTable(ex, "explain-table"), el("p", {}, el("a", {href: explainLink(def.dataset, {slo: def.name}, 3600), id: "explain-link"}, "Open in the explain view")));
 }
 
 // explainTable lists explain's columns, each with the value most
@@ -260,13 +260,14 @@ function specForm(spec) {
   };
 }
 
-async function queryPage(permalink) {
+async function queryPage(permalink, params) {
   const datasets = await api("/api/v1/datasets");
   let stored = null;
   if (permalink) stored = await api("/api/v1/queries/" + encodeURIComponent(permalink));
-  const f = stored ? specForm(stored.spec) : {calcs: "COUNT, HEATMAP(duration_ms)", where: "", by: ""};
+  const f = stored ? specForm(stored.spec) : {calcs: "COUNT, HEATMAP(duration_ms)", where: (params && params.get("where")) || "", by: (params && params.get("by")) || ""};
   const ds = el("select", {id: "q-dataset", "aria-label": "dataset"}, ...datasets.map(d => el("option", {value: d.name}, d.name)));
   if (stored) ds.value = stored.dataset;
+  else if (params && params.get("ds")) ds.value = params.get("ds");
   const calcs = el("input", {id: "q-calcs", "aria-label": "calculations", size: "40"}); calcs.value = f.calcs;
   const where = el("input", {id: "q-where", "aria-label": "filters", size: "40", placeholder: "status_code >= 500; service = checkout"}); where.value = f.where;
   const by = el("input", {id: "q-by", "aria-label": "group by", size: "20", placeholder: "service"}); by.value = f.by;
@@ -294,6 +295,8 @@ async function queryPage(permalink) {
   if (stored) {
     const ans = await api("/api/v1/queries/" + encodeURIComponent(permalink) + "/run", {method: "POST", headers: {"X-Prodex-UI": "1"}});
     renderAnswer(stored.dataset, stored.spec, ans, out);
+  } else if (params && params.get("ds")) {
+    form.requestSubmit(); // opened from another view with its question
   }
 }
 
@@ -416,7 +419,8 @@ function heatmap(box, dataset, spec, ans, key, times, width, overlay) {
         result.replaceChildren(el("p", {}, `Explaining ${column} from ${sel.min.toFixed(1)} to ${sel.max.toFixed(1)}…`));
         api("/api/v1/explain/" + encodeURIComponent(dataset), {method: "POST", headers: {"X-Prodex-UI": "1", "Content-Type": "application/json"},
           body: JSON.stringify({time_range: spec.time_range, start_time: spec.start_time, end_time: spec.end_time, filters: spec.filters, selection: {heatmap: sel}})})
-          .then(ex => result.replaceChildren(el("p", {}, `The selected region against the rest (${column} ${sel.min.toFixed(1)}–${sel.max.toFixed(1)}):`), explainTable(ex, "heatmap-explain")))
+          .then(ex => result.replaceChildren(el("p", {}, `The selected region against the rest (${column} ${sel.min.toFixed(1)}–${sel.max.toFixed(1)}):`), explainTable(ex, "heatmap-explain"),
+            el("p", {}, el("a", {href: explainLink(dataset, {heatmap: sel}, spec.time_range), id: "heatmap-explain-link"}, "Open in the explain view"))))
           .catch(e => result.replaceChildren(el("p", {class: "error", role: "alert"}, "Explain: " + e.message)));
       }],
     },
@@ -516,6 +520,56 @@ async function incidentPage(id) {
     el("h2", {}, "Timeline"), list);
 }
 
+// ---- Explain view ----
+
+// explainLink is the address of the explain view for a selection.
+function explainLink(dataset, selection, range) {
+  return "#/explain/" + encodeURIComponent(dataset) + "?range=" + (range || 3600) + "&sel=" + encodeURIComponent(JSON.stringify(selection));
+}
+
+// explainPage ranks every column by how differently it is distributed in
+// the selection than in the rest, with a bar chart of its values' shares in
+// each, and one click to filter to a value or group by the column.
+async function explainPage(dataset, params) {
+  const selection = JSON.parse(params.get("sel") || "{}");
+  const range = Number(params.get("range") || 3600);
+  const ex = await api("/api/v1/explain/" + encodeURIComponent(dataset), {method: "POST",
+    headers: {"X-Prodex-UI": "1", "Content-Type": "application/json"},
+    body: JSON.stringify({time_range: range, selection, values: 6})});
+  const blocks = [el("h1", {}, "Explain " + dataset),
+    el("p", {}, `${ex.selection_count} selected events against ${ex.baseline_count} others (selection ${JSON.stringify(selection)}).`)];
+  const width = Math.min(1100, main.clientWidth - 20);
+  const charts = [];
+  for (const col of (ex.columns || []).slice(0, 12)) {
+    const values = (col.values || []).slice(0, 6);
+    if (!values.length) continue;
+    const top = values.reduce((a, x) => (x.selection_share - x.baseline_share > a.selection_share - a.baseline_share ? x : a), values[0]);
+    // A pooled value or a numeric range is not one value to filter to.
+    const plain = top.value !== "(other values)" && !/ – /.test(String(top.value));
+    const filter = plain ? el("a", {href: queryLink(dataset, `${col.column} = ${top.value}`, ""), class: "action"}, `filter to ${col.column} = ${top.value}`) : "";
+    const group = el("a", {href: queryLink(dataset, "", col.column), class: "action"}, `group by ${col.column}`);
+    const box = el("div", {class: "chart", "data-column": col.column});
+    blocks.push(el("h2", {}, `${col.column} `, el("small", {}, `score ${col.score.toFixed(2)}`)), el("p", {}, filter, " · ", group), box);
+    charts.push([box, values]);
+  }
+  main.replaceChildren(...blocks);
+  const bars = uPlot.paths.bars;
+  for (const [box, values] of charts) {
+    const xs = values.map((_, i) => i);
+    new uPlot({width, height: 160, scales: {x: {time: false, range: [-0.5, values.length - 0.5]}, y: {range: [0, 1]}},
+      axes: [{values: (u, ticks) => ticks.map(t => (values[t] ? String(values[t].value).slice(0, 24) : ""))}, {values: (u, ticks) => ticks.map(t => Math.round(t * 100) + " %")}],
+      series: [{}, {label: "in the selection", fill: "#c62828aa", stroke: "#c62828", paths: bars({size: [0.35], align: -1})},
+        {label: "in the rest", fill: "#1565c0aa", stroke: "#1565c0", paths: bars({size: [0.35], align: 1})}]},
+      [xs, values.map(v => v.selection_share), values.map(v => v.baseline_share)], box);
+  }
+}
+
+// queryLink opens the query builder on a dataset with filters and a
+// group-by filled in.
+function queryLink(dataset, where, by) {
+  return "#/query?ds=" + encodeURIComponent(dataset) + "&where=" + encodeURIComponent(where) + "&by=" + encodeURIComponent(by);
+}
+
 async function route() {
   const h = location.hash || "#/";
   try {
@@ -523,12 +577,14 @@ async function route() {
     document.getElementById("who").textContent = (me.user || me.name || "key " + me.id) + " · " + me.scope;
     const m = h.match(/^#\/slo\/(.+)$/), q = h.match(/^#\/q\/([0-9a-f]+)$/);
     const rk = h.match(/^#\/risks\/(.+)$/), inc = h.match(/^#\/incident\/(.+)$/);
-    if (rk) await riskPage(decodeURIComponent(rk[1]));
+    const xp = h.match(/^#\/explain\/([^?]+)\?(.*)$/);
+    if (xp) await explainPage(decodeURIComponent(xp[1]), new URLSearchParams(xp[2]));
+    else if (rk) await riskPage(decodeURIComponent(rk[1]));
     else if (inc) await incidentPage(decodeURIComponent(inc[1]));
     else if (h.startsWith("#/incidents")) await incidentsPage();
     else if (m) await sloPage(decodeURIComponent(m[1]));
     else if (q) await queryPage(q[1]);
-    else if (h.startsWith("#/query")) await queryPage(null);
+    else if (h.startsWith("#/query")) await queryPage(null, new URLSearchParams(h.split("?")[1] || ""));
     else await overview();
     main.focus();
   } catch (e) {
