@@ -8,10 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -30,6 +32,39 @@ func browser(t *testing.T) context.Context {
 	t.Cleanup(cancel2)
 	ctx, cancel3 := context.WithTimeout(ctx, 90*time.Second)
 	t.Cleanup(cancel3)
+	// Every page must run without a script error or a console error.
+	var mu sync.Mutex
+	var problems []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			problems = append(problems, fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber, msg))
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value))
+				}
+				problems = append(problems, "console.error: "+strings.Join(args, " "))
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range problems {
+			t.Errorf("browser: %s", p)
+		}
+	})
 	return ctx
 }
 
@@ -127,6 +162,9 @@ spec: {slo: checkout-availability, ettd: 10m, ettr: 20m, frequency_per_year: 12,
 	alert, who := text(`tr[data-slo="checkout-availability"] .alert`), text(`#who`)
 	overview, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	step(err)
+	// Keyboard: the SLO links are reachable with Tab and open with Enter.
+	step(chromedp.Do(ctx, chromedp.Focus(chromedp.CSS(`a[href="#/slo/search-latency"]`)), chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.CSS(`#burndown canvas`)), chromedp.Navigate(s.url+"/#/"), chromedp.WaitVisible(chromedp.CSS(`#slos tbody tr`))))
 	step(chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`a[href="#/slo/checkout-availability"]`)), chromedp.WaitVisible(chromedp.CSS(`#burndown canvas`)),
 		chromedp.WaitVisible(chromedp.CSS(`#daily canvas`)), chromedp.WaitVisible(chromedp.CSS(`#burn canvas`)), chromedp.WaitVisible(chromedp.CSS(`#slo-heat canvas`)),
 		chromedp.WaitVisible(chromedp.CSS(`#explain-table tbody tr`))))
