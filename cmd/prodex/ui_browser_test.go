@@ -374,4 +374,13 @@ func TestUIQueryHeatmapExplain(t *testing.T) {
 	if fmt.Sprint(again) != fmt.Sprint(rows) {
 		t.Errorf("permalink shows %v, the query showed %v", again, rows)
 	}
+	// The API's permalink /q/ID takes a browser to the same view.
+	id := link[strings.LastIndex(link, "/")+1:]
+	step(chromedp.Do(ctx, chromedp.Navigate(s.url+"/"), chromedp.WaitVisible(chromedp.CSS(`#who`)),
+		chromedp.Navigate(s.url+"/q/"+id), chromedp.WaitVisible(chromedp.CSS(`#q-results tbody tr`))))
+	again, err = chromedp.Run(ctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll("#q-results tbody tr")].map(r => [...r.cells].map(c => c.textContent))`))
+	step(err)
+	if fmt.Sprint(again) != fmt.Sprint(rows) {
+		t.Errorf("/q/%s shows %v, the query showed %v", id, again, rows)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ import (
 // asks exactly the same question again; queries can be saved to the
 // team's collection under a name.
 func (s *Server) historyRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /q/{id}", s.with(auth.Query, s.getStoredQuery))
+	mux.HandleFunc("GET /q/{id}", s.permalink(s.with(auth.Query, s.getStoredQuery)))
 	mux.HandleFunc("GET /api/v1/queries/{id}", s.with(auth.Query, s.getStoredQuery))
 	mux.HandleFunc("POST /api/v1/queries/{id}/run", s.with(auth.Query, s.rerunQuery))
 	mux.HandleFunc("GET /api/v1/history", s.with(auth.Query, s.getHistory))
@@ -74,6 +75,18 @@ func (s *Server) storedQuery(w http.ResponseWriter, r *http.Request) (history.Qu
 
 // getStoredQuery answers a query by id, with its absolute spec: the
 // permalink /q/{id} and GET /api/v1/queries/{id}.
+// permalink sends a browser opening /q/{id} to the web UI's view of the
+// query; other clients get the query as JSON.
+func (s *Server) permalink(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.Header.Get("Accept"), "text/html") {
+			http.Redirect(w, r, "/#/q/"+url.PathEscape(r.PathValue("id")), http.StatusSeeOther)
+			return
+		}
+		h(w, r)
+	}
+}
+
 func (s *Server) getStoredQuery(w http.ResponseWriter, r *http.Request) {
 	if q, ok := s.storedQuery(w, r); ok {
 		writeJSON(w, http.StatusOK, q)
