@@ -52,7 +52,7 @@ func gen(n int, sampled bool) []event.Event {
 	return out
 }
 
-func open(t *testing.T, ds string, evs []event.Event) *duckdb.Store {
+func open(t testing.TB, ds string, evs []event.Event) *duckdb.Store {
 	t.Helper()
 	st, err := duckdb.Open(t.TempDir(), duckdb.Options{})
 	if err != nil {
