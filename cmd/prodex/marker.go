@@ -9,24 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/prodex/prodex/internal/marker"
 )
-
-// allDatasets names environment-wide markers (marker.AllDatasets).
-const allDatasets = "__all__"
-
-// markerView is a marker as the API answers it.
-type markerView struct {
-	ID        string    `json:"id"`
-	Dataset   string    `json:"dataset"`
-	StartTime int64     `json:"start_time"`
-	EndTime   int64     `json:"end_time"`
-	Message   string    `json:"message"`
-	Type      string    `json:"type"`
-	URL       string    `json:"url"`
-	Color     string    `json:"color"`
-	Author    string    `json:"author"`
-	CreatedAt time.Time `json:"created_at"`
-}
 
 func markerCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "marker", Short: "Mark deploys, incidents and config changes on every graph of a dataset (or all of them)"}
@@ -56,7 +41,7 @@ func markerCmd() *cobra.Command {
 				}
 				body[f.field] = t.Unix()
 			}
-			var m markerView
+			var m marker.Marker
 			if err := c.do("POST", "/1/markers/"+url.PathEscape(ds), body, &m); err != nil {
 				return err
 			}
@@ -65,7 +50,7 @@ func markerCmd() *cobra.Command {
 		},
 	}
 	f := add.Flags()
-	f.StringVar(&ds, "dataset", allDatasets, "dataset the marker belongs to ("+allDatasets+": every dataset)")
+	f.StringVar(&ds, "dataset", marker.AllDatasets, "dataset the marker belongs to ("+marker.AllDatasets+": every dataset)")
 	f.StringVar(&typ, "type", "", "kind of marker, e.g. deploy, incident, config (required)")
 	f.StringVar(&msg, "message", "", "what happened, e.g. the version deployed (required)")
 	f.StringVar(&link, "url", "", "link to more, e.g. the build (http or https)")
@@ -77,7 +62,7 @@ func markerCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list [--dataset NAME]", Short: "List a dataset's markers (default: the environment-wide ones)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var ms []markerView
+			var ms []marker.Marker
 			if err := c.do("GET", "/1/markers/"+url.PathEscape(listDS), nil, &ms); err != nil {
 				return err
 			}
@@ -94,7 +79,7 @@ func markerCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	list.Flags().StringVar(&listDS, "dataset", allDatasets, "dataset whose markers to list ("+allDatasets+": the environment-wide ones)")
+	list.Flags().StringVar(&listDS, "dataset", marker.AllDatasets, "dataset whose markers to list ("+marker.AllDatasets+": the environment-wide ones)")
 
 	del := &cobra.Command{
 		Use: "delete DATASET ID", Short: "Delete a marker", Args: cobra.ExactArgs(2),

@@ -6,24 +6,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prodex/prodex/internal/marker"
 )
 
-// markerJSON is a marker as the API answers it.
-type markerJSON struct {
-	ID        string    `json:"id"`
-	Dataset   string    `json:"dataset"`
-	StartTime int64     `json:"start_time"`
-	EndTime   int64     `json:"end_time"`
-	Message   string    `json:"message"`
-	Type      string    `json:"type"`
-	URL       string    `json:"url"`
-	Color     string    `json:"color"`
-	Author    string    `json:"author"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
-func markerIDsOf(ms []markerJSON) []string {
+func markerIDsOf(ms []marker.Marker) []string {
 	ids := []string{}
 	for _, m := range ms {
 		ids = append(ids, m.ID)
@@ -52,7 +39,7 @@ func TestMarkersAPI(t *testing.T) {
 	if code := call(t, "POST", base+"checkout", "", deploy, &e); code != 401 {
 		t.Fatalf("no key creating: %d", code)
 	}
-	var m1 markerJSON
+	var m1 marker.Marker
 	if code := call(t, "POST", base+"Checkout", ingest, deploy, &m1); code != 201 {
 		t.Fatalf("ingest key creating: %d %+v", code, m1)
 	}
@@ -61,14 +48,14 @@ func TestMarkersAPI(t *testing.T) {
 		t.Fatalf("created %+v", m1)
 	}
 	// Without start_time a marker is now.
-	var m2 markerJSON
+	var m2 marker.Marker
 	if code := call(t, "POST", base+"checkout", edit, map[string]any{"type": "incident", "message": "db failover"}, &m2); code != 201 {
 		t.Fatalf("edit key creating: %d", code)
 	}
 	if d := m2.StartTime - time.Now().Unix(); d < -5 || d > 1 {
 		t.Fatalf("start_time %d is not now", m2.StartTime)
 	}
-	var all markerJSON
+	var all marker.Marker
 	if code := call(t, "POST", base+"__all__", admin, map[string]any{"type": "config", "message": "feature flag on", "start_time": now - 300}, &all); code != 201 || all.Dataset != "__all__" {
 		t.Fatalf("environment-wide marker: %d %+v", code, all)
 	}
@@ -102,7 +89,7 @@ func TestMarkersAPI(t *testing.T) {
 	}
 
 	// Listing: query scope, the dataset's own markers by start time.
-	var list []markerJSON
+	var list []marker.Marker
 	if code := call(t, "GET", base+"checkout", ingest, nil, &e); code != 403 {
 		t.Fatalf("ingest key listing: %d", code)
 	}
@@ -125,7 +112,7 @@ func TestMarkersAPI(t *testing.T) {
 	if code := call(t, "PUT", base+"checkout/"+m1.ID, ingest, upd, &e); code != 403 {
 		t.Fatalf("ingest key updating: %d", code)
 	}
-	var got markerJSON
+	var got marker.Marker
 	if code := call(t, "PUT", base+"checkout/"+m1.ID, edit, upd, &got); code != 200 {
 		t.Fatalf("update: %d", code)
 	}
@@ -264,7 +251,7 @@ spec: {dataset: checkout, target: 99.9, window: 30d, sli: {good: status_code < 5
 		StartTime   int64             `json:"start_time"`
 		EndTime     int64             `json:"end_time"`
 		Granularity int64             `json:"granularity"`
-		Markers     []markerJSON      `json:"markers"`
+		Markers     []marker.Marker   `json:"markers"`
 	}
 	ask := func(ds string, spec map[string]any) answer {
 		t.Helper()
@@ -319,9 +306,9 @@ spec: {dataset: checkout, target: 99.9, window: 30d, sli: {good: status_code < 5
 
 	// The SLO's status shows the markers of its window.
 	var st struct {
-		SLO      string       `json:"slo"`
-		Eligible int64        `json:"eligible"`
-		Markers  []markerJSON `json:"markers"`
+		SLO      string          `json:"slo"`
+		Eligible int64           `json:"eligible"`
+		Markers  []marker.Marker `json:"markers"`
 	}
 	if code := call(t, "GET", s.url+"/api/v1/slos/checkout-availability/status", query, nil, &st); code != 200 || st.SLO != "checkout-availability" {
 		t.Fatalf("status: %d %+v", code, st)

@@ -163,9 +163,8 @@ func (s *Server) patchIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ch.Postmortem != nil {
-		for i, f := range ch.Postmortem.FollowUps {
+		for _, f := range ch.Postmortem.FollowUps {
 			if f.Risk != "" && !s.riskExists(r.Context(), w, f.Risk) {
-				_ = i
 				return
 			}
 		}
