@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -52,64 +53,26 @@ func benchIngestCmd() *cobra.Command {
 			for i := range bodies {
 				bodies[i] = benchBatch(rng, now, i*batch, batch, fields)
 			}
-			var sent, rejected, retries atomic.Int64
-			var next atomic.Int64
-			total := int64(events / batch)
-			hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+			var sent, rejected atomic.Int64
 			url := strings.TrimRight(c.server, "/") + "/1/batch/" + ds
-			start := time.Now()
-			var wg sync.WaitGroup
-			var firstErr atomic.Value
-			for w := 0; w < workers; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						i := next.Add(1) - 1
-						if i >= total {
-							return
-						}
-						for {
-							req, _ := http.NewRequest("POST", url, bytes.NewReader(bodies[i%int64(len(bodies))]))
-							req.Header.Set("X-Honeycomb-Team", c.key)
-							req.Header.Set("Content-Type", "application/json")
-							req.Header.Set("Content-Encoding", "gzip")
-							resp, err := hc.Do(req)
-							if err != nil {
-								firstErr.CompareAndSwap(nil, err)
-								return
-							}
-							var st []struct{ Status int }
-							json.NewDecoder(resp.Body).Decode(&st)
-							resp.Body.Close()
-							if resp.StatusCode == 429 || resp.StatusCode == 503 {
-								retries.Add(1)
-								time.Sleep(20 * time.Millisecond)
-								continue
-							}
-							if resp.StatusCode != 200 {
-								firstErr.CompareAndSwap(nil, fmt.Errorf("status %s", resp.Status))
-								return
-							}
-							for _, s := range st {
-								if s.Status == 202 {
-									sent.Add(1)
-								} else {
-									rejected.Add(1)
-								}
-							}
-							break
-						}
+			headers := map[string]string{"X-Honeycomb-Team": c.key, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+			el, retries, err := postAll(url, headers, bodies, int64(events/batch), workers, func(body []byte) error {
+				var st []struct{ Status int }
+				json.Unmarshal(body, &st)
+				for _, s := range st {
+					if s.Status == 202 {
+						sent.Add(1)
+					} else {
+						rejected.Add(1)
 					}
-				}()
-			}
-			wg.Wait()
-			el := time.Since(start)
-			if e := firstErr.Load(); e != nil {
-				return e.(error)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			fmt.Printf("events %d acknowledged, %d rejected, %d retried batches (429) in %.2fs: %.0f events/s (batch %d, %d fields, gzip JSON, %d workers)\n",
-				sent.Load(), rejected.Load(), retries.Load(), el.Seconds(), float64(sent.Load())/el.Seconds(), batch, fields, workers)
+				sent.Load(), rejected.Load(), retries, el.Seconds(), float64(sent.Load())/el.Seconds(), batch, fields, workers)
 			if pid > 0 {
 				if hwm, err := peakRSS(pid); err == nil {
 					fmt.Printf("server peak RSS %s\n", hwm)
@@ -129,6 +92,59 @@ func benchIngestCmd() *cobra.Command {
 	f.StringVar(&ds, "dataset", "bench", "dataset to write")
 	addClientFlags(cmd, &c)
 	return cmd
+}
+
+// postAll posts total requests, bodies round-robin, from workers at once,
+// each answered after its commit: a 429 or 503 is retried after a pause,
+// another non-200 stops the run. check reads each 200 answer's body. It
+// returns the time taken and the retries.
+func postAll(url string, headers map[string]string, bodies [][]byte, total int64, workers int, check func([]byte) error) (time.Duration, int64, error) {
+	var next, retries atomic.Int64
+	var firstErr atomic.Value
+	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < total && firstErr.Load() == nil; i = next.Add(1) - 1 {
+				for {
+					req, _ := http.NewRequest("POST", url, bytes.NewReader(bodies[i%int64(len(bodies))]))
+					for k, v := range headers {
+						req.Header.Set(k, v)
+					}
+					resp, err := hc.Do(req)
+					if err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == 429 || resp.StatusCode == 503 {
+						retries.Add(1)
+						time.Sleep(20 * time.Millisecond)
+						continue
+					}
+					if resp.StatusCode == 200 {
+						err = check(body)
+					} else {
+						err = fmt.Errorf("status %s: %s", resp.Status, body)
+					}
+					if err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					break
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		return 0, retries.Load(), e.(error)
+	}
+	return time.Since(start), retries.Load(), nil
 }
 
 // benchBatch builds one gzip'd JSON batch of wide events: a mix of string,

@@ -5,9 +5,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,68 +39,28 @@ to a running server's OTLP/HTTP endpoint, each answered after its commit.`,
 				}
 				bodies[i] = b
 			}
-			var sent, retries atomic.Int64
-			var next atomic.Int64
-			total := int64(spans / batch)
-			hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
-			var firstErr atomic.Value
-			var wg sync.WaitGroup
-			start := time.Now()
-			for w := 0; w < workers; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						i := next.Add(1) - 1
-						if i >= total {
-							return
-						}
-						for {
-							req, _ := http.NewRequest("POST", url+"/v1/traces", bytes.NewReader(bodies[i%int64(len(bodies))]))
-							req.Header.Set("X-Honeycomb-Team", key)
-							req.Header.Set("Content-Type", "application/x-protobuf")
-							if compress {
-								req.Header.Set("Content-Encoding", "gzip")
-							}
-							resp, err := hc.Do(req)
-							if err != nil {
-								firstErr.CompareAndSwap(nil, err)
-								return
-							}
-							var body bytes.Buffer
-							body.ReadFrom(resp.Body)
-							resp.Body.Close()
-							if resp.StatusCode == 429 || resp.StatusCode == 503 {
-								retries.Add(1)
-								time.Sleep(20 * time.Millisecond)
-								continue
-							}
-							if resp.StatusCode != 200 {
-								firstErr.CompareAndSwap(nil, fmt.Errorf("status %s: %s", resp.Status, body.String()))
-								return
-							}
-							r := ptraceotlp.NewExportResponse()
-							if err := r.UnmarshalProto(body.Bytes()); err != nil || r.PartialSuccess().RejectedSpans() > 0 {
-								firstErr.CompareAndSwap(nil, fmt.Errorf("rejected spans: %v %s", err, r.PartialSuccess().ErrorMessage()))
-								return
-							}
-							sent.Add(int64(batch))
-							break
-						}
-					}
-				}()
+			var sent atomic.Int64
+			headers := map[string]string{"X-Honeycomb-Team": key, "Content-Type": "application/x-protobuf"}
+			if compress {
+				headers["Content-Encoding"] = "gzip"
 			}
-			wg.Wait()
-			el := time.Since(start)
-			if e := firstErr.Load(); e != nil {
-				return e.(error)
+			el, retries, err := postAll(url+"/v1/traces", headers, bodies, int64(spans/batch), workers, func(body []byte) error {
+				r := ptraceotlp.NewExportResponse()
+				if err := r.UnmarshalProto(body); err != nil || r.PartialSuccess().RejectedSpans() > 0 {
+					return fmt.Errorf("rejected spans: %v %s", err, r.PartialSuccess().ErrorMessage())
+				}
+				sent.Add(int64(batch))
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			enc := "protobuf"
 			if compress {
 				enc = "gzip protobuf"
 			}
 			fmt.Printf("spans %d acknowledged, %d retried requests (429) in %.2fs: %.0f spans/s (%d per request, %s, %d workers)\n",
-				sent.Load(), retries.Load(), el.Seconds(), float64(sent.Load())/el.Seconds(), batch, enc, workers)
+				sent.Load(), retries, el.Seconds(), float64(sent.Load())/el.Seconds(), batch, enc, workers)
 			if pid > 0 {
 				if hwm, err := peakRSS(pid); err == nil {
 					fmt.Printf("server peak RSS %s\n", hwm)
