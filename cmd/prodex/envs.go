@@ -11,10 +11,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/prodex/prodex/internal/api"
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/ingest"
+	"github.com/prodex/prodex/internal/metrics"
 	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/otlp"
 	"github.com/prodex/prodex/internal/rules"
@@ -59,6 +61,11 @@ type envConfig struct {
 	otlpDataset      string
 	keyHeader        string
 	evalEvery        time.Duration
+	// guard refuses ingest while memory or disk run short (shared: both
+	// are the process's and the machine's, not an environment's).
+	guard *ingest.Guard
+	// metrics, when set, is told of commits, queries and evaluations.
+	metrics *metrics.Registry
 }
 
 // environments runs the environments and sends each request to the one
@@ -99,16 +106,29 @@ func (e *environments) start(name string, st *duckdb.Store) (*environment, error
 	}
 	log := e.cfg.log.With("environment", name)
 	link := e.cfg.link
-	slos, err := rules.New(context.Background(), st, e.cfg.notifier, rules.Options{Log: log, Link: link})
+	ropts := rules.Options{Log: log, Link: link}
+	wopts := ingest.Options{MaxQueued: e.cfg.maxQueued, Guard: e.cfg.guard}
+	if m := e.cfg.metrics; m != nil {
+		ropts.Evaluated = m.OnEvaluation(name)
+		wopts.OnCommit = m.OnCommit(name)
+	}
+	slos, err := rules.New(context.Background(), st, e.cfg.notifier, ropts)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("load SLOs: %w", err)
 	}
-	w := ingest.NewWriter(st, ingest.Options{MaxQueued: e.cfg.maxQueued})
+	w := ingest.NewWriter(st, wopts)
 	srv := &api.Server{Store: st, Writer: w, Keys: e.cfg.keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: e.cfg.queryTimeout,
 		SLOs: slos, KeyHeader: e.cfg.keyHeader, Env: name}
+	if m := e.cfg.metrics; m != nil {
+		srv.Observe = m.OnQuery(name)
+	}
 	if name == "" {
 		srv.Envs = e
+		srv.Ready = e.ready
+		if e.cfg.metrics != nil {
+			srv.Metrics = e.cfg.metrics.Handler()
+		}
 	}
 	srv.OTLP = &otlp.Receiver{Sink: w, Limits: srv.Limits, Dataset: e.cfg.otlpDataset}
 	slos.OnEpisode(srv.OnAlert)
@@ -192,6 +212,69 @@ func (e *environments) Resolve(ctx context.Context, key string) (*otlp.Receiver,
 		return nil, err
 	}
 	return env.srv.OTLP, nil
+}
+
+// metricsEnvs lists the environments' parts for a metrics scrape.
+func (e *environments) metricsEnvs() []metrics.Env {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]metrics.Env, 0, len(e.all))
+	for _, env := range e.all {
+		out = append(out, metrics.Env{Name: env.name, Writer: env.w, Rules: env.slos})
+	}
+	return out
+}
+
+// ready runs the readiness checks: every environment's store answers and
+// its alert rules are being evaluated; ingest refusing for lack of memory
+// or disk is reported but leaves the server ready, since queries and
+// alerts still work.
+func (e *environments) ready(ctx context.Context) []api.Check {
+	e.mu.RLock()
+	envs := make([]*environment, 0, len(e.all))
+	for _, env := range e.all {
+		envs = append(envs, env)
+	}
+	e.mu.RUnlock()
+	sort.Slice(envs, func(i, j int) bool { return envs[i].name < envs[j].name })
+	var checks []api.Check
+	for _, env := range envs {
+		label := env.name
+		if label == "" {
+			label = "default"
+		}
+		c := api.Check{Name: "store:" + label}
+		if _, err := env.st.DB().ExecContext(ctx, "SELECT 1"); err != nil {
+			c.Problem = "the store does not answer: " + err.Error()
+		}
+		checks = append(checks, c)
+		c = api.Check{Name: "alerts:" + label}
+		// The first round runs at start; allow a few missed ticks.
+		if last := env.slos.LastEvaluated(); last.IsZero() || time.Since(last) > 3*e.cfg.evalEvery+10*time.Second {
+			c.Problem = "alert rules have not been evaluated since " + last.Format(time.RFC3339)
+			if last.IsZero() {
+				c.Problem = "alert rules have not been evaluated yet"
+			}
+		}
+		checks = append(checks, c)
+	}
+	c := api.Check{Name: "ingest", Degraded: true}
+	if g := e.cfg.guard; g != nil {
+		st := g.State()
+		switch {
+		case st.DiskOver:
+			c.Problem = fmt.Sprintf("refusing events: %s free on the data disk, below the minimum of %s", humanize.IBytes(uint64(st.FreeDiskBytes)), humanize.IBytes(uint64(st.MinFreeDisk)))
+		case st.MemoryOver:
+			c.Problem = fmt.Sprintf("refusing events: %s resident, at the memory ceiling of %s", humanize.IBytes(uint64(st.ResidentBytes)), humanize.IBytes(uint64(st.MemoryCeiling)))
+		case st.SampleError != "":
+			c.Problem = st.SampleError
+		}
+	}
+	checks = append(checks, c)
+	if e.ctx.Err() != nil {
+		checks = append(checks, api.Check{Name: "server", Problem: "shutting down"})
+	}
+	return checks
 }
 
 // Close stops every environment: their writers commit what they accepted,

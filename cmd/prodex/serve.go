@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -14,10 +15,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/ingest"
+	"github.com/prodex/prodex/internal/metrics"
 	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/otlp"
 	"github.com/prodex/prodex/internal/store"
@@ -36,6 +40,8 @@ func serveCmd() *cobra.Command {
 		retention, queryTimeout   time.Duration
 		maxQueued                 int64
 		historyRetention          time.Duration
+		memCeiling, minFreeDisk   string
+		maxInFlight               int64
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -48,6 +54,18 @@ func serveCmd() *cobra.Command {
 				// rate; collecting less often buys ~20 % throughput for
 				// a heap that the bounded ingest queue keeps small.
 				debug.SetGCPercent(300)
+			}
+			guardOpts, err := guardOptions(dataDir, memCeiling, minFreeDisk, maxInFlight)
+			if err != nil {
+				return err
+			}
+			if c := guardOpts.MemoryCeiling; c > 0 {
+				// Split the ceiling: the Go heap and DuckDB's buffers each
+				// get 40 %, and the guard sheds ingest at 90 % of it.
+				debug.SetMemoryLimit(c * 4 / 10)
+				if memLimit == "" {
+					memLimit = fmt.Sprintf("%dMB", c*4/10/1e6)
+				}
 			}
 			opts := duckdb.Options{MaxColumns: maxColumns, Retention: retention, Threads: threads, MemoryLimit: memLimit, CheckpointThreshold: checkpointAt}
 			st, err := openStore(dataDir, opts)
@@ -67,7 +85,8 @@ func serveCmd() *cobra.Command {
 				}
 				fmt.Fprintf(os.Stderr, "No API keys existed, so an admin key was created. Keep it safe:\n%s\n", secret)
 			}
-			notifier := notify.New(notify.Options{Log: log})
+			notifier := notify.New(notify.Options{Log: log, Own: nonEmpty(listen, otlpHTTP)})
+			guard := ingest.NewGuard(guardOpts)
 			if externalURL == "" {
 				externalURL = "http://" + listen
 			}
@@ -79,8 +98,12 @@ func serveCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			envs, err := openEnvironments(ctx, envConfig{dataDir: dataDir, storeOpts: opts, keys: keys, notifier: notifier, log: log, link: externalURL,
-				maxQueued: maxQueued, queryTimeout: queryTimeout, historyRetention: historyRetention, otlpDataset: otlpDataset, keyHeader: keyHeader, evalEvery: evalEvery}, st)
+			go guard.Run(ctx)
+			var envs *environments
+			reg := metrics.New(func() []metrics.Env { return envs.metricsEnvs() }, guard, notifier)
+			envs, err = openEnvironments(ctx, envConfig{dataDir: dataDir, storeOpts: opts, keys: keys, notifier: notifier, log: log, link: externalURL,
+				maxQueued: maxQueued, queryTimeout: queryTimeout, historyRetention: historyRetention, otlpDataset: otlpDataset, keyHeader: keyHeader, evalEvery: evalEvery,
+				guard: guard, metrics: reg}, st)
 			if err != nil {
 				st.Close()
 				return err
@@ -110,8 +133,8 @@ func serveCmd() *cobra.Command {
 				return err
 			}
 			ln, otlpHTTPLn, otlpGRPCLn := lns[0], lns[1], lns[2]
-			hs := &http.Server{Handler: envs, ReadHeaderTimeout: 10 * time.Second}
-			ohs := &http.Server{Handler: envs.OTLP(), ReadHeaderTimeout: 10 * time.Second}
+			hs := &http.Server{Handler: reg.Instrument(envs), ReadHeaderTimeout: 10 * time.Second}
+			ohs := &http.Server{Handler: reg.Instrument(envs.OTLP()), ReadHeaderTimeout: 10 * time.Second}
 			gs := otlp.NewGRPCServer(envs.Resolve, envs.all[""].srv.KeyHeaders(), int(event.DefaultLimits().MaxBodyBytes))
 			if debugListen != "" {
 				go serveDebug(debugListen, log)
@@ -169,8 +192,36 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&keyHeader, "key-header", "", "another header (gRPC metadata) an API key may come in, besides X-Honeycomb-Team and Authorization: Bearer")
 	f.IntVar(&threads, "threads", 0, "DuckDB worker threads (0 = one per core)")
 	f.StringVar(&checkpointAt, "checkpoint-threshold", "256MB", "WAL size at which DuckDB checkpoints: larger ingests faster, smaller replays faster after a crash")
-	f.StringVar(&memLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's 80% of RAM)")
+	f.StringVar(&memLimit, "memory-limit", "", "DuckDB memory limit per environment, e.g. 4GB (default: 40% of --memory-ceiling, else DuckDB's 80% of RAM)")
+	f.StringVar(&memCeiling, "memory-ceiling", "", "resident memory to stay under, e.g. 8GB: ingest is refused (503) from 90% of it (default: none)")
+	f.StringVar(&minFreeDisk, "min-free-disk", "512MB", "free space the data disk must keep: below it ingest is refused (507) until space is freed; 0: off")
+	f.Int64Var(&maxInFlight, "max-inflight", 64, "ingest requests read and decoded at once before more get 429")
 	return cmd
+}
+
+// guardOptions parses the serve flags that bound ingest.
+func guardOptions(dir, ceiling, minFree string, maxInFlight int64) (ingest.GuardOptions, error) {
+	o := ingest.GuardOptions{Dir: dir, MaxInFlight: maxInFlight}
+	for _, f := range []struct {
+		flag, v string
+		dst     *int64
+	}{{"--memory-ceiling", ceiling, &o.MemoryCeiling}, {"--min-free-disk", minFree, &o.MinFreeDisk}} {
+		if f.v == "" || f.v == "0" {
+			continue
+		}
+		n, err := humanize.ParseBytes(f.v)
+		if err != nil || n > math.MaxInt64 {
+			return o, fmt.Errorf("%s: %q is not a size like 512MB or 8GiB", f.flag, f.v)
+		}
+		*f.dst = int64(n)
+	}
+	if o.MemoryCeiling > 0 && o.MemoryCeiling < 256<<20 {
+		return o, fmt.Errorf("--memory-ceiling: %s is too small; Prodex needs at least 256MB", ceiling)
+	}
+	if maxInFlight < 1 {
+		return o, fmt.Errorf("--max-inflight: must be at least 1")
+	}
+	return o, nil
 }
 
 // serveDebug serves the Go runtime profiles on their own listener, so that
@@ -233,4 +284,14 @@ func openStore(dir string, opts duckdb.Options) (*duckdb.Store, error) {
 		return nil, fmt.Errorf("%w\n(is a prodex server running on %s? then use --server and an admin --key instead)", err, dir)
 	}
 	return st, nil
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -47,9 +47,25 @@ type Server struct {
 	// server only, which alone manages keys, people and environments.
 	Envs Environments
 
+	// Observe, when set, is told of every query, explain and trace lookup
+	// (kind "query", "explain" or "trace"), for metrics.
+	Observe func(kind string, took time.Duration, err error)
+
+	// Ready runs the readiness checks behind /readyz (nil: always ready).
+	Ready func(ctx context.Context) []Check
+	// Metrics serves /metrics in Prometheus format (nil: not served).
+	Metrics http.Handler
+
 	// KeyHeader is one more request header an API key may come in, for
 	// OTLP senders that cannot set X-Honeycomb-Team.
 	KeyHeader string
+}
+
+// observe reports a query's duration and outcome when someone listens.
+func (s *Server) observe(kind string, began time.Time, err error) {
+	if s.Observe != nil {
+		s.Observe(kind, time.Since(began), err)
+	}
 }
 
 // Handler returns the HTTP handler with every route.
@@ -81,6 +97,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/audit", s.with(auth.Admin, s.getAudit))
 	mux.HandleFunc("GET /api/v1/traces/{trace_id}", s.with(auth.Query, s.getTrace))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /readyz", s.getReady)
+	mux.HandleFunc("GET /metrics", s.with(auth.Query, s.getMetrics))
 	return routed(mux, func(w http.ResponseWriter, r *http.Request, status int, allow string) {
 		if status == http.StatusMethodNotAllowed {
 			writeError(w, status, r.Method+" is not allowed on "+r.URL.Path+"; use "+allow)

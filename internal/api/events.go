@@ -21,6 +21,12 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	release, err := s.Writer.Admit()
+	if err != nil {
+		writeSubmitError(w, err)
+		return
+	}
+	defer release()
 	items, err := event.DecodeBatch(r.Body, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"), s.Limits, s.Now())
 	if err != nil {
 		writeDecodeError(w, err)
@@ -58,6 +64,12 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	release, err := s.Writer.Admit()
+	if err != nil {
+		writeSubmitError(w, err)
+		return
+	}
+	defer release()
 	ev, err := event.DecodeEvent(r.Body, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"),
 		r.Header.Get("X-Honeycomb-Event-Time"), r.Header.Get("X-Honeycomb-Samplerate"), s.Limits, s.Now())
 	if err != nil {
@@ -86,15 +98,11 @@ func writeDecodeError(w http.ResponseWriter, err error) {
 }
 
 func writeSubmitError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, ingest.ErrBusy):
-		w.Header().Set("Retry-After", strconv.Itoa(1))
-		writeError(w, http.StatusTooManyRequests, err.Error())
-	case errors.Is(err, ingest.ErrClosed):
-		w.Header().Set("Retry-After", strconv.Itoa(5))
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-	default:
-		w.Header().Set("Retry-After", strconv.Itoa(5))
-		writeError(w, http.StatusServiceUnavailable, "events were not stored: "+err.Error())
+	status, after := ingest.Refusal(err)
+	w.Header().Set("Retry-After", strconv.Itoa(after))
+	msg := err.Error()
+	if status == http.StatusServiceUnavailable && !errors.Is(err, ingest.ErrMemory) && !errors.Is(err, ingest.ErrClosed) {
+		msg = "events were not stored: " + msg
 	}
+	writeError(w, status, msg)
 }

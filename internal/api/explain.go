@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/prodex/prodex/internal/explain"
 	"github.com/prodex/prodex/internal/slo"
@@ -39,7 +40,9 @@ func (s *Server) postExplain(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.QueryTimeout)
 	defer cancel()
+	began := time.Now()
 	ans, err := explain.Run(ctx, s.Store.DB(), cat, req, s.Now(), lookup)
+	s.observe("explain", began, err)
 	if err != nil {
 		if ctx.Err() != nil {
 			writeError(w, http.StatusGatewayTimeout, "explain exceeded the query time limit of "+s.QueryTimeout.String())

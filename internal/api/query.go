@@ -71,6 +71,7 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 	defer cancel()
 	began := time.Now()
 	res, err := plan.Run(ctx, s.Store.DB())
+	s.observe("query", began, err)
 	if err != nil {
 		if ctx.Err() != nil {
 			s.recordRun(r, ds, spec, began, 0, "query exceeded its time limit of "+s.QueryTimeout.String())

@@ -60,9 +60,11 @@ func (s *Server) getTrace(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	var evs []trace.Event
 	truncated := false
+	began := time.Now()
 	for _, ds := range names {
 		found, err := s.Store.Find(ctx, ds, "trace.trace_id", id, start, end, maxTraceEvents)
 		if err != nil {
+			s.observe("trace", began, err)
 			if ctx.Err() != nil {
 				writeError(w, http.StatusGatewayTimeout, "trace lookup exceeded its time limit of "+s.QueryTimeout.String())
 				return
@@ -76,6 +78,7 @@ func (s *Server) getTrace(w http.ResponseWriter, r *http.Request) {
 			evs = append(evs, trace.Event{Dataset: ds, Event: e})
 		}
 	}
+	s.observe("trace", began, nil)
 	if len(evs) == 0 {
 		writeError(w, http.StatusNotFound, "no events of trace "+strconv.Quote(id))
 		return

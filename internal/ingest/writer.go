@@ -31,6 +31,10 @@ type Options struct {
 	MaxQueued int64
 	// MaxGroup caps the events of one group commit (default 50,000).
 	MaxGroup int
+	// Guard, when set, refuses work while memory or disk run short.
+	Guard *Guard
+	// OnCommit, when set, is told of every group commit (for metrics).
+	OnCommit func(events int64, took time.Duration, err error)
 }
 
 // Writer group-commits batches to a store.
@@ -43,6 +47,52 @@ type Writer struct {
 	closed  bool
 	done    chan struct{}
 	commits atomic.Int64
+	stored  atomic.Int64 // events committed
+	refused refusals
+}
+
+// refusals counts Submit and Admit refusals by cause.
+type refusals struct{ busy, memory, disk, closed atomic.Int64 }
+
+func (r *refusals) count(err error) error {
+	switch {
+	case errors.Is(err, ErrBusy), errors.Is(err, ErrTooManyRequests):
+		r.busy.Add(1)
+	case errors.Is(err, ErrMemory):
+		r.memory.Add(1)
+	case errors.Is(err, ErrDiskFull):
+		r.disk.Add(1)
+	case errors.Is(err, ErrClosed):
+		r.closed.Add(1)
+	}
+	return err
+}
+
+// Refused is how many requests were refused, by cause: "busy" (queue or
+// requests in flight), "memory", "disk" and "closed".
+func (w *Writer) Refused() map[string]int64 {
+	return map[string]int64{"busy": w.refused.busy.Load(), "memory": w.refused.memory.Load(),
+		"disk": w.refused.disk.Load(), "closed": w.refused.closed.Load()}
+}
+
+// Stored is the number of events committed since the writer started.
+func (w *Writer) Stored() int64 { return w.stored.Load() }
+
+// Admit is called before a request's body is read: it refuses early, before
+// memory is spent on decoding, when the writer could not take the events.
+// release must be called once the request is done.
+func (w *Writer) Admit() (release func(), err error) {
+	w.mu.RLock()
+	closed := w.closed
+	w.mu.RUnlock()
+	if closed {
+		return nil, w.refused.count(ErrClosed)
+	}
+	if w.queued.Load() >= w.opts.MaxQueued {
+		return nil, w.refused.count(ErrBusy)
+	}
+	release, err = w.opts.Guard.Admit()
+	return release, w.refused.count(err)
 }
 
 type request struct {
@@ -82,15 +132,18 @@ func (w *Writer) SubmitAll(ctx context.Context, bs []*store.Batch) error {
 	if n == 0 {
 		return nil
 	}
+	if err := w.opts.Guard.check(); err != nil {
+		return w.refused.count(err)
+	}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
-		return ErrClosed
+		return w.refused.count(ErrClosed)
 	}
 	if w.queued.Add(n) > w.opts.MaxQueued && w.queued.Load() != n {
 		w.queued.Add(-n)
 		w.mu.RUnlock()
-		return ErrBusy
+		return w.refused.count(ErrBusy)
 	}
 	r := &request{batches: bs, n: n, err: make(chan error, 1)}
 	select {
@@ -98,7 +151,7 @@ func (w *Writer) SubmitAll(ctx context.Context, bs []*store.Batch) error {
 	default:
 		w.queued.Add(-n)
 		w.mu.RUnlock()
-		return ErrBusy
+		return w.refused.count(ErrBusy)
 	}
 	w.mu.RUnlock()
 	// The request is queued: wait for its commit even if the client goes
@@ -140,8 +193,15 @@ func (w *Writer) commit(group []*request, n int64) {
 		batches = append(batches, r.batches...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	began := time.Now()
 	err := w.st.Append(ctx, batches)
 	cancel()
+	if w.opts.OnCommit != nil {
+		w.opts.OnCommit(n, time.Since(began), err)
+	}
+	if err == nil {
+		w.stored.Add(n)
+	}
 	w.commits.Add(1)
 	w.queued.Add(-n)
 	for _, r := range group {

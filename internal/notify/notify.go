@@ -107,6 +107,9 @@ type Options struct {
 	Backoff    time.Duration // first retry delay, doubling, capped at 1 min; default 1 s
 	QueueSize  int           // per target; default 1000; when full the oldest pending message is dropped and counted as failed
 	Log        *slog.Logger  // default slog.Default()
+	// Own are the server's own listen addresses (host:port): the default
+	// client refuses to deliver to them (see ErrSelf).
+	Own []string
 }
 
 // Notifier delivers messages to targets in the background.
@@ -142,8 +145,11 @@ func (q *queue) poke() {
 
 // New returns a Notifier; Close it to flush and stop its goroutines.
 func New(o Options) *Notifier {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
 	if o.Client == nil {
-		o.Client = &http.Client{Timeout: 10 * time.Second}
+		o.Client = guardedClient(o.Own, o.Log)
 	}
 	if o.MaxRetries <= 0 {
 		o.MaxRetries = 5
@@ -342,6 +348,9 @@ func (n *Notifier) post(t Target, body []byte) (time.Duration, error) {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
+		}
+		if errors.Is(err, ErrSelf) {
+			return -1, permanent{err}
 		}
 		return -1, err
 	}

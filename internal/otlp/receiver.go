@@ -24,6 +24,8 @@ import (
 // rejections in each batch's Errs. The ingest writer is one.
 type Sink interface {
 	SubmitAll(ctx context.Context, bs []*store.Batch) error
+	// Admit is asked before a body is read; see ingest.Writer.Admit.
+	Admit() (release func(), err error)
 }
 
 // Receiver accepts OTLP exports and stores them through Sink, with the same
@@ -60,18 +62,28 @@ func (rc *Receiver) now() time.Time {
 func (rc *Receiver) store(ctx context.Context, c *converter, what string) (int64, string, error) {
 	if len(c.order) > 0 {
 		if err := rc.Sink.SubmitAll(ctx, c.order); err != nil {
-			switch {
-			case errors.Is(err, ingest.ErrBusy):
-				return 0, "", &exportError{http.StatusTooManyRequests, codes.Unavailable, err.Error(), 1}
-			case errors.Is(err, ingest.ErrClosed):
-				return 0, "", &exportError{http.StatusServiceUnavailable, codes.Unavailable, err.Error(), 5}
-			default:
-				return 0, "", &exportError{http.StatusServiceUnavailable, codes.Unavailable, "not stored: " + err.Error(), 5}
-			}
+			return 0, "", refusal(err)
 		}
 		c.storeRejected()
 	}
 	return c.rejected, c.summary(what), nil
+}
+
+// refusal turns a writer's refusal into the OTLP error: every one is
+// retryable, so the client keeps the data and sends it again. A full disk
+// is a 503 here, not the events API's 507, because OTLP clients retry only
+// 429, 502, 503 and 504.
+func refusal(err error) *exportError {
+	status, after := ingest.Refusal(err)
+	msg := err.Error()
+	if !errors.Is(err, ingest.ErrBusy) && !errors.Is(err, ingest.ErrTooManyRequests) && !errors.Is(err, ingest.ErrMemory) &&
+		!errors.Is(err, ingest.ErrDiskFull) && !errors.Is(err, ingest.ErrClosed) {
+		msg = "not stored: " + msg
+	}
+	if status != http.StatusTooManyRequests {
+		status = http.StatusServiceUnavailable
+	}
+	return &exportError{status, codes.Unavailable, msg, after}
 }
 
 // ExportTraces stores a trace export request.
@@ -111,13 +123,13 @@ type message interface {
 // ServeTraces is the OTLP/HTTP handler for POST /v1/traces.
 func (rc *Receiver) ServeTraces(w http.ResponseWriter, r *http.Request) {
 	req := ptraceotlp.NewExportRequest()
-	serveHTTP(w, r, rc.Limits, req, func(ctx context.Context) (message, error) { return rc.ExportTraces(ctx, req) })
+	rc.serveHTTP(w, r, req, func(ctx context.Context) (message, error) { return rc.ExportTraces(ctx, req) })
 }
 
 // ServeLogs is the OTLP/HTTP handler for POST /v1/logs.
 func (rc *Receiver) ServeLogs(w http.ResponseWriter, r *http.Request) {
 	req := plogotlp.NewExportRequest()
-	serveHTTP(w, r, rc.Limits, req, func(ctx context.Context) (message, error) { return rc.ExportLogs(ctx, req) })
+	rc.serveHTTP(w, r, req, func(ctx context.Context) (message, error) { return rc.ExportLogs(ctx, req) })
 }
 
 const (
@@ -129,13 +141,21 @@ const (
 // answers as OTLP/HTTP specifies: the response in the request's encoding,
 // errors as a google.rpc.Status with 400, 413, 415, 429 or 503, the last two
 // with Retry-After.
-func serveHTTP(w http.ResponseWriter, r *http.Request, lim event.Limits, req message, export func(context.Context) (message, error)) {
+func (rc *Receiver) serveHTTP(w http.ResponseWriter, r *http.Request, req message, export func(context.Context) (message, error)) {
 	ct := mediaType(r.Header.Get("Content-Type"))
 	if ct != typeProto && ct != typeJSON {
 		WriteHTTPError(w, r, http.StatusUnsupportedMediaType, "unsupported Content-Type "+strconv.Quote(r.Header.Get("Content-Type"))+": use application/x-protobuf or application/json")
 		return
 	}
-	err := event.ReadBody(r.Body, r.Header.Get("Content-Encoding"), lim, func(body []byte) error {
+	release, err := rc.Sink.Admit()
+	if err != nil {
+		ee := refusal(err)
+		w.Header().Set("Retry-After", strconv.Itoa(ee.retryAfter))
+		WriteHTTPError(w, r, ee.http, ee.msg)
+		return
+	}
+	defer release()
+	err = event.ReadBody(r.Body, r.Header.Get("Content-Encoding"), rc.Limits, func(body []byte) error {
 		if ct == typeJSON {
 			return req.UnmarshalJSON(body)
 		}

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prodex/prodex/internal/notify"
@@ -70,6 +71,18 @@ type Manager struct {
 	slos map[string]*entry
 
 	onEpisode func(Episode) // see OnEpisode
+
+	lastEval  atomic.Int64 // unix nanoseconds of the last completed round
+	evaluated func(took time.Duration)
+}
+
+// LastEvaluated is when the last round of evaluation completed (zero
+// before the first).
+func (m *Manager) LastEvaluated() time.Time {
+	if n := m.lastEval.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // OnEpisode sets a function told of every alert episode that starts or
@@ -111,6 +124,8 @@ type Options struct {
 	Log  *slog.Logger
 	Now  func() time.Time
 	Link string // base URL for links in notifications, e.g. http://prodex:8080
+	// Evaluated, when set, is told how long each round of evaluation took.
+	Evaluated func(took time.Duration)
 }
 
 // New loads the stored SLOs, their counts and open alert episodes.
@@ -121,7 +136,7 @@ func New(ctx context.Context, st Store, sender Sender, o Options) (*Manager, err
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	m := &Manager{store: st, sender: sender, log: o.Log, now: o.Now, link: strings.TrimRight(o.Link, "/"), slos: map[string]*entry{}}
+	m := &Manager{store: st, sender: sender, log: o.Log, now: o.Now, link: strings.TrimRight(o.Link, "/"), slos: map[string]*entry{}, evaluated: o.Evaluated}
 	st.OnCounts(m.apply)
 	defs, err := st.SLOs(ctx)
 	if err != nil {
@@ -357,6 +372,13 @@ func (m *Manager) Run(ctx context.Context, every time.Duration) {
 
 // EvaluateAll evaluates every SLO once, opening and resolving episodes.
 func (m *Manager) EvaluateAll(ctx context.Context) {
+	began := time.Now()
+	defer func() {
+		m.lastEval.Store(time.Now().UnixNano())
+		if m.evaluated != nil {
+			m.evaluated(time.Since(began))
+		}
+	}()
 	now := m.now()
 	m.mu.RLock()
 	entries := make([]*entry, 0, len(m.slos))

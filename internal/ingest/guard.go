@@ -1,0 +1,241 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// ErrMemory means the process is at its memory ceiling (HTTP 503): ingest
+// waits for memory to come back rather than being killed for it.
+var ErrMemory = errors.New("the server is at its memory ceiling, retry later")
+
+// ErrDiskFull means the data directory's disk is nearly full (HTTP 507):
+// refusing before it is full keeps a commit from failing half-way.
+var ErrDiskFull = errors.New("the data disk is nearly full; events are refused until space is freed")
+
+// ErrTooManyRequests means too many request bodies are being read at once
+// (HTTP 429).
+var ErrTooManyRequests = errors.New("too many ingest requests in flight, retry later")
+
+// Refusal says how an HTTP client should be told of a Submit or Admit
+// error: its status and the seconds after which to retry.
+func Refusal(err error) (status, retryAfter int) {
+	switch {
+	case errors.Is(err, ErrBusy), errors.Is(err, ErrTooManyRequests):
+		return http.StatusTooManyRequests, 1
+	case errors.Is(err, ErrMemory):
+		return http.StatusServiceUnavailable, 2
+	case errors.Is(err, ErrDiskFull):
+		return http.StatusInsufficientStorage, 30
+	default: // shutting down, or the commit failed
+		return http.StatusServiceUnavailable, 5
+	}
+}
+
+// GuardOptions bound what ingest may use of the machine. Zero values turn
+// a bound off.
+type GuardOptions struct {
+	// MemoryCeiling is the resident memory (bytes) the process should stay
+	// under; ingest is refused from ShedAt of it.
+	MemoryCeiling int64
+	// MinFreeDisk is the free space (bytes) Dir's disk must keep.
+	MinFreeDisk int64
+	Dir         string
+	// MaxInFlight caps the ingest requests being read and decoded at once,
+	// which with the body size limit caps their memory.
+	MaxInFlight int64
+	// Every is how often memory and disk are sampled (default 100 ms).
+	Every time.Duration
+
+	// rss and free read the process's resident bytes and the disk's free
+	// bytes; tests replace them.
+	rss  func() (int64, error)
+	free func(dir string) (int64, error)
+}
+
+// ShedAt is the share of the memory ceiling from which ingest is refused:
+// the margin absorbs what arrives between two samples.
+const ShedAt = 0.9
+
+// Guard admits ingest only while memory and disk allow it. Its state is
+// sampled in the background, so Admit costs two atomic loads.
+type Guard struct {
+	opts     GuardOptions
+	memOver  atomic.Bool
+	diskOver atomic.Bool
+	inFlight atomic.Int64
+	rss      atomic.Int64
+	free     atomic.Int64
+	sampled  atomic.Bool
+	lastErr  atomic.Pointer[string]
+}
+
+// NewGuard makes a guard and takes its first sample, so that a server
+// started on a full disk refuses from its first request.
+func NewGuard(o GuardOptions) *Guard {
+	if o.Every <= 0 {
+		o.Every = 100 * time.Millisecond
+	}
+	if o.rss == nil {
+		o.rss = residentBytes
+	}
+	if o.free == nil {
+		o.free = freeBytes
+	}
+	g := &Guard{opts: o}
+	g.sample()
+	return g
+}
+
+// Run samples memory and disk until ctx ends.
+func (g *Guard) Run(ctx context.Context) {
+	t := time.NewTicker(g.opts.Every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			g.sample()
+		}
+	}
+}
+
+func (g *Guard) sample() {
+	{
+		n, err := g.opts.rss()
+		if err != nil {
+			g.failed("reading memory: " + err.Error())
+		} else {
+			g.rss.Store(n)
+			over := g.opts.MemoryCeiling > 0 && float64(n) >= ShedAt*float64(g.opts.MemoryCeiling)
+			if over && !g.memOver.Load() {
+				// Give back what the collector can before shedding
+				// for long: freed heap is often all that is over.
+				debug.FreeOSMemory()
+				if n2, err := g.opts.rss(); err == nil {
+					g.rss.Store(n2)
+					over = float64(n2) >= ShedAt*float64(g.opts.MemoryCeiling)
+				}
+			}
+			g.memOver.Store(over)
+		}
+	}
+	if g.opts.Dir != "" {
+		n, err := g.opts.free(g.opts.Dir)
+		if err != nil {
+			g.failed("reading free disk space: " + err.Error())
+		} else {
+			g.free.Store(n)
+			g.diskOver.Store(g.opts.MinFreeDisk > 0 && n < g.opts.MinFreeDisk)
+		}
+	}
+	g.sampled.Store(true)
+}
+
+func (g *Guard) failed(msg string) { g.lastErr.Store(&msg) }
+
+// Admit reserves a slot for one ingest request, or says why there is none.
+// The caller must call release once the request's events are submitted.
+func (g *Guard) Admit() (release func(), err error) {
+	if g == nil {
+		return func() {}, nil
+	}
+	if g.diskOver.Load() {
+		return nil, ErrDiskFull
+	}
+	if g.memOver.Load() {
+		return nil, ErrMemory
+	}
+	if g.opts.MaxInFlight > 0 {
+		if g.inFlight.Add(1) > g.opts.MaxInFlight {
+			g.inFlight.Add(-1)
+			return nil, ErrTooManyRequests
+		}
+		return func() { g.inFlight.Add(-1) }, nil
+	}
+	return func() {}, nil
+}
+
+// check is Admit for work already read: it reserves nothing.
+func (g *Guard) check() error {
+	if g == nil {
+		return nil
+	}
+	if g.diskOver.Load() {
+		return ErrDiskFull
+	}
+	if g.memOver.Load() {
+		return ErrMemory
+	}
+	return nil
+}
+
+// GuardState is a snapshot for /readyz and /metrics.
+type GuardState struct {
+	ResidentBytes int64  `json:"resident_bytes,omitempty"`
+	MemoryCeiling int64  `json:"memory_ceiling_bytes,omitempty"`
+	FreeDiskBytes int64  `json:"free_disk_bytes,omitempty"`
+	MinFreeDisk   int64  `json:"min_free_disk_bytes,omitempty"`
+	InFlight      int64  `json:"in_flight_requests"`
+	MemoryOver    bool   `json:"memory_over"`
+	DiskOver      bool   `json:"disk_over"`
+	SampleError   string `json:"sample_error,omitempty"`
+}
+
+// State reports the last sample.
+func (g *Guard) State() GuardState {
+	if g == nil {
+		return GuardState{}
+	}
+	s := GuardState{ResidentBytes: g.rss.Load(), MemoryCeiling: g.opts.MemoryCeiling, FreeDiskBytes: g.free.Load(),
+		MinFreeDisk: g.opts.MinFreeDisk, InFlight: g.inFlight.Load(), MemoryOver: g.memOver.Load(), DiskOver: g.diskOver.Load()}
+	if e := g.lastErr.Load(); e != nil {
+		s.SampleError = *e
+	}
+	return s
+}
+
+// Sample reports the last sample's figures (for metrics).
+func (g *Guard) Sample() (resident, ceiling, freeDisk, minFreeDisk, inFlight int64) {
+	return g.rss.Load(), g.opts.MemoryCeiling, g.free.Load(), g.opts.MinFreeDisk, g.inFlight.Load()
+}
+
+// residentBytes reads the process's resident set size. On systems without
+// /proc it falls back to the memory the Go runtime holds.
+func residentBytes() (int64, error) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.Sys - ms.HeapReleased), nil
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, fmt.Errorf("unexpected /proc/self/statm: %q", b)
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return pages * int64(os.Getpagesize()), nil
+}
+
+// freeBytes is the space an unprivileged writer may still use on dir's disk.
+func freeBytes(dir string) (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}

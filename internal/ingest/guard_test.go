@@ -1,0 +1,137 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeMachine is the memory and disk a guard sees in a test.
+type fakeMachine struct{ rss, free atomic.Int64 }
+
+func (m *fakeMachine) guard(o GuardOptions) *Guard {
+	o.rss = func() (int64, error) { return m.rss.Load(), nil }
+	o.free = func(string) (int64, error) { return m.free.Load(), nil }
+	o.Dir = "data"
+	return NewGuard(o)
+}
+
+func TestGuardShedsAndResumes(t *testing.T) {
+	m := &fakeMachine{}
+	m.rss.Store(100)
+	m.free.Store(1 << 30)
+	g := m.guard(GuardOptions{MemoryCeiling: 1000, MinFreeDisk: 1 << 20})
+	st := &slowStore{}
+	w := NewWriter(st, Options{Guard: g})
+	defer w.Close()
+	submit := func() error {
+		release, err := w.Admit()
+		if err != nil {
+			return err
+		}
+		defer release()
+		return w.Submit(context.Background(), batch(3))
+	}
+	steps := []struct {
+		rss, free int64
+		want      error
+	}{
+		{100, 1 << 30, nil},
+		{899, 1 << 30, nil},           // under 90 % of the ceiling
+		{900, 1 << 30, ErrMemory},     // at it
+		{500, 1 << 30, nil},           // memory came back
+		{500, 1<<20 - 1, ErrDiskFull}, // disk below the minimum
+		{950, 1<<20 - 1, ErrDiskFull}, // the disk is named first
+		{100, 1 << 20, nil},           // space freed
+	}
+	for i, s := range steps {
+		m.rss.Store(s.rss)
+		m.free.Store(s.free)
+		g.sample()
+		if err := submit(); !errors.Is(err, s.want) {
+			t.Fatalf("step %d (rss %d, free %d): %v, want %v", i, s.rss, s.free, err, s.want)
+		}
+	}
+	if n := st.events.Load(); n != 4*3 {
+		t.Errorf("stored %d events, want 12", n)
+	}
+	if r := w.Refused(); r["memory"] != 1 || r["disk"] != 2 {
+		t.Errorf("refusals %v", r)
+	}
+	// Submit checks too: events decoded before the disk filled are refused
+	// whole, not half-committed.
+	m.free.Store(0)
+	g.sample()
+	if err := w.Submit(context.Background(), batch(2)); !errors.Is(err, ErrDiskFull) {
+		t.Errorf("submit on a full disk: %v", err)
+	}
+}
+
+func TestGuardCapsRequestsInFlight(t *testing.T) {
+	g := (&fakeMachine{}).guard(GuardOptions{MaxInFlight: 2})
+	r1, err1 := g.Admit()
+	r2, err2 := g.Admit()
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if _, err := g.Admit(); !errors.Is(err, ErrTooManyRequests) {
+		t.Fatalf("third: %v", err)
+	}
+	r1()
+	r3, err := g.Admit()
+	if err != nil {
+		t.Fatalf("after a release: %v", err)
+	}
+	r2()
+	r3()
+	if n := g.State().InFlight; n != 0 {
+		t.Errorf("in flight %d after every release", n)
+	}
+}
+
+func TestGuardRunSamples(t *testing.T) {
+	m := &fakeMachine{}
+	m.free.Store(1 << 30)
+	g := m.guard(GuardOptions{MinFreeDisk: 1 << 20, Every: time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go g.Run(ctx)
+	m.free.Store(0)
+	deadline := time.Now().Add(5 * time.Second)
+	for !g.State().DiskOver {
+		if time.Now().After(deadline) {
+			t.Fatal("the guard never saw the disk fill")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestRefusal(t *testing.T) {
+	for _, c := range []struct {
+		err          error
+		status, secs int
+	}{
+		{ErrBusy, http.StatusTooManyRequests, 1},
+		{ErrTooManyRequests, http.StatusTooManyRequests, 1},
+		{ErrMemory, http.StatusServiceUnavailable, 2},
+		{ErrDiskFull, http.StatusInsufficientStorage, 30},
+		{ErrClosed, http.StatusServiceUnavailable, 5},
+		{errors.New("commit failed"), http.StatusServiceUnavailable, 5},
+	} {
+		if s, a := Refusal(c.err); s != c.status || a != c.secs {
+			t.Errorf("%v: %d %d, want %d %d", c.err, s, a, c.status, c.secs)
+		}
+	}
+}
+
+func TestRealSamplers(t *testing.T) {
+	if n, err := residentBytes(); err != nil || n <= 0 {
+		t.Errorf("resident: %d %v", n, err)
+	}
+	if n, err := freeBytes(t.TempDir()); err != nil || n <= 0 {
+		t.Errorf("free: %d %v", n, err)
+	}
+}
