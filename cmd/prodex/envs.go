@@ -105,6 +105,11 @@ func (e *environments) start(name string, st *duckdb.Store) (*environment, error
 		}
 	}
 	log := e.cfg.log.With("environment", name)
+	if g := e.cfg.guard; g != nil && g.State().DiskOver {
+		if err := st.HoldCheckpoints(true); err != nil {
+			log.Error("holding checkpoints on a low disk failed", "err", err)
+		}
+	}
 	link := e.cfg.link
 	ropts := rules.Options{Log: log, Link: link}
 	wopts := ingest.Options{MaxQueued: e.cfg.maxQueued, Guard: e.cfg.guard}
@@ -212,6 +217,23 @@ func (e *environments) Resolve(ctx context.Context, key string) (*otlp.Receiver,
 		return nil, err
 	}
 	return env.srv.OTLP, nil
+}
+
+// holdCheckpoints holds (low) or resumes every store's checkpoints as the
+// data disk goes below its free-space minimum and back.
+func (e *environments) holdCheckpoints(low bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for _, env := range e.all {
+		if err := env.st.HoldCheckpoints(low); err != nil {
+			e.cfg.log.Error("changing checkpoints on the disk's free space failed", "environment", env.name, "low", low, "err", err)
+		}
+	}
+	if low {
+		e.cfg.log.Warn("the data disk is below its free-space minimum: ingest is refused and checkpoints held until space is freed")
+	} else {
+		e.cfg.log.Info("the data disk has room again: ingest and checkpoints resume")
+	}
 }
 
 // metricsEnvs lists the environments' parts for a metrics scrape.

@@ -59,6 +59,14 @@ func serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// envs is set once the environments are open; the guard and the
+			// stores reach them through it.
+			var envs *environments
+			guardOpts.OnDisk = func(low bool) {
+				if envs != nil {
+					envs.holdCheckpoints(low)
+				}
+			}
 			if c := guardOpts.MemoryCeiling; c > 0 {
 				// Split the ceiling: the Go heap and DuckDB's buffers each
 				// get 40 %, and the guard sheds ingest at 90 % of it.
@@ -67,7 +75,15 @@ func serveCmd() *cobra.Command {
 					memLimit = fmt.Sprintf("%dMB", c*4/10/1e6)
 				}
 			}
-			opts := duckdb.Options{MaxColumns: maxColumns, Retention: retention, Threads: threads, MemoryLimit: memLimit, CheckpointThreshold: checkpointAt}
+			opts := duckdb.Options{MaxColumns: maxColumns, Retention: retention, Threads: threads, MemoryLimit: memLimit, CheckpointThreshold: checkpointAt,
+				OnDiskFailure: func(err error) {
+					// See duckdb.HoldCheckpoints: this process must not
+					// write again. Everything acknowledged is in the WAL,
+					// which the next start replays.
+					log.Error("a write failed for lack of disk space; exiting so that the next start recovers every acknowledged event from the write-ahead log. Free space on the data disk, then start again",
+						"data", dataDir, "err", err)
+					os.Exit(exitDiskFailure)
+				}}
 			st, err := openStore(dataDir, opts)
 			if err != nil {
 				return err
@@ -99,7 +115,6 @@ func serveCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			go guard.Run(ctx)
-			var envs *environments
 			reg := metrics.New(func() []metrics.Env { return envs.metricsEnvs() }, guard, notifier)
 			envs, err = openEnvironments(ctx, envConfig{dataDir: dataDir, storeOpts: opts, keys: keys, notifier: notifier, log: log, link: externalURL,
 				maxQueued: maxQueued, queryTimeout: queryTimeout, historyRetention: historyRetention, otlpDataset: otlpDataset, keyHeader: keyHeader, evalEvery: evalEvery,
@@ -198,6 +213,10 @@ func serveCmd() *cobra.Command {
 	f.Int64Var(&maxInFlight, "max-inflight", 64, "ingest requests read and decoded at once before more get 429")
 	return cmd
 }
+
+// exitDiskFailure is the exit status after a write failed for lack of disk
+// space (EX_TEMPFAIL: a supervisor should start the server again).
+const exitDiskFailure = 75
 
 // guardOptions parses the serve flags that bound ingest.
 func guardOptions(dir, ceiling, minFree string, maxInFlight int64) (ingest.GuardOptions, error) {

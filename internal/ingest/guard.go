@@ -56,6 +56,9 @@ type GuardOptions struct {
 	MaxInFlight int64
 	// Every is how often memory and disk are sampled (default 100 ms).
 	Every time.Duration
+	// OnDisk, when set, is told when the disk goes below MinFreeDisk (low)
+	// and when it comes back above it.
+	OnDisk func(low bool)
 
 	// rss and free read the process's resident bytes and the disk's free
 	// bytes; tests replace them.
@@ -137,7 +140,10 @@ func (g *Guard) sample() {
 			g.failed("reading free disk space: " + err.Error())
 		} else {
 			g.free.Store(n)
-			g.diskOver.Store(g.opts.MinFreeDisk > 0 && n < g.opts.MinFreeDisk)
+			low := g.opts.MinFreeDisk > 0 && n < g.opts.MinFreeDisk
+			if g.diskOver.Swap(low) != low && g.opts.OnDisk != nil {
+				g.opts.OnDisk(low)
+			}
 		}
 	}
 	g.sampled.Store(true)

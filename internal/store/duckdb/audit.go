@@ -17,7 +17,7 @@ type AuditEntry struct {
 
 // Audit records a write.
 func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO px_audit VALUES (?, ?, ?, ?, ?, ?)`, e.Time.UnixMicro(), e.Author, e.KeyID, e.Method, e.Path, e.Status)
+	_, err := s.exec(ctx, `INSERT INTO px_audit VALUES (?, ?, ?, ?, ?, ?)`, e.Time.UnixMicro(), e.Author, e.KeyID, e.Method, e.Path, e.Status)
 	return err
 }
 

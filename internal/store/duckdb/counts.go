@@ -93,7 +93,7 @@ func (s *Store) RemoveCounter(ctx context.Context, name string) error {
 	s.mu.Lock()
 	delete(s.counters, name)
 	s.mu.Unlock()
-	_, err := s.db.ExecContext(ctx, `DELETE FROM px_slo_counts WHERE name = ?`, name)
+	_, err := s.exec(ctx, `DELETE FROM px_slo_counts WHERE name = ?`, name)
 	return err
 }
 
@@ -110,6 +110,10 @@ func (s *Store) OnCounts(f func([]MinuteCount)) {
 func (s *Store) CountPending(ctx context.Context) error {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
+	if s.poisoned.Load() {
+		// The tables may read empty now: counting them would be wrong.
+		return ErrDiskFailure
+	}
 	return s.countPending(ctx)
 }
 
@@ -131,6 +135,7 @@ func (s *Store) countLoop() {
 			// The rows stay uncounted and are retried; a failure is
 			// rare (a column retyped under the query) and passes.
 			s.countErr.Store(err.Error())
+			s.failed(err)
 		}
 		select {
 		case <-s.countStop:

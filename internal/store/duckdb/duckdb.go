@@ -59,6 +59,10 @@ type Options struct {
 	// and minute however few rows it counts, so under heavy ingest fewer,
 	// larger runs keep counting cheap; the counts lag by at most this.
 	CountInterval time.Duration
+	// OnDiskFailure, when set, is told once of a write that failed for lack
+	// of disk space (see HoldCheckpoints). From then on the process must
+	// not write again: the server exits, and the next open replays the WAL.
+	OnDiskFailure func(error)
 }
 
 func (o *Options) defaults() {
@@ -87,6 +91,9 @@ type Store struct {
 	opts      Options
 	connector *duckdb.Connector
 	db        *sql.DB
+
+	threshold atomic.Pointer[string] // checkpoint threshold in force
+	poisoned  atomic.Bool            // a write failed for lack of space
 
 	// wmu serialises writers: one group commit at a time on wconn.
 	wmu   sync.Mutex
@@ -146,15 +153,18 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	path := filepath.Join(dir, dbFile)
+	s := &Store{opts: opts, datasets: map[string]*dataset{}}
+	s.threshold.Store(&opts.CheckpointThreshold)
 	connector, err := duckdb.NewConnector(path, func(ex driver.ExecerContext) error {
-		var stmts []string
+		// See disk.go for why the store checkpoints at shutdown itself.
+		stmts := []string{"PRAGMA disable_checkpoint_on_shutdown"}
 		if opts.Threads > 0 {
 			stmts = append(stmts, fmt.Sprintf("SET threads = %d", opts.Threads))
 		}
 		if opts.MemoryLimit != "" {
 			stmts = append(stmts, fmt.Sprintf("SET memory_limit = '%s'", sqlString(opts.MemoryLimit)))
 		}
-		stmts = append(stmts, fmt.Sprintf("SET checkpoint_threshold = '%s'", sqlString(opts.CheckpointThreshold)))
+		stmts = append(stmts, fmt.Sprintf("SET checkpoint_threshold = '%s'", sqlString(*s.threshold.Load())))
 		for _, s := range stmts {
 			if _, err := ex.ExecContext(context.Background(), s, nil); err != nil {
 				return err
@@ -165,7 +175,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{opts: opts, connector: connector, db: sql.OpenDB(connector), datasets: map[string]*dataset{}}
+	s.connector, s.db = connector, sql.OpenDB(connector)
 	if err := s.migrate(); err != nil {
 		s.db.Close()
 		connector.Close()
@@ -208,7 +218,10 @@ func (s *Store) Close() error {
 	<-s.countDone
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
-	cerr := s.countPending(context.Background())
+	var cerr error
+	if !s.poisoned.Load() {
+		cerr = s.countPending(context.Background())
+	}
 	s.closeCountStmts()
 	s.cconn.Close()
 	s.wmu.Lock()
@@ -226,6 +239,17 @@ func (s *Store) Close() error {
 	err := s.saveLastSeen(context.Background())
 	if err == nil {
 		err = cerr
+	}
+	// Checkpoint at shutdown, so the next open has no WAL to replay, unless
+	// the disk is low (checkpoints held) or a write has already failed for
+	// lack of space: then the WAL is what holds the truth.
+	if !s.poisoned.Load() && *s.threshold.Load() != holdThreshold {
+		if _, cerr := s.db.ExecContext(context.Background(), "CHECKPOINT"); cerr != nil {
+			s.failed(cerr)
+			if err == nil {
+				err = fmt.Errorf("checkpoint at close: %w", cerr)
+			}
+		}
 	}
 	if s.wconn != nil {
 		s.wconn.Close()
@@ -438,7 +462,7 @@ func (s *Store) SetRetention(ctx context.Context, name string, d time.Duration) 
 	if ds == nil {
 		return store.ErrNotFound
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE px_datasets SET retention_s = ? WHERE id = ?`, int64(d/time.Second), ds.id); err != nil {
+	if _, err := s.exec(ctx, `UPDATE px_datasets SET retention_s = ? WHERE id = ?`, int64(d/time.Second), ds.id); err != nil {
 		return err
 	}
 	ds.retention = d
@@ -477,7 +501,7 @@ func (s *Store) saveLastSeen(ctx context.Context) error {
 			return err
 		}
 	}
-	return tx.Commit()
+	return s.commitTx(tx)
 }
 
 // SaveLastSeen persists the columns' last-written times, which are kept in

@@ -29,13 +29,13 @@ func (s *Store) RecordRun(ctx context.Context, q history.Query, run history.Run)
 		return fmt.Errorf("record run: query id %q does not match the run's %q", q.ID, run.QueryID)
 	}
 	queryInsert.Lock()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO px_queries (id, dataset, spec, created_us) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+	_, err := s.exec(ctx, `INSERT INTO px_queries (id, dataset, spec, created_us) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		q.ID, q.Dataset, string(q.Spec), q.CreatedAt.UnixMicro())
 	queryInsert.Unlock()
 	if err != nil {
 		return fmt.Errorf("record query %s: %w", q.ID, err)
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO px_query_runs (id, query_id, dataset, author, ran_us, duration_ms, row_count, error_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.exec(ctx, `INSERT INTO px_query_runs (id, query_id, dataset, author, ran_us, duration_ms, row_count, error_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		run.ID, run.QueryID, run.Dataset, run.Author, run.RanAt.UnixMicro(), run.DurationMS, int64(run.Rows), run.Error)
 	if err != nil {
 		return fmt.Errorf("record run of query %s: %w", q.ID, err)
@@ -126,7 +126,7 @@ func (s *Store) CreateSavedQuery(ctx context.Context, sq history.Saved) (history
 	if _, err := s.StoredQuery(ctx, sq.QueryID); err != nil {
 		return history.Saved{}, err
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO px_saved_queries (id, name, description, query_id, author, created_us, updated_us) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO px_saved_queries (id, name, description, query_id, author, created_us, updated_us) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		sq.ID, sq.Name, sq.Description, sq.QueryID, sq.Author, sq.CreatedAt.UnixMicro(), sq.UpdatedAt.UnixMicro())
 	if err != nil {
 		return history.Saved{}, err
@@ -183,7 +183,7 @@ func (s *Store) savedQueries(ctx context.Context, cond string, limit int, args .
 // UpdateSavedQuery changes a saved query's name and description
 // (store.ErrNotFound when there is none with that id).
 func (s *Store) UpdateSavedQuery(ctx context.Context, id, name, description string, updated time.Time) (history.Saved, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE px_saved_queries SET name = ?, description = ?, updated_us = ? WHERE id = ?`,
+	res, err := s.exec(ctx, `UPDATE px_saved_queries SET name = ?, description = ?, updated_us = ? WHERE id = ?`,
 		name, description, updated.UnixMicro(), id)
 	if err != nil {
 		return history.Saved{}, err
@@ -197,7 +197,7 @@ func (s *Store) UpdateSavedQuery(ctx context.Context, id, name, description stri
 // DeleteSavedQuery removes a saved query (store.ErrNotFound when there is
 // none with that id). Its query and runs stay: they are history.
 func (s *Store) DeleteSavedQuery(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM px_saved_queries WHERE id = ?`, id)
+	res, err := s.exec(ctx, `DELETE FROM px_saved_queries WHERE id = ?`, id)
 	if err != nil {
 		return err
 	}
@@ -211,13 +211,13 @@ func (s *Store) DeleteSavedQuery(ctx context.Context, id string) error {
 // that neither a remaining run nor a saved query refers to; it returns the
 // runs dropped. History would otherwise grow with every query forever.
 func (s *Store) DropRunsBefore(ctx context.Context, t time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM px_query_runs WHERE ran_us < ?`, t.UnixMicro())
+	res, err := s.exec(ctx, `DELETE FROM px_query_runs WHERE ran_us < ?`, t.UnixMicro())
 	if err != nil {
 		return 0, err
 	}
 	n, _ := res.RowsAffected()
 	if n > 0 {
-		if _, err := s.db.ExecContext(ctx, `DELETE FROM px_queries q WHERE created_us < ?
+		if _, err := s.exec(ctx, `DELETE FROM px_queries q WHERE created_us < ?
 			AND NOT EXISTS (SELECT 1 FROM px_query_runs r WHERE r.query_id = q.id)
 			AND NOT EXISTS (SELECT 1 FROM px_saved_queries v WHERE v.query_id = q.id)`, t.UnixMicro()); err != nil {
 			return n, err

@@ -11,7 +11,7 @@ import (
 
 // InsertKey stores a key's hash.
 func (s *Store) InsertKey(ctx context.Context, k auth.Key) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO px_keys (id, hash, scope, name, created_us, revoked, user_name, env) VALUES (?, ?, ?, ?, ?, false, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO px_keys (id, hash, scope, name, created_us, revoked, user_name, env) VALUES (?, ?, ?, ?, ?, false, ?, ?)`,
 		k.ID, k.Hash, string(k.Scope), k.Name, k.Created.UnixMicro(), k.User, k.Env)
 	return err
 }
@@ -40,7 +40,7 @@ func (s *Store) LoadKeys(ctx context.Context) ([]auth.Key, error) {
 
 // RevokeKey marks a key revoked.
 func (s *Store) RevokeKey(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE px_keys SET revoked = true WHERE id = ?`, id)
+	_, err := s.exec(ctx, `UPDATE px_keys SET revoked = true WHERE id = ?`, id)
 	return err
 }
 

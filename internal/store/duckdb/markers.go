@@ -23,7 +23,7 @@ func (s *Store) PutMarker(ctx context.Context, m marker.Marker) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO px_markers VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET
+	_, err = s.exec(ctx, `INSERT INTO px_markers VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET
 		dataset = excluded.dataset, start_s = excluded.start_s, end_s = excluded.end_s, body = excluded.body`,
 		m.ID, m.Dataset, m.StartTime, m.EndTime, string(body))
 	return err
@@ -32,7 +32,7 @@ func (s *Store) PutMarker(ctx context.Context, m marker.Marker) error {
 // DeleteMarker removes a marker; removing one that does not exist is not
 // an error.
 func (s *Store) DeleteMarker(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM px_markers WHERE id = ?`, id)
+	_, err := s.exec(ctx, `DELETE FROM px_markers WHERE id = ?`, id)
 	return err
 }
 

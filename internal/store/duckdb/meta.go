@@ -42,13 +42,13 @@ func (s *Store) Risks(ctx context.Context) (map[string][]byte, error) {
 // putDoc, deleteDoc and docs keep named documents in table, one of the
 // metadata tables above (never user input).
 func (s *Store) putDoc(ctx context.Context, table, name string, body []byte) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO `+table+` VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_us = excluded.updated_us`,
+	_, err := s.exec(ctx, `INSERT INTO `+table+` VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_us = excluded.updated_us`,
 		name, string(body), time.Now().UnixMicro())
 	return err
 }
 
 func (s *Store) deleteDoc(ctx context.Context, table, name string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE name = ?`, name)
+	_, err := s.exec(ctx, `DELETE FROM `+table+` WHERE name = ?`, name)
 	return err
 }
 
@@ -71,7 +71,7 @@ func (s *Store) docs(ctx context.Context, table string) (map[string][]byte, erro
 
 // PutAlert stores (creates or replaces) an alert episode.
 func (s *Store) PutAlert(ctx context.Context, id, slo string, started time.Time, open bool, body []byte) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO px_alerts VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET open = excluded.open, body = excluded.body`,
+	_, err := s.exec(ctx, `INSERT INTO px_alerts VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET open = excluded.open, body = excluded.body`,
 		id, slo, started.UnixMicro(), open, string(body))
 	return err
 }

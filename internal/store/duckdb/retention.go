@@ -55,7 +55,7 @@ func (s *Store) DropExpired(ctx context.Context, now time.Time) (int, error) {
 			tx.Rollback()
 			return dropped, err
 		}
-		if err := tx.Commit(); err != nil {
+		if err := s.commitTx(tx); err != nil {
 			return dropped, err
 		}
 		delete(s.marks, v.seg.table)

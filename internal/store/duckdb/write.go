@@ -48,6 +48,9 @@ type col struct {
 func (s *Store) Append(ctx context.Context, batches []*store.Batch) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if s.poisoned.Load() {
+		return ErrDiskFailure
+	}
 	w := &write{
 		now:      time.Now(),
 		datasets: map[string]*dataset{},
@@ -64,6 +67,7 @@ func (s *Store) Append(ctx context.Context, batches []*store.Batch) error {
 	}
 	if err := s.commit(ctx, w, batches); err != nil {
 		s.resetAppenders(w)
+		s.failed(err)
 		return err
 	}
 	return nil
