@@ -179,7 +179,7 @@ type keyCtx struct{}
 // with authenticates the request's key for scope need ("" = any valid key).
 func (s *Server) with(need auth.Scope, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if forged(r) {
+		if s.forged(r) {
 			writeError(w, http.StatusForbidden, "a change made with the web UI's session needs the "+uiHeader+" header")
 			return
 		}
@@ -263,6 +263,17 @@ func author(r *http.Request) string {
 // KeyOf is the API key a request carries: X-Honeycomb-Team, the
 // configured KeyHeader, or Authorization: Bearer.
 func (s *Server) KeyOf(r *http.Request) string {
+	secret := s.headerKey(r)
+	if secret == "" {
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			secret = c.Value
+		}
+	}
+	return secret
+}
+
+// headerKey is the API key a request carries in a header ("" if none).
+func (s *Server) headerKey(r *http.Request) string {
 	secret := r.Header.Get("X-Honeycomb-Team")
 	if secret == "" && s.KeyHeader != "" {
 		secret = r.Header.Get(s.KeyHeader)
@@ -272,21 +283,18 @@ func (s *Server) KeyOf(r *http.Request) string {
 			secret = strings.TrimPrefix(a, "Bearer ")
 		}
 	}
-	if secret == "" {
-		if c, err := r.Cookie(sessionCookie); err == nil {
-			secret = c.Value
-		}
-	}
 	return secret
 }
 
 // forged reports a request that changes something on the strength of the
-// UI's session cookie alone, without the header only the UI sends.
-func forged(r *http.Request) bool {
+// UI's session cookie alone, without the header only the UI sends: the
+// key KeyOf takes comes from the cookie (whatever other headers, such as
+// a non-Bearer Authorization, the request has).
+func (s *Server) forged(r *http.Request) bool {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Header.Get(uiHeader) != "" {
 		return false
 	}
-	if r.Header.Get("X-Honeycomb-Team") != "" || r.Header.Get("Authorization") != "" {
+	if s.headerKey(r) != "" {
 		return false
 	}
 	_, err := r.Cookie(sessionCookie)
