@@ -163,6 +163,8 @@ func TestEnvironmentsIsolate(t *testing.T) {
 		{"POST /v1/logs", "POST", "/v1/logs", json.RawMessage(`{"resourceLogs":[]}`), []int{200}, ""},
 		{"GET /api/v1/audit", "GET", "/api/v1/audit?limit=1000", nil, []int{200}, `"key_id":"` + a[3:11] + `"`},
 		{"GET /healthz", "GET", "/healthz", nil, []int{200}, ""},
+		{"GET /readyz", "GET", "/readyz", nil, []int{200}, ""},
+		{"GET /metrics", "GET", "/metrics", nil, []int{403}, ""},
 		{"GET /{$}", "GET", "/", nil, []int{200}, ""},
 		{"GET /signout", "GET", "/signout", nil, []int{200}, ""}, // redirected to the page
 		{"/", "GET", "/nowhere", nil, []int{404}, ""},

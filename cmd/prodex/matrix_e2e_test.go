@@ -388,6 +388,8 @@ func TestRouteScopeMatrix(t *testing.T) {
 		}},
 		// Public: health and the web UI's page, assets and sign-out.
 		{pattern: "GET /healthz", scope: public, path: "/healthz"},
+		{pattern: "GET /readyz", scope: public, path: "/readyz"},
+		{pattern: "GET /metrics", scope: "query", rootOnly: true, path: "/metrics"},
 		{pattern: "GET /{$}", scope: public, path: "/"},
 		{pattern: "GET /ui/", scope: public, path: "/ui/app.js"},
 		{pattern: "GET /signout", scope: public, path: "/signout"},

@@ -98,7 +98,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/traces/{trace_id}", s.with(auth.Query, s.getTrace))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.getReady)
-	mux.HandleFunc("GET /metrics", s.with(auth.Query, s.getMetrics))
+	mux.HandleFunc("GET /metrics", s.with(auth.Query, s.rootOnly(s.getMetrics)))
 	return routed(mux, func(w http.ResponseWriter, r *http.Request, status int, allow string) {
 		if status == http.StatusMethodNotAllowed {
 			writeError(w, status, r.Method+" is not allowed on "+r.URL.Path+"; use "+allow)

@@ -105,7 +105,7 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) {
 func (s *Server) rootOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.Env != "" || s.Envs == nil {
-			writeError(w, http.StatusForbidden, "keys, people and environments are managed with an admin key of the default environment")
+			writeError(w, http.StatusForbidden, "this needs a key of the default environment: keys, people and environments are managed there, and metrics describe every environment")
 			return
 		}
 		h(w, r)
