@@ -19,6 +19,7 @@ import (
 	"github.com/prodex/prodex/internal/metrics"
 	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/otlp"
+	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/rules"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
@@ -64,6 +65,9 @@ type envConfig struct {
 	// guard refuses ingest while memory or disk run short (shared: both
 	// are the process's and the machine's, not an environment's).
 	guard *ingest.Guard
+	// running holds every environment's queries in progress, cancelled
+	// oldest first when the process reaches its memory ceiling.
+	running *query.Running
 	// metrics, when set, is told of commits, queries and evaluations.
 	metrics *metrics.Registry
 }
@@ -123,7 +127,7 @@ func (e *environments) start(name string, st *duckdb.Store) (*environment, error
 		return nil, fmt.Errorf("load SLOs: %w", err)
 	}
 	w := ingest.NewWriter(st, wopts)
-	srv := &api.Server{Store: st, Writer: w, Keys: e.cfg.keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: e.cfg.queryTimeout,
+	srv := &api.Server{Store: st, Writer: w, Keys: e.cfg.keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: e.cfg.queryTimeout, Running: e.cfg.running,
 		SLOs: slos, KeyHeader: e.cfg.keyHeader, Env: name}
 	if m := e.cfg.metrics; m != nil {
 		srv.Observe = m.OnQuery(name)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/prodex/prodex/internal/metrics"
 	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/otlp"
+	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
@@ -102,6 +104,12 @@ func serveCmd() *cobra.Command {
 				fmt.Fprintf(os.Stderr, "No API keys existed, so an admin key was created. Keep it safe:\n%s\n", secret)
 			}
 			notifier := notify.New(notify.Options{Log: log, Own: nonEmpty(listen, otlpHTTP)})
+			running := &query.Running{}
+			guardOpts.OnMemoryHigh = func() {
+				if running.CancelOldest() {
+					log.Warn("cancelled the oldest query to stay under the memory ceiling", "ceiling", memCeiling, "queries_left", running.Len())
+				}
+			}
 			guard := ingest.NewGuard(guardOpts)
 			if externalURL == "" {
 				externalURL = "http://" + listen
@@ -116,9 +124,10 @@ func serveCmd() *cobra.Command {
 			defer stop()
 			go guard.Run(ctx)
 			reg := metrics.New(func() []metrics.Env { return envs.metricsEnvs() }, guard, notifier)
+			reg.WatchQueries(running)
 			envs, err = openEnvironments(ctx, envConfig{dataDir: dataDir, storeOpts: opts, keys: keys, notifier: notifier, log: log, link: externalURL,
 				maxQueued: maxQueued, queryTimeout: queryTimeout, historyRetention: historyRetention, otlpDataset: otlpDataset, keyHeader: keyHeader, evalEvery: evalEvery,
-				guard: guard, metrics: reg}, st)
+				guard: guard, running: running, metrics: reg}, st)
 			if err != nil {
 				st.Close()
 				return err
@@ -286,7 +295,14 @@ func housekeeping(ctx context.Context, st *duckdb.Store, historyRetention time.D
 				log.Error("saving column statistics failed", "err", err)
 			}
 			if e := st.CountError(); e != "" && e != lastCountErr {
-				log.Error("SLI counting failed; the rows will be counted again", "err", e)
+				if strings.Contains(e, "write-write conflict") {
+					// DuckDB refuses to update a count again while a query
+					// that began before the last update still runs; the
+					// next round counts the same rows.
+					log.Warn("SLI counting met a query in progress; the rows will be counted again", "err", e)
+				} else {
+					log.Error("SLI counting failed; the rows will be counted again", "err", e)
+				}
 				lastCountErr = e
 			}
 		case <-ret.C:

@@ -16,6 +16,7 @@ import (
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/ingest"
 	"github.com/prodex/prodex/internal/otlp"
+	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/rules"
 	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/duckdb"
@@ -32,6 +33,9 @@ type Server struct {
 	Now func() time.Time
 	// QueryTimeout bounds one query (default 60 s).
 	QueryTimeout time.Duration
+	// Running, when set, holds the queries in progress so that the server
+	// can cancel them when it reaches its memory ceiling.
+	Running *query.Running
 	// SLOs manages SLOs and their alerts.
 	SLOs *rules.Manager
 	// OTLP receives OpenTelemetry traces and logs (nil: not served).

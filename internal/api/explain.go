@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -38,14 +37,14 @@ func (s *Server) postExplain(w http.ResponseWriter, r *http.Request) {
 		d, ok := s.SLOs.Get(name)
 		return d, ok && d.Dataset == ds
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.QueryTimeout)
+	ctx, cancel := s.queryContext(r)
 	defer cancel()
 	began := time.Now()
 	ans, err := explain.Run(ctx, s.Store.DB(), cat, req, s.Now(), lookup)
 	s.observe("explain", began, err)
 	if err != nil {
 		if ctx.Err() != nil {
-			writeError(w, http.StatusGatewayTimeout, "explain exceeded the query time limit of "+s.QueryTimeout.String())
+			s.stopped(w, ctx, "explain")
 			return
 		}
 		var dbe *explain.DBError

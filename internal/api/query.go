@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prodex/prodex/internal/history"
@@ -67,15 +68,15 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.QueryTimeout)
+	ctx, cancel := s.queryContext(r)
 	defer cancel()
 	began := time.Now()
 	res, err := plan.Run(ctx, s.Store.DB())
 	s.observe("query", began, err)
 	if err != nil {
 		if ctx.Err() != nil {
-			s.recordRun(r, ds, spec, began, 0, "query exceeded its time limit of "+s.QueryTimeout.String())
-			writeError(w, http.StatusGatewayTimeout, "query exceeded its time limit of "+s.QueryTimeout.String())
+			msg := s.stopped(w, ctx, "query")
+			s.recordRun(r, ds, spec, began, 0, msg)
 			return
 		}
 		s.Log.Error("query failed", "dataset", ds, "err", err)
@@ -89,4 +90,27 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 		ans.Permalink = history.Permalink(id)
 	}
 	s.writeWithMarkers(w, r, ds, spec.Start, spec.End, ans)
+}
+
+// queryContext bounds a query, explain or trace lookup by the query time
+// limit and lets the server cancel it at its memory ceiling.
+func (s *Server) queryContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, done := s.Running.Start(r.Context())
+	ctx, cancel := context.WithTimeout(ctx, s.QueryTimeout)
+	return ctx, func() { cancel(); done() }
+}
+
+// stopped answers for a query whose context ended before it did, and
+// returns the message: 503 when it was cancelled to give memory back (a
+// retry may pass), 504 when it ran out of time.
+func (s *Server) stopped(w http.ResponseWriter, ctx context.Context, what string) string {
+	if query.Cancelled(ctx) {
+		msg := what + " " + strings.TrimPrefix(query.ErrMemory.Error(), "query ")
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, msg)
+		return msg
+	}
+	msg := what + " exceeded its time limit of " + s.QueryTimeout.String()
+	writeError(w, http.StatusGatewayTimeout, msg)
+	return msg
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -56,7 +55,7 @@ func (s *Server) getTrace(w http.ResponseWriter, r *http.Request) {
 			names = append(names, d.Name)
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.QueryTimeout)
+	ctx, cancel := s.queryContext(r)
 	defer cancel()
 	var evs []trace.Event
 	truncated := false
@@ -66,7 +65,7 @@ func (s *Server) getTrace(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			s.observe("trace", began, err)
 			if ctx.Err() != nil {
-				writeError(w, http.StatusGatewayTimeout, "trace lookup exceeded its time limit of "+s.QueryTimeout.String())
+				s.stopped(w, ctx, "trace lookup")
 				return
 			}
 			s.Log.Error("trace lookup failed", "dataset", ds, "err", err)

@@ -56,6 +56,11 @@ type GuardOptions struct {
 	MaxInFlight int64
 	// Every is how often memory and disk are sampled (default 100 ms).
 	Every time.Duration
+	// OnMemoryHigh, when set, is called at every sample that finds the
+	// process at CancelAt of MemoryCeiling or above: ingest is already
+	// refused then, and it is the server's turn to give memory back (by
+	// cancelling a query).
+	OnMemoryHigh func()
 	// OnDisk, when set, is told when the disk goes below MinFreeDisk (low)
 	// and when it comes back above it.
 	OnDisk func(low bool)
@@ -69,6 +74,10 @@ type GuardOptions struct {
 // ShedAt is the share of the memory ceiling from which ingest is refused:
 // the margin absorbs what arrives between two samples.
 const ShedAt = 0.9
+
+// CancelAt is the share of the memory ceiling from which OnMemoryHigh is
+// called.
+const CancelAt = 0.95
 
 // Guard admits ingest only while memory and disk allow it. Its state is
 // sampled in the background, so Admit costs two atomic loads.
@@ -132,6 +141,9 @@ func (g *Guard) sample() {
 				}
 			}
 			g.memOver.Store(over)
+			if over && g.opts.OnMemoryHigh != nil && float64(g.rss.Load()) >= CancelAt*float64(g.opts.MemoryCeiling) {
+				g.opts.OnMemoryHigh()
+			}
 		}
 	}
 	if g.opts.Dir != "" {

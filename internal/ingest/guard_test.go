@@ -135,3 +135,27 @@ func TestRealSamplers(t *testing.T) {
 		t.Errorf("free: %d %v", n, err)
 	}
 }
+
+func TestGuardAsksForMemoryBack(t *testing.T) {
+	m := &fakeMachine{}
+	m.free.Store(1 << 30)
+	var calls int
+	g := m.guard(GuardOptions{MemoryCeiling: 1000, OnMemoryHigh: func() { calls++ }})
+	for _, s := range []struct {
+		rss  int64
+		want int // calls so far
+	}{
+		{900, 0},  // shedding ingest is enough
+		{949, 0},  // still
+		{950, 1},  // at CancelAt: give memory back
+		{990, 2},  // again at every sample while it stays high
+		{500, 2},  // back under
+		{1200, 3}, // straight over
+	} {
+		m.rss.Store(s.rss)
+		g.sample()
+		if calls != s.want {
+			t.Fatalf("rss %d: OnMemoryHigh called %d times, want %d", s.rss, calls, s.want)
+		}
+	}
+}

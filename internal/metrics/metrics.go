@@ -47,6 +47,13 @@ type Notifier interface {
 	Stats() (sent, failed int64)
 }
 
+// Queries counts the queries in progress and those cancelled to give
+// memory back.
+type Queries interface {
+	Len() int
+	CancelledForMemory() int64
+}
+
 // Registry holds Prodex's metrics.
 type Registry struct {
 	reg       *prometheus.Registry
@@ -58,6 +65,7 @@ type Registry struct {
 	envs      func() []Env
 	guard     Guard
 	notifier  Notifier
+	queries   Queries
 	now       func() time.Time
 	descs     map[string]*prometheus.Desc
 }
@@ -98,11 +106,16 @@ func New(envs func() []Env, guard Guard, notifier Notifier) *Registry {
 		"free":     prometheus.NewDesc("prodex_disk_free_bytes", "Free space on the data disk at the last sample.", nil, nil),
 		"minFree":  prometheus.NewDesc("prodex_disk_min_free_bytes", "Free space below which ingest is refused (0: none).", nil, nil),
 		"inFlight": prometheus.NewDesc("prodex_ingest_requests_in_flight", "Ingest requests being read and decoded.", nil, nil),
+		"running":  prometheus.NewDesc("prodex_queries_running", "Queries, explains and trace lookups in progress.", nil, nil),
+		"memKills": prometheus.NewDesc("prodex_queries_cancelled_memory_total", "Queries cancelled because the server reached its memory ceiling.", nil, nil),
 	}
 	r.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		r.commit, r.query, r.eval, r.httpReqs, r.httpTimes, scrape{r})
 	return r
 }
+
+// WatchQueries adds the queries in progress to the metrics.
+func (r *Registry) WatchQueries(q Queries) { r.queries = q }
 
 // Handler serves the metrics.
 func (r *Registry) Handler() http.Handler {
@@ -173,6 +186,10 @@ func (s scrape) Collect(ch chan<- prometheus.Metric) {
 		sent, failed := r.notifier.Stats()
 		ch <- prometheus.MustNewConstMetric(d["sent"], prometheus.CounterValue, float64(sent))
 		ch <- prometheus.MustNewConstMetric(d["failed"], prometheus.CounterValue, float64(failed))
+	}
+	if r.queries != nil {
+		ch <- prometheus.MustNewConstMetric(d["running"], prometheus.GaugeValue, float64(r.queries.Len()))
+		ch <- prometheus.MustNewConstMetric(d["memKills"], prometheus.CounterValue, float64(r.queries.CancelledForMemory()))
 	}
 	if r.guard != nil {
 		res, ceil, free, minFree, inFlight := r.guard.Sample()

@@ -162,7 +162,9 @@ func Open(dir string, opts Options) (*Store, error) {
 			stmts = append(stmts, fmt.Sprintf("SET threads = %d", opts.Threads))
 		}
 		if opts.MemoryLimit != "" {
-			stmts = append(stmts, fmt.Sprintf("SET memory_limit = '%s'", sqlString(opts.MemoryLimit)))
+			// Under a limit, freed memory should leave the process soon:
+			// jemalloc's background threads return it to the system.
+			stmts = append(stmts, fmt.Sprintf("SET memory_limit = '%s'", sqlString(opts.MemoryLimit)), "SET allocator_background_threads = true")
 		}
 		stmts = append(stmts, fmt.Sprintf("SET checkpoint_threshold = '%s'", sqlString(*s.threshold.Load())))
 		for _, s := range stmts {
