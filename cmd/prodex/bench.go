@@ -20,7 +20,7 @@ import (
 
 func benchCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure ingest (against a running server) and queries (on an embedded store)"}
-	cmd.AddCommand(benchIngestCmd(), benchQueryCmd(), benchExplainCmd(), benchOTLPCmd())
+	cmd.AddCommand(benchIngestCmd(), benchQueryCmd(), benchExplainCmd(), benchOTLPCmd(), benchSoakCmd())
 	return cmd
 }
 
@@ -99,6 +99,16 @@ func benchIngestCmd() *cobra.Command {
 // another non-200 stops the run. check reads each 200 answer's body. It
 // returns the time taken and the retries.
 func postAll(url string, headers map[string]string, bodies [][]byte, total int64, workers int, check func([]byte) error) (time.Duration, int64, error) {
+	return postWhile(url, headers, bodies, workers, func(i int64, _ time.Duration) bool { return i < total }, check)
+}
+
+// postAllFor is postAll for a duration rather than a number of requests.
+func postAllFor(url string, headers map[string]string, bodies [][]byte, d time.Duration, workers int, check func([]byte) error) (time.Duration, int64, error) {
+	return postWhile(url, headers, bodies, workers, func(_ int64, el time.Duration) bool { return el < d }, check)
+}
+
+// postWhile posts request i while more(i, time elapsed) holds.
+func postWhile(url string, headers map[string]string, bodies [][]byte, workers int, more func(i int64, el time.Duration) bool, check func([]byte) error) (time.Duration, int64, error) {
 	var next, retries atomic.Int64
 	var firstErr atomic.Value
 	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
@@ -108,7 +118,7 @@ func postAll(url string, headers map[string]string, bodies [][]byte, total int64
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := next.Add(1) - 1; i < total && firstErr.Load() == nil; i = next.Add(1) - 1 {
+			for i := next.Add(1) - 1; more(i, time.Since(start)) && firstErr.Load() == nil; i = next.Add(1) - 1 {
 				for {
 					req, _ := http.NewRequest("POST", url, bytes.NewReader(bodies[i%int64(len(bodies))]))
 					for k, v := range headers {
