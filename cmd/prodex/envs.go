@@ -246,7 +246,7 @@ func (e *environments) metricsEnvs() []metrics.Env {
 	defer e.mu.RUnlock()
 	out := make([]metrics.Env, 0, len(e.all))
 	for _, env := range e.all {
-		out = append(out, metrics.Env{Name: env.name, Writer: env.w, Rules: env.slos})
+		out = append(out, metrics.Env{Name: env.name, Writer: env.w, Rules: env.slos, Store: env.st})
 	}
 	return out
 }

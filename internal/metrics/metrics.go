@@ -9,6 +9,7 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -30,11 +31,17 @@ type Rules interface {
 	LastEvaluated() time.Time
 }
 
+// Store is what is read of an environment's store.
+type Store interface {
+	MemoryUsage(ctx context.Context) (map[string]int64, error)
+}
+
 // Env is one environment's parts.
 type Env struct {
 	Name   string
 	Writer Writer
 	Rules  Rules
+	Store  Store
 }
 
 // Guard is the ingest guard's last sample.
@@ -106,6 +113,7 @@ func New(envs func() []Env, guard Guard, notifier Notifier) *Registry {
 		"free":     prometheus.NewDesc("prodex_disk_free_bytes", "Free space on the data disk at the last sample.", nil, nil),
 		"minFree":  prometheus.NewDesc("prodex_disk_min_free_bytes", "Free space below which ingest is refused (0: none).", nil, nil),
 		"inFlight": prometheus.NewDesc("prodex_ingest_requests_in_flight", "Ingest requests being read and decoded.", nil, nil),
+		"dbMemory": prometheus.NewDesc("prodex_duckdb_memory_bytes", "Memory DuckDB's buffer manager holds, by what holds it (duckdb_memory()).", []string{"env", "tag"}, nil),
 		"running":  prometheus.NewDesc("prodex_queries_running", "Queries, explains and trace lookups in progress.", nil, nil),
 		"memKills": prometheus.NewDesc("prodex_queries_cancelled_memory_total", "Queries cancelled because the server reached its memory ceiling.", nil, nil),
 	}
@@ -174,6 +182,16 @@ func (s scrape) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(d["queued"], prometheus.GaugeValue, float64(e.Writer.Queued()), e.Name)
 			for reason, n := range e.Writer.Refused() {
 				ch <- prometheus.MustNewConstMetric(d["refused"], prometheus.CounterValue, float64(n), e.Name, reason)
+			}
+		}
+		if e.Store != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			usage, err := e.Store.MemoryUsage(ctx)
+			cancel()
+			if err == nil {
+				for tag, n := range usage {
+					ch <- prometheus.MustNewConstMetric(d["dbMemory"], prometheus.GaugeValue, float64(n), e.Name, tag)
+				}
 			}
 		}
 		if e.Rules != nil {

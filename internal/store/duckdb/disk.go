@@ -82,3 +82,25 @@ func (s *Store) commitTx(tx *sql.Tx) error {
 
 // Poisoned reports whether a write failed for lack of disk space.
 func (s *Store) Poisoned() bool { return s.poisoned.Load() }
+
+// MemoryUsage is DuckDB's own account of the memory it holds, by what
+// holds it (duckdb_memory()): buffers of tables, of queries, of the WAL
+// being replayed and so on. Allocations outside its buffer manager are
+// not in it, so it reads below the process's resident memory.
+func (s *Store) MemoryUsage(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT tag, memory_usage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var tag string
+		var n int64
+		if err := rows.Scan(&tag, &n); err != nil {
+			return nil, err
+		}
+		out[strings.ToLower(tag)] = n
+	}
+	return out, rows.Err()
+}
