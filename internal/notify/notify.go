@@ -198,7 +198,7 @@ func (n *Notifier) SendThen(t Target, m Message, done func(error)) {
 		tell(done, err)
 		return
 	}
-	m = clean(m)
+	m = Clean(m)
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
@@ -235,9 +235,10 @@ func tell(done func(error), err error) {
 	}
 }
 
-// clean copies what m shares with the caller, who may reuse it once Send
-// returns, and makes it encodable: JSON has no NaN or infinity.
-func clean(m Message) Message {
+// Clean copies what m shares with the caller, who may reuse it once Send
+// returns, and makes it encodable: JSON has no NaN or infinity. Send does
+// it; an owner that stores a message as JSON does it first.
+func Clean(m Message) Message {
 	if m.BurnRates != nil {
 		m.BurnRates = maps.Clone(m.BurnRates)
 		maps.DeleteFunc(m.BurnRates, func(_ string, v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) })
