@@ -303,16 +303,31 @@ func (e *environments) ready(ctx context.Context) []api.Check {
 	return checks
 }
 
+// notifyFlush bounds how long a shutdown waits for notifications still
+// queued: what is not delivered by then stays owed in the stores and is
+// sent again at the next start.
+const notifyFlush = 5 * time.Second
+
 // Close stops every environment: their writers commit what they accepted,
-// their rule loops end, their stores close.
+// their rule loops end, the notifier delivers what it can (settling it in
+// the stores, which are still open), then their stores close.
 func (e *environments) Close(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var first error
 	for _, env := range e.all {
 		env.w.Close()
 		env.stop()
 		<-env.evalDone
+	}
+	if n := e.cfg.notifier; n != nil {
+		nctx, cancel := context.WithTimeout(ctx, notifyFlush)
+		if err := n.Close(nctx); err != nil {
+			e.cfg.log.Warn("notifications still undelivered at shutdown stay owed; the next start sends them", "err", err)
+		}
+		cancel()
+	}
+	var first error
+	for _, env := range e.all {
 		if err := env.st.Close(); err != nil && first == nil {
 			first = fmt.Errorf("close store of environment %q: %w", env.name, err)
 		}

@@ -190,8 +190,7 @@ func serveCmd() *cobra.Command {
 				gs.GracefulStop()
 			}
 			stop()
-			err = envs.Close(sctx)
-			notifier.Close(sctx)
+			err = envs.Close(sctx) // closes the notifier too
 			if err != nil {
 				return err
 			}

@@ -132,9 +132,20 @@ type Notifier struct {
 
 // queue is one target's pending messages, oldest first.
 type queue struct {
-	msgs  []Message     // guarded by Notifier.mu
+	msgs  []pending     // guarded by Notifier.mu
 	ready chan struct{} // buffered 1: "look at msgs again"
 }
+
+// pending is a queued message and who to tell how it ended (may be nil).
+type pending struct {
+	m    Message
+	done func(error)
+}
+
+// ErrClosed is how SendThen reports a message the Notifier never got to
+// deliver because it was closing (or closed): the message did not fail,
+// so an owner that keeps it durably should send it again after a restart.
+var ErrClosed = errors.New("notifier closed before delivering")
 
 func (q *queue) poke() {
 	select {
@@ -171,18 +182,29 @@ func New(o Options) *Notifier {
 // and goroutine, so a receiver that hangs or fails delays only itself;
 // messages to one target are delivered in order. Messages for an invalid
 // target, or sent after Close, are counted as failed.
-func (n *Notifier) Send(t Target, m Message) {
+func (n *Notifier) Send(t Target, m Message) { n.SendThen(t, m, nil) }
+
+// SendThen is Send that also tells done, exactly once, how m ended: nil
+// once delivered; the error once given up on (invalid target, permanent
+// error, retries exhausted, dropped from a full queue); or an error
+// wrapping ErrClosed when the Notifier closed first. The owner of a
+// durable outbox uses it to forget what is delivered and keep the rest.
+// done may run on any goroutine, before SendThen returns too; it must not
+// block for long, as it holds up the target's queue.
+func (n *Notifier) SendThen(t Target, m Message, done func(error)) {
 	if err := t.Validate(); err != nil {
 		n.failed.Add(1)
 		n.o.Log.Error("notification target invalid", "type", t.Type, "slo", m.SLO, "err", err)
+		tell(done, err)
 		return
 	}
-	m = clean(m)
+	m = Clean(m)
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.closed {
+		n.mu.Unlock()
 		n.failed.Add(1)
 		n.o.Log.Warn("notification sent after close", "type", t.Type, "slo", m.SLO)
+		tell(done, ErrClosed)
 		return
 	}
 	q := n.queues[t]
@@ -192,19 +214,31 @@ func (n *Notifier) Send(t Target, m Message) {
 		n.wg.Add(1)
 		go n.run(t, q)
 	}
+	var dropped pending
 	if len(q.msgs) >= n.o.QueueSize {
-		q.msgs[0] = Message{}
+		dropped = q.msgs[0]
+		q.msgs[0] = pending{}
 		q.msgs = q.msgs[1:]
 		n.failed.Add(1)
 		n.o.Log.Warn("notification queue full: dropped the oldest message", "type", t.Type, "receiver", host(t))
 	}
-	q.msgs = append(q.msgs, m)
+	q.msgs = append(q.msgs, pending{m, done})
 	q.poke()
+	n.mu.Unlock()
+	tell(dropped.done, errors.New("dropped: the receiver's queue was full"))
 }
 
-// clean copies what m shares with the caller, who may reuse it once Send
-// returns, and makes it encodable: JSON has no NaN or infinity.
-func clean(m Message) Message {
+// tell calls done, if any, with how a message ended.
+func tell(done func(error), err error) {
+	if done != nil {
+		done(err)
+	}
+}
+
+// Clean copies what m shares with the caller, who may reuse it once Send
+// returns, and makes it encodable: JSON has no NaN or infinity. Send does
+// it; an owner that stores a message as JSON does it first.
+func Clean(m Message) Message {
 	if m.BurnRates != nil {
 		m.BurnRates = maps.Clone(m.BurnRates)
 		maps.DeleteFunc(m.BurnRates, func(_ string, v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) })
@@ -255,10 +289,15 @@ func (n *Notifier) run(t Target, q *queue) {
 	for {
 		n.mu.Lock()
 		if n.ctx.Err() != nil && len(q.msgs) > 0 {
-			dropped := len(q.msgs)
+			dropped := q.msgs
 			q.msgs = nil
-			n.failed.Add(int64(dropped))
-			n.o.Log.Error("notifier closed: gave up on queued notifications", "type", t.Type, "receiver", host(t), "count", dropped)
+			n.failed.Add(int64(len(dropped)))
+			n.o.Log.Error("notifier closed: gave up on queued notifications", "type", t.Type, "receiver", host(t), "count", len(dropped))
+			n.mu.Unlock()
+			for _, p := range dropped {
+				tell(p.done, ErrClosed)
+			}
+			continue
 		}
 		if len(q.msgs) == 0 {
 			if n.closed {
@@ -282,16 +321,25 @@ func (n *Notifier) run(t Target, q *queue) {
 			idle.Stop()
 			continue
 		}
-		m := q.msgs[0]
-		q.msgs[0] = Message{}
+		p := q.msgs[0]
+		q.msgs[0] = pending{}
 		q.msgs = q.msgs[1:]
 		n.mu.Unlock()
-		if err := n.deliver(t, m); err != nil {
+		m := p.m
+		err := n.deliver(t, m)
+		switch {
+		case err == nil:
+			n.sent.Add(1)
+		case n.ctx.Err() != nil:
+			// Aborted by Close, not refused by the receiver.
+			n.failed.Add(1)
+			n.o.Log.Error("notifier closed: gave up on a notification in flight", "type", t.Type, "receiver", host(t), "slo", m.SLO, "state", m.State, "err", err)
+			err = fmt.Errorf("%w: %w", ErrClosed, err)
+		default:
 			n.failed.Add(1)
 			n.o.Log.Error("notification failed", "type", t.Type, "receiver", host(t), "slo", m.SLO, "state", m.State, "err", err)
-		} else {
-			n.sent.Add(1)
 		}
+		tell(p.done, err)
 	}
 }
 

@@ -478,7 +478,7 @@ func TestClean(t *testing.T) {
 	inf := math.Inf(1)
 	m.ExhaustionSeconds = &inf
 	m.BurnRates["1d"] = math.NaN()
-	c := clean(m)
+	c := Clean(m)
 	if c.ExhaustionSeconds != nil || len(c.BurnRates) != 2 {
 		t.Errorf("clean: exhaustion %v, burn rates %v", c.ExhaustionSeconds, c.BurnRates)
 	}

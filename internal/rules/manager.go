@@ -2,8 +2,10 @@
 // alert rules continuously and turns rule results into alert episodes: one
 // per SLO and severity, opened when any rule of that severity fires and
 // resolved when none does, notified once each way and persisted so that a
-// restart neither repeats nor forgets a page. While an SLO pages, no ticket
-// is opened for it.
+// restart neither repeats nor forgets a page: each notification owed is
+// saved with its episode change and forgotten once delivered or given up
+// on, so a crash in between sends it again, with the same dedup key.
+// While an SLO pages, no ticket is opened for it.
 package rules
 
 import (
@@ -33,13 +35,27 @@ type Store interface {
 	PutSLO(ctx context.Context, name string, body []byte) error
 	DeleteSLO(ctx context.Context, name string) error
 	SLOs(ctx context.Context) (map[string][]byte, error)
-	PutAlert(ctx context.Context, id, slo string, started time.Time, open bool, body []byte) error
+	// PutAlert saves an episode and the notifications its change owes
+	// in one write.
+	PutAlert(ctx context.Context, id, slo string, started time.Time, open bool, body []byte, owed ...duckdb.Owed) error
 	Alerts(ctx context.Context, slo string, openOnly bool, limit int) ([][]byte, error)
+	Outbox
 }
 
-// Sender delivers notifications without blocking (notify.Notifier).
+// Outbox keeps the notifications owed until they are settled, so that a
+// crash between saving an episode and delivering its page loses nothing.
+type Outbox interface {
+	Owed(ctx context.Context) ([]duckdb.Owed, error)
+	Resending(ctx context.Context, id string) error
+	Unsent(ctx context.Context, id, reason string) error
+	Settle(ctx context.Context, id string) error
+}
+
+// Sender delivers notifications without blocking (notify.Notifier), and
+// tells done, once, whether each was delivered (nil), given up on, or
+// left undelivered by a shutdown (notify.ErrClosed).
 type Sender interface {
-	Send(t notify.Target, m notify.Message)
+	SendThen(t notify.Target, m notify.Message, done func(error))
 }
 
 // Episode is one alert: from the moment a severity's rules start firing for
@@ -169,7 +185,40 @@ func New(ctx context.Context, st Store, sender Sender, o Options) (*Manager, err
 			e.open[ep.Severity] = &ep
 		}
 	}
+	if err := m.resend(ctx); err != nil {
+		return nil, fmt.Errorf("notifications owed: %w", err)
+	}
 	return m, nil
+}
+
+// resend sends again every notification owed from before the start: the
+// process stopped after saving them and before they were settled.
+func (m *Manager) resend(ctx context.Context) error {
+	if m.sender == nil {
+		return nil // they stay owed until a start with a sender
+	}
+	rows, err := m.store.Owed(ctx)
+	if err != nil {
+		return err
+	}
+	if len(rows) > 0 {
+		m.log.Info("sending notifications owed from before the start again", "count", len(rows))
+	}
+	for _, row := range rows {
+		o := owed{id: row.ID}
+		if err := errors.Join(json.Unmarshal(row.Target, &o.t), json.Unmarshal(row.Message, &o.m)); err != nil {
+			m.log.Error("dropping an unreadable owed notification", "id", row.ID, "err", err)
+			m.settle(row.ID, err)
+			continue
+		}
+		if err := m.store.Resending(ctx, row.ID); err != nil {
+			m.log.Warn("counting a resend failed", "id", row.ID, "err", err)
+		}
+		m.log.Info("notification owed: sending again", "id", row.ID, "dedup_key", o.m.DedupKey, "state", o.m.State,
+			"attempts", row.Attempts+1, "last_error", row.LastError)
+		m.send([]owed{o})
+	}
+	return nil
 }
 
 func counterOf(d slo.SLO) duckdb.Counter {
@@ -416,9 +465,11 @@ func (m *Manager) evaluate(ctx context.Context, e *entry, now time.Time) {
 			for _, r := range firing {
 				ep.Rules = append(ep.Rules, r.Rule)
 			}
-			// Persist before notifying: after a crash the page is not sent
-			// again, rather than sent twice.
-			if err := m.persist(ctx, ep); err != nil {
+			// Persist the episode and the notifications it owes before
+			// sending: after a crash the episode is not opened again, and
+			// what was not delivered is sent again by the next start.
+			notes := m.owe(e, ep)
+			if err := m.persist(ctx, ep, notes); err != nil {
 				m.log.Error("saving alert failed; not notifying", "slo", e.def.Name, "err", err)
 				continue
 			}
@@ -426,7 +477,7 @@ func (m *Manager) evaluate(ctx context.Context, e *entry, now time.Time) {
 			e.open[sev] = ep
 			m.mu.Unlock()
 			m.log.Info("alert firing", "slo", e.def.Name, "severity", sev, "detail", ep.Detail)
-			m.notify(e, ep)
+			m.send(notes)
 			m.told(*ep)
 		case len(firing) > 0:
 			changed := false
@@ -437,7 +488,7 @@ func (m *Manager) evaluate(ctx context.Context, e *entry, now time.Time) {
 				}
 			}
 			if changed {
-				if err := m.persist(ctx, ep); err != nil {
+				if err := m.persist(ctx, ep, nil); err != nil {
 					m.log.Error("saving alert failed", "slo", e.def.Name, "err", err)
 				}
 			}
@@ -445,7 +496,8 @@ func (m *Manager) evaluate(ctx context.Context, e *entry, now time.Time) {
 			t := now.UTC()
 			done := *ep
 			done.State, done.ResolvedAt = "resolved", &t
-			if err := m.persist(ctx, &done); err != nil {
+			notes := m.owe(e, &done)
+			if err := m.persist(ctx, &done, notes); err != nil {
 				m.log.Error("saving alert failed; still firing", "slo", e.def.Name, "err", err)
 				continue
 			}
@@ -453,23 +505,46 @@ func (m *Manager) evaluate(ctx context.Context, e *entry, now time.Time) {
 			delete(e.open, sev)
 			m.mu.Unlock()
 			m.log.Info("alert resolved", "slo", e.def.Name, "severity", sev)
-			m.notify(e, &done)
+			m.send(notes)
 			m.told(done)
 		}
 	}
 }
 
-func (m *Manager) persist(ctx context.Context, ep *Episode) error {
+// persist saves an episode with the notifications its change owes.
+func (m *Manager) persist(ctx context.Context, ep *Episode, notes []owed) error {
 	body, err := json.Marshal(ep)
 	if err != nil {
 		return err
 	}
-	return m.store.PutAlert(ctx, ep.ID, ep.SLO, ep.StartedAt, ep.State == "firing", body)
+	rows := make([]duckdb.Owed, 0, len(notes))
+	created := m.now()
+	for _, o := range notes {
+		t, err := json.Marshal(o.t)
+		if err != nil {
+			return err
+		}
+		msg, err := json.Marshal(o.m)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, duckdb.Owed{ID: o.id, Target: t, Message: msg, Created: created, Attempts: 1})
+	}
+	return m.store.PutAlert(ctx, ep.ID, ep.SLO, ep.StartedAt, ep.State == "firing", body, rows...)
 }
 
-func (m *Manager) notify(e *entry, ep *Episode) {
+// owed is one notification an episode's change owes one target.
+type owed struct {
+	id string // unique per episode, state and target
+	t  notify.Target
+	m  notify.Message
+}
+
+// owe builds the notifications of an episode's change, one per target of
+// the SLO (none without a sender).
+func (m *Manager) owe(e *entry, ep *Episode) []owed {
 	if m.sender == nil || len(e.def.Notify) == 0 {
-		return
+		return nil
 	}
 	st := slo.ComputeStatus(e.def, e.counts, m.now())
 	sli := 100.0
@@ -485,8 +560,36 @@ func (m *Manager) notify(e *entry, ep *Episode) {
 	if m.link != "" {
 		msg.Link = m.link + "/slos/" + e.def.Name
 	}
-	for _, n := range e.def.Notify {
-		m.sender.Send(notify.Target{Type: n.Type, URL: n.URL, Secret: n.Secret, RoutingKey: n.RoutingKey}, msg)
+	msg = notify.Clean(msg) // stored as JSON, which has no NaN or infinity
+	out := make([]owed, len(e.def.Notify))
+	for i, n := range e.def.Notify {
+		out[i] = owed{id: fmt.Sprintf("%s/%s/%d", ep.ID, ep.State, i), t: notify.Target{Type: n.Type, URL: n.URL, Secret: n.Secret, RoutingKey: n.RoutingKey}, m: msg}
+	}
+	return out
+}
+
+// send hands saved notifications to the sender, which delivers them in
+// the background; each is settled when the sender is done with it.
+func (m *Manager) send(notes []owed) {
+	for _, o := range notes {
+		m.sender.SendThen(o.t, o.m, func(err error) { m.settle(o.id, err) })
+	}
+}
+
+// settle forgets a notification once it is delivered or given up on (the
+// sender logs and counts the failure); one the sender closed on stays
+// owed, for the next start to send again.
+func (m *Manager) settle(id string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if errors.Is(err, notify.ErrClosed) {
+		if uerr := m.store.Unsent(ctx, id, err.Error()); uerr != nil {
+			m.log.Warn("noting an undelivered notification failed; it stays owed", "id", id, "err", uerr)
+		}
+		return
+	}
+	if serr := m.store.Settle(ctx, id); serr != nil {
+		m.log.Error("forgetting a settled notification failed; the next start sends it again", "id", id, "err", serr)
 	}
 }
 

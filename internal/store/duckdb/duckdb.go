@@ -285,6 +285,7 @@ var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS px_notes (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_incidents (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_audit (time_us BIGINT, author VARCHAR, key_id VARCHAR, method VARCHAR, path VARCHAR, status INTEGER)`,
+	`CREATE TABLE IF NOT EXISTS px_notifications_owed (id VARCHAR PRIMARY KEY, alert_id VARCHAR, target VARCHAR, message VARCHAR, created_us BIGINT, attempts INTEGER, last_error VARCHAR)`,
 }
 
 func (s *Store) migrate() error {

@@ -2,6 +2,7 @@ package duckdb
 
 import (
 	"context"
+	"database/sql"
 	"time"
 )
 
@@ -69,11 +70,30 @@ func (s *Store) docs(ctx context.Context, table string) (map[string][]byte, erro
 	return out, rows.Err()
 }
 
-// PutAlert stores (creates or replaces) an alert episode.
-func (s *Store) PutAlert(ctx context.Context, id, slo string, started time.Time, open bool, body []byte) error {
-	_, err := s.exec(ctx, `INSERT INTO px_alerts VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET open = excluded.open, body = excluded.body`,
-		id, slo, started.UnixMicro(), open, string(body))
-	return err
+// PutAlert stores (creates or replaces) an alert episode, and records the
+// notifications owed for its change (see Owed) in the same transaction:
+// after a crash either both are there, and the notifications are sent
+// again, or neither is, and the episode is opened or resolved again.
+func (s *Store) PutAlert(ctx context.Context, id, slo string, started time.Time, open bool, body []byte, owed ...Owed) error {
+	if len(owed) == 0 {
+		_, err := s.exec(ctx, `INSERT INTO px_alerts VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET open = excluded.open, body = excluded.body`,
+			id, slo, started.UnixMicro(), open, string(body))
+		return err
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO px_alerts VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET open = excluded.open, body = excluded.body`,
+			id, slo, started.UnixMicro(), open, string(body)); err != nil {
+			return err
+		}
+		for _, o := range owed {
+			// An id already owed is the same notification: keep the first.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO px_notifications_owed VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+				o.ID, id, string(o.Target), string(o.Message), o.Created.UnixMicro(), o.Attempts, o.LastError); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Alerts returns alert episodes, newest first: those of one SLO when slo is
