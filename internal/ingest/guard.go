@@ -132,9 +132,11 @@ func (g *Guard) sample() {
 			g.rss.Store(n)
 			over := g.opts.MemoryCeiling > 0 && float64(n) >= ShedAt*float64(g.opts.MemoryCeiling)
 			if over && !g.memOver.Load() {
-				// Give back what the collector can before shedding
-				// for long: freed heap is often all that is over.
+				// Give back what the collector and the C heap can
+				// before shedding for long: freed memory not yet
+				// returned is often all that is over.
 				debug.FreeOSMemory()
+				releaseCHeap()
 				if n2, err := g.opts.rss(); err == nil {
 					g.rss.Store(n2)
 					over = float64(n2) >= ShedAt*float64(g.opts.MemoryCeiling)
