@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -128,7 +129,7 @@ func (e *environments) start(name string, st *duckdb.Store) (*environment, error
 	}
 	w := ingest.NewWriter(st, wopts)
 	srv := &api.Server{Store: st, Writer: w, Keys: e.cfg.keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: e.cfg.queryTimeout, Running: e.cfg.running,
-		SLOs: slos, KeyHeader: e.cfg.keyHeader, Env: name}
+		SLOs: slos, KeyHeader: e.cfg.keyHeader, Env: name, SecureCookies: strings.HasPrefix(link, "https://")}
 	if m := e.cfg.metrics; m != nil {
 		srv.Observe = m.OnQuery(name)
 	}

@@ -33,6 +33,9 @@ type Server struct {
 	Now func() time.Time
 	// QueryTimeout bounds one query (default 60 s).
 	QueryTimeout time.Duration
+	// SecureCookies marks the UI's session cookie Secure even on plain
+	// HTTP: set when people reach the server over HTTPS through a proxy.
+	SecureCookies bool
 	// Running, when set, holds the queries in progress so that the server
 	// can cancel them when it reaches its memory ceiling.
 	Running *query.Running

@@ -28,7 +28,7 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 func (s *Server) uiIndex(w http.ResponseWriter, r *http.Request) {
 	if key := r.URL.Query().Get("key"); key != "" {
 		if k, err := s.Keys.Check(key, auth.Query); err == nil && k.Env == s.Env {
-			http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: key, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+			http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: key, Path: "/", HttpOnly: true, Secure: s.SecureCookies || r.TLS != nil,
 				SameSite: http.SameSiteStrictMode, Expires: s.Now().Add(30 * 24 * time.Hour)})
 		}
 		http.Redirect(w, r, "/", http.StatusSeeOther)
