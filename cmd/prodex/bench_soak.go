@@ -117,6 +117,7 @@ func benchSoakCmd() *cobra.Command {
 			var qmu sync.Mutex
 			var qtimes []time.Duration
 			var qerrs, qcancelled int
+			var qfirst error
 			if queryEvery > 0 {
 				go func() { // someone debugging meanwhile
 					spec := map[string]any{"calculations": []map[string]any{{"op": "COUNT"}, {"op": "P99", "column": "duration_ms"}},
@@ -131,8 +132,14 @@ func benchSoakCmd() *cobra.Command {
 						err := c.do("POST", "/api/v1/query/"+ds, spec, nil)
 						qmu.Lock()
 						qtimes = append(qtimes, time.Since(began))
-						if err != nil {
+						switch {
+						case err != nil && strings.Contains(err.Error(), "memory ceiling"):
+							qcancelled++
+						case err != nil:
 							qerrs++
+							if qfirst == nil {
+								qfirst = err
+							}
 						}
 						qmu.Unlock()
 					}
@@ -230,6 +237,9 @@ func benchSoakCmd() *cobra.Command {
 			if len(qtimes) > 0 {
 				fmt.Printf("queries during overload: %d, %d failed, %d cancelled at the memory ceiling, p50 %s, p99 %s, max %s\n", len(qtimes), qerrs, qcancelled,
 					qtimes[len(qtimes)/2].Round(time.Millisecond), qtimes[len(qtimes)*99/100].Round(time.Millisecond), qtimes[len(qtimes)-1].Round(time.Millisecond))
+			}
+			if qfirst != nil {
+				fmt.Printf("  first query failure: %v\n", qfirst)
 			}
 			qmu.Unlock()
 			if alertAfter >= 0 {

@@ -72,7 +72,7 @@ func serveCmd() *cobra.Command {
 			ingest.TuneCHeap()
 			if c := guardOpts.MemoryCeiling; c > 0 {
 				// Split the ceiling: the Go heap and DuckDB's buffers each
-				// get 40 %, and the guard sheds ingest at 90 % of it.
+				// get 40 %, and the guard sheds ingest at 85 % of it.
 				debug.SetMemoryLimit(c * 4 / 10)
 				if memLimit == "" {
 					memLimit = fmt.Sprintf("%dMB", c*4/10/1e6)
@@ -217,7 +217,7 @@ func serveCmd() *cobra.Command {
 	f.IntVar(&threads, "threads", 0, "DuckDB worker threads (0 = one per core)")
 	f.StringVar(&checkpointAt, "checkpoint-threshold", "256MB", "WAL size at which DuckDB checkpoints: larger ingests faster, smaller replays faster after a crash")
 	f.StringVar(&memLimit, "memory-limit", "", "DuckDB memory limit per environment, e.g. 4GB (default: 40% of --memory-ceiling, else DuckDB's 80% of RAM)")
-	f.StringVar(&memCeiling, "memory-ceiling", "", "resident memory to stay under, e.g. 8GB: ingest is refused (503) from 90% of it and the oldest query is cancelled from 95% (default: none)")
+	f.StringVar(&memCeiling, "memory-ceiling", "", "resident memory to stay under, e.g. 8GB: ingest is refused (503) from 85% of it and the oldest query is cancelled from 90% (default: none)")
 	f.StringVar(&minFreeDisk, "min-free-disk", "512MB", "free space the data disk must keep: below it ingest is refused (507) until space is freed; 0: off")
 	f.Int64Var(&maxInFlight, "max-inflight", 64, "ingest requests read and decoded at once before more get 429")
 	return cmd

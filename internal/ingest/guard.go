@@ -73,11 +73,11 @@ type GuardOptions struct {
 
 // ShedAt is the share of the memory ceiling from which ingest is refused:
 // the margin absorbs what arrives between two samples.
-const ShedAt = 0.9
+const ShedAt = 0.85
 
 // CancelAt is the share of the memory ceiling from which OnMemoryHigh is
 // called.
-const CancelAt = 0.95
+const CancelAt = 0.9
 
 // Guard admits ingest only while memory and disk allow it. Its state is
 // sampled in the background, so Admit costs two atomic loads.

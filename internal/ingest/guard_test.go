@@ -40,8 +40,8 @@ func TestGuardShedsAndResumes(t *testing.T) {
 		want      error
 	}{
 		{100, 1 << 30, nil},
-		{899, 1 << 30, nil},           // under 90 % of the ceiling
-		{900, 1 << 30, ErrMemory},     // at it
+		{849, 1 << 30, nil},           // under 85 % of the ceiling
+		{850, 1 << 30, ErrMemory},     // at it
 		{500, 1 << 30, nil},           // memory came back
 		{500, 1<<20 - 1, ErrDiskFull}, // disk below the minimum
 		{950, 1<<20 - 1, ErrDiskFull}, // the disk is named first
@@ -145,9 +145,9 @@ func TestGuardAsksForMemoryBack(t *testing.T) {
 		rss  int64
 		want int // calls so far
 	}{
-		{900, 0},  // shedding ingest is enough
-		{949, 0},  // still
-		{950, 1},  // at CancelAt: give memory back
+		{850, 0},  // shedding ingest is enough
+		{899, 0},  // still
+		{900, 1},  // at CancelAt: give memory back
 		{990, 2},  // again at every sample while it stays high
 		{500, 2},  // back under
 		{1200, 3}, // straight over
