@@ -66,6 +66,10 @@ type envConfig struct {
 	// guard refuses ingest while memory or disk run short (shared: both
 	// are the process's and the machine's, not an environment's).
 	guard *ingest.Guard
+	// dbShare, when set, is the memory (bytes) all environments' DuckDB
+	// instances share, split evenly between them (DuckDB's limit is per
+	// instance).
+	dbShare int64
 	// running holds every environment's queries in progress, cancelled
 	// oldest first when the process reaches its memory ceiling.
 	running *query.Running
@@ -152,7 +156,23 @@ func (e *environments) start(name string, st *duckdb.Store) (*environment, error
 	e.mu.Lock()
 	e.all[name] = env
 	e.mu.Unlock()
+	e.shareMemory()
 	return env, nil
+}
+
+// shareMemory gives each environment's DuckDB an even part of dbShare.
+func (e *environments) shareMemory() {
+	if e.cfg.dbShare <= 0 {
+		return
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	part := fmt.Sprintf("%dMB", max(e.cfg.dbShare/int64(len(e.all))/1e6, 64))
+	for _, env := range e.all {
+		if err := env.st.SetMemoryLimit(part); err != nil {
+			e.cfg.log.Error("setting DuckDB's memory limit failed", "environment", env.name, "err", err)
+		}
+	}
 }
 
 // List implements api.Environments: the named environments (not the

@@ -57,6 +57,7 @@ func serveCmd() *cobra.Command {
 				// a heap that the bounded ingest queue keeps small.
 				debug.SetGCPercent(300)
 			}
+			var dbShare int64 // DuckDB's part of the memory ceiling, shared by the environments
 			guardOpts, err := guardOptions(dataDir, memCeiling, minFreeDisk, maxInFlight)
 			if err != nil {
 				return err
@@ -75,7 +76,9 @@ func serveCmd() *cobra.Command {
 				// get 40 %, and the guard sheds ingest at 85 % of it.
 				debug.SetMemoryLimit(c * 4 / 10)
 				if memLimit == "" {
-					memLimit = fmt.Sprintf("%dMB", c*4/10/1e6)
+					// Split between the environments as they start.
+					dbShare = c * 4 / 10
+					memLimit = fmt.Sprintf("%dMB", dbShare/1e6)
 				}
 			}
 			opts := duckdb.Options{MaxColumns: maxColumns, Retention: retention, Threads: threads, MemoryLimit: memLimit, CheckpointThreshold: checkpointAt,
@@ -128,7 +131,7 @@ func serveCmd() *cobra.Command {
 			reg.WatchQueries(running)
 			envs, err = openEnvironments(ctx, envConfig{dataDir: dataDir, storeOpts: opts, keys: keys, notifier: notifier, log: log, link: externalURL,
 				maxQueued: maxQueued, queryTimeout: queryTimeout, historyRetention: historyRetention, otlpDataset: otlpDataset, keyHeader: keyHeader, evalEvery: evalEvery,
-				guard: guard, running: running, metrics: reg}, st)
+				guard: guard, running: running, dbShare: dbShare, metrics: reg}, st)
 			if err != nil {
 				st.Close()
 				return err

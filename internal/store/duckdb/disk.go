@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -32,6 +33,17 @@ func (s *Store) HoldCheckpoints(hold bool) error {
 	s.threshold.Store(&v)
 	_, err := s.db.ExecContext(context.Background(), "SET GLOBAL checkpoint_threshold = '"+sqlString(v)+"'")
 	return err
+}
+
+// SetMemoryLimit changes DuckDB's memory limit (e.g. "400MB") while the
+// store is open: the server splits one share of its memory ceiling between
+// its environments, and a new environment shrinks the others' part.
+func (s *Store) SetMemoryLimit(limit string) error {
+	if _, err := s.db.ExecContext(context.Background(), "SET GLOBAL memory_limit = '"+sqlString(limit)+"'"); err != nil {
+		return fmt.Errorf("memory limit %q: %w", limit, err)
+	}
+	s.memLimit.Store(&limit)
+	return nil
 }
 
 // diskFailure reports whether err is DuckDB failing to write for lack of

@@ -1,6 +1,7 @@
 package duckdb
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -123,5 +124,48 @@ func TestDiskFailurePoisons(t *testing.T) {
 	defer s.Close()
 	if n := len(dump(t, s, "d")); n != 100 {
 		t.Errorf("after replay %d events, want 100", n)
+	}
+}
+
+// A memory limit changed while the store is open holds for every
+// connection, including those opened after the change.
+func TestSetMemoryLimit(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{MemoryLimit: "500MB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	limit := func() string {
+		// Several connections at once, so that the pool opens new ones.
+		var conns []*sql.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		var v string
+		for i := 0; i < 3; i++ {
+			c, err := s.DB().Conn(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+			if err := c.QueryRowContext(t.Context(), "SELECT current_setting('memory_limit')").Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return v
+	}
+	if v := limit(); !strings.HasPrefix(v, "476") { // 500 MB in MiB
+		t.Fatalf("memory limit %q at open, want 476.8 MiB", v)
+	}
+	if err := s.SetMemoryLimit("200MB"); err != nil {
+		t.Fatal(err)
+	}
+	if v := limit(); !strings.HasPrefix(v, "190") {
+		t.Fatalf("memory limit %q after the change, want 190.7 MiB", v)
+	}
+	if err := s.SetMemoryLimit("lots"); err == nil {
+		t.Error("a limit DuckDB cannot read was accepted")
 	}
 }

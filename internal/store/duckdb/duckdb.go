@@ -93,6 +93,7 @@ type Store struct {
 	db        *sql.DB
 
 	threshold atomic.Pointer[string] // checkpoint threshold in force
+	memLimit  atomic.Pointer[string] // memory limit in force ("" DuckDB's default)
 	poisoned  atomic.Bool            // a write failed for lack of space
 
 	// wmu serialises writers: one group commit at a time on wconn.
@@ -155,16 +156,17 @@ func Open(dir string, opts Options) (*Store, error) {
 	path := filepath.Join(dir, dbFile)
 	s := &Store{opts: opts, datasets: map[string]*dataset{}}
 	s.threshold.Store(&opts.CheckpointThreshold)
+	s.memLimit.Store(&opts.MemoryLimit)
 	connector, err := duckdb.NewConnector(path, func(ex driver.ExecerContext) error {
 		// See disk.go for why the store checkpoints at shutdown itself.
 		stmts := []string{"PRAGMA disable_checkpoint_on_shutdown"}
 		if opts.Threads > 0 {
 			stmts = append(stmts, fmt.Sprintf("SET threads = %d", opts.Threads))
 		}
-		if opts.MemoryLimit != "" {
+		if limit := *s.memLimit.Load(); limit != "" {
 			// Under a limit, freed memory should leave the process soon:
 			// jemalloc's background threads return it to the system.
-			stmts = append(stmts, fmt.Sprintf("SET memory_limit = '%s'", sqlString(opts.MemoryLimit)), "SET allocator_background_threads = true")
+			stmts = append(stmts, fmt.Sprintf("SET memory_limit = '%s'", sqlString(limit)), "SET allocator_background_threads = true")
 		}
 		stmts = append(stmts, fmt.Sprintf("SET checkpoint_threshold = '%s'", sqlString(*s.threshold.Load())))
 		for _, s := range stmts {
