@@ -65,6 +65,20 @@ func TestPeopleNotesIncidentsAPI(t *testing.T) {
 	bob := newKeyVia(t, s, admin, "bob", "editor")
 	expect("another editor edits alice's note", call(t, "PUT", u+"/notes/"+n.ID, bob, map[string]string{"text": "mine now"}, &e), 403, "author")
 	expect("alice edits her note", call(t, "PUT", u+"/notes/"+n.ID, alice, map[string]string{"text": "*still* slow"}, &e), 200, "")
+	// A team key named like a person is not that person.
+	var impostor struct{ Key string }
+	if code := call(t, "POST", u+"/keys", admin, map[string]string{"scope": "edit", "name": "alice"}, &impostor); code != 201 {
+		t.Fatalf("team key named alice: %d", code)
+	}
+	expect("a team key named alice edits alice's note", call(t, "PUT", u+"/notes/"+n.ID, impostor.Key, map[string]string{"text": "mine now"}, &e), 403, "author")
+	expect("a team key named alice deletes alice's note", call(t, "DELETE", u+"/notes/"+n.ID, impostor.Key, nil, &e), 403, "author")
+	var teamNote struct{ ID, Author, Owner string }
+	if code := call(t, "POST", u+"/notes", impostor.Key, map[string]string{"target_type": "slo", "target_id": "api", "text": "from the team key"}, &teamNote); code != 201 || teamNote.Author != "alice" || !strings.HasPrefix(teamNote.Owner, "key:") {
+		t.Errorf("note by the team key: %d %+v", code, teamNote)
+	}
+	expect("alice edits the team key's note", call(t, "PUT", u+"/notes/"+teamNote.ID, alice, map[string]string{"text": "mine now"}, &e), 403, "author")
+	expect("the team key edits its note", call(t, "PUT", u+"/notes/"+teamNote.ID, impostor.Key, map[string]string{"text": "edited"}, &e), 200, "")
+	expect("the team key deletes its note", call(t, "DELETE", u+"/notes/"+teamNote.ID, impostor.Key, nil, &e), 200, "")
 	expect("missing note", call(t, "DELETE", u+"/notes/note-nope", admin, nil, &e), 404, "")
 
 	// Incidents by hand.

@@ -267,6 +267,16 @@ func author(r *http.Request) string {
 	return "key " + k.ID
 }
 
+// owner is who a request acts as, for things only their writer may change:
+// the person of a personal key, else the key itself.
+func owner(r *http.Request) string {
+	k, _ := r.Context().Value(keyCtx{}).(auth.Key)
+	if k.User != "" {
+		return "user:" + k.User
+	}
+	return "key:" + k.ID
+}
+
 // KeyOf is the API key a request carries: X-Honeycomb-Team, the
 // configured KeyHeader, or Authorization: Bearer.
 func (s *Server) KeyOf(r *http.Request) string {

@@ -77,8 +77,8 @@ func (s *Server) postNote(w http.ResponseWriter, r *http.Request) {
 	if !readStrict(w, r, &n, "note") {
 		return
 	}
-	if n.ID != "" || n.Author != "" || n.HTML != "" || !n.CreatedAt.IsZero() || !n.UpdatedAt.IsZero() {
-		writeError(w, http.StatusBadRequest, "id, author, html, created_at, updated_at: set by the server")
+	if n.ID != "" || n.Author != "" || n.Owner != "" || n.HTML != "" || !n.CreatedAt.IsZero() || !n.UpdatedAt.IsZero() {
+		writeError(w, http.StatusBadRequest, "id, author, owner, html, created_at, updated_at: set by the server")
 		return
 	}
 	if err := n.Check(); err != nil {
@@ -95,7 +95,7 @@ func (s *Server) postNote(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.Now().UTC()
-	n.ID, n.Author, n.CreatedAt, n.UpdatedAt = newID("note-"), author(r), now, now
+	n.ID, n.Author, n.Owner, n.CreatedAt, n.UpdatedAt = newID("note-"), author(r), owner(r), now, now
 	s.writeNote(w, r, n, http.StatusCreated)
 }
 
@@ -128,7 +128,11 @@ func (s *Server) noteNamed(w http.ResponseWriter, r *http.Request) (note.Note, b
 			continue
 		}
 		k, _ := r.Context().Value(keyCtx{}).(auth.Key)
-		if n.Author != author(r) && k.Scope != auth.Admin {
+		mine := n.Owner == owner(r)
+		if n.Owner == "" { // written before notes had owners: its person only
+			mine = k.User != "" && k.User == n.Author
+		}
+		if !mine && k.Scope != auth.Admin {
 			writeError(w, http.StatusForbidden, "only the note's author ("+n.Author+") or an admin may change it")
 			return note.Note{}, false
 		}

@@ -26,14 +26,18 @@ const MaxText = 64 << 10
 
 // Note is one note.
 type Note struct {
-	ID         string    `json:"id"`
-	TargetType string    `json:"target_type"`
-	TargetID   string    `json:"target_id"`
-	Text       string    `json:"text"` // Markdown
-	HTML       string    `json:"html"` // rendered, safe to insert
-	Author     string    `json:"author"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	ID         string `json:"id"`
+	TargetType string `json:"target_type"`
+	TargetID   string `json:"target_id"`
+	Text       string `json:"text"` // Markdown
+	HTML       string `json:"html"` // rendered, safe to insert
+	Author     string `json:"author"`
+	// Owner is who may change the note besides an admin: "user:NAME" when
+	// written with a person's key, "key:ID" with a team key. The author's
+	// name alone would not do: a team key may be named like a person.
+	Owner     string    `json:"owner"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Check validates a note's target and text.
