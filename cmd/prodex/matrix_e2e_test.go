@@ -419,6 +419,23 @@ func TestRouteScopeMatrix(t *testing.T) {
 		}
 	}
 
+	// What the server must answer a key: 401, or 403 for which reason (a
+	// substring of the error), or 0 for getting through.
+	expected := func(r matrixRoute, k matrixKey, write bool) (want int, why string) {
+		switch {
+		case r.scope == public:
+		case k.scope == "":
+			return 401, "unknown API key"
+		case k.cookieOnly && write:
+			return 403, "X-Prodex-UI"
+		case !grants(k.scope, r.scope):
+			return 403, "scope " + k.scope
+		case r.rootOnly && k.env != "":
+			return 403, "default environment"
+		}
+		return 0, ""
+	}
+
 	// Every route with every key.
 	cases := 0
 	for _, r := range routes {
@@ -427,20 +444,7 @@ func TestRouteScopeMatrix(t *testing.T) {
 		otlp := r.pattern == "POST /v1/traces" || r.pattern == "POST /v1/logs"
 		for _, k := range keys {
 			cases++
-			// What the server must answer: 401, or 403 for which reason
-			// (a substring of the error), or 0 for getting through.
-			want, why := 0, ""
-			switch {
-			case r.scope == public:
-			case k.scope == "":
-				want, why = 401, "unknown API key"
-			case k.cookieOnly && write:
-				want, why = 403, "X-Prodex-UI"
-			case !grants(k.scope, r.scope):
-				want, why = 403, "scope "+k.scope
-			case r.rootOnly && k.env != "":
-				want, why = 403, "default environment"
-			}
+			want, why := expected(r, k, write)
 			path, body := r.path, r.body
 			if r.fresh != nil {
 				path, body = r.fresh(k)
@@ -477,5 +481,27 @@ func TestRouteScopeMatrix(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d routes × %d keys = %d cases in %s", len(routes), len(keys), cases, time.Since(began).Round(time.Millisecond))
+	// HEAD reaches every GET route (net/http's mux routes it there): it
+	// must be refused alike, without a body to say why.
+	for _, r := range routes {
+		if !strings.HasPrefix(r.pattern, "GET ") {
+			continue
+		}
+		for _, k := range keys {
+			cases++
+			want, why := expected(r, k, false)
+			path := r.path
+			if r.fresh != nil {
+				path, _ = r.fresh(k)
+			}
+			code, _ := send("HEAD", path, nil, k.set)
+			switch {
+			case want != 0 && code != want:
+				t.Errorf("HEAD %s (%s) with %s: got %d, want %d (%s)", path, r.pattern, k.name, code, want, why)
+			case want == 0 && (code == 401 || code == 403 || code >= 500):
+				t.Errorf("HEAD %s (%s) with %s: got %d, want it let through", path, r.pattern, k.name, code)
+			}
+		}
+	}
+	t.Logf("%d routes × %d keys = %d cases (GET routes again with HEAD) in %s", len(routes), len(keys), cases, time.Since(began).Round(time.Millisecond))
 }
