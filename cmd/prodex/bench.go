@@ -189,9 +189,14 @@ func benchBatch(rng *rand.Rand, now time.Time, seq, n, fields int) []byte {
 		fmt.Fprintf(&buf, `{"time":%q,"data":%s}`, now.Add(-time.Duration(rng.IntN(3600))*time.Second).Format(time.RFC3339Nano), data)
 	}
 	buf.WriteByte(']')
+	return gzipped(buf.Bytes())
+}
+
+// gzipped compresses a request body as clients do before sending it.
+func gzipped(body []byte) []byte {
 	var gz bytes.Buffer
 	w := gzip.NewWriter(&gz)
-	w.Write(buf.Bytes())
+	w.Write(body)
 	w.Close()
 	return gz.Bytes()
 }

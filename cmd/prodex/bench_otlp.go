@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -141,9 +139,5 @@ func benchTraces(rng *rand.Rand, now time.Time, n int, compress bool) ([]byte, e
 	if err != nil || !compress {
 		return body, err
 	}
-	var gz bytes.Buffer
-	w := gzip.NewWriter(&gz)
-	w.Write(body)
-	w.Close()
-	return gz.Bytes(), nil
+	return gzipped(body), nil
 }

@@ -2,14 +2,12 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +16,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/prodex/prodex/internal/ingest"
 )
 
 // benchSoakCmd drives a running server beyond its capacity for a while and
@@ -108,7 +108,7 @@ func benchSoakCmd() *cobra.Command {
 					case <-stop:
 						return
 					case <-t.C:
-						if n, err := residentOf(pid); err == nil && n > rss.Load() {
+						if n, err := ingest.ResidentOf(pid); err == nil && n > rss.Load() {
 							rss.Store(n)
 						}
 					}
@@ -283,11 +283,7 @@ func soakBatch(rng *rand.Rand, n int, badShare float64) []byte {
 			"host": "host-" + strconv.Itoa(rng.IntN(20)), "build_id": 4500 + rng.IntN(12), "user_id": rng.IntN(100000)}}
 	}
 	raw, _ := json.Marshal(evs)
-	var gz bytes.Buffer
-	w := gzip.NewWriter(&gz)
-	w.Write(raw)
-	w.Close()
-	return gz.Bytes()
+	return gzipped(raw)
 }
 
 // accepted counts the events a /1/batch answer accepted.
@@ -326,20 +322,6 @@ func soakCount(c *client, ds string) (int64, error) {
 	}
 	n, _ := res.Results[0].Data["COUNT"].(float64)
 	return int64(n), nil
-}
-
-// residentOf reads a process's resident set size from /proc.
-func residentOf(pid int) (int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", pid))
-	if err != nil {
-		return 0, err
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 2 {
-		return 0, fmt.Errorf("bad statm")
-	}
-	pages, err := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize()), err
 }
 
 func humanBytes(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/1e6) }

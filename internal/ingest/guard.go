@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"runtime"
@@ -234,15 +235,30 @@ func (g *Guard) Sample() (resident, ceiling, freeDisk, minFreeDisk, inFlight int
 // residentBytes reads the process's resident set size. On systems without
 // /proc it falls back to the memory the Go runtime holds.
 func residentBytes() (int64, error) {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
+	n, err := ResidentOf(0)
+	var unreadable *fs.PathError
+	if errors.As(err, &unreadable) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		return int64(ms.Sys - ms.HeapReleased), nil
 	}
+	return n, err
+}
+
+// ResidentOf reads a process's resident memory from /proc (pid 0: this
+// process).
+func ResidentOf(pid int) (int64, error) {
+	path := "/proc/self/statm"
+	if pid != 0 {
+		path = "/proc/" + strconv.Itoa(pid) + "/statm"
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
 	f := strings.Fields(string(b))
 	if len(f) < 2 {
-		return 0, fmt.Errorf("unexpected /proc/self/statm: %q", b)
+		return 0, fmt.Errorf("unexpected %s: %q", path, b)
 	}
 	pages, err := strconv.ParseInt(f[1], 10, 64)
 	if err != nil {
