@@ -1,0 +1,405 @@
+package clickhouse
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prodex/prodex/internal/schema"
+	"github.com/prodex/prodex/internal/store"
+)
+
+const usPerDay = int64(24 * time.Hour / time.Microsecond)
+
+// reload reads the catalog: datasets from px_datasets, their columns from
+// the server's own table definitions, the columns' times from px_columns.
+// What this node knows and the server does not yet show (its last-seen
+// times) is kept.
+func (s *Store) reload(ctx context.Context) error {
+	type dsRow struct {
+		name      string
+		created   int64
+		retention int64
+	}
+	var dss []dsRow
+	rows, err := s.db.QueryContext(ctx, `SELECT name, min(created_us), argMax(retention_s, version) FROM `+s.qualified("px_datasets")+` GROUP BY name`)
+	if err != nil {
+		return fmt.Errorf("read datasets: %w", err)
+	}
+	for rows.Next() {
+		var r dsRow
+		if err := rows.Scan(&r.name, &r.created, &r.retention); err != nil {
+			rows.Close()
+			return err
+		}
+		dss = append(dss, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	type colRow struct{ table, name, typ, comment string }
+	var cols []colRow
+	rows, err = s.db.QueryContext(ctx, `SELECT table, name, type, comment FROM system.columns WHERE database = ? AND startsWith(table, 'e_') AND startsWith(name, 'c')`, s.opts.Database)
+	if err != nil {
+		return fmt.Errorf("read columns: %w", err)
+	}
+	for rows.Next() {
+		var r colRow
+		if err := rows.Scan(&r.table, &r.name, &r.typ, &r.comment); err != nil {
+			rows.Close()
+			return err
+		}
+		cols = append(cols, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	type times struct{ created, seen int64 }
+	seen := map[[2]string]times{}
+	rows, err = s.db.QueryContext(ctx, `SELECT dataset, name, min(created_us), max(seen_us) FROM `+s.qualified("px_columns")+` GROUP BY dataset, name`)
+	if err != nil {
+		return fmt.Errorf("read column times: %w", err)
+	}
+	for rows.Next() {
+		var ds, name string
+		var t times
+		if err := rows.Scan(&ds, &name, &t.created, &t.seen); err != nil {
+			rows.Close()
+			return err
+		}
+		seen[[2]string{ds, name}] = t
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	byTable := map[string]*dataset{}
+	for _, r := range dss {
+		ds := s.datasets[r.name]
+		if ds == nil {
+			ds = &dataset{name: r.name, table: tableName(r.name), fields: map[string]*field{}}
+			s.datasets[r.name] = ds
+		}
+		ds.created = time.UnixMicro(r.created).UTC()
+		ds.retention = time.Duration(r.retention) * time.Second
+		byTable[ds.table] = ds
+	}
+	for _, c := range cols {
+		ds := byTable[c.table]
+		t, ok := typeOfColumn(c.name, c.typ)
+		if ds == nil || !ok || fieldBase(c.comment) != c.name[:len(c.name)-2] {
+			continue // not a field column, or a dataset still being created
+		}
+		f := ds.fields[c.comment]
+		if f == nil {
+			f = &field{name: c.comment, base: fieldBase(c.comment), typed: map[schema.Type]bool{}}
+			ds.fields[c.comment] = f
+		}
+		f.typed[t] = true
+		if tm, ok := seen[[2]string{ds.name, c.comment}]; ok {
+			if f.created.IsZero() || tm.created < f.created.UnixMicro() {
+				f.created = time.UnixMicro(tm.created).UTC()
+			}
+			if tm.seen > f.lastSeen.UnixMicro() {
+				f.lastSeen = time.UnixMicro(tm.seen).UTC()
+			}
+		}
+	}
+	s.loaded = time.Now()
+	return nil
+}
+
+// typeOfColumn reads a field column's type from its name and SQL type.
+func typeOfColumn(name, sqlType string) (schema.Type, bool) {
+	if len(name) < 3 || name[len(name)-2] != '_' {
+		return "", false
+	}
+	for t, l := range typeLetter {
+		if name[len(name)-1:] == l && chType[t] == sqlType {
+			return t, true
+		}
+	}
+	return "", false
+}
+
+func (s *Store) refreshLoop() {
+	defer close(s.done)
+	tick := time.NewTicker(s.opts.Refresh)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+			ctx, cancel := context.WithTimeout(context.Background(), s.opts.Refresh)
+			s.reload(ctx) // a failed refresh keeps the catalog it had
+			s.SaveLastSeen(ctx)
+			cancel()
+		}
+	}
+}
+
+// lookup returns a dataset, reloading the catalog once when it is unknown:
+// another node may have created it.
+func (s *Store) lookup(ctx context.Context, name string) (*dataset, error) {
+	s.mu.RLock()
+	ds, recent := s.datasets[name], time.Since(s.loaded) < time.Second
+	s.mu.RUnlock()
+	if ds != nil {
+		return ds, nil
+	}
+	if !recent {
+		if err := s.reload(ctx); err != nil {
+			return nil, err
+		}
+		s.mu.RLock()
+		ds = s.datasets[name]
+		s.mu.RUnlock()
+	}
+	if ds == nil {
+		return nil, store.ErrNotFound
+	}
+	return ds, nil
+}
+
+// Datasets lists the datasets, sorted by name.
+func (s *Store) Datasets() []store.Dataset {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]store.Dataset, 0, len(s.datasets))
+	for _, ds := range s.datasets {
+		out = append(out, store.Dataset{Name: ds.name, Created: ds.created, Retention: ds.retention, Columns: len(ds.fields)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Columns lists a dataset's columns in creation order (then by name).
+func (s *Store) Columns(name string) ([]schema.Column, error) {
+	ds, err := s.lookup(context.Background(), name)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]schema.Column, 0, len(ds.fields))
+	for _, f := range ds.fields {
+		out = append(out, schema.Column{Name: f.name, Type: f.typ(), Phys: f.base, Created: f.created, LastSeen: f.lastSeen})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.Before(out[j].Created)
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, nil
+}
+
+// SetRetention changes a dataset's retention.
+func (s *Store) SetRetention(ctx context.Context, name string, d time.Duration) error {
+	if d < time.Hour {
+		return fmt.Errorf("retention must be at least 1h")
+	}
+	ds, err := s.lookup(ctx, name)
+	if err != nil {
+		return err
+	}
+	s.mu.RLock()
+	created := ds.created
+	s.mu.RUnlock()
+	if err := s.putDataset(ctx, name, created, d); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	ds.retention = d
+	s.mu.Unlock()
+	return nil
+}
+
+// putDataset writes a dataset's catalog row on every shard; the newest
+// version wins.
+func (s *Store) putDataset(ctx context.Context, name string, created time.Time, retention time.Duration) error {
+	version := time.Now().UnixNano()
+	return s.each(ctx, func(db *sql.DB) error {
+		return insert(ctx, db, s.qualified("px_datasets")+` (name, created_us, retention_s, version)`,
+			[]any{name, created.UnixMicro(), int64(retention / time.Second), version})
+	})
+}
+
+// SaveLastSeen persists the columns' last-written times, kept in memory
+// on the write path.
+func (s *Store) SaveLastSeen(ctx context.Context) error {
+	type row struct {
+		ds, name      string
+		created, seen int64
+	}
+	var rows []row
+	s.mu.Lock()
+	for _, ds := range s.datasets {
+		for _, f := range ds.fields {
+			if f.seenNew {
+				rows = append(rows, row{ds.name, f.name, f.created.UnixMicro(), f.lastSeen.UnixMicro()})
+				f.seenNew = false
+			}
+		}
+	}
+	s.mu.Unlock()
+	if len(rows) == 0 {
+		return nil
+	}
+	vals := make([][]any, len(rows))
+	for i, r := range rows {
+		vals[i] = []any{r.ds, r.name, r.created, r.seen}
+	}
+	return s.each(ctx, func(db *sql.DB) error {
+		return insert(ctx, db, s.qualified("px_columns")+` (dataset, name, created_us, seen_us)`, vals...)
+	})
+}
+
+// Catalog is a snapshot of one dataset's fields, for compiling a query.
+type Catalog struct {
+	s      *Store
+	name   string
+	table  string
+	fields map[string]schema.Column
+	typed  map[string]map[schema.Type]bool // by base
+}
+
+// Catalog returns a snapshot of a dataset's catalog.
+func (s *Store) Catalog(name string) (*Catalog, error) {
+	ds, err := s.lookup(context.Background(), name)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c := &Catalog{s: s, name: name, table: s.readTable(name), fields: map[string]schema.Column{}, typed: map[string]map[schema.Type]bool{}}
+	for _, f := range ds.fields {
+		c.fields[f.name] = schema.Column{Name: f.name, Type: f.typ(), Phys: f.base, Created: f.created, LastSeen: f.lastSeen}
+		ts := map[schema.Type]bool{}
+		for t := range f.typed {
+			ts[t] = true
+		}
+		c.typed[f.base] = ts
+	}
+	return c, nil
+}
+
+// Column returns the column of a field name; Phys is the name From
+// yields it under.
+func (c *Catalog) Column(name string) (schema.Column, bool) {
+	col, ok := c.fields[name]
+	return col, ok
+}
+
+// Columns lists every column, sorted by name.
+func (c *Catalog) Columns() []schema.Column {
+	out := make([]schema.Column, 0, len(c.fields))
+	for _, col := range c.fields {
+		out = append(out, col)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Weighted reports whether any event of the UTC days [start, end) touches
+// has a sample rate above 1. Days, not the exact interval, so that a query
+// takes the same (weighted or plain) path on every store: the embedded
+// one decides per day.
+func (c *Catalog) Weighted(start, end time.Time) bool {
+	s := floorDay(start.UnixMicro())
+	e := floorDay(end.UnixMicro()-1) + usPerDay
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var n uint64
+	err := c.s.db.QueryRowContext(ctx, `SELECT count() FROM (SELECT 1 FROM `+c.table+` WHERE ts >= ? AND ts < ? AND sr > 1 LIMIT 1)`, s, e).Scan(&n)
+	// Unknown is weighted: the weighted aggregates are exact either way.
+	return err != nil || n > 0
+}
+
+func floorDay(us int64) int64 {
+	d := us / usPerDay
+	if us < 0 && us%usPerDay != 0 {
+		d--
+	}
+	return d * usPerDay
+}
+
+// From returns a parenthesised table expression yielding ts, sr and each
+// asked field (by its Phys name) as its catalog type, for the events with
+// start ≤ ts < end. A field stored under several types reads as its
+// widest: the typed column written, converted. Only generated names and
+// integers appear in the text.
+func (c *Catalog) From(phys []string, start, end time.Time) string {
+	var b strings.Builder
+	b.WriteString("(SELECT ts, sr")
+	for _, p := range phys {
+		b.WriteString(", " + c.read(p) + " AS " + ident(p))
+	}
+	b.WriteString(" FROM " + c.table + " WHERE ts >= " + strconv.FormatInt(start.UnixMicro(), 10) + " AND ts < " + strconv.FormatInt(end.UnixMicro(), 10) + ")")
+	return b.String()
+}
+
+// read is the expression of a field as its widest type. Its typed columns
+// hold one value at most per event (the one it was written as).
+// ClickHouse 18.16 crashes on coalesce() over converted Nullable columns,
+// so the choice is a multiIf.
+func (c *Catalog) read(base string) string {
+	ts := c.typed[base]
+	var to schema.Type
+	for _, col := range c.fields {
+		if col.Phys == base {
+			to = col.Type
+		}
+	}
+	order := []schema.Type{to}
+	for _, t := range []schema.Type{schema.String, schema.Float, schema.Integer, schema.Boolean} {
+		if t != to {
+			order = append(order, t)
+		}
+	}
+	var arms []string
+	for _, t := range order {
+		if ts[t] {
+			x := ident(column(base, t))
+			arms = append(arms, "isNotNull("+x+")", convert(x, t, to))
+		}
+	}
+	switch len(arms) {
+	case 0:
+		return "CAST(NULL AS " + chType[to] + ")"
+	case 2:
+		return arms[1]
+	}
+	return "multiIf(" + strings.Join(arms, ", ") + ", NULL)"
+}
+
+// convert turns column x of type from into type to, as the embedded store
+// does: numbers widen to float, anything to its text (booleans as
+// true/false).
+func convert(x string, from, to schema.Type) string {
+	if from == to {
+		return x
+	}
+	switch to {
+	case schema.Float:
+		return "toFloat64(" + x + ")"
+	case schema.String:
+		if from == schema.Boolean {
+			return "if(" + x + " = 1, 'true', 'false')"
+		}
+		return "toString(" + x + ")"
+	}
+	return x
+}

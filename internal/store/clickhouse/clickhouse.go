@@ -1,0 +1,364 @@
+// Package clickhouse is the event store for deployments that outgrow one
+// machine: events live in ClickHouse, sharded by ClickHouse itself, and any
+// number of stateless Prodex nodes write and query them.
+//
+// Layout. A dataset is one MergeTree table on every shard ("e_<hash>",
+// partitioned by UTC day of event time so that retention drops whole
+// partitions) and, on a cluster, a Distributed table ("d_<hash>") over
+// them on every shard, which queries read. Writes skip the Distributed
+// table: each batch goes to one shard's local table, chosen in turn, so
+// that an acknowledged event is stored, not queued for forwarding.
+//
+// Columns. A table has ts (µs since the epoch), sr (sample rate) and, per
+// field and type, one Nullable column named from a hash of the field name
+// and a type letter ("c<hash>_i", _f, _s, _b), with the field's name in the
+// column's COMMENT. Names are therefore the same on every node without
+// coordination, user text never becomes an identifier, and promoting a
+// field's type (integer → float → string, boolean → string) adds a column
+// rather than rewriting one: the catalog reads the field as the coalesce
+// of its typed columns, converted to its widest type. Two nodes adding the
+// same column at once is harmless (the second is told it exists).
+//
+// The SQL runs on the ClickHouse Debian packages (18.16) as on current
+// releases: no Map, JSON, DateTime64, toStartOfInterval, IF NOT EXISTS on
+// columns or column TTL.
+package clickhouse
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/prodex/prodex/internal/schema"
+)
+
+// Options tune the store.
+type Options struct {
+	// Database holds Prodex's tables (default "default").
+	Database string
+	// Cluster names the remote_servers cluster whose shards hold the
+	// events; empty means one server, no Distributed tables.
+	Cluster string
+	// MaxColumns caps the fields of one dataset (default 10,000).
+	MaxColumns int
+	// Retention is the default retention of a new dataset (default 60 days).
+	Retention time.Duration
+	// Refresh is how often the catalog is reloaded, to see datasets and
+	// columns other nodes created (default 5 s).
+	Refresh time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Database == "" {
+		o.Database = "default"
+	}
+	if o.MaxColumns <= 0 {
+		o.MaxColumns = 10000
+	}
+	if o.Retention <= 0 {
+		o.Retention = 60 * 24 * time.Hour
+	}
+	if o.Refresh <= 0 {
+		o.Refresh = 5 * time.Second
+	}
+}
+
+// ParseURL reads a store address, clickhouse://HOST:PORT/DATABASE?cluster=NAME,
+// into the server's address and options.
+func ParseURL(raw string) (addr string, opts Options, err error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", opts, fmt.Errorf("store address: %w", err)
+	}
+	if u.Scheme != "clickhouse" {
+		return "", opts, fmt.Errorf("store address %q: want clickhouse://HOST:PORT/DATABASE", raw)
+	}
+	if u.Host == "" {
+		return "", opts, fmt.Errorf("store address %q has no host", raw)
+	}
+	addr = u.Host
+	if u.Port() == "" {
+		addr += ":9000"
+	}
+	opts.Database = strings.Trim(u.Path, "/")
+	if opts.Database != "" && !safeName(opts.Database) {
+		return "", opts, fmt.Errorf("store address: database name %q may only hold letters, digits and '_'", opts.Database)
+	}
+	q := u.Query()
+	opts.Cluster = q.Get("cluster")
+	if opts.Cluster != "" && !safeName(opts.Cluster) {
+		return "", opts, fmt.Errorf("store address: cluster name %q may only hold letters, digits and '_'", opts.Cluster)
+	}
+	for k := range q {
+		if k != "cluster" {
+			return "", opts, fmt.Errorf("store address: unknown parameter %q", k)
+		}
+	}
+	return addr, opts, nil
+}
+
+func safeName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Store is the ClickHouse event store.
+type Store struct {
+	opts   Options
+	db     *sql.DB   // the server named in the address: queries, catalog
+	shards []*sql.DB // every shard, in cluster order (db alone without a cluster)
+
+	wmu  sync.Mutex // one write at a time from this node
+	next int        // shard the next write goes to
+
+	mu       sync.RWMutex
+	datasets map[string]*dataset
+	loaded   time.Time
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+type dataset struct {
+	name      string
+	table     string // local table
+	created   time.Time
+	retention time.Duration
+	fields    map[string]*field
+}
+
+// field is one event field: the typed columns that hold it.
+type field struct {
+	name     string
+	base     string               // "c<hash>": the name the catalog yields it under
+	typed    map[schema.Type]bool // types with a column
+	created  time.Time
+	lastSeen time.Time
+	seenNew  bool // lastSeen moved since it was saved
+}
+
+// typ is the field's type: the widest of its columns.
+func (f *field) typ() schema.Type {
+	switch {
+	case f.typed[schema.String], f.typed[schema.Boolean] && (f.typed[schema.Integer] || f.typed[schema.Float]):
+		return schema.String
+	case f.typed[schema.Float]:
+		return schema.Float
+	case f.typed[schema.Integer]:
+		return schema.Integer
+	}
+	return schema.Boolean
+}
+
+func open(addr, database string) *sql.DB {
+	db := ch.OpenDB(&ch.Options{
+		Addr:     []string{addr},
+		Protocol: ch.Native,
+		Auth:     ch.Auth{Database: database, Username: "default"},
+		// The server's default is fine; compression saves network on
+		// inserts of wide events.
+		Compression: &ch.Compression{Method: ch.CompressionLZ4},
+		DialTimeout: 10 * time.Second,
+	})
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(4)
+	return db
+}
+
+// Open connects to the server at addr (host:port of its native protocol)
+// and, on a cluster, to every shard the server's system.clusters lists,
+// creating Prodex's catalog tables where missing.
+func Open(ctx context.Context, addr string, opts Options) (*Store, error) {
+	opts.defaults()
+	s := &Store{opts: opts, datasets: map[string]*dataset{}, stop: make(chan struct{}), done: make(chan struct{})}
+	boot := open(addr, "default")
+	if err := boot.PingContext(ctx); err != nil {
+		boot.Close()
+		return nil, fmt.Errorf("clickhouse %s: %w", addr, err)
+	}
+	addrs := []string{addr}
+	if opts.Cluster != "" {
+		var err error
+		if addrs, err = clusterShards(ctx, boot, opts.Cluster); err != nil {
+			boot.Close()
+			return nil, err
+		}
+	}
+	boot.Close()
+	s.db = open(addr, "default")
+	for _, a := range addrs {
+		s.shards = append(s.shards, open(a, "default"))
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.reload(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	go s.refreshLoop()
+	return s, nil
+}
+
+// clusterShards returns one address per shard of a cluster (its first
+// replica: the shard's other replicas receive its writes by replication).
+func clusterShards(ctx context.Context, db *sql.DB, cluster string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT shard_num, host_address, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num`, cluster)
+	if err != nil {
+		return nil, fmt.Errorf("read cluster %q: %w", cluster, err)
+	}
+	defer rows.Close()
+	var out []string
+	last := uint32(0)
+	for rows.Next() {
+		var shard uint32
+		var host string
+		var port uint16
+		if err := rows.Scan(&shard, &host, &port); err != nil {
+			return nil, err
+		}
+		if shard == last {
+			continue
+		}
+		last = shard
+		out = append(out, hostPort(host, port))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("clickhouse has no cluster %q in remote_servers", cluster)
+	}
+	return out, nil
+}
+
+func hostPort(host string, port uint16) string {
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + strconv.Itoa(int(port))
+}
+
+// Close stops the refresh and closes the connections.
+func (s *Store) Close() error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+		if s.loadedOnce() {
+			<-s.done
+		}
+	}
+	var errs []error
+	if err := s.SaveLastSeen(context.Background()); err != nil {
+		errs = append(errs, err)
+	}
+	for _, db := range s.shards {
+		errs = append(errs, db.Close())
+	}
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Store) loadedOnce() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return !s.loaded.IsZero()
+}
+
+// DB is the handle queries run on.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Shards is the number of shards written to.
+func (s *Store) Shards() int { return len(s.shards) }
+
+// tableName is the local table of a dataset; the name is a hash, so any
+// dataset name maps to a short identifier that needs no quoting rules.
+func tableName(dataset string) string { return "e_" + hash(dataset) }
+
+// distName is the Distributed table over a dataset's local tables.
+func distName(dataset string) string { return "d_" + hash(dataset) }
+
+func hash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:10])
+}
+
+var typeLetter = map[schema.Type]string{schema.Integer: "i", schema.Float: "f", schema.String: "s", schema.Boolean: "b"}
+
+var chType = map[schema.Type]string{schema.Integer: "Nullable(Int64)", schema.Float: "Nullable(Float64)", schema.String: "Nullable(String)", schema.Boolean: "Nullable(UInt8)"}
+
+// fieldBase is the name a field is read under; its typed columns add a
+// type letter.
+func fieldBase(name string) string { return "c" + hash(name) }
+
+func column(base string, t schema.Type) string { return base + "_" + typeLetter[t] }
+
+func (s *Store) qualified(table string) string { return ident(s.opts.Database) + "." + ident(table) }
+
+// readTable is the table queries read: the Distributed one on a cluster.
+func (s *Store) readTable(ds string) string {
+	if s.opts.Cluster != "" {
+		return s.qualified(distName(ds))
+	}
+	return s.qualified(tableName(ds))
+}
+
+func ident(s string) string { return "`" + s + "`" }
+
+// quote renders a string literal for DDL, where ClickHouse takes no bound
+// values (column comments). Backslashes and quotes are escaped.
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// migrate creates the database and the catalog tables on every shard.
+func (s *Store) migrate(ctx context.Context) error {
+	for _, db := range s.shards {
+		for _, q := range []string{
+			`CREATE DATABASE IF NOT EXISTS ` + ident(s.opts.Database),
+			`CREATE TABLE IF NOT EXISTS ` + s.qualified("px_datasets") + ` (name String, created_us Int64, retention_s Int64, version Int64) ENGINE = ReplacingMergeTree(version) ORDER BY name`,
+			`CREATE TABLE IF NOT EXISTS ` + s.qualified("px_columns") + ` (dataset String, name String, created_us Int64, seen_us Int64) ENGINE = ReplacingMergeTree(seen_us) ORDER BY (dataset, name)`,
+		} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("clickhouse schema: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// each runs f on every shard.
+func (s *Store) each(ctx context.Context, f func(db *sql.DB) error) error {
+	for _, db := range s.shards {
+		if err := f(db); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exists reports whether err says the column or table is already there,
+// which another node creating it at the same time causes.
+func exists(err error) bool {
+	var e *ch.Exception
+	return errors.As(err, &e) && (e.Code == 44 || e.Code == 57)
+}
+

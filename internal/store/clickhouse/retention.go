@@ -1,0 +1,64 @@
+package clickhouse
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// DropExpired drops, per dataset and shard, the day partitions wholly
+// older than the dataset's retention: whole partitions, never row
+// deletes. It returns the number of partitions dropped.
+func (s *Store) DropExpired(ctx context.Context, now time.Time) (int, error) {
+	if err := s.reload(ctx); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	cutoff := map[string]int64{} // local table → first day kept
+	names := map[string]string{}
+	for _, ds := range s.datasets {
+		cutoff[ds.table] = floorDay(now.Add(-ds.retention).UnixMicro()) / usPerDay
+		names[ds.table] = ds.name
+	}
+	s.mu.RUnlock()
+	dropped := 0
+	err := s.each(ctx, func(db *sql.DB) error {
+		rows, err := db.QueryContext(ctx, `SELECT DISTINCT table, partition FROM system.parts WHERE database = ? AND active AND startsWith(table, 'e_')`, s.opts.Database)
+		if err != nil {
+			return err
+		}
+		type part struct {
+			table string
+			day   int64
+		}
+		var victims []part
+		for rows.Next() {
+			var table, partition string
+			if err := rows.Scan(&table, &partition); err != nil {
+				rows.Close()
+				return err
+			}
+			day, err := strconv.ParseInt(partition, 10, 64)
+			first, ok := cutoff[table]
+			if err == nil && ok && day < first {
+				victims = append(victims, part{table, day})
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, v := range victims {
+			// The partition ID is the day number the table computed:
+			// an integer, formatted here, not user text.
+			if _, err := db.ExecContext(ctx, "ALTER TABLE "+s.qualified(v.table)+" DROP PARTITION "+strconv.FormatInt(v.day, 10)); err != nil {
+				return fmt.Errorf("drop day %d of %s: %w", v.day, names[v.table], err)
+			}
+			dropped++
+		}
+		return nil
+	})
+	return dropped, err
+}

@@ -1,0 +1,293 @@
+package clickhouse
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/prodex/prodex/internal/schema"
+	"github.com/prodex/prodex/internal/store"
+)
+
+// Append stores batches of events, filling each batch's Errs with the
+// events it rejects (older than the dataset's retention, or adding columns
+// past the limit). Values are reconciled with their field's type as the
+// embedded store does (schema.Coerce). Each dataset's events go to one
+// shard in one insert; Append returns once ClickHouse has written them.
+func (s *Store) Append(ctx context.Context, batches []*store.Batch) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	now := time.Now()
+	for _, b := range batches {
+		if len(b.Errs) != len(b.Events) {
+			b.Errs = make([]error, len(b.Events))
+		}
+		if err := s.appendBatch(ctx, b, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plan is one batch's columns: the typed columns it writes, in order.
+type plan struct {
+	cols  []string
+	index map[string]int // typed column → position after ts, sr
+	need  map[string]newCol
+}
+
+// newCol is a typed column a batch writes: its field and type.
+type newCol struct {
+	field string
+	typ   schema.Type
+}
+
+func (s *Store) appendBatch(ctx context.Context, b *store.Batch, now time.Time) error {
+	ds, err := s.dataset(ctx, b.Dataset, now)
+	if err != nil {
+		return err
+	}
+	s.mu.RLock()
+	retention := ds.retention
+	types := map[string]schema.Type{} // field → type after this batch
+	known := len(ds.fields)
+	for name, f := range ds.fields {
+		types[name] = f.typ()
+	}
+	s.mu.RUnlock()
+
+	oldest := now.Add(-retention)
+	fresh := map[string]bool{}
+	type cell struct {
+		col string
+		v   any
+	}
+	rows := make([][]cell, len(b.Events))
+	p := plan{index: map[string]int{}, need: map[string]newCol{}}
+	for i := range b.Events {
+		if b.Errs[i] != nil {
+			continue
+		}
+		ev := &b.Events[i]
+		if ev.Time.Before(oldest) {
+			b.Errs[i] = fmt.Errorf("event time %s is older than the dataset's retention (%s)", ev.Time.UTC().Format(time.RFC3339), retention)
+			continue
+		}
+		added := 0
+		for name, v := range ev.Fields {
+			if _, ok := types[name]; !ok && v != nil && !fresh[name] {
+				added++
+			}
+		}
+		if added > 0 && known+len(fresh)+added > s.opts.MaxColumns {
+			b.Errs[i] = fmt.Errorf("dataset %q has reached its limit of %d columns; the event adds %d new", ds.name, s.opts.MaxColumns, added)
+			continue
+		}
+		row := make([]cell, 0, len(ev.Fields))
+		for name, v := range ev.Fields {
+			t, ok := schema.TypeOf(v)
+			if !ok {
+				continue
+			}
+			cur, ok := types[name]
+			if !ok {
+				cur = t
+				fresh[name] = true
+			}
+			out := v
+			for {
+				o, promote := schema.Coerce(cur, v)
+				if promote == "" {
+					out = o
+					break
+				}
+				cur = promote
+			}
+			types[name] = cur
+			col := column(fieldBase(name), cur)
+			if _, ok := p.index[col]; !ok {
+				p.index[col] = len(p.cols)
+				p.cols = append(p.cols, col)
+				p.need[col] = newCol{name, cur}
+			}
+			if x, ok := out.(bool); ok {
+				out = boolByte(x)
+			}
+			row = append(row, cell{col, out})
+		}
+		rows[i] = row
+	}
+	if err := s.ensureColumns(ctx, ds, p.need, now); err != nil {
+		return err
+	}
+
+	db := s.shards[s.next%len(s.shards)]
+	s.next++
+	n := 0
+	vals := make([]any, 2+len(p.cols))
+	err = inTx(ctx, db, func(tx *sql.Tx) error {
+		q := "INSERT INTO " + s.qualified(ds.table) + " (ts, sr"
+		for _, c := range p.cols {
+			q += ", " + ident(c)
+		}
+		st, err := tx.PrepareContext(ctx, q+")")
+		if err != nil {
+			return err
+		}
+		for i, row := range rows {
+			if b.Errs[i] != nil {
+				continue
+			}
+			clear(vals)
+			vals[0], vals[1] = b.Events[i].Time.UnixMicro(), b.Events[i].SampleRate
+			for _, c := range row {
+				vals[2+p.index[c.col]] = c.v
+			}
+			if _, err := st.ExecContext(ctx, vals...); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("insert into %s: %w", ds.name, err)
+	}
+	if n > 0 {
+		s.mu.Lock()
+		for _, c := range p.need {
+			if f := ds.fields[c.field]; f != nil && f.lastSeen.Before(now) {
+				f.lastSeen, f.seenNew = now.UTC(), true
+			}
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+func boolByte(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// insert writes rows as one block. Rows go as a prepared batch, never as
+// INSERT … VALUES with bound values, which 18.16 leaves waiting for a
+// data block the client does not send.
+func insert(ctx context.Context, db *sql.DB, into string, rows ...[]any) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, "INSERT INTO "+into)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if _, err := st.ExecContext(ctx, r...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func inTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// dataset returns a dataset, creating its tables and catalog row when
+// neither this node nor the server knows it.
+func (s *Store) dataset(ctx context.Context, name string, now time.Time) (*dataset, error) {
+	if ds, err := s.lookup(ctx, name); err == nil {
+		return ds, nil
+	} else if err != store.ErrNotFound {
+		return nil, err
+	}
+	local, dist := s.qualified(tableName(name)), s.qualified(distName(name))
+	err := s.each(ctx, func(db *sql.DB) error {
+		if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+local+` (ts Int64, sr Int64) ENGINE = MergeTree() PARTITION BY intDiv(ts, `+fmt.Sprint(usPerDay)+`) ORDER BY ts`); err != nil {
+			return err
+		}
+		if s.opts.Cluster == "" {
+			return nil
+		}
+		_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+dist+` AS `+local+` ENGINE = Distributed(`+ident(s.opts.Cluster)+`, `+ident(s.opts.Database)+`, `+ident(tableName(name))+`)`)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create dataset %s: %w", name, err)
+	}
+	if err := s.putDataset(ctx, name, now, s.opts.Retention); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ds := s.datasets[name]
+	if ds == nil {
+		ds = &dataset{name: name, table: tableName(name), created: now.UTC(), retention: s.opts.Retention, fields: map[string]*field{}}
+		s.datasets[name] = ds
+	}
+	return ds, nil
+}
+
+// ensureColumns adds the typed columns a batch writes that the dataset
+// lacks, on every shard's local table and then its Distributed table, with
+// the field's name as the comment.
+func (s *Store) ensureColumns(ctx context.Context, ds *dataset, need map[string]newCol, now time.Time) error {
+	s.mu.RLock()
+	var add []string
+	for col, c := range need {
+		if f := ds.fields[c.field]; f == nil || !f.typed[c.typ] {
+			add = append(add, col)
+		}
+	}
+	s.mu.RUnlock()
+	if len(add) == 0 {
+		return nil
+	}
+	sort.Strings(add)
+	for _, col := range add {
+		name, typ := need[col].field, need[col].typ
+		ddl := " ADD COLUMN " + ident(col) + " " + chType[typ] + " COMMENT " + quote(name)
+		err := s.each(ctx, func(db *sql.DB) error {
+			for _, t := range s.tables(ds.name) {
+				if _, err := db.ExecContext(ctx, "ALTER TABLE "+t+ddl); err != nil && !exists(err) {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("add column %q to %s: %w", name, ds.name, err)
+		}
+		s.mu.Lock()
+		f := ds.fields[name]
+		isNew := f == nil
+		if isNew {
+			f = &field{name: name, base: fieldBase(name), typed: map[schema.Type]bool{}, created: now.UTC(), lastSeen: now.UTC(), seenNew: true}
+			ds.fields[name] = f
+		}
+		f.typed[typ] = true
+		s.mu.Unlock()
+	}
+	// Record the new columns' times now, so another node lists them with
+	// their creation time.
+	return s.SaveLastSeen(ctx)
+}
+
+// tables are a dataset's tables on each shard: local, then Distributed.
+func (s *Store) tables(name string) []string {
+	if s.opts.Cluster == "" {
+		return []string{s.qualified(tableName(name))}
+	}
+	return []string{s.qualified(tableName(name)), s.qualified(distName(name))}
+}
