@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Prodex on a fresh Debian machine: installs what the
-# tests need (Debian's Chromium for the browser tests, Node.js packages for
-# the libhoney and OpenTelemetry JS client tests), then runs the Go test
-# suite with vet.
+# tests need (Debian's Chromium for the browser tests, PostgreSQL for the
+# metadata store's, Node.js packages for the libhoney and OpenTelemetry JS
+# client tests), then runs the Go test suite with vet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,9 @@ need_apt=()
 command -v node >/dev/null || need_apt+=(nodejs npm)
 command -v gcc >/dev/null || need_apt+=(gcc)
 command -v chromium >/dev/null || need_apt+=(chromium)
+# The PostgreSQL metadata store's tests start their own server from
+# Debian's binaries.
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
 fi

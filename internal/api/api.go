@@ -220,7 +220,7 @@ func (s *Server) with(need auth.Scope, h http.HandlerFunc) http.HandlerFunc {
 		// Refused writes are recorded too: who tried what matters.
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		serve(sw, r)
-		e := duckdb.AuditEntry{Time: s.Now().UTC(), Author: author(r), KeyID: k.ID, Method: r.Method, Path: r.URL.Path, Status: sw.status}
+		e := store.AuditEntry{Time: s.Now().UTC(), Author: author(r), KeyID: k.ID, Method: r.Method, Path: r.URL.Path, Status: sw.status}
 		if err := s.Store.Audit(context.WithoutCancel(r.Context()), e); err != nil {
 			s.Log.Error("audit record failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}

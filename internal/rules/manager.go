@@ -37,7 +37,7 @@ type Store interface {
 	SLOs(ctx context.Context) (map[string][]byte, error)
 	// PutAlert saves an episode and the notifications its change owes
 	// in one write.
-	PutAlert(ctx context.Context, id, slo string, started time.Time, open bool, body []byte, owed ...duckdb.Owed) error
+	PutAlert(ctx context.Context, id, slo string, started time.Time, open bool, body []byte, owed ...store.Owed) error
 	Alerts(ctx context.Context, slo string, openOnly bool, limit int) ([][]byte, error)
 	Outbox
 }
@@ -45,7 +45,7 @@ type Store interface {
 // Outbox keeps the notifications owed until they are settled, so that a
 // crash between saving an episode and delivering its page loses nothing.
 type Outbox interface {
-	Owed(ctx context.Context) ([]duckdb.Owed, error)
+	Owed(ctx context.Context) ([]store.Owed, error)
 	Resending(ctx context.Context, id string) error
 	Unsent(ctx context.Context, id, reason string) error
 	Settle(ctx context.Context, id string) error
@@ -517,7 +517,7 @@ func (m *Manager) persist(ctx context.Context, ep *Episode, notes []owed) error 
 	if err != nil {
 		return err
 	}
-	rows := make([]duckdb.Owed, 0, len(notes))
+	rows := make([]store.Owed, 0, len(notes))
 	created := m.now()
 	for _, o := range notes {
 		t, err := json.Marshal(o.t)
@@ -528,7 +528,7 @@ func (m *Manager) persist(ctx context.Context, ep *Episode, notes []owed) error 
 		if err != nil {
 			return err
 		}
-		rows = append(rows, duckdb.Owed{ID: o.id, Target: t, Message: msg, Created: created, Attempts: 1})
+		rows = append(rows, store.Owed{ID: o.id, Target: t, Message: msg, Created: created, Attempts: 1})
 	}
 	return m.store.PutAlert(ctx, ep.ID, ep.SLO, ep.StartedAt, ep.State == "firing", body, rows...)
 }

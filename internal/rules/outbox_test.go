@@ -14,6 +14,7 @@ import (
 
 	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/slo"
+	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
@@ -70,7 +71,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func owedRows(t *testing.T, st *duckdb.Store) []duckdb.Owed {
+func owedRows(t *testing.T, st *duckdb.Store) []store.Owed {
 	t.Helper()
 	rows, err := st.Owed(context.Background())
 	if err != nil {

@@ -3,36 +3,28 @@ package duckdb
 import (
 	"context"
 	"time"
+
+	"github.com/prodex/prodex/internal/store"
 )
 
-// AuditEntry is one write made through the API: who, when, what.
-type AuditEntry struct {
-	Time   time.Time `json:"time"`
-	Author string    `json:"author"`
-	KeyID  string    `json:"key_id"`
-	Method string    `json:"method"`
-	Path   string    `json:"path"`
-	Status int       `json:"status"`
-}
-
 // Audit records a write.
-func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
+func (s *Store) Audit(ctx context.Context, e store.AuditEntry) error {
 	_, err := s.exec(ctx, `INSERT INTO px_audit VALUES (?, ?, ?, ?, ?, ?)`, e.Time.UnixMicro(), e.Author, e.KeyID, e.Method, e.Path, e.Status)
 	return err
 }
 
 // AuditLog returns writes, newest first: by author when author is not
 // empty, since a time, at most limit.
-func (s *Store) AuditLog(ctx context.Context, author string, since time.Time, limit int) ([]AuditEntry, error) {
+func (s *Store) AuditLog(ctx context.Context, author string, since time.Time, limit int) ([]store.AuditEntry, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT time_us, author, key_id, method, path, status FROM px_audit
 		WHERE ($1 = '' OR author = $1) AND time_us >= $2 ORDER BY time_us DESC LIMIT $3`, author, since.UnixMicro(), limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []AuditEntry{}
+	out := []store.AuditEntry{}
 	for rows.Next() {
-		var e AuditEntry
+		var e store.AuditEntry
 		var us int64
 		if err := rows.Scan(&us, &e.Author, &e.KeyID, &e.Method, &e.Path, &e.Status); err != nil {
 			return nil, err

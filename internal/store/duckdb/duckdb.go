@@ -118,6 +118,8 @@ type Store struct {
 	countStop   chan struct{}
 	countDone   chan struct{}
 	countErr    atomic.Value // string: the counter's last error
+
+	leases leases // see Lease
 }
 
 type dataset struct {

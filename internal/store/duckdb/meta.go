@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/prodex/prodex/internal/store"
 )
 
 // Metadata documents (SLO definitions, alert episodes) are stored as JSON
@@ -74,7 +76,7 @@ func (s *Store) docs(ctx context.Context, table string) (map[string][]byte, erro
 // notifications owed for its change (see Owed) in the same transaction:
 // after a crash either both are there, and the notifications are sent
 // again, or neither is, and the episode is opened or resolved again.
-func (s *Store) PutAlert(ctx context.Context, id, slo string, started time.Time, open bool, body []byte, owed ...Owed) error {
+func (s *Store) PutAlert(ctx context.Context, id, slo string, started time.Time, open bool, body []byte, owed ...store.Owed) error {
 	if len(owed) == 0 {
 		_, err := s.exec(ctx, `INSERT INTO px_alerts VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET open = excluded.open, body = excluded.body`,
 			id, slo, started.UnixMicro(), open, string(body))

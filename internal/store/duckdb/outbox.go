@@ -4,33 +4,20 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/prodex/prodex/internal/store"
 )
 
-// Owed is a notification the alert rules owe a receiver: saved with the
-// alert change that caused it (PutAlert) and deleted once it is delivered
-// or given up on, so that one still owed when the process dies is sent
-// again at the next start. Target and Message are JSON the store does not
-// interpret.
-type Owed struct {
-	ID        string
-	AlertID   string // set by PutAlert
-	Target    []byte
-	Message   []byte
-	Created   time.Time
-	Attempts  int    // times handed to a notifier
-	LastError string // why the last hand-off did not finish, if known
-}
-
 // Owed returns every notification still owed, oldest first.
-func (s *Store) Owed(ctx context.Context) ([]Owed, error) {
+func (s *Store) Owed(ctx context.Context) ([]store.Owed, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, alert_id, target, message, created_us, attempts, last_error FROM px_notifications_owed ORDER BY created_us, id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Owed
+	var out []store.Owed
 	for rows.Next() {
-		var o Owed
+		var o store.Owed
 		var target, msg string
 		var created int64
 		if err := rows.Scan(&o.ID, &o.AlertID, &target, &msg, &created, &o.Attempts, &o.LastError); err != nil {
