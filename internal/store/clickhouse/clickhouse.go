@@ -361,4 +361,3 @@ func exists(err error) bool {
 	var e *ch.Exception
 	return errors.As(err, &e) && (e.Code == 44 || e.Code == 57)
 }
-
