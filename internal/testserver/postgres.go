@@ -33,7 +33,8 @@ const (
 // It runs initdb and postgres from the highest /usr/lib/postgresql/*/bin
 // (Debian's postgresql package), else from PATH. A missing binary fails the
 // test, telling how to install it; with PRODEX_TEST_NO_SERVERS=1 the test is
-// skipped instead. The server listens on TCP only (no Unix socket, so it
+// skipped instead. The database is UTF-8 and collates by ICU's en-US
+// (PostgreSQL 15 or later). The server listens on TCP only (no Unix socket, so it
 // needs no writable /var/run/postgresql) and runs without fsync: the data
 // is thrown away after the test.
 //
@@ -56,8 +57,13 @@ func Postgres(t testing.TB) string {
 
 	data := filepath.Join(base, "data")
 	initLog := filepath.Join(base, "initdb.log")
-	initCmd := exec.Command(initdb, "-D", data, "-U", PostgresUser, "--auth=trust",
-		"--encoding=UTF8", "--locale=C", "--no-sync")
+	// The database collates by ICU's en-US, as most production databases
+	// collate by a language rather than by bytes: an ORDER BY that forgets
+	// COLLATE "C" sorts differently from DuckDB, and tests see it (the
+	// choice of internal/store/postgres's first server helper; ICU locales
+	// need PostgreSQL 15).
+	initCmd := exec.Command(initdb, "-D", data, "-U", PostgresUser, "--auth=trust", "--no-sync",
+		"--encoding=UTF8", "--locale=C.UTF-8", "--locale-provider=icu", "--icu-locale=en-US")
 	if err := runLogged(initCmd, cred, initLog); err != nil {
 		t.Fatalf("testserver: %s: %v\n--- last lines of %s:\n%s", strings.Join(initCmd.Args, " "), err, initLog, tailFile(initLog, 30))
 	}
@@ -177,7 +183,7 @@ func postgresDir(t testing.TB) (string, *syscall.Credential) {
 
 // postgresEnv is the environment without PG* variables (PGDATA, PGPORT, …
 // of the developer's shell must not redirect the test server) or locale
-// settings (the cluster's locale is C whatever the machine's).
+// settings (the cluster's locale is the same whatever the machine's).
 func postgresEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -186,7 +192,7 @@ func postgresEnv() []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env, "LC_ALL=C")
+	return append(env, "LC_ALL=C.UTF-8")
 }
 
 // runLogged runs cmd to completion as cred (if not nil), its output going

@@ -45,6 +45,15 @@ func TestPostgres(t *testing.T) {
 	if _, err := conn.Exec(ctx, `INSERT INTO dataset (name) VALUES ('checkout')`); err == nil {
 		t.Error("duplicate name accepted")
 	}
+	// Text collates by a language (en-US), not by bytes, unless asked to.
+	var language, bytewise string
+	if err := conn.QueryRow(ctx, `SELECT string_agg(v, ' ' ORDER BY v), string_agg(v, ' ' ORDER BY v COLLATE "C")
+		FROM unnest(ARRAY['b', 'B', 'a', 'A']) AS v`).Scan(&language, &bytewise); err != nil {
+		t.Fatal(err)
+	}
+	if language != "a A b B" || bytewise != "A B a b" {
+		t.Errorf("ORDER BY: %q, COLLATE \"C\": %q; want \"a A b B\" and \"A B a b\"", language, bytewise)
+	}
 }
 
 func TestVersionLess(t *testing.T) {
