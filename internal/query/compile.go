@@ -40,31 +40,17 @@ type planCalc struct {
 
 // compiler accumulates bound values and the physical columns used.
 type compiler struct {
+	d    *dialect
 	cat  Catalog
 	args []any
 	phys []string
 	seen map[string]bool
 }
 
-// bind returns the placeholder of a new bound value, cast to the SQL type
-// of the Go value. DuckDB infers an untyped parameter from where it is
-// used, and a parameter of the base filter, which every pass inlines,
-// could be inferred differently in two passes: that fails inside the
-// engine (and invalidates the database). A typed placeholder cannot.
+// bind returns the SQL of a new bound value, as the dialect writes it.
 func (c *compiler) bind(v any) string {
 	c.args = append(c.args, v)
-	p := "$" + strconv.Itoa(len(c.args))
-	switch v.(type) {
-	case string:
-		return "CAST(" + p + " AS VARCHAR)"
-	case int64, int:
-		return "CAST(" + p + " AS BIGINT)"
-	case float64:
-		return "CAST(" + p + " AS DOUBLE)"
-	case bool:
-		return "CAST(" + p + " AS BOOLEAN)"
-	}
-	return p
+	return c.d.param(len(c.args), v)
 }
 
 // col resolves a field name and remembers its physical column.
@@ -123,7 +109,7 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 	if s.Start.IsZero() {
 		return nil, &Error{Msg: "query spec not resolved"}
 	}
-	c := &compiler{cat: cat, seen: map[string]bool{}}
+	c := &compiler{d: duckDB, cat: cat, seen: map[string]bool{}}
 	weighted := cat.Weighted(s.Start, s.End)
 	p := &Plan{spec: s, groups: s.Breakdowns}
 
@@ -434,7 +420,7 @@ func (c *compiler) orders(s *Spec, gAlias []string) string {
 // filters compiles a filter list to one boolean SQL expression.
 func (c *compiler) filters(field string, fs []Filter, combination string) (string, error) {
 	if len(fs) == 0 {
-		return "true", nil
+		return c.d.True, nil
 	}
 	parts := make([]string, len(fs))
 	for i, f := range fs {
@@ -464,15 +450,14 @@ func (c *compiler) filter(field string, f Filter) (string, error) {
 		case f.Column == "":
 			return "", errorf(field+".column", "missing")
 		case f.Op == "exists":
-			return "false", nil
+			return c.d.False, nil
 		case f.Op == "does-not-exist":
-			return "true", nil
+			return c.d.True, nil
 		}
 		return "", errorf(field+".column", "unknown column %q", f.Column)
 	}
 	x := ident(col.Phys)
 	not := func(e string) string { return x + " IS NULL OR NOT (" + e + ")" }
-	text := "CAST(" + x + " AS VARCHAR)"
 	switch f.Op {
 	case "exists":
 		return x + " IS NOT NULL", nil
@@ -491,7 +476,7 @@ func (c *compiler) filter(field string, f Filter) (string, error) {
 			}
 			ps[i] = c.bind(bv)
 		}
-		e := x + " IN (" + strings.Join(ps, ", ") + ")"
+		e := c.d.in(x, ps)
 		if f.Op == "not-in" {
 			return not(e), nil
 		}
@@ -501,9 +486,7 @@ func (c *compiler) filter(field string, f Filter) (string, error) {
 		if err != nil {
 			return "", errorf(field+".value", "%v", err)
 		}
-		fn := map[string]string{"starts-with": "starts_with", "does-not-start-with": "starts_with",
-			"ends-with": "suffix", "does-not-end-with": "suffix", "contains": "contains", "does-not-contain": "contains"}[f.Op]
-		e := fn + "(" + text + ", " + c.bind(s) + ")"
+		e := c.d.textMatch(textOps[f.Op], c.d.text(x, col.Type), c.bind(s))
 		if strings.HasPrefix(f.Op, "does-not") {
 			return not(e), nil
 		}
@@ -591,7 +574,7 @@ func CompileFilters(field string, fs []Filter, combination string, cat Catalog, 
 	if err := checkCombination(field+"_combination", combination); err != nil {
 		return Predicate{}, err
 	}
-	c := &compiler{cat: cat, seen: map[string]bool{}, args: make([]any, first-1)}
+	c := &compiler{d: duckDB, cat: cat, seen: map[string]bool{}, args: make([]any, first-1)}
 	sql, err := c.filters(field, fs, combination)
 	if err != nil {
 		return Predicate{}, err
