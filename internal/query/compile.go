@@ -124,12 +124,12 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 		}
 		where = "(" + where + ") AND " + pred
 	}
+	bcols, err := c.breakdowns(s)
+	if err != nil {
+		return nil, err
+	}
 	var g []string // physical group columns
-	for i, name := range s.Breakdowns {
-		col, ok := c.col(name)
-		if !ok {
-			return nil, errorf(fmt.Sprintf("breakdowns[%d]", i), "unknown column %q", name)
-		}
+	for _, col := range bcols {
 		g = append(g, ident(col.Phys))
 	}
 	gAlias := make([]string, len(g))
@@ -161,26 +161,14 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 	var joins []string
 
 	for i, calc := range s.Calculations {
-		field := fmt.Sprintf("calculations[%d]", i)
 		op := ops[calc.Op]
 		p.calcs = append(p.calcs, planCalc{label: calc.label(), kind: op.kind})
-		filt := ""
-		if len(calc.Filters) > 0 {
-			f, err := c.filters(field+".filters", calc.Filters, calc.FilterCombination)
-			if err != nil {
-				return nil, err
-			}
-			filt = f
+		filt, col, err := c.calculation(i, calc)
+		if err != nil {
+			return nil, err
 		}
 		var x string
 		if op.column {
-			col, ok := c.col(calc.Column)
-			if !ok {
-				return nil, errorf(field+".column", "unknown column %q", calc.Column)
-			}
-			if op.numeric && !col.Type.Numeric() {
-				return nil, errorf(field+".column", "%s needs a numeric column; %q holds %s values", calc.Op, calc.Column, col.Type)
-			}
 			x = ident(col.Phys)
 		}
 		agg := func(expr string) string {
@@ -299,17 +287,12 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 	b.WriteString(")")
 
 	// top: the groups of the answer, ranked.
-	having := []string{"gid = 1"}
-	for _, h := range s.Havings {
-		k, _ := s.calcIndex(strings.ToUpper(h.CalculateOp), h.Column)
-		v, _ := number(h.Value)
-		op := h.Op
-		if op == "!=" {
-			op = "<>"
-		}
-		having = append(having, "a"+strconv.Itoa(k)+" "+op+" "+c.bind(v))
+	calcAlias := func(k int) string { return "a" + strconv.Itoa(k) }
+	having := append([]string{"gid = 1"}, c.havings(s, calcAlias)...)
+	order := orders(s, gAlias, calcAlias, "")
+	if order == "" {
+		order = "gid"
 	}
-	order := c.orders(s, gAlias)
 	b.WriteString(",\ntop AS (SELECT " + strings.Join(append(append([]string{}, gAlias...), "row_number() OVER (ORDER BY "+order+") AS rk"), ", ") +
 		" FROM agg2 WHERE " + strings.Join(having, " AND ") + " ORDER BY rk LIMIT " + strconv.Itoa(s.Limit) + ")")
 
@@ -377,9 +360,63 @@ func filterKey(calc Calculation) string {
 	return string(b)
 }
 
+// breakdowns resolves the breakdown columns.
+func (c *compiler) breakdowns(s *Spec) ([]schema.Column, error) {
+	var cols []schema.Column
+	for i, name := range s.Breakdowns {
+		col, ok := c.col(name)
+		if !ok {
+			return nil, errorf(fmt.Sprintf("breakdowns[%d]", i), "unknown column %q", name)
+		}
+		cols = append(cols, col)
+	}
+	return cols, nil
+}
+
+// calculation compiles calculation i's own filters ("" when it has none)
+// and resolves its column, checking that a numeric op gets numbers.
+func (c *compiler) calculation(i int, calc Calculation) (filt string, col schema.Column, err error) {
+	field := fmt.Sprintf("calculations[%d]", i)
+	op := ops[calc.Op]
+	if len(calc.Filters) > 0 {
+		if filt, err = c.filters(field+".filters", calc.Filters, calc.FilterCombination); err != nil {
+			return "", col, err
+		}
+	}
+	if !op.column {
+		return filt, col, nil
+	}
+	col, ok := c.col(calc.Column)
+	if !ok {
+		return "", col, errorf(field+".column", "unknown column %q", calc.Column)
+	}
+	if op.numeric && !col.Type.Numeric() {
+		return "", col, errorf(field+".column", "%s needs a numeric column; %q holds %s values", calc.Op, calc.Column, col.Type)
+	}
+	return filt, col, nil
+}
+
+// havings compiles the spec's havings over the calculations, calc(k)
+// naming the k-th.
+func (c *compiler) havings(s *Spec, calc func(k int) string) []string {
+	var out []string
+	for _, h := range s.Havings {
+		k, _ := s.calcIndex(strings.ToUpper(h.CalculateOp), h.Column)
+		v, _ := number(h.Value)
+		op := h.Op
+		if op == "!=" {
+			op = "<>"
+		}
+		out = append(out, calc(k)+" "+op+" "+c.bind(v))
+	}
+	return out
+}
+
 // orders is the ORDER BY of the groups: the spec's orders, else the first
-// calculation descending; breakdowns ascending break ties.
-func (c *compiler) orders(s *Spec, gAlias []string) string {
+// calculation descending; breakdowns ascending break ties. calc(k) names
+// the k-th calculation; nulls follows the direction of an order by a
+// breakdown (NULLs come last everywhere, by default in DuckDB).
+func orders(s *Spec, gAlias []string, calc func(k int) string, nulls string) string {
 	var parts []string
 	dir := func(o string) string {
 		switch strings.ToLower(o) {
@@ -392,18 +429,18 @@ func (c *compiler) orders(s *Spec, gAlias []string) string {
 		if o.Op == "" {
 			for i, bd := range s.Breakdowns {
 				if bd == o.Column {
-					parts = append(parts, gAlias[i]+dir(o.Order))
+					parts = append(parts, gAlias[i]+dir(o.Order)+nulls)
 				}
 			}
 			continue
 		}
 		k, _ := s.calcIndex(strings.ToUpper(o.Op), o.Column)
-		parts = append(parts, "a"+strconv.Itoa(k)+dir(o.Order)+" NULLS LAST")
+		parts = append(parts, calc(k)+dir(o.Order)+" NULLS LAST")
 	}
 	if len(s.Orders) == 0 {
-		for k, calc := range s.Calculations {
-			if calc.Op != "HEATMAP" {
-				parts = append(parts, "a"+strconv.Itoa(k)+" DESC NULLS LAST")
+		for k, cl := range s.Calculations {
+			if cl.Op != "HEATMAP" {
+				parts = append(parts, calc(k)+" DESC NULLS LAST")
 				break
 			}
 		}
@@ -411,10 +448,7 @@ func (c *compiler) orders(s *Spec, gAlias []string) string {
 	for _, a := range gAlias {
 		parts = append(parts, a+" ASC NULLS LAST")
 	}
-	if len(parts) == 0 {
-		return "gid"
-	}
-	return strings.Join(parts, ", ")
+	return strings.Join(parts, ", ") // "" when there is only one group
 }
 
 // filters compiles a filter list to one boolean SQL expression.
