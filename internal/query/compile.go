@@ -24,18 +24,21 @@ type Catalog interface {
 	Weighted(start, end time.Time) bool
 }
 
-// Plan is a compiled query: one SQL statement and its bound values.
+// Plan is a compiled query: one SQL statement and its bound values (on
+// ClickHouse, the first of two statements).
 type Plan struct {
 	spec   *Spec
 	SQL    string
 	Args   []any
 	groups []string // breakdown names, in order
 	calcs  []planCalc
+	ch     *chPlan // a ClickHouse plan: SQL is its first statement
 }
 
 type planCalc struct {
 	label string
 	kind  kind
+	typ   schema.Type // of the column
 }
 
 // compiler accumulates bound values and the physical columns used.
@@ -163,6 +166,7 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 	for i, calc := range s.Calculations {
 		op := ops[calc.Op]
 		p.calcs = append(p.calcs, planCalc{label: calc.label(), kind: op.kind})
+		nargs := len(c.args)
 		filt, col, err := c.calculation(i, calc)
 		if err != nil {
 			return nil, err
@@ -215,6 +219,11 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 				pp = &pctPass{name: "p" + strconv.Itoa(i), x: x, cond: cond}
 				shared[key] = pp
 				passes = append(passes, pp)
+			} else {
+				// The pass has this filter already: the values just bound
+				// for it would be parameters the statement never uses,
+				// which DuckDB refuses.
+				c.args = c.args[:nargs]
 			}
 			pp.calcs = append(pp.calcs, i)
 			pp.perMil = append(pp.perMil, op.perMil)
