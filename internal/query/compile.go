@@ -48,6 +48,10 @@ type compiler struct {
 	args []any
 	phys []string
 	seen map[string]bool
+	// defs, when not nil, are named expressions the statement defines
+	// once (WITH expr AS name), in the order of names.
+	defs  map[string]string
+	names []string
 }
 
 // bind returns the SQL of a new bound value, as the dialect writes it.
@@ -529,7 +533,7 @@ func (c *compiler) filter(field string, f Filter) (string, error) {
 		if err != nil {
 			return "", errorf(field+".value", "%v", err)
 		}
-		e := c.d.textMatch(textOps[f.Op], c.d.text(x, col.Type), c.bind(s))
+		e := c.d.textMatch(textOps[f.Op], c.d.text(c, x, col.Type), c.bind(s))
 		if strings.HasPrefix(f.Op, "does-not") {
 			return not(e), nil
 		}
@@ -614,10 +618,21 @@ type Predicate struct {
 // packages that build their own statements (explain). Placeholders are
 // numbered from first.
 func CompileFilters(field string, fs []Filter, combination string, cat Catalog, first int) (Predicate, error) {
+	return compileFilters(duckDB, field, fs, combination, cat, first)
+}
+
+// CompileFiltersClickHouse is CompileFilters for ClickHouse SQL, as
+// CompileClickHouse compiles filters; clickhouse-go binds the $n
+// placeholders.
+func CompileFiltersClickHouse(field string, fs []Filter, combination string, cat Catalog, first int) (Predicate, error) {
+	return compileFilters(clickHouse, field, fs, combination, cat, first)
+}
+
+func compileFilters(d *dialect, field string, fs []Filter, combination string, cat Catalog, first int) (Predicate, error) {
 	if err := checkCombination(field+"_combination", combination); err != nil {
 		return Predicate{}, err
 	}
-	c := &compiler{d: duckDB, cat: cat, seen: map[string]bool{}, args: make([]any, first-1)}
+	c := &compiler{d: d, cat: cat, seen: map[string]bool{}, args: make([]any, first-1)}
 	sql, err := c.filters(field, fs, combination)
 	if err != nil {
 		return Predicate{}, err

@@ -16,7 +16,7 @@ type dialect struct {
 	// True and False are the boolean literals.
 	True, False string
 	// text is a column's value as text, for the text filters.
-	text func(x string, t schema.Type) string
+	text func(c *compiler, x string, t schema.Type) string
 	// textMatch is a text filter: op is starts-with, ends-with or contains.
 	textMatch func(op, text, value string) string
 	// in is x IN the values.
@@ -51,7 +51,7 @@ var duckDB = &dialect{
 		return p
 	},
 	True: "true", False: "false",
-	text: func(x string, _ schema.Type) string { return "CAST(" + x + " AS VARCHAR)" },
+	text: func(_ *compiler, x string, _ schema.Type) string { return "CAST(" + x + " AS VARCHAR)" },
 	textMatch: func(op, text, v string) string {
 		fn := map[string]string{"starts-with": "starts_with", "ends-with": "suffix", "contains": "contains"}[op]
 		return fn + "(" + text + ", " + v + ")"
