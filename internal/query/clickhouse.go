@@ -333,8 +333,11 @@ func (p *Plan) runClickHouse(ctx context.Context, q Querier) (*Result, error) {
 		rank[groupKey(g)] = int64(len(tops))
 		res.Results = append(res.Results, Row{Data: data})
 	})
-	if err != nil || len(tops) == 0 {
-		return res, err
+	if err != nil {
+		return nil, err
+	}
+	if len(tops) == 0 {
+		return res, nil
 	}
 
 	type point struct {
