@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand"
 	"reflect"
 	"sort"
 	"strconv"
@@ -487,6 +488,18 @@ func testMatchesDuckDB(t *testing.T, db *sql.DB) {
 		for k := -40; k <= 40; k++ {
 			b := math.Pow(2, float64(k)/4)
 			vals = append(vals, b, math.Nextafter(b, 0), math.Nextafter(b, 10), -b)
+		}
+		r := rand.New(rand.NewSource(3))
+		for len(vals) < 400 {
+			var v float64
+			if len(vals)%2 == 0 {
+				v = math.Float64frombits(r.Uint64()) // any double
+			} else {
+				v = (r.Float64() - 0.5) * math.Pow(10, float64(r.Intn(36)-12))
+			}
+			if !math.IsNaN(v) && !math.IsInf(v, 0) && (v == 0 || math.Abs(v) >= 0x1p-1022) {
+				vals = append(vals, v)
+			}
 		}
 		var evs []event.Event
 		for i, v := range vals {
