@@ -24,47 +24,40 @@ type Catalog interface {
 	Weighted(start, end time.Time) bool
 }
 
-// Plan is a compiled query: one SQL statement and its bound values.
+// Plan is a compiled query: one SQL statement and its bound values (on
+// ClickHouse, the first of two statements).
 type Plan struct {
 	spec   *Spec
 	SQL    string
 	Args   []any
 	groups []string // breakdown names, in order
 	calcs  []planCalc
+	ch     *chPlan // a ClickHouse plan: SQL is its first statement
 }
 
 type planCalc struct {
 	label string
 	kind  kind
+	typ   schema.Type // of the column
 }
 
 // compiler accumulates bound values and the physical columns used.
 type compiler struct {
+	d    *dialect
 	cat  Catalog
 	args []any
 	phys []string
 	seen map[string]bool
+	// defs, when not nil, are named expressions the statement defines
+	// once (WITH expr AS name), in the order of names.
+	defs  map[string]string
+	names []string
 }
 
-// bind returns the placeholder of a new bound value, cast to the SQL type
-// of the Go value. DuckDB infers an untyped parameter from where it is
-// used, and a parameter of the base filter, which every pass inlines,
-// could be inferred differently in two passes: that fails inside the
-// engine (and invalidates the database). A typed placeholder cannot.
+// bind returns the SQL of a new bound value, as the dialect writes it.
 func (c *compiler) bind(v any) string {
 	c.args = append(c.args, v)
-	p := "$" + strconv.Itoa(len(c.args))
-	switch v.(type) {
-	case string:
-		return "CAST(" + p + " AS VARCHAR)"
-	case int64, int:
-		return "CAST(" + p + " AS BIGINT)"
-	case float64:
-		return "CAST(" + p + " AS DOUBLE)"
-	case bool:
-		return "CAST(" + p + " AS BOOLEAN)"
-	}
-	return p
+	return c.d.param(len(c.args), v)
 }
 
 // col resolves a field name and remembers its physical column.
@@ -123,7 +116,7 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 	if s.Start.IsZero() {
 		return nil, &Error{Msg: "query spec not resolved"}
 	}
-	c := &compiler{cat: cat, seen: map[string]bool{}}
+	c := &compiler{d: duckDB, cat: cat, seen: map[string]bool{}}
 	weighted := cat.Weighted(s.Start, s.End)
 	p := &Plan{spec: s, groups: s.Breakdowns}
 
@@ -138,12 +131,12 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 		}
 		where = "(" + where + ") AND " + pred
 	}
+	bcols, err := c.breakdowns(s)
+	if err != nil {
+		return nil, err
+	}
 	var g []string // physical group columns
-	for i, name := range s.Breakdowns {
-		col, ok := c.col(name)
-		if !ok {
-			return nil, errorf(fmt.Sprintf("breakdowns[%d]", i), "unknown column %q", name)
-		}
+	for _, col := range bcols {
 		g = append(g, ident(col.Phys))
 	}
 	gAlias := make([]string, len(g))
@@ -175,26 +168,15 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 	var joins []string
 
 	for i, calc := range s.Calculations {
-		field := fmt.Sprintf("calculations[%d]", i)
 		op := ops[calc.Op]
 		p.calcs = append(p.calcs, planCalc{label: calc.label(), kind: op.kind})
-		filt := ""
-		if len(calc.Filters) > 0 {
-			f, err := c.filters(field+".filters", calc.Filters, calc.FilterCombination)
-			if err != nil {
-				return nil, err
-			}
-			filt = f
+		nargs := len(c.args)
+		filt, col, err := c.calculation(i, calc)
+		if err != nil {
+			return nil, err
 		}
 		var x string
 		if op.column {
-			col, ok := c.col(calc.Column)
-			if !ok {
-				return nil, errorf(field+".column", "unknown column %q", calc.Column)
-			}
-			if op.numeric && !col.Type.Numeric() {
-				return nil, errorf(field+".column", "%s needs a numeric column; %q holds %s values", calc.Op, calc.Column, col.Type)
-			}
 			x = ident(col.Phys)
 		}
 		agg := func(expr string) string {
@@ -241,6 +223,11 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 				pp = &pctPass{name: "p" + strconv.Itoa(i), x: x, cond: cond}
 				shared[key] = pp
 				passes = append(passes, pp)
+			} else {
+				// The pass has this filter already: the values just bound
+				// for it would be parameters the statement never uses,
+				// which DuckDB refuses.
+				c.args = c.args[:nargs]
 			}
 			pp.calcs = append(pp.calcs, i)
 			pp.perMil = append(pp.perMil, op.perMil)
@@ -313,17 +300,12 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 	b.WriteString(")")
 
 	// top: the groups of the answer, ranked.
-	having := []string{"gid = 1"}
-	for _, h := range s.Havings {
-		k, _ := s.calcIndex(strings.ToUpper(h.CalculateOp), h.Column)
-		v, _ := number(h.Value)
-		op := h.Op
-		if op == "!=" {
-			op = "<>"
-		}
-		having = append(having, "a"+strconv.Itoa(k)+" "+op+" "+c.bind(v))
+	calcAlias := func(k int) string { return "a" + strconv.Itoa(k) }
+	having := append([]string{"gid = 1"}, c.havings(s, calcAlias)...)
+	order := orders(s, gAlias, calcAlias, "")
+	if order == "" {
+		order = "gid"
 	}
-	order := c.orders(s, gAlias)
 	b.WriteString(",\ntop AS (SELECT " + strings.Join(append(append([]string{}, gAlias...), "row_number() OVER (ORDER BY "+order+") AS rk"), ", ") +
 		" FROM agg2 WHERE " + strings.Join(having, " AND ") + " ORDER BY rk LIMIT " + strconv.Itoa(s.Limit) + ")")
 
@@ -391,9 +373,63 @@ func filterKey(calc Calculation) string {
 	return string(b)
 }
 
+// breakdowns resolves the breakdown columns.
+func (c *compiler) breakdowns(s *Spec) ([]schema.Column, error) {
+	var cols []schema.Column
+	for i, name := range s.Breakdowns {
+		col, ok := c.col(name)
+		if !ok {
+			return nil, errorf(fmt.Sprintf("breakdowns[%d]", i), "unknown column %q", name)
+		}
+		cols = append(cols, col)
+	}
+	return cols, nil
+}
+
+// calculation compiles calculation i's own filters ("" when it has none)
+// and resolves its column, checking that a numeric op gets numbers.
+func (c *compiler) calculation(i int, calc Calculation) (filt string, col schema.Column, err error) {
+	field := fmt.Sprintf("calculations[%d]", i)
+	op := ops[calc.Op]
+	if len(calc.Filters) > 0 {
+		if filt, err = c.filters(field+".filters", calc.Filters, calc.FilterCombination); err != nil {
+			return "", col, err
+		}
+	}
+	if !op.column {
+		return filt, col, nil
+	}
+	col, ok := c.col(calc.Column)
+	if !ok {
+		return "", col, errorf(field+".column", "unknown column %q", calc.Column)
+	}
+	if op.numeric && !col.Type.Numeric() {
+		return "", col, errorf(field+".column", "%s needs a numeric column; %q holds %s values", calc.Op, calc.Column, col.Type)
+	}
+	return filt, col, nil
+}
+
+// havings compiles the spec's havings over the calculations, calc(k)
+// naming the k-th.
+func (c *compiler) havings(s *Spec, calc func(k int) string) []string {
+	var out []string
+	for _, h := range s.Havings {
+		k, _ := s.calcIndex(strings.ToUpper(h.CalculateOp), h.Column)
+		v, _ := number(h.Value)
+		op := h.Op
+		if op == "!=" {
+			op = "<>"
+		}
+		out = append(out, calc(k)+" "+op+" "+c.bind(v))
+	}
+	return out
+}
+
 // orders is the ORDER BY of the groups: the spec's orders, else the first
-// calculation descending; breakdowns ascending break ties.
-func (c *compiler) orders(s *Spec, gAlias []string) string {
+// calculation descending; breakdowns ascending break ties. calc(k) names
+// the k-th calculation; nulls follows the direction of an order by a
+// breakdown (NULLs come last everywhere, by default in DuckDB).
+func orders(s *Spec, gAlias []string, calc func(k int) string, nulls string) string {
 	var parts []string
 	dir := func(o string) string {
 		switch strings.ToLower(o) {
@@ -406,18 +442,18 @@ func (c *compiler) orders(s *Spec, gAlias []string) string {
 		if o.Op == "" {
 			for i, bd := range s.Breakdowns {
 				if bd == o.Column {
-					parts = append(parts, gAlias[i]+dir(o.Order))
+					parts = append(parts, gAlias[i]+dir(o.Order)+nulls)
 				}
 			}
 			continue
 		}
 		k, _ := s.calcIndex(strings.ToUpper(o.Op), o.Column)
-		parts = append(parts, "a"+strconv.Itoa(k)+dir(o.Order)+" NULLS LAST")
+		parts = append(parts, calc(k)+dir(o.Order)+" NULLS LAST")
 	}
 	if len(s.Orders) == 0 {
-		for k, calc := range s.Calculations {
-			if calc.Op != "HEATMAP" {
-				parts = append(parts, "a"+strconv.Itoa(k)+" DESC NULLS LAST")
+		for k, cl := range s.Calculations {
+			if cl.Op != "HEATMAP" {
+				parts = append(parts, calc(k)+" DESC NULLS LAST")
 				break
 			}
 		}
@@ -425,16 +461,13 @@ func (c *compiler) orders(s *Spec, gAlias []string) string {
 	for _, a := range gAlias {
 		parts = append(parts, a+" ASC NULLS LAST")
 	}
-	if len(parts) == 0 {
-		return "gid"
-	}
-	return strings.Join(parts, ", ")
+	return strings.Join(parts, ", ") // "" when there is only one group
 }
 
 // filters compiles a filter list to one boolean SQL expression.
 func (c *compiler) filters(field string, fs []Filter, combination string) (string, error) {
 	if len(fs) == 0 {
-		return "true", nil
+		return c.d.True, nil
 	}
 	parts := make([]string, len(fs))
 	for i, f := range fs {
@@ -464,15 +497,14 @@ func (c *compiler) filter(field string, f Filter) (string, error) {
 		case f.Column == "":
 			return "", errorf(field+".column", "missing")
 		case f.Op == "exists":
-			return "false", nil
+			return c.d.False, nil
 		case f.Op == "does-not-exist":
-			return "true", nil
+			return c.d.True, nil
 		}
 		return "", errorf(field+".column", "unknown column %q", f.Column)
 	}
 	x := ident(col.Phys)
 	not := func(e string) string { return x + " IS NULL OR NOT (" + e + ")" }
-	text := "CAST(" + x + " AS VARCHAR)"
 	switch f.Op {
 	case "exists":
 		return x + " IS NOT NULL", nil
@@ -491,7 +523,7 @@ func (c *compiler) filter(field string, f Filter) (string, error) {
 			}
 			ps[i] = c.bind(bv)
 		}
-		e := x + " IN (" + strings.Join(ps, ", ") + ")"
+		e := c.d.in(x, ps)
 		if f.Op == "not-in" {
 			return not(e), nil
 		}
@@ -501,9 +533,7 @@ func (c *compiler) filter(field string, f Filter) (string, error) {
 		if err != nil {
 			return "", errorf(field+".value", "%v", err)
 		}
-		fn := map[string]string{"starts-with": "starts_with", "does-not-start-with": "starts_with",
-			"ends-with": "suffix", "does-not-end-with": "suffix", "contains": "contains", "does-not-contain": "contains"}[f.Op]
-		e := fn + "(" + text + ", " + c.bind(s) + ")"
+		e := c.d.textMatch(textOps[f.Op], c.d.text(c, x, col.Type), c.bind(s))
 		if strings.HasPrefix(f.Op, "does-not") {
 			return not(e), nil
 		}
@@ -588,10 +618,21 @@ type Predicate struct {
 // packages that build their own statements (explain). Placeholders are
 // numbered from first.
 func CompileFilters(field string, fs []Filter, combination string, cat Catalog, first int) (Predicate, error) {
+	return compileFilters(duckDB, field, fs, combination, cat, first)
+}
+
+// CompileFiltersClickHouse is CompileFilters for ClickHouse SQL, as
+// CompileClickHouse compiles filters; clickhouse-go binds the $n
+// placeholders.
+func CompileFiltersClickHouse(field string, fs []Filter, combination string, cat Catalog, first int) (Predicate, error) {
+	return compileFilters(clickHouse, field, fs, combination, cat, first)
+}
+
+func compileFilters(d *dialect, field string, fs []Filter, combination string, cat Catalog, first int) (Predicate, error) {
 	if err := checkCombination(field+"_combination", combination); err != nil {
 		return Predicate{}, err
 	}
-	c := &compiler{cat: cat, seen: map[string]bool{}, args: make([]any, first-1)}
+	c := &compiler{d: d, cat: cat, seen: map[string]bool{}, args: make([]any, first-1)}
 	sql, err := c.filters(field, fs, combination)
 	if err != nil {
 		return Predicate{}, err

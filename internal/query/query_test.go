@@ -552,3 +552,20 @@ func TestFilterWithSeveralPasses(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedPercentilePass: weighted percentiles of one column under the
+// same filter share a pass; the filter's values are bound once.
+func TestSharedPercentilePass(t *testing.T) {
+	st := open(t, "shared", gen(500, true))
+	spec := fmt.Sprintf(`{"start_time":%d,"end_time":%d,"calculations":[
+		{"op":"P50","column":"duration_ms","filters":[{"column":"service","op":"=","value":"api"}]},
+		{"op":"P99","column":"duration_ms","filters":[{"column":"service","op":"=","value":"api"}]}]}`, t0.Unix(), t0.Add(time.Hour).Unix())
+	res, err := run(t, st, "shared", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.Results[0].Data
+	if d["P50(duration_ms)"] == nil || d["P99(duration_ms)"].(float64) < d["P50(duration_ms)"].(float64) {
+		t.Errorf("results %v", d)
+	}
+}

@@ -53,6 +53,9 @@ type Heatmap struct {
 
 // Run executes the plan.
 func (p *Plan) Run(ctx context.Context, q Querier) (*Result, error) {
+	if p.ch != nil {
+		return p.runClickHouse(ctx, q)
+	}
 	rows, err := q.QueryContext(ctx, p.SQL, p.Args...)
 	if err != nil {
 		return nil, err
@@ -161,19 +164,24 @@ func heatmap(v any) (Heatmap, error) {
 		if !ok || len(t) != 3 {
 			return h, fmt.Errorf("heatmap: unexpected element %v", e)
 		}
-		sign, k, w := toInt64(t[0]), toInt64(t[1]), toInt64(t[2])
-		lo := math.Pow(2, float64(k)/heatmapSteps)
-		hi := math.Pow(2, float64(k+1)/heatmapSteps)
-		switch sign {
-		case 0:
-			lo, hi = 0, 0
-		case -1:
-			lo, hi = -hi, -lo
-		}
-		h.Buckets = append(h.Buckets, HeatmapBucket{Min: lo, Max: hi, Count: w})
+		h.Buckets = append(h.Buckets, heatmapBucket(toInt64(t[0]), toInt64(t[1]), toInt64(t[2])))
 	}
 	sort.Slice(h.Buckets, func(i, j int) bool { return h.Buckets[i].Min < h.Buckets[j].Min })
 	return h, nil
+}
+
+// heatmapBucket is the bucket of values of the given sign and step k, of
+// weight w.
+func heatmapBucket(sign, k, w int64) HeatmapBucket {
+	lo := math.Pow(2, float64(k)/heatmapSteps)
+	hi := math.Pow(2, float64(k+1)/heatmapSteps)
+	switch sign {
+	case 0:
+		lo, hi = 0, 0
+	case -1:
+		lo, hi = -hi, -lo
+	}
+	return HeatmapBucket{Min: lo, Max: hi, Count: w}
 }
 
 func toInt64(v any) int64 {
