@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/store"
+	"github.com/prodex/prodex/internal/store/clickhouse"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
@@ -21,24 +23,41 @@ import (
 // runs reuse them) and times one query through Prodex's engine against the
 // same question written by hand in DuckDB SQL, in the same process.
 func benchQueryCmd() *cobra.Command {
-	var dir string
+	var dir, storeURL string
 	var events, runs int
 	var span time.Duration
 	cmd := &cobra.Command{
 		Use:   "query",
-		Short: "Time COUNT + P99 by service by minute over N stored events, against hand-written DuckDB SQL",
+		Short: "Time COUNT + P99 by service by minute over N stored events, against hand-written SQL on the same engine",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(dir, duckdb.Options{})
-			if err != nil {
-				return err
-			}
-			defer st.Close()
 			// Yesterday from 04:00 UTC: inside retention, and the same
 			// range all day, so that reruns find the data loaded.
 			y := time.Now().UTC().AddDate(0, 0, -1)
 			start := time.Date(y.Year(), y.Month(), y.Day(), 4, 0, 0, 0, time.UTC)
 			end := start.Add(span)
+			var st benchStore
+			var direct func() ([]directQuery, error)
+			if storeURL != "" {
+				addr, opts, err := clickhouse.ParseURL(storeURL)
+				if err != nil {
+					return err
+				}
+				ch, err := clickhouse.Open(context.Background(), addr, opts)
+				if err != nil {
+					return err
+				}
+				defer ch.Close()
+				st, direct = ch, func() ([]directQuery, error) { return handWrittenClickHouse(ch, start, end) }
+				fmt.Printf("ClickHouse at %s, %d shard(s)\n", addr, ch.Shards())
+			} else {
+				dst, err := openStore(dir, duckdb.Options{})
+				if err != nil {
+					return err
+				}
+				defer dst.Close()
+				st, direct = dst, func() ([]directQuery, error) { return handWritten(dst, start, end) }
+			}
 			if err := benchLoad(st, events, start, span); err != nil {
 				return err
 			}
@@ -52,32 +71,24 @@ func benchQueryCmd() *cobra.Command {
 				if err := s.Resolve(end); err != nil {
 					return 0, err
 				}
-				cat, err := st.Catalog("benchq")
-				if err != nil {
-					return 0, err
-				}
-				p, err := query.Compile(s, cat)
-				if err != nil {
-					return 0, err
-				}
-				res, err := p.Run(ctx, st.DB())
+				res, err := st.Query(ctx, "benchq", s)
 				if err != nil {
 					return 0, err
 				}
 				return len(res.Series) + len(res.Results), nil
 			}
-			direct, err := handWritten(st, start, end)
+			others, err := direct()
 			if err != nil {
 				return err
 			}
 			fmt.Printf("%d events over %s; question: COUNT, P99(duration_ms) by service, per minute and overall\n", events, span)
-			all := append([]directQuery{{"prodex query engine", prodex}}, direct...)
+			all := append([]directQuery{{"prodex query engine", prodex}}, others...)
 			med, rows, err := timeRuns(runs, all)
 			if err != nil {
 				return err
 			}
 			for i, q := range all {
-				fmt.Printf("%-28s %8.3fs  (%d rows)", q.name, med[i].Seconds(), rows[i])
+				fmt.Printf("%-40s %8.3fs  (%d rows)", q.name, med[i].Seconds(), rows[i])
 				if i > 0 {
 					fmt.Printf("  prodex/direct = %.2f×", med[0].Seconds()/med[i].Seconds())
 				}
@@ -88,10 +99,17 @@ func benchQueryCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "data", "bench-data", "data directory of the embedded store to load and query (reused between runs)")
+	f.StringVar(&storeURL, "store", "", "run on ClickHouse instead: clickhouse://HOST:PORT/DATABASE[?cluster=NAME] (data kept for reruns)")
 	f.IntVar(&events, "events", 100_000_000, "events to store")
 	f.DurationVar(&span, "span", 16*time.Hour, "time the events are spread over")
 	f.IntVar(&runs, "runs", 3, "timed runs of each query (the median is reported)")
 	return cmd
+}
+
+// benchStore is what the query benchmark needs of an event store.
+type benchStore interface {
+	Append(ctx context.Context, batches []*store.Batch) error
+	Query(ctx context.Context, dataset string, s *query.Spec) (*query.Result, error)
 }
 
 // timeRuns runs each query once to warm up, then runs them in turn, runs
@@ -126,14 +144,20 @@ func timeRuns(runs int, qs []directQuery) ([]time.Duration, []int, error) {
 
 // benchLoad appends events through the store's own write path until the
 // dataset holds n of them.
-func benchLoad(st *duckdb.Store, n int, start time.Time, span time.Duration) error {
+func benchLoad(st benchStore, n int, start time.Time, span time.Duration) error {
 	have := 0
-	if cat, err := st.Catalog("benchq"); err == nil {
-		var c int
-		if err := st.DB().QueryRow("SELECT count(*) FROM " + cat.From(nil, start, start.Add(span))).Scan(&c); err != nil {
-			return err
-		}
-		have = c
+	s, err := query.Parse([]byte(fmt.Sprintf(`{"start_time":%d,"end_time":%d,"calculations":[{"op":"COUNT"}]}`, start.Unix(), start.Add(span).Unix())))
+	if err == nil {
+		err = s.Resolve(start.Add(span))
+	}
+	if err != nil {
+		return err
+	}
+	if res, err := st.Query(context.Background(), "benchq", s); err == nil && len(res.Results) == 1 {
+		c, _ := res.Results[0].Data["COUNT"].(int64)
+		have = int(c)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
 	}
 	if have >= n {
 		return nil
@@ -241,5 +265,48 @@ func handWritten(st *duckdb.Store, start, end time.Time) ([]directQuery, error) 
 	return []directQuery{
 		{"direct SQL, same answer", count(`SELECT service, ts // 60000000 AS m, count(*), quantile_disc(d, 0.99) FROM ` + from + ` WHERE ` + where + ` GROUP BY GROUPING SETS ((service), (service, m))`)},
 		{"direct SQL, series only", count(`SELECT service, ts // 60000000 AS m, count(*), quantile_disc(d, 0.99) FROM ` + from + ` WHERE ` + where + ` GROUP BY service, m`)},
+	}, nil
+}
+
+// handWrittenClickHouse is the same question as ClickHouse SQL written
+// directly against the dataset's table: once with the nearest-rank P99
+// Prodex answers (the same answer), once with ClickHouse's own
+// quantileExact, whose rank differs by one.
+func handWrittenClickHouse(st *clickhouse.Store, start, end time.Time) ([]directQuery, error) {
+	cat, err := st.Catalog("benchq")
+	if err != nil {
+		return nil, err
+	}
+	svc, ok1 := cat.Column("service")
+	dur, ok2 := cat.Column("duration_ms")
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("benchq lacks service or duration_ms")
+	}
+	from := st.Table("benchq")
+	s, d := "`"+svc.Phys+"_s`", "`"+dur.Phys+"_f`"
+	where := fmt.Sprintf("ts >= %d AND ts < %d", start.UnixMicro(), end.UnixMicro())
+	rank := "arrayElement(arraySort(groupArray(" + d + ")), toUInt64(ceil(count(" + d + ") * 0.99)))"
+	count := func(q string) func() (int, error) {
+		return func() (int, error) {
+			rows, err := st.DB().Query(q)
+			if err != nil {
+				return 0, err
+			}
+			defer rows.Close()
+			n := 0
+			for rows.Next() {
+				n++
+			}
+			return n, rows.Err()
+		}
+	}
+	both := func(p99 string) string {
+		return `SELECT ` + s + `, intDiv(ts, 60000000) AS m, count(), ` + p99 + ` FROM ` + from + ` WHERE ` + where + ` GROUP BY ` + s + `, m
+			UNION ALL SELECT ` + s + `, 0, count(), ` + p99 + ` FROM ` + from + ` WHERE ` + where + ` GROUP BY ` + s
+	}
+	return []directQuery{
+		{"direct SQL, same answer", count(both(rank))},
+		{"direct SQL, quantileExact", count(both("quantileExact(0.99)(" + d + ")"))},
+		{"direct SQL, series only, quantileExact", count(`SELECT ` + s + `, intDiv(ts, 60000000) AS m, count(), quantileExact(0.99)(` + d + `) FROM ` + from + ` WHERE ` + where + ` GROUP BY ` + s + `, m`)},
 	}, nil
 }

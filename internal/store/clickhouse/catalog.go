@@ -15,8 +15,9 @@ import (
 
 const usPerDay = int64(24 * time.Hour / time.Microsecond)
 
-// reload reads the catalog: datasets from px_datasets, their columns from
-// the server's own table definitions, the columns' times from px_columns.
+// reload reads the catalog: datasets from px_datasets, the fields' names
+// and times from px_columns, and which typed columns each field has from
+// the server's own table definitions.
 // What this node knows and the server does not yet show (its last-seen
 // times) is kept.
 func (s *Store) reload(ctx context.Context) error {
@@ -43,15 +44,15 @@ func (s *Store) reload(ctx context.Context) error {
 		return err
 	}
 
-	type colRow struct{ table, name, typ, comment string }
+	type colRow struct{ table, name, typ string }
 	var cols []colRow
-	rows, err = s.db.QueryContext(ctx, `SELECT table, name, type, comment FROM system.columns WHERE database = ? AND startsWith(table, 'e_') AND startsWith(name, 'c')`, s.opts.Database)
+	rows, err = s.db.QueryContext(ctx, `SELECT table, name, type FROM system.columns WHERE database = ? AND startsWith(table, 'e_') AND startsWith(name, 'c')`, s.opts.Database)
 	if err != nil {
 		return fmt.Errorf("read columns: %w", err)
 	}
 	for rows.Next() {
 		var r colRow
-		if err := rows.Scan(&r.table, &r.name, &r.typ, &r.comment); err != nil {
+		if err := rows.Scan(&r.table, &r.name, &r.typ); err != nil {
 			rows.Close()
 			return err
 		}
@@ -95,25 +96,35 @@ func (s *Store) reload(ctx context.Context) error {
 		ds.retention = time.Duration(r.retention) * time.Second
 		byTable[ds.table] = ds
 	}
+	// A column's field is the one px_columns names with its hash; a
+	// column not named there yet (its node died between adding it and
+	// recording it) is skipped until the field is written again.
+	names := map[[2]string]string{} // dataset, base → field name
+	for k := range seen {
+		names[[2]string{k[0], fieldBase(k[1])}] = k[1]
+	}
 	for _, c := range cols {
 		ds := byTable[c.table]
 		t, ok := typeOfColumn(c.name, c.typ)
-		if ds == nil || !ok || fieldBase(c.comment) != c.name[:len(c.name)-2] {
+		if ds == nil || !ok {
 			continue // not a field column, or a dataset still being created
 		}
-		f := ds.fields[c.comment]
+		name, ok := names[[2]string{ds.name, c.name[:len(c.name)-2]}]
+		if !ok {
+			continue
+		}
+		f := ds.fields[name]
 		if f == nil {
-			f = &field{name: c.comment, base: fieldBase(c.comment), typed: map[schema.Type]bool{}}
-			ds.fields[c.comment] = f
+			f = &field{name: name, base: fieldBase(name), typed: map[schema.Type]bool{}}
+			ds.fields[name] = f
 		}
 		f.typed[t] = true
-		if tm, ok := seen[[2]string{ds.name, c.comment}]; ok {
-			if f.created.IsZero() || tm.created < f.created.UnixMicro() {
-				f.created = time.UnixMicro(tm.created).UTC()
-			}
-			if tm.seen > f.lastSeen.UnixMicro() {
-				f.lastSeen = time.UnixMicro(tm.seen).UTC()
-			}
+		tm := seen[[2]string{ds.name, name}]
+		if f.created.IsZero() || tm.created < f.created.UnixMicro() {
+			f.created = time.UnixMicro(tm.created).UTC()
+		}
+		if tm.seen > f.lastSeen.UnixMicro() {
+			f.lastSeen = time.UnixMicro(tm.seen).UTC()
 		}
 	}
 	s.loaded = time.Now()
@@ -142,7 +153,8 @@ func (s *Store) refreshLoop() {
 		case <-s.stop:
 			return
 		case <-tick.C:
-			ctx, cancel := context.WithTimeout(context.Background(), s.opts.Refresh)
+			// A slow server delays the refresh rather than failing it.
+			ctx, cancel := context.WithTimeout(context.Background(), max(s.opts.Refresh, 10*time.Second))
 			s.reload(ctx) // a failed refresh keeps the catalog it had
 			s.SaveLastSeen(ctx)
 			cancel()

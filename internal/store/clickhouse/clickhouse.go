@@ -11,8 +11,8 @@
 //
 // Columns. A table has ts (µs since the epoch), sr (sample rate) and, per
 // field and type, one Nullable column named from a hash of the field name
-// and a type letter ("c<hash>_i", _f, _s, _b), with the field's name in the
-// column's COMMENT. Names are therefore the same on every node without
+// and a type letter ("c<hash>_i", _f, _s, _b); px_columns records the
+// field names. Names are therefore the same on every node without
 // coordination, user text never becomes an identifier, and promoting a
 // field's type (integer → float → string, boolean → string) adds a column
 // rather than rewriting one: the catalog reads the field as the coalesce
@@ -54,7 +54,8 @@ type Options struct {
 	// Retention is the default retention of a new dataset (default 60 days).
 	Retention time.Duration
 	// Refresh is how often the catalog is reloaded, to see datasets and
-	// columns other nodes created (default 5 s).
+	// columns other nodes created (default 1 s): until then, this node
+	// reads a field another node promoted as its older type.
 	Refresh time.Duration
 }
 
@@ -69,7 +70,7 @@ func (o *Options) defaults() {
 		o.Retention = 60 * 24 * time.Hour
 	}
 	if o.Refresh <= 0 {
-		o.Refresh = 5 * time.Second
+		o.Refresh = time.Second
 	}
 }
 
@@ -323,12 +324,6 @@ func (s *Store) readTable(ds string) string {
 
 func ident(s string) string { return "`" + s + "`" }
 
-// quote renders a string literal for DDL, where ClickHouse takes no bound
-// values (column comments). Backslashes and quotes are escaped.
-func quote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
-}
-
 // migrate creates the database and the catalog tables on every shard.
 func (s *Store) migrate(ctx context.Context) error {
 	for _, db := range s.shards {
@@ -361,3 +356,7 @@ func exists(err error) bool {
 	var e *ch.Exception
 	return errors.As(err, &e) && (e.Code == 44 || e.Code == 57)
 }
+
+// Table is the qualified table a dataset's events are read from, for
+// hand-written comparisons (the query benchmark).
+func (s *Store) Table(dataset string) string { return s.readTable(dataset) }

@@ -240,8 +240,7 @@ func (s *Store) dataset(ctx context.Context, name string, now time.Time) (*datas
 }
 
 // ensureColumns adds the typed columns a batch writes that the dataset
-// lacks, on every shard's local table and then its Distributed table, with
-// the field's name as the comment.
+// lacks, on every shard's local table and then its Distributed table.
 func (s *Store) ensureColumns(ctx context.Context, ds *dataset, need map[string]newCol, now time.Time) error {
 	s.mu.RLock()
 	var add []string
@@ -257,10 +256,9 @@ func (s *Store) ensureColumns(ctx context.Context, ds *dataset, need map[string]
 	sort.Strings(add)
 	for _, col := range add {
 		name, typ := need[col].field, need[col].typ
-		ddl := " ADD COLUMN " + ident(col) + " " + chType[typ] + " COMMENT " + quote(name)
 		err := s.each(ctx, func(db *sql.DB) error {
 			for _, t := range s.tables(ds.name) {
-				if _, err := db.ExecContext(ctx, "ALTER TABLE "+t+ddl); err != nil && !exists(err) {
+				if _, err := db.ExecContext(ctx, "ALTER TABLE "+t+" ADD COLUMN "+ident(col)+" "+chType[typ]); err != nil && !exists(err) {
 					return err
 				}
 			}
@@ -279,8 +277,10 @@ func (s *Store) ensureColumns(ctx context.Context, ds *dataset, need map[string]
 		f.typed[typ] = true
 		s.mu.Unlock()
 	}
-	// Record the new columns' times now, so another node lists them with
-	// their creation time.
+	// Name the new columns in px_columns now: other nodes (and this one
+	// after a restart) learn a column's field from it. Column comments
+	// would not do: 18.16 ignores COMMENT in ADD COLUMN, and a COMMENT
+	// COLUMN racing another node's ALTER can be lost.
 	return s.SaveLastSeen(ctx)
 }
 

@@ -1,0 +1,137 @@
+package clickhouse_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/query"
+	"github.com/prodex/prodex/internal/schema"
+	"github.com/prodex/prodex/internal/store"
+	"github.com/prodex/prodex/internal/store/clickhouse"
+	"github.com/prodex/prodex/internal/testserver"
+)
+
+// TestTwoNodes has two stores, as two Prodex nodes would, each talking to
+// a different shard of one cluster: they create the same columns at the
+// same time, promote a field the other still writes as its old type, and
+// both answer for every event whichever node and shard stored it.
+func TestTwoNodes(t *testing.T) {
+	cl := testserver.ClickHouse(t, 2)
+	ctx := context.Background()
+	open := func(addr string) *clickhouse.Store {
+		st, err := clickhouse.Open(ctx, addr, clickhouse.Options{Database: "nodes", Cluster: cl.Cluster, Refresh: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	a, b := open(cl.Addrs[0]), open(cl.Addrs[1])
+	now := time.Now().Add(-time.Minute)
+	batch := func(node string, i int, fields map[string]any) *store.Batch {
+		f := map[string]any{"node": node, "i": int64(i)}
+		for k, v := range fields {
+			f[k] = v
+		}
+		return &store.Batch{Dataset: "shared", Events: []event.Event{{Time: now, SampleRate: 1, Fields: f}}}
+	}
+	var wg sync.WaitGroup
+	for _, n := range []struct {
+		name string
+		st   *clickhouse.Store
+		v    any
+	}{{"a", a, int64(5)}, {"b", b, "five"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				// The same new fields from both nodes at once; "v" is an
+				// integer on one node and text on the other.
+				bt := batch(n.name, i, map[string]any{fmt.Sprintf("f%d", i%10): int64(i), "v": n.v})
+				if err := n.st.Append(ctx, []*store.Batch{bt}); err != nil {
+					t.Error(err)
+					return
+				}
+				if bt.Errs[0] != nil {
+					t.Error(bt.Errs[0])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// A name with quotes and a backslash reaches the other node intact.
+	odd := `we'ird\name"x`
+	if err := a.Append(ctx, []*store.Batch{batch("a", 50, map[string]any{odd: int64(1)})}); err != nil {
+		t.Fatal(err)
+	}
+	// Both catalogs refresh within a few of their 100 ms rounds.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ca, _ := a.Columns("shared")
+		cb, _ := b.Columns("shared")
+		if hasColumn(cb, odd) && fmt.Sprint(types(ca)) == fmt.Sprint(types(cb)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("catalogs differ after 5 s:\n a %v\n b %v", types(ca), types(cb))
+		}
+	}
+	for name, st := range map[string]*clickhouse.Store{"a": a, "b": b} {
+		s, _ := query.Parse([]byte(fmt.Sprintf(`{"start_time":%d,"end_time":%d,"breakdowns":["node","v"],"calculations":[{"op":"COUNT"},{"op":"COUNT_DISTINCT","column":"f3"}]}`, now.Add(-time.Hour).Unix(), now.Add(time.Hour).Unix())))
+		if err := s.Resolve(now); err != nil {
+			t.Fatal(err)
+		}
+		res, err := st.Query(ctx, "shared", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range res.Results {
+			got = append(got, fmt.Sprintf("%v/%v=%v,%v", r.Data["node"], r.Data["v"], r.Data["COUNT"], r.Data["COUNT_DISTINCT(f3)"]))
+		}
+		if fmt.Sprint(got) != "[a/5=50,5 b/five=50,5 a/<nil>=1,0]" {
+			t.Errorf("node %s answers %v", name, got)
+		}
+		cols, _ := st.Columns("shared")
+		if len(cols) != 14 {
+			t.Errorf("node %s lists %d columns, want 14: %v", name, len(cols), cols)
+		}
+	}
+	// Both shards hold events: writes take turns.
+	for i, addr := range cl.Addrs {
+		st := open(addr)
+		var n uint64
+		if err := st.DB().QueryRow("SELECT count() FROM nodes." + "`" + "e_" + tableHash(t, st) + "`").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Errorf("shard %d holds no events", i)
+		}
+	}
+}
+
+// tableHash finds the local table's hash through the read table's name.
+func tableHash(t *testing.T, st *clickhouse.Store) string {
+	name := st.Table("shared") // `nodes`.`d_<hash>`
+	return name[len("`nodes`.`d_") : len(name)-1]
+}
+
+func hasColumn(cols []schema.Column, name string) bool {
+	for _, c := range cols {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func types(cols []schema.Column) map[string]schema.Type {
+	m := map[string]schema.Type{}
+	for _, c := range cols {
+		m[c.Name] = c.Type
+	}
+	return m
+}
