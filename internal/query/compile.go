@@ -52,6 +52,28 @@ type compiler struct {
 	// once (WITH expr AS name), in the order of names.
 	defs  map[string]string
 	names []string
+	// table, when set, reads the fields as expressions over one table
+	// rather than as the columns of a subquery (see TableCatalog).
+	table TableCatalog
+}
+
+// TableCatalog is a Catalog that can also name one table holding ts and
+// sr and, for each physical column, an expression over that table. A
+// statement reading the table itself, not a subquery of it, lets a
+// ClickHouse Distributed table aggregate on every shard instead of
+// shipping the events to the one node that was asked.
+type TableCatalog interface {
+	Catalog
+	Table() string
+	Expr(phys string) string
+}
+
+// x is the SQL of a physical column.
+func (c *compiler) x(phys string) string {
+	if c.table != nil {
+		return c.table.Expr(phys)
+	}
+	return ident(phys)
 }
 
 // bind returns the SQL of a new bound value, as the dialect writes it.
@@ -503,7 +525,7 @@ func (c *compiler) filter(field string, f Filter) (string, error) {
 		}
 		return "", errorf(field+".column", "unknown column %q", f.Column)
 	}
-	x := ident(col.Phys)
+	x := c.x(col.Phys)
 	not := func(e string) string { return x + " IS NULL OR NOT (" + e + ")" }
 	switch f.Op {
 	case "exists":

@@ -363,6 +363,14 @@ func (c *Catalog) From(phys []string, start, end time.Time) string {
 	return b.String()
 }
 
+// Table is the table the dataset's events are read from: with Expr, it
+// lets a query read the Distributed table itself, which then aggregates
+// on every shard (from a subquery, the events travel to the node asked).
+func (c *Catalog) Table() string { return c.table }
+
+// Expr is the expression of a field (by its Phys name) over Table.
+func (c *Catalog) Expr(phys string) string { return c.read(phys) }
+
 // read is the expression of a field as its widest type. Its typed columns
 // hold one value at most per event (the one it was written as).
 // ClickHouse 18.16 crashes on coalesce() over converted Nullable columns,
