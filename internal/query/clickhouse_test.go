@@ -451,7 +451,13 @@ func testMatchesDuckDB(t *testing.T, db *sql.DB) {
 			for i := range 1000 {
 				add("thousand", i, int64(999-i))
 			}
-			for n := 1; n <= 3; n++ {
+			// Every size to 40 and some round ones: n·q is a whole
+			// number for some of them at every level, where ranks part.
+			sizes := []int{50, 100, 200, 400, 500, 2000}
+			for n := 1; n <= 40; n++ {
+				sizes = append(sizes, n)
+			}
+			for _, n := range sizes {
 				for i := range n {
 					add("n"+strconv.Itoa(n), i, int64(10*(n-i)))
 				}
