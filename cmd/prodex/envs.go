@@ -132,7 +132,7 @@ func (e *environments) start(name string, st *duckdb.Store) (*environment, error
 		return nil, fmt.Errorf("load SLOs: %w", err)
 	}
 	w := ingest.NewWriter(st, wopts)
-	srv := &api.Server{Store: st, Writer: w, Keys: e.cfg.keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: e.cfg.queryTimeout, Running: e.cfg.running,
+	srv := &api.Server{Events: st, Meta: st, Writer: w, Keys: e.cfg.keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: e.cfg.queryTimeout, Running: e.cfg.running,
 		SLOs: slos, KeyHeader: e.cfg.keyHeader, Env: name, SecureCookies: strings.HasPrefix(link, "https://")}
 	if m := e.cfg.metrics; m != nil {
 		srv.Observe = m.OnQuery(name)

@@ -16,7 +16,7 @@ func (s *Server) getColumns(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cols, err := s.Store.Columns(ds)
+	cols, err := s.Events.Columns(ds)
 	if !storeOK(w, ds, err) {
 		return
 	}
@@ -32,7 +32,7 @@ type datasetJSON struct {
 
 func (s *Server) getDatasets(w http.ResponseWriter, r *http.Request) {
 	out := []datasetJSON{}
-	for _, d := range s.Store.Datasets() {
+	for _, d := range s.Events.Datasets() {
 		out = append(out, datasetJSON{d.Name, d.Created, d.Retention.Hours() / 24, d.Columns})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -56,7 +56,7 @@ func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "retention_days is required")
 		return
 	}
-	err := s.Store.SetRetention(r.Context(), ds, time.Duration(*body.RetentionDays*24*float64(time.Hour)))
+	err := s.Events.SetRetention(r.Context(), ds, time.Duration(*body.RetentionDays*24*float64(time.Hour)))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "dataset "+ds+" does not exist")

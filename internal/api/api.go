@@ -19,12 +19,13 @@ import (
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/rules"
 	"github.com/prodex/prodex/internal/store"
-	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
 // Server serves the API.
 type Server struct {
-	Store  *duckdb.Store
+	// Events holds the events; Meta everything else the API keeps.
+	Events Events
+	Meta   Meta
 	Writer *ingest.Writer
 	Keys   *auth.Keyring
 	Limits event.Limits
@@ -221,7 +222,7 @@ func (s *Server) with(need auth.Scope, h http.HandlerFunc) http.HandlerFunc {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		serve(sw, r)
 		e := store.AuditEntry{Time: s.Now().UTC(), Author: author(r), KeyID: k.ID, Method: r.Method, Path: r.URL.Path, Status: sw.status}
-		if err := s.Store.Audit(context.WithoutCancel(r.Context()), e); err != nil {
+		if err := s.Meta.Audit(context.WithoutCancel(r.Context()), e); err != nil {
 			s.Log.Error("audit record failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prodex/prodex/internal/explain"
 	"github.com/prodex/prodex/internal/slo"
+	"github.com/prodex/prodex/internal/store"
 )
 
 // postExplain compares a selection of events with its baseline.
@@ -26,8 +27,9 @@ func (s *Server) postExplain(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	cat, err := s.Store.Catalog(ds)
-	if !storeOK(w, ds, err) {
+	ex, ok := s.Events.(explainer)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, "explain is not available on this event store yet")
 		return
 	}
 	lookup := func(name string) (slo.SLO, bool) {
@@ -40,7 +42,11 @@ func (s *Server) postExplain(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.queryContext(r)
 	defer cancel()
 	began := time.Now()
-	ans, err := explain.Run(ctx, s.Store.DB(), cat, req, s.Now(), lookup)
+	ans, err := ex.Explain(ctx, ds, req, s.Now(), lookup)
+	if errors.Is(err, store.ErrNotFound) {
+		storeOK(w, ds, err)
+		return
+	}
 	s.observe("explain", began, err)
 	if err != nil {
 		if ctx.Err() != nil {

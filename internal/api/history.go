@@ -43,7 +43,7 @@ func (s *Server) recordRun(r *http.Request, ds string, spec *query.Spec, began t
 		// The run is recorded even when the client has gone away.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 		defer cancel()
-		err = s.Store.RecordRun(ctx, q, history.Run{ID: history.NewID(), QueryID: q.ID, Dataset: ds, Author: author(r),
+		err = s.Meta.RecordRun(ctx, q, history.Run{ID: history.NewID(), QueryID: q.ID, Dataset: ds, Author: author(r),
 			RanAt: now.UTC(), DurationMS: float64(took.Microseconds()) / 1000, Rows: rows, Error: errText})
 	}
 	if err != nil {
@@ -61,7 +61,7 @@ func (s *Server) storedQuery(w http.ResponseWriter, r *http.Request) (history.Qu
 		writeError(w, http.StatusNotFound, "query "+strconv.Quote(id)+" does not exist (an id is 16 hex characters)")
 		return history.Query{}, false
 	}
-	q, err := s.Store.StoredQuery(r.Context(), id)
+	q, err := s.Meta.StoredQuery(r.Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "query "+id+" does not exist")
@@ -142,7 +142,7 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
-	runs, err := s.Store.Runs(r.Context(), f)
+	runs, err := s.Meta.Runs(r.Context(), f)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -163,7 +163,7 @@ func parseTimeParam(x string) (time.Time, error) {
 }
 
 func (s *Server) listSavedQueries(w http.ResponseWriter, r *http.Request) {
-	list, err := s.Store.SavedQueries(r.Context(), r.URL.Query().Get("q"), 0)
+	list, err := s.Meta.SavedQueries(r.Context(), r.URL.Query().Get("q"), 0)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -196,7 +196,7 @@ func (s *Server) postSavedQuery(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, unknown)
 		return
 	}
-	saved, err := s.Store.CreateSavedQuery(r.Context(), sq)
+	saved, err := s.Meta.CreateSavedQuery(r.Context(), sq)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusBadRequest, unknown)
@@ -213,7 +213,7 @@ func (s *Server) savedQuery(w http.ResponseWriter, r *http.Request) (history.Sav
 	id := r.PathValue("id")
 	sq, err := history.Saved{}, store.ErrNotFound
 	if history.ValidID(id) {
-		sq, err = s.Store.SavedQuery(r.Context(), id)
+		sq, err = s.Meta.SavedQuery(r.Context(), id)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -261,7 +261,7 @@ func (s *Server) putSavedQuery(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	up, err := s.Store.UpdateSavedQuery(r.Context(), sq.ID, sq.Name, sq.Description, s.Now().UTC())
+	up, err := s.Meta.UpdateSavedQuery(r.Context(), sq.ID, sq.Name, sq.Description, s.Now().UTC())
 	switch {
 	case errors.Is(err, store.ErrNotFound): // deleted meanwhile
 		writeError(w, http.StatusNotFound, "saved query "+strconv.Quote(sq.ID)+" does not exist")
@@ -276,7 +276,7 @@ func (s *Server) deleteSavedQuery(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	err := store.ErrNotFound
 	if history.ValidID(id) {
-		err = s.Store.DeleteSavedQuery(r.Context(), id)
+		err = s.Meta.DeleteSavedQuery(r.Context(), id)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -27,7 +27,7 @@ func (s *Server) incidentRoutes(mux *http.ServeMux) {
 
 // loadIncidents reads every stored incident, by id.
 func (s *Server) loadIncidents(ctx context.Context) (map[string]*incident.Incident, error) {
-	docs, err := s.Store.Incidents(ctx)
+	docs, err := s.Meta.Incidents(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func (s *Server) saveIncident(ctx context.Context, inc *incident.Incident) error
 	if err != nil {
 		return err
 	}
-	return s.Store.PutIncident(ctx, inc.ID, body)
+	return s.Meta.PutIncident(ctx, inc.ID, body)
 }
 
 func newID(prefix string) string {

@@ -65,7 +65,7 @@ func (s *Server) listMarkers(w http.ResponseWriter, r *http.Request) {
 		}
 		bounds[i] = time.Unix(n, 0)
 	}
-	ms, err := s.Store.Markers(r.Context(), []string{ds}, bounds[0], bounds[1])
+	ms, err := s.Meta.Markers(r.Context(), []string{ds}, bounds[0], bounds[1])
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -96,7 +96,7 @@ func (s *Server) deleteMarker(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.Store.DeleteMarker(r.Context(), m.ID); err != nil {
+	if err := s.Meta.DeleteMarker(r.Context(), m.ID); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
@@ -111,7 +111,7 @@ func (s *Server) markerNamed(w http.ResponseWriter, r *http.Request) (marker.Mar
 		return marker.Marker{}, false
 	}
 	id := r.PathValue("id")
-	m, found, err := s.Store.GetMarker(r.Context(), id)
+	m, found, err := s.Meta.GetMarker(r.Context(), id)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return marker.Marker{}, false
@@ -129,7 +129,7 @@ func (s *Server) saveMarker(w http.ResponseWriter, r *http.Request, m marker.Mar
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if err := s.Store.PutMarker(r.Context(), m); err != nil {
+	if err := s.Meta.PutMarker(r.Context(), m); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
@@ -143,7 +143,7 @@ func (s *Server) markersAround(ctx context.Context, ds string, start, end time.T
 	if ds, err := store.NormalizeDataset(ds); err == nil && ds != marker.AllDatasets {
 		datasets = append(datasets, ds)
 	}
-	return s.Store.Markers(ctx, datasets, start, end)
+	return s.Meta.Markers(ctx, datasets, start, end)
 }
 
 // withMarkers is the JSON object v with a "markers" key added last, so that

@@ -23,7 +23,7 @@ func (s *Server) noteRoutes(mux *http.ServeMux) {
 // loadNotes reads the notes of one target (every note when targetType is
 // ""), oldest first.
 func (s *Server) loadNotes(ctx context.Context, targetType, targetID string) ([]note.Note, error) {
-	docs, err := s.Store.Notes(ctx)
+	docs, err := s.Meta.Notes(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func (s *Server) writeNote(w http.ResponseWriter, r *http.Request, n note.Note, 
 	}
 	n.HTML = html
 	body, _ := json.Marshal(n)
-	if err := s.Store.PutNote(r.Context(), n.ID, body); err != nil {
+	if err := s.Meta.PutNote(r.Context(), n.ID, body); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
@@ -166,7 +166,7 @@ func (s *Server) deleteNote(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.Store.DeleteNote(r.Context(), n.ID); err != nil {
+	if err := s.Meta.DeleteNote(r.Context(), n.ID); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/prodex/prodex/internal/history"
 	"github.com/prodex/prodex/internal/query"
+	"github.com/prodex/prodex/internal/store"
 )
 
 const maxSpecBytes = 1 << 20
@@ -59,19 +61,19 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 		}
 		spec.SLO.Eligible, spec.SLO.Good = def.SLI.Eligible, def.SLI.Good
 	}
-	cat, err := s.Store.Catalog(ds)
-	if !storeOK(w, ds, err) {
-		return
-	}
-	plan, err := query.Compile(spec, cat)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
 	ctx, cancel := s.queryContext(r)
 	defer cancel()
 	began := time.Now()
-	res, err := plan.Run(ctx, s.Store.DB())
+	res, err := s.Events.Query(ctx, ds, spec)
+	var bad *query.Error
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		storeOK(w, ds, err)
+		return
+	case errors.As(err, &bad): // the spec does not fit the dataset
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	s.observe("query", began, err)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -33,7 +33,7 @@ func (s *Server) riskRoutes(mux *http.ServeMux) {
 
 // loadRisks reads every stored risk, by name.
 func (s *Server) loadRisks(ctx context.Context) (map[string]risk.Risk, error) {
-	docs, err := s.Store.Risks(ctx)
+	docs, err := s.Meta.Risks(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func (s *Server) saveRisk(ctx context.Context, rk risk.Risk, dry bool) (rules.Ch
 		return ch, nil
 	}
 	body, _ := json.Marshal(rk)
-	return ch, s.Store.PutRisk(ctx, rk.Name, body)
+	return ch, s.Meta.PutRisk(ctx, rk.Name, body)
 }
 
 // diffJSON lists the top-level fields that differ between a and b, as
@@ -216,7 +216,7 @@ func (s *Server) deleteRisk(w http.ResponseWriter, r *http.Request) {
 	if _, _, ok := s.riskNamed(w, r); !ok {
 		return
 	}
-	if err := s.Store.DeleteRisk(r.Context(), r.PathValue("name")); err != nil {
+	if err := s.Meta.DeleteRisk(r.Context(), r.PathValue("name")); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}

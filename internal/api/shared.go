@@ -16,10 +16,10 @@ import (
 func (s *Server) sharedExists(ctx context.Context, kind, id string) (bool, error) {
 	switch kind {
 	case "marker":
-		_, ok, err := s.Store.GetMarker(ctx, id)
+		_, ok, err := s.Meta.GetMarker(ctx, id)
 		return ok, err
 	case "query":
-		_, err := s.Store.StoredQuery(ctx, id)
+		_, err := s.Meta.StoredQuery(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
 		}
@@ -37,7 +37,7 @@ func (s *Server) sharedTimeline(ctx context.Context, inc *incident.Incident, fro
 	if d, ok := s.SLOs.Get(inc.SLO); ok && inc.SLO != "" {
 		datasets = append(datasets, d.Dataset)
 	}
-	markers, err := s.Store.Markers(ctx, datasets, from, to)
+	markers, err := s.Meta.Markers(ctx, datasets, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (s *Server) sharedTimeline(ctx context.Context, inc *incident.Incident, fro
 		}
 		out = append(out, TimelineEntry{Time: time.Unix(m.StartTime, 0).UTC(), Kind: "marker", Author: m.Author, Text: text, Ref: m.ID})
 	}
-	runs, err := s.Store.Runs(ctx, history.RunFilter{Since: inc.CreatedAt.Add(-time.Minute), Until: to.Add(time.Second), Limit: history.MaxLimit})
+	runs, err := s.Meta.Runs(ctx, history.RunFilter{Since: inc.CreatedAt.Add(-time.Minute), Until: to.Add(time.Second), Limit: history.MaxLimit})
 	if err != nil {
 		return nil, err
 	}

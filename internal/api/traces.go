@@ -45,13 +45,13 @@ func (s *Server) getTrace(w http.ResponseWriter, r *http.Request) {
 				writeError(w, http.StatusBadRequest, err.Error())
 				return
 			}
-			if _, err := s.Store.Catalog(ds); !storeOK(w, ds, err) {
+			if _, err := s.Events.Columns(ds); !storeOK(w, ds, err) {
 				return
 			}
 			names = append(names, ds)
 		}
 	} else {
-		for _, d := range s.Store.Datasets() {
+		for _, d := range s.Events.Datasets() {
 			names = append(names, d.Name)
 		}
 	}
@@ -61,7 +61,7 @@ func (s *Server) getTrace(w http.ResponseWriter, r *http.Request) {
 	truncated := false
 	began := time.Now()
 	for _, ds := range names {
-		found, err := s.Store.Find(ctx, ds, "trace.trace_id", id, start, end, maxTraceEvents)
+		found, err := s.Events.Find(ctx, ds, "trace.trace_id", id, start, end, maxTraceEvents)
 		if err != nil {
 			s.observe("trace", began, err)
 			if ctx.Err() != nil {

@@ -92,7 +92,7 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) {
 		}
 		since = t
 	}
-	out, err := s.Store.AuditLog(r.Context(), r.URL.Query().Get("author"), since, limit)
+	out, err := s.Meta.AuditLog(r.Context(), r.URL.Query().Get("author"), since, limit)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
