@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/explain"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/slo"
@@ -145,4 +146,31 @@ func explainColumn(a *explain.Answer, name string) (int, explain.Column) {
 		}
 	}
 	return -1, explain.Column{}
+}
+
+// explainRare: values under 1 % of all events that hold under a tenth of
+// the selection are pooled. 200 events, one a user; the selection (kind
+// a) is the first 20, ten of them user vip (half the selection: kept),
+// the others u10…u19 (1/20 of it each: pooled, as u20…u199 are). vip is
+// .5/0 and the pool .5/1: user scores .5, vip first on the tie.
+func explainRare(t *testing.T, open Opener) {
+	st := open(t, Config{})
+	evs := make([]event.Event, 200)
+	for i := range evs {
+		f := map[string]any{"kind": "b", "user": fmt.Sprintf("u%d", i)}
+		if i < 20 {
+			f["kind"] = "a"
+		}
+		if i < 10 {
+			f["user"] = "vip"
+		}
+		evs[i] = ev(time.Duration(i)*time.Second, 1, f)
+	}
+	put(t, st, "rare", evs...)
+	a := explainRun(t, st, "rare", &explain.Request{Selection: explain.Selection{Filters: []query.Filter{{Column: "kind", Op: "=", Value: "a"}}}})
+	want(t, "rare values", explainAnswer(a), strings.Join([]string{
+		"selection 20 baseline 180 sampled false",
+		"kind:string 1 | a 1/0 20/0 [= a(string)] | b 0/1 0/180 [= b(string)]",
+		"user:string 0.5 | vip 0.5/0 10/0 [= vip(string)] | (other values) 0.5/1 10/180",
+	}, "\n"))
 }

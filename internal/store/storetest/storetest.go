@@ -67,6 +67,7 @@ func Run(t *testing.T, open Opener) {
 		{"Series", series},
 		{"ExplainFilter", explainFilter},
 		{"ExplainHeatmap", explainHeatmap},
+		{"ExplainRare", explainRare},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.f(t, open) })
