@@ -129,86 +129,12 @@ var sampleSize = 250_000.0
 
 // Run answers a request. slos looks up an SLO for an SLO selection.
 func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time, slos func(string) (slo.SLO, bool)) (*Answer, error) {
-	spec := query.Spec{TimeRange: r.TimeRange, StartTime: r.StartTime, EndTime: r.EndTime}
-	if err := spec.Resolve(now); err != nil {
-		return nil, err
-	}
-	if r.Values <= 0 {
-		r.Values = 5
-	}
-	base, err := query.CompileFilters("filters", r.Filters, r.FilterCombination, cat, 1)
+	pr, err := prepare(duckDB(cat), cat, r, now, slos)
 	if err != nil {
 		return nil, err
 	}
-	args := base.Args
-	phys := append([]string{}, base.Phys...)
-	where := base.SQL
-	var sel string
-	n := 0
-	sl := r.Selection
-	if len(sl.Filters) > 0 {
-		n++
-		p, err := query.CompileFilters("selection.filters", sl.Filters, sl.FilterCombination, cat, len(args)+1)
-		if err != nil {
-			return nil, err
-		}
-		sel, args, phys = p.SQL, append(args, p.Args...), append(phys, p.Phys...)
-	}
-	if h := sl.Heatmap; h != nil {
-		n++
-		col, ok := cat.Column(h.Column)
-		switch {
-		case !ok:
-			return nil, fmt.Errorf("selection.heatmap.column: unknown column %q", h.Column)
-		case !col.Type.Numeric():
-			return nil, fmt.Errorf("selection.heatmap.column: %q holds %s values, not numbers", h.Column, col.Type)
-		case h.Max < h.Min:
-			return nil, fmt.Errorf("selection.heatmap: max %v is below min %v", h.Max, h.Min)
-		}
-		from, to := spec.Start, spec.End
-		if h.StartTime != 0 {
-			from = time.Unix(h.StartTime, 0)
-		}
-		if h.EndTime != 0 {
-			to = time.Unix(h.EndTime, 0)
-		}
-		if !to.After(from) {
-			return nil, fmt.Errorf("selection.heatmap: end_time must be after start_time")
-		}
-		x := ident(col.Phys)
-		sel = fmt.Sprintf("(%s BETWEEN %s AND %s AND ts >= %d AND ts < %d)", x, num(h.Min), num(h.Max), from.UnixMicro(), to.UnixMicro())
-		phys = append(phys, col.Phys)
-	}
-	if sl.SLO != "" {
-		n++
-		d, ok := slos(sl.SLO)
-		if !ok {
-			return nil, fmt.Errorf("selection.slo: no SLO named %q", sl.SLO)
-		}
-		good, gp, err := sli.Compile(d.SLI.Good, cat)
-		if err != nil {
-			return nil, fmt.Errorf("selection.slo: %w", err)
-		}
-		elig, ep := "TRUE", []string(nil)
-		if d.SLI.Eligible != "" {
-			if elig, ep, err = sli.Compile(d.SLI.Eligible, cat); err != nil {
-				return nil, fmt.Errorf("selection.slo: %w", err)
-			}
-		}
-		// The base is the SLO's eligible events; the selection its bad ones.
-		where = "(" + where + ") AND (" + elig + ") IS TRUE AND (" + good + ") IS NOT NULL"
-		sel = "NOT (" + good + ")"
-		phys = append(append(phys, gp...), ep...)
-	}
-	if n != 1 {
-		return nil, fmt.Errorf("selection: give exactly one of filters, heatmap or slo")
-	}
-	cols := cat.Columns()
-	for _, c := range cols {
-		phys = append(phys, c.Phys)
-	}
-	phys = uniq(phys)
-	from := cat.From(phys, spec.Start, spec.End)
+	spec, cols, where, sel, args := pr.spec, pr.cols, pr.where, pr.sel, pr.args
+	from := cat.From(pr.phys, spec.Start, spec.End)
 	// base: the events, with the selection flag, once per column query.
 	baseSQL := "(SELECT *, (" + sel + ") IS TRUE AS sel__ FROM " + from + " AS e WHERE " + where + ")"
 
@@ -259,7 +185,6 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 	// grouping set per column; rare values pooled, scores and the values
 	// that differ most computed in SQL, so that an id column of millions
 	// of values never leaves the engine.
-	type binning struct{ lo, width float64 }
 	bin := make([]*binning, len(cols))
 	keys := make([]string, len(cols))
 	k := 0
@@ -332,28 +257,43 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 		}
 		c := &out[col]
 		c.Score = math.Round(score*1e9) / 1e9
-		vs := ValueShare{SelectionCount: int64(math.Round(sc * scaleS)), BaselineCount: int64(math.Round(bc * scaleB)), SelectionShare: sc / ts, BaselineShare: bc / tb}
-		switch {
-		case other:
-			vs.Value = "(other values)"
-		case !val.Valid:
-			vs.Value = "(absent)"
-			vs.Filter = &query.Filter{Column: c.Column, Op: "does-not-exist"}
-		case bin[col] != nil:
-			b := bin[col]
-			n, _ := strconv.ParseFloat(val.String, 64)
-			lo, hi := b.lo+n*b.width, b.lo+(n+1)*b.width
-			vs.Min, vs.Max = &lo, &hi
-			vs.Value = fmt.Sprintf("%s – %s", strconv.FormatFloat(lo, 'g', 4, 64), strconv.FormatFloat(hi, 'g', 4, 64))
-		default:
-			vs.Value = val.String
-			vs.Filter = &query.Filter{Column: c.Column, Op: "=", Value: typed(val.String, c.Type)}
-		}
+		vs := share(c, bin[col], other, val, sc, bc, ts, tb, scaleS, scaleB)
 		c.Values = append(c.Values, vs)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, &DBError{Err: err}
 	}
+	ans.Columns = finish(out, r, spec)
+	return ans, nil
+}
+
+// binning is a number column's bins.
+type binning struct{ lo, width float64 }
+
+// share is one value of column c: sc and bc its (sampled) weights in the
+// selection and the baseline, ts and tb the column's totals.
+func share(c *Column, b *binning, other bool, val sql.NullString, sc, bc, ts, tb, scaleS, scaleB float64) ValueShare {
+	vs := ValueShare{SelectionCount: int64(math.Round(sc * scaleS)), BaselineCount: int64(math.Round(bc * scaleB)), SelectionShare: sc / ts, BaselineShare: bc / tb}
+	switch {
+	case other:
+		vs.Value = "(other values)"
+	case !val.Valid:
+		vs.Value = "(absent)"
+		vs.Filter = &query.Filter{Column: c.Column, Op: "does-not-exist"}
+	case b != nil:
+		n, _ := strconv.ParseFloat(val.String, 64)
+		lo, hi := b.lo+n*b.width, b.lo+(n+1)*b.width
+		vs.Min, vs.Max = &lo, &hi
+		vs.Value = fmt.Sprintf("%s – %s", strconv.FormatFloat(lo, 'g', 4, 64), strconv.FormatFloat(hi, 'g', 4, 64))
+	default:
+		vs.Value = val.String
+		vs.Filter = &query.Filter{Column: c.Column, Op: "=", Value: typed(val.String, c.Type)}
+	}
+	return vs
+}
+
+// finish adds each column's follow-up and ranks the columns.
+func finish(out []Column, r *Request, spec query.Spec) []Column {
 	// Follow-ups: each column as a breakdown of the base query.
 	for i := range out {
 		out[i].GroupBy = &FollowUp{TimeRange: spec.TimeRange, StartTime: spec.StartTime, EndTime: spec.EndTime, Filters: r.Filters,
@@ -365,8 +305,127 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 		}
 		return out[i].Column < out[j].Column
 	})
-	ans.Columns = out
-	return ans, nil
+	return out
+}
+
+// dialect is how the engine spells what the selection needs.
+type dialect struct {
+	// filters compiles filters, placeholders numbered from first.
+	filters func(field string, fs []query.Filter, combination string, first int) (query.Predicate, error)
+	// x is the SQL of a physical column; num of a number.
+	x   func(phys string) string
+	num func(float64) string
+	// slo is the base (where) and selection of an SLO's bad events.
+	slo func(d slo.SLO, where string) (base, sel string, phys []string, err error)
+}
+
+func duckDB(cat Catalog) *dialect {
+	return &dialect{
+		filters: func(field string, fs []query.Filter, comb string, first int) (query.Predicate, error) {
+			return query.CompileFilters(field, fs, comb, cat, first)
+		},
+		x:   ident,
+		num: num,
+		slo: func(d slo.SLO, where string) (string, string, []string, error) {
+			good, gp, err := sli.Compile(d.SLI.Good, cat)
+			if err != nil {
+				return "", "", nil, fmt.Errorf("selection.slo: %w", err)
+			}
+			elig, ep := "TRUE", []string(nil)
+			if d.SLI.Eligible != "" {
+				if elig, ep, err = sli.Compile(d.SLI.Eligible, cat); err != nil {
+					return "", "", nil, fmt.Errorf("selection.slo: %w", err)
+				}
+			}
+			// The base is the SLO's eligible events; the selection its bad ones.
+			return "(" + where + ") AND (" + elig + ") IS TRUE AND (" + good + ") IS NOT NULL", "NOT (" + good + ")", append(gp, ep...), nil
+		},
+	}
+}
+
+// prepared is a checked request: its base events (where), the selection
+// among them (sel), their bound values and the physical columns read.
+type prepared struct {
+	spec       query.Spec
+	cols       []schema.Column
+	where, sel string
+	args       []any
+	phys       []string
+}
+
+// prepare resolves and checks a request and compiles its base and
+// selection in dialect d.
+func prepare(d *dialect, cat Catalog, r *Request, now time.Time, slos func(string) (slo.SLO, bool)) (*prepared, error) {
+	spec := query.Spec{TimeRange: r.TimeRange, StartTime: r.StartTime, EndTime: r.EndTime}
+	if err := spec.Resolve(now); err != nil {
+		return nil, err
+	}
+	if r.Values <= 0 {
+		r.Values = 5
+	}
+	base, err := d.filters("filters", r.Filters, r.FilterCombination, 1)
+	if err != nil {
+		return nil, err
+	}
+	args := base.Args
+	phys := append([]string{}, base.Phys...)
+	where := base.SQL
+	var sel string
+	n := 0
+	sl := r.Selection
+	if len(sl.Filters) > 0 {
+		n++
+		p, err := d.filters("selection.filters", sl.Filters, sl.FilterCombination, len(args)+1)
+		if err != nil {
+			return nil, err
+		}
+		sel, args, phys = p.SQL, append(args, p.Args...), append(phys, p.Phys...)
+	}
+	if h := sl.Heatmap; h != nil {
+		n++
+		col, ok := cat.Column(h.Column)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("selection.heatmap.column: unknown column %q", h.Column)
+		case !col.Type.Numeric():
+			return nil, fmt.Errorf("selection.heatmap.column: %q holds %s values, not numbers", h.Column, col.Type)
+		case h.Max < h.Min:
+			return nil, fmt.Errorf("selection.heatmap: max %v is below min %v", h.Max, h.Min)
+		}
+		from, to := spec.Start, spec.End
+		if h.StartTime != 0 {
+			from = time.Unix(h.StartTime, 0)
+		}
+		if h.EndTime != 0 {
+			to = time.Unix(h.EndTime, 0)
+		}
+		if !to.After(from) {
+			return nil, fmt.Errorf("selection.heatmap: end_time must be after start_time")
+		}
+		x := d.x(col.Phys)
+		sel = fmt.Sprintf("(%s BETWEEN %s AND %s AND ts >= %d AND ts < %d)", x, d.num(h.Min), d.num(h.Max), from.UnixMicro(), to.UnixMicro())
+		phys = append(phys, col.Phys)
+	}
+	if sl.SLO != "" {
+		n++
+		def, ok := slos(sl.SLO)
+		if !ok {
+			return nil, fmt.Errorf("selection.slo: no SLO named %q", sl.SLO)
+		}
+		var sp []string
+		if where, sel, sp, err = d.slo(def, where); err != nil {
+			return nil, err
+		}
+		phys = append(phys, sp...)
+	}
+	if n != 1 {
+		return nil, fmt.Errorf("selection: give exactly one of filters, heatmap or slo")
+	}
+	cols := cat.Columns()
+	for _, c := range cols {
+		phys = append(phys, c.Phys)
+	}
+	return &prepared{spec: spec, cols: cols, where: where, sel: sel, args: args, phys: uniq(phys)}, nil
 }
 
 // DBError is a failure of the database, not of the request.

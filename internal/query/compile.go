@@ -650,11 +650,23 @@ func CompileFiltersClickHouse(field string, fs []Filter, combination string, cat
 	return compileFilters(clickHouse, field, fs, combination, cat, first)
 }
 
+// CompileFiltersClickHouseTable is CompileFiltersClickHouse over the
+// table of a TableCatalog itself: fields are its Expr expressions, not
+// the columns of its From subquery, so that a statement reading a
+// Distributed table directly aggregates on every shard.
+func CompileFiltersClickHouseTable(field string, fs []Filter, combination string, cat TableCatalog, first int) (Predicate, error) {
+	return compileFiltersOver(clickHouse, field, fs, combination, cat, cat, first)
+}
+
 func compileFilters(d *dialect, field string, fs []Filter, combination string, cat Catalog, first int) (Predicate, error) {
+	return compileFiltersOver(d, field, fs, combination, cat, nil, first)
+}
+
+func compileFiltersOver(d *dialect, field string, fs []Filter, combination string, cat Catalog, table TableCatalog, first int) (Predicate, error) {
 	if err := checkCombination(field+"_combination", combination); err != nil {
 		return Predicate{}, err
 	}
-	c := &compiler{d: d, cat: cat, seen: map[string]bool{}, args: make([]any, first-1)}
+	c := &compiler{d: d, cat: cat, table: table, seen: map[string]bool{}, args: make([]any, first-1)}
 	sql, err := c.filters(field, fs, combination)
 	if err != nil {
 		return Predicate{}, err

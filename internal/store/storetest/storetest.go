@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/explain"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/schema"
+	"github.com/prodex/prodex/internal/slo"
 	"github.com/prodex/prodex/internal/store"
 )
 
@@ -30,6 +32,9 @@ type Events interface {
 	DropExpired(ctx context.Context, now time.Time) (int, error)
 	Find(ctx context.Context, dataset, column string, value any, start, end time.Time, limit int) ([]event.Event, error)
 	Query(ctx context.Context, dataset string, s *query.Spec) (*query.Result, error)
+	// Explain answers an explain request; a missing dataset is
+	// store.ErrNotFound.
+	Explain(ctx context.Context, dataset string, r *explain.Request, now time.Time, slos func(string) (slo.SLO, bool)) (*explain.Answer, error)
 }
 
 // Config is what a case asks of a new store.
@@ -60,6 +65,9 @@ func Run(t *testing.T, open Opener) {
 		{"Filters", filters},
 		{"Heatmap", heatmap},
 		{"Series", series},
+		{"ExplainFilter", explainFilter},
+		{"ExplainHeatmap", explainHeatmap},
+		{"ExplainRare", explainRare},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.f(t, open) })
