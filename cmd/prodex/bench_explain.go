@@ -14,31 +14,43 @@ import (
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/slo"
 	"github.com/prodex/prodex/internal/store"
+	"github.com/prodex/prodex/internal/store/clickhouse"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
 // benchExplainCmd loads wide synthetic events (once; reruns reuse them) and
 // times explain over all of them.
 func benchExplainCmd() *cobra.Command {
-	var dir string
+	var dir, storeURL string
 	var events, runs int
 	cmd := &cobra.Command{
 		Use:   "explain",
 		Short: "Time explain over N stored events of 50 columns, selecting ~2 % (errors)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(dir, duckdb.Options{})
-			if err != nil {
-				return err
+			var st explainStore
+			if storeURL != "" {
+				addr, opts, err := clickhouse.ParseURL(storeURL)
+				if err != nil {
+					return err
+				}
+				ch, err := clickhouse.Open(context.Background(), addr, opts)
+				if err != nil {
+					return err
+				}
+				defer ch.Close()
+				st = ch
+			} else {
+				dst, err := openStore(dir, duckdb.Options{})
+				if err != nil {
+					return err
+				}
+				defer dst.Close()
+				st = dst
 			}
-			defer st.Close()
 			end := time.Now().UTC().Truncate(time.Hour)
 			start := end.Add(-12 * time.Hour)
 			if err := loadWide(st, events, start, end); err != nil {
-				return err
-			}
-			cat, err := st.Catalog("benchx")
-			if err != nil {
 				return err
 			}
 			req := func() *explain.Request {
@@ -46,14 +58,14 @@ func benchExplainCmd() *cobra.Command {
 					Selection: explain.Selection{Filters: []query.Filter{{Column: "status_code", Op: ">=", Value: float64(500)}}}}
 			}
 			none := func(string) (slo.SLO, bool) { return slo.SLO{}, false }
-			a, err := explain.Run(context.Background(), st.DB(), cat, req(), end, none) // warm up
+			a, err := st.Explain(context.Background(), "benchx", req(), end, none) // warm up
 			if err != nil {
 				return err
 			}
 			var best time.Duration
 			for i := 0; i < runs; i++ {
 				t := time.Now()
-				if a, err = explain.Run(context.Background(), st.DB(), cat, req(), end, none); err != nil {
+				if a, err = st.Explain(context.Background(), "benchx", req(), end, none); err != nil {
 					return err
 				}
 				if d := time.Since(t); best == 0 || d < best {
@@ -68,19 +80,24 @@ func benchExplainCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&dir, "data", "bench-explain-data", "data directory of the embedded store (reused between runs)")
+	cmd.Flags().StringVar(&storeURL, "store", "", "run on ClickHouse instead: clickhouse://HOST:PORT/DATABASE[?cluster=NAME] (data kept for reruns)")
 	cmd.Flags().IntVar(&events, "events", 10_000_000, "events to store")
 	cmd.Flags().IntVar(&runs, "runs", 3, "timed runs")
 	return cmd
 }
 
+// explainStore is what the explain benchmark needs of an event store.
+type explainStore interface {
+	benchStore
+	Explain(ctx context.Context, dataset string, r *explain.Request, now time.Time, slos func(string) (slo.SLO, bool)) (*explain.Answer, error)
+}
+
 // loadWide stores n events of 50 columns between start and end; errors
 // (2 %) cluster on one region's build 4512.
-func loadWide(st *duckdb.Store, n int, start, end time.Time) error {
-	have := 0
-	if cat, err := st.Catalog("benchx"); err == nil {
-		if err := st.DB().QueryRow("SELECT count(*) FROM " + cat.From(nil, start, end)).Scan(&have); err != nil {
-			return err
-		}
+func loadWide(st explainStore, n int, start, end time.Time) error {
+	have, err := stored(st, "benchx", start, end)
+	if err != nil {
+		return err
 	}
 	rng := rand.New(rand.NewPCG(uint64(have), 3))
 	span := end.Sub(start)

@@ -106,6 +106,27 @@ func benchQueryCmd() *cobra.Command {
 	return cmd
 }
 
+// stored counts a dataset's events in [start, end): 0 when it does not
+// exist yet.
+func stored(st benchStore, dataset string, start, end time.Time) (int, error) {
+	s, err := query.Parse([]byte(fmt.Sprintf(`{"start_time":%d,"end_time":%d,"calculations":[{"op":"COUNT"}]}`, start.Unix(), end.Unix())))
+	if err == nil {
+		err = s.Resolve(end)
+	}
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.Query(context.Background(), dataset, s)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil || len(res.Results) != 1 {
+		return 0, err
+	}
+	c, _ := res.Results[0].Data["COUNT"].(int64)
+	return int(c), nil
+}
+
 // benchStore is what the query benchmark needs of an event store.
 type benchStore interface {
 	Append(ctx context.Context, batches []*store.Batch) error
@@ -145,22 +166,9 @@ func timeRuns(runs int, qs []directQuery) ([]time.Duration, []int, error) {
 // benchLoad appends events through the store's own write path until the
 // dataset holds n of them.
 func benchLoad(st benchStore, n int, start time.Time, span time.Duration) error {
-	have := 0
-	s, err := query.Parse([]byte(fmt.Sprintf(`{"start_time":%d,"end_time":%d,"calculations":[{"op":"COUNT"}]}`, start.Unix(), start.Add(span).Unix())))
-	if err == nil {
-		err = s.Resolve(start.Add(span))
-	}
+	have, err := stored(st, "benchq", start, start.Add(span))
 	if err != nil {
 		return err
-	}
-	if res, err := st.Query(context.Background(), "benchq", s); err == nil && len(res.Results) == 1 {
-		c, _ := res.Results[0].Data["COUNT"].(int64)
-		have = int(c)
-	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	if have >= n {
-		return nil
 	}
 	services := []string{"checkout", "cart", "search", "auth", "payments", "catalog", "shipping", "profile"}
 	endpoints := []string{"/", "/api/items", "/api/cart", "/api/pay", "/login", "/search"}
