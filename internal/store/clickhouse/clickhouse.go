@@ -38,6 +38,7 @@ import (
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/prodex/prodex/internal/schema"
 )
@@ -119,9 +120,10 @@ func safeName(s string) bool {
 
 // Store is the ClickHouse event store.
 type Store struct {
-	opts   Options
-	db     *sql.DB   // the server named in the address: queries, catalog
-	shards []*sql.DB // every shard, in cluster order (db alone without a cluster)
+	opts    Options
+	db      *sql.DB       // the server named in the address: queries, catalog
+	shards  []*sql.DB     // every shard, in cluster order (db alone without a cluster)
+	writers []driver.Conn // native connections to the shards, for inserts
 
 	wmu  sync.Mutex // one write at a time from this node
 	next int        // shard the next write goes to
@@ -165,16 +167,20 @@ func (f *field) typ() schema.Type {
 	return schema.Boolean
 }
 
-func open(addr, database string) *sql.DB {
-	db := ch.OpenDB(&ch.Options{
+func options(addr string) *ch.Options {
+	return &ch.Options{
 		Addr:     []string{addr},
 		Protocol: ch.Native,
-		Auth:     ch.Auth{Database: database, Username: "default"},
-		// The server's default is fine; compression saves network on
-		// inserts of wide events.
-		Compression: &ch.Compression{Method: ch.CompressionLZ4},
-		DialTimeout: 10 * time.Second,
-	})
+		Auth:     ch.Auth{Database: "default", Username: "default"},
+		// Compression saves network on inserts of wide events.
+		Compression:  &ch.Compression{Method: ch.CompressionLZ4},
+		DialTimeout:  10 * time.Second,
+		MaxOpenConns: 16,
+	}
+}
+
+func open(addr string) *sql.DB {
+	db := ch.OpenDB(options(addr))
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(4)
 	return db
@@ -186,7 +192,7 @@ func open(addr, database string) *sql.DB {
 func Open(ctx context.Context, addr string, opts Options) (*Store, error) {
 	opts.defaults()
 	s := &Store{opts: opts, datasets: map[string]*dataset{}, stop: make(chan struct{}), done: make(chan struct{})}
-	boot := open(addr, "default")
+	boot := open(addr)
 	if err := boot.PingContext(ctx); err != nil {
 		boot.Close()
 		return nil, fmt.Errorf("clickhouse %s: %w", addr, err)
@@ -200,9 +206,15 @@ func Open(ctx context.Context, addr string, opts Options) (*Store, error) {
 		}
 	}
 	boot.Close()
-	s.db = open(addr, "default")
+	s.db = open(addr)
 	for _, a := range addrs {
-		s.shards = append(s.shards, open(a, "default"))
+		s.shards = append(s.shards, open(a))
+		w, err := ch.Open(options(a))
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("clickhouse %s: %w", a, err)
+		}
+		s.writers = append(s.writers, w)
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
@@ -271,6 +283,9 @@ func (s *Store) Close() error {
 	}
 	for _, db := range s.shards {
 		errs = append(errs, db.Close())
+	}
+	for _, w := range s.writers {
+		errs = append(errs, w.Close())
 	}
 	if s.db != nil {
 		errs = append(errs, s.db.Close())

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/prodex/prodex/internal/schema"
 	"github.com/prodex/prodex/internal/store"
 )
@@ -123,35 +125,35 @@ func (s *Store) appendBatch(ctx context.Context, b *store.Batch, now time.Time) 
 		return err
 	}
 
-	db := s.shards[s.next%len(s.shards)]
+	conn := s.writers[s.next%len(s.writers)]
 	s.next++
-	n := 0
-	vals := make([]any, 2+len(p.cols))
-	err = inTx(ctx, db, func(tx *sql.Tx) error {
+	// Column by column through the native batch: per row through
+	// database/sql, wide events went in at 20k/s.
+	var keep []int
+	for i := range rows {
+		if b.Errs[i] == nil {
+			keep = append(keep, i)
+		}
+	}
+	n := len(keep)
+	if n > 0 {
+		ts, sr := make([]int64, n), make([]int64, n)
+		cols := make([]any, len(p.cols))
+		for j, c := range p.cols {
+			cols[j] = newColumn(p.need[c].typ, n)
+		}
+		for k, i := range keep {
+			ts[k], sr[k] = b.Events[i].Time.UnixMicro(), b.Events[i].SampleRate
+			for _, c := range rows[i] {
+				setColumn(cols[p.index[c.col]], k, c.v)
+			}
+		}
 		q := "INSERT INTO " + s.qualified(ds.table) + " (ts, sr"
 		for _, c := range p.cols {
 			q += ", " + ident(c)
 		}
-		st, err := tx.PrepareContext(ctx, q+")")
-		if err != nil {
-			return err
-		}
-		for i, row := range rows {
-			if b.Errs[i] != nil {
-				continue
-			}
-			clear(vals)
-			vals[0], vals[1] = b.Events[i].Time.UnixMicro(), b.Events[i].SampleRate
-			for _, c := range row {
-				vals[2+p.index[c.col]] = c.v
-			}
-			if _, err := st.ExecContext(ctx, vals...); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
-	})
+		err = sendBatch(ctx, conn, q+")", append([]any{ts, sr}, cols...))
+	}
 	if err != nil {
 		return fmt.Errorf("insert into %s: %w", ds.name, err)
 	}
@@ -172,6 +174,54 @@ func boolByte(b bool) uint8 {
 		return 1
 	}
 	return 0
+}
+
+// newColumn is an empty Nullable column of n values of type t, in the
+// shape the native batch takes.
+func newColumn(t schema.Type, n int) any {
+	switch t {
+	case schema.Integer:
+		return make([]*int64, n)
+	case schema.Float:
+		return make([]*float64, n)
+	case schema.Boolean:
+		return make([]*uint8, n)
+	}
+	return make([]*string, n)
+}
+
+// setColumn sets value k of a column made by newColumn; v has the
+// column's type (after schema.Coerce, booleans as uint8).
+func setColumn(col any, k int, v any) {
+	switch c := col.(type) {
+	case []*int64:
+		x := v.(int64)
+		c[k] = &x
+	case []*float64:
+		x := v.(float64)
+		c[k] = &x
+	case []*uint8:
+		x := v.(uint8)
+		c[k] = &x
+	case []*string:
+		x := v.(string)
+		c[k] = &x
+	}
+}
+
+// sendBatch inserts whole columns as one block.
+func sendBatch(ctx context.Context, conn driver.Conn, insert string, cols []any) error {
+	batch, err := conn.PrepareBatch(ctx, insert)
+	if err != nil {
+		return err
+	}
+	for i, c := range cols {
+		if err := batch.Column(i).Append(c); err != nil {
+			batch.Abort()
+			return err
+		}
+	}
+	return batch.Send()
 }
 
 // insert writes rows as one block. Rows go as a prepared batch, never as
