@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/prodex/prodex/internal/store/metatest"
+	"github.com/prodex/prodex/internal/testserver"
 )
 
 var _ metatest.Store = (*Meta)(nil)
@@ -18,7 +19,7 @@ var _ metatest.Store = (*Meta)(nil)
 // TestPostgres runs every test against one server: starting one takes
 // about a second, a fresh database for each case a few tens of ms.
 func TestPostgres(t *testing.T) {
-	server := startPostgres(t)
+	server := testserver.Postgres(t)
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, server)
 	if err != nil {
