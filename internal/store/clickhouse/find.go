@@ -6,6 +6,7 @@ import (
 
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/schema"
+	"github.com/prodex/prodex/internal/store"
 )
 
 // Find returns up to limit events of a dataset in [start, end) whose field
@@ -24,39 +25,22 @@ func (s *Store) Find(ctx context.Context, dataset, column string, value any, sta
 		value = boolByte(b)
 	}
 	cols := cat.Columns()
-	phys := make([]string, len(cols))
-	for i, c := range cols {
-		phys[i] = c.Phys
+	// The Distributed table itself, not a subquery of it, so that each
+	// shard filters its own events and sends only the matches.
+	q := "SELECT ts, sr"
+	for _, c := range cols {
+		q += ", " + cat.Expr(c.Phys)
 	}
-	q := "SELECT * FROM " + cat.From(phys, start, end) + " WHERE " + ident(key.Phys) + " = ? ORDER BY ts LIMIT ?"
-	rows, err := s.db.QueryContext(ctx, q, value, limit)
+	q += " FROM " + cat.Table() + " WHERE ts >= ? AND ts < ? AND " + cat.Expr(key.Phys) + " = ? ORDER BY ts LIMIT ?"
+	rows, err := s.db.QueryContext(ctx, q, start.UnixMicro(), end.UnixMicro(), value, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []event.Event
-	vals := make([]any, len(cols)+2)
-	ptrs := make([]any, len(vals))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		clear(vals)
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
+	return store.ScanEvents(rows, cols, func(v any, t schema.Type) any {
+		if b, ok := v.(uint8); ok && t == schema.Boolean {
+			return b == 1
 		}
-		ts, _ := vals[0].(int64)
-		sr, _ := vals[1].(int64)
-		ev := event.Event{Time: time.UnixMicro(ts).UTC(), SampleRate: sr, Fields: map[string]any{}}
-		for i, c := range cols {
-			if x := vals[i+2]; x != nil {
-				if b, ok := x.(uint8); ok && c.Type == schema.Boolean {
-					x = b == 1
-				}
-				ev.Fields[c.Name] = x
-			}
-		}
-		out = append(out, ev)
-	}
-	return out, rows.Err()
+		return v
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/store"
 )
 
 // Find returns up to limit events of a dataset in [start, end) whose column
@@ -33,28 +34,5 @@ func (s *Store) Find(ctx context.Context, dataset, column string, value any, sta
 		return nil, err
 	}
 	defer rows.Close()
-	var out []event.Event
-	vals := make([]any, len(cols)+2)
-	ptrs := make([]any, len(vals))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		for i := range vals {
-			vals[i] = nil
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		ts, _ := vals[0].(int64)
-		sr, _ := vals[1].(int64)
-		ev := event.Event{Time: time.UnixMicro(ts).UTC(), SampleRate: sr, Fields: map[string]any{}}
-		for i, c := range cols {
-			if v := vals[i+2]; v != nil {
-				ev.Fields[c.Name] = v
-			}
-		}
-		out = append(out, ev)
-	}
-	return out, rows.Err()
+	return store.ScanEvents(rows, cols, nil)
 }
