@@ -21,16 +21,25 @@ func TestConformance(t *testing.T) {
 				cluster = cl.Cluster
 			}
 			n := 0
+			dbs := map[storetest.Events]string{}
 			storetest.Run(t, func(t *testing.T, cfg storetest.Config) storetest.Events {
 				n++
+				db := fmt.Sprintf("case%d", n)
+				if cfg.Reopen != nil {
+					db = dbs[cfg.Reopen]
+					if err := cfg.Reopen.(*clickhouse.Store).Close(); err != nil {
+						t.Fatal(err)
+					}
+				}
 				st, err := clickhouse.Open(context.Background(), cl.Addrs[0], clickhouse.Options{
-					Database: fmt.Sprintf("case%d", n), Cluster: cluster,
+					Database: db, Cluster: cluster,
 					MaxColumns: cfg.MaxColumns, Retention: cfg.Retention,
 				})
 				if err != nil {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { st.Close() })
+				dbs[st] = db
 				return st
 			})
 		})

@@ -8,12 +8,21 @@ import (
 )
 
 func TestConformance(t *testing.T) {
+	dirs := map[storetest.Events]string{}
 	storetest.Run(t, func(t *testing.T, cfg storetest.Config) storetest.Events {
-		st, err := duckdb.Open(t.TempDir(), duckdb.Options{MaxColumns: cfg.MaxColumns, Retention: cfg.Retention})
+		dir := t.TempDir()
+		if cfg.Reopen != nil {
+			dir = dirs[cfg.Reopen]
+			if err := cfg.Reopen.(*duckdb.Store).Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, err := duckdb.Open(dir, duckdb.Options{MaxColumns: cfg.MaxColumns, Retention: cfg.Retention})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
+		dirs[st] = dir
 		return st
 	})
 }

@@ -95,6 +95,8 @@ type Store struct {
 	threshold atomic.Pointer[string] // checkpoint threshold in force
 	memLimit  atomic.Pointer[string] // memory limit in force ("" DuckDB's default)
 	poisoned  atomic.Bool            // a write failed for lack of space
+	closeOnce sync.Once
+	closeErr  error
 
 	// wmu serialises writers: one group commit at a time on wconn.
 	wmu   sync.Mutex
@@ -219,7 +221,13 @@ func Open(dir string, opts Options) (*Store, error) {
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Close counts what is left, flushes metadata and closes the database.
+// Closing again does nothing and returns the first close's error.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Store) close() error {
 	close(s.countStop)
 	<-s.countDone
 	s.cmu.Lock()

@@ -41,6 +41,9 @@ type Events interface {
 type Config struct {
 	MaxColumns int           // 0: the store's default
 	Retention  time.Duration // default retention of new datasets; 0: the store's
+	// Reopen, when set, asks to close that store (made by the same
+	// opener) and open what it holds again, as a restart would.
+	Reopen Events
 }
 
 // Opener returns a new, empty store; it is closed by t.Cleanup.
@@ -53,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		f    func(*testing.T, Opener)
 	}{
 		{"DynamicColumns", dynamicColumns},
+		{"Reopen", reopen},
 		{"TypePromotion", typePromotion},
 		{"HostileNames", hostileNames},
 		{"Find", find},
@@ -196,6 +200,29 @@ func dynamicColumns(t *testing.T, open Opener) {
 	}
 	want(t, "query", rows(ask(t, st, "web", `{"calculations":[{"op":"COUNT"},{"op":"MAX","column":"status"},{"op":"MIN","column":"path"}]}`)),
 		"COUNT=2(int64) MAX(status)=500(int64) MIN(path)=/a(string)")
+}
+
+func reopen(t *testing.T, open Opener) {
+	st := open(t, Config{})
+	put(t, st, "r", ev(0, 2, map[string]any{"n": int64(1), "s": "a", "ok": true, `q"u'o\te`: 1.5}))
+	put(t, st, "r", ev(time.Minute, 1, map[string]any{"n": "x"}))
+	if err := st.SetRetention(context.Background(), "r", 90*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cols := columnTypes(t, st, "r")
+	spec := `{"breakdowns":["n"],"calculations":[{"op":"COUNT"},{"op":"MAX","column":"q\"u'o\\te"}]}`
+	before := rows(ask(t, st, "r", spec))
+	st = open(t, Config{Reopen: st})
+	want(t, "columns after reopening", columnTypes(t, st, "r"), cols)
+	want(t, "answer after reopening", rows(ask(t, st, "r", spec)), before)
+	for _, d := range st.Datasets() {
+		if d.Name == "r" && d.Retention != 90*24*time.Hour {
+			t.Errorf("retention after reopening: %s", d.Retention)
+		}
+	}
+	put(t, st, "r", ev(2*time.Minute, 1, map[string]any{"n": int64(3), "s": "b"}))
+	want(t, "answer after writing again", rows(ask(t, st, "r", `{"calculations":[{"op":"COUNT"},{"op":"COUNT_DISTINCT","column":"s"}]}`)),
+		"COUNT=4(int64) COUNT_DISTINCT(s)=2(int64)")
 }
 
 func typePromotion(t *testing.T, open Opener) {
