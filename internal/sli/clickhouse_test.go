@@ -332,6 +332,53 @@ func (e *engines) chTypes(t *testing.T, cs []*compiled) {
 	}
 }
 
+// chCounts checks that the expressions count in aggregates over a
+// subquery, as SLO counts use them, what they give row by row. The
+// conditions are made non-Nullable: 18.16's countIf of a Nullable
+// condition is NULL, not 0, where it is NULL on every row.
+func (e *engines) chCounts(t *testing.T, cs []*compiled) {
+	t.Helper()
+	for i := 0; i < len(cs); i += 20 {
+		batch := cs[i:min(i+20, len(cs))]
+		var sel []string
+		for _, c := range batch {
+			sel = append(sel, "countIf(ifNull("+c.ch+", 0))", "sumIf(1, ifNull("+c.ch+", 1) = 0)", "countIf(isNull("+c.ch+"))")
+		}
+		vals := make([]uint64, len(sel))
+		ptrs := make([]any, len(sel))
+		for k := range vals {
+			ptrs[k] = &vals[k]
+		}
+		err := e.ch.QueryRow("SELECT " + strings.Join(sel, ", ") + " FROM (SELECT * FROM ev WHERE ts >= -9223372036854775807) AS e").Scan(ptrs...)
+		if err != nil {
+			t.Errorf("counts: %v", err)
+			continue
+		}
+		for k, c := range batch {
+			if c.cerr != nil {
+				continue
+			}
+			want := map[string]uint64{}
+			for _, r := range c.cres {
+				want[r]++
+			}
+			if vals[3*k] != want["true"] || vals[3*k+1] != want["false"] || vals[3*k+2] != want["NULL"] {
+				t.Errorf("%s: counts %v, rows %v", c.expr, vals[3*k:3*k+3], want)
+			}
+			// As a filter (SLO event filters), those with lambdas.
+			if !strings.Contains(c.ch, "arrayMap") {
+				continue
+			}
+			var n uint64
+			if err := e.ch.QueryRow("SELECT count() FROM (SELECT * FROM ev) AS e WHERE " + c.ch).Scan(&n); err != nil {
+				t.Errorf("%s: WHERE: %v", c.expr, err)
+			} else if n != want["true"] {
+				t.Errorf("%s: WHERE keeps %d rows, %d are true", c.expr, n, want["true"])
+			}
+		}
+	}
+}
+
 // knownDiffs are the expressions of the tests whose answers differ on
 // some rows, and why.
 var knownDiffs = map[string]string{
@@ -548,6 +595,7 @@ func TestClickHouseAgreesWithDuckDB(t *testing.T) {
 		e.evaluate(t, cs)
 		if cat.name == "mixed" {
 			e.chTypes(t, cs)
+			e.chCounts(t, cs)
 		}
 		for _, c := range cs {
 			why, known := knownDiffs[c.expr]
@@ -752,5 +800,66 @@ func TestClickHouseTextConversions(t *testing.T) {
 			t.Errorf("%s(%q): DuckDB %v, ClickHouse %v", name, s, dv[i], cv[i])
 		}
 		t.Logf("%s: %d texts, %d values, %d differ beyond the exact texts", name, len(texts), nonNull, off)
+	}
+}
+
+type oneColumn schema.Column
+
+func (c oneColumn) Column(name string) (schema.Column, bool) {
+	if name != c.Name {
+		return schema.Column{}, false
+	}
+	return schema.Column(c), true
+}
+
+// TestClickHouseHostileLiterals: string literals and column names that
+// try to leave their quotes stay inside them (ClickHouse's quotes are
+// escaped with backslashes, which DuckDB's are not).
+func TestClickHouseHostileLiterals(t *testing.T) {
+	ch := startClickHouse(t)
+	lits := []string{`'); DROP TABLE x; --`, `' OR 1=1 --`, `\'; DROP TABLE x; --`, `\`, `\\'`, `"; DROP TABLE x; --`, `/* */ '' '`, "`; DROP TABLE x; --", `' || '`, "\\n\n"}
+	phys := "we`ird\\ na'me"
+	if _, err := ch.Exec("CREATE TABLE x (a Int64) ENGINE = Memory"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.Exec("CREATE TABLE h (s String) ENGINE = Memory"); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := ch.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := tx.Prepare("INSERT INTO h (s)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lits {
+		if _, err := st.Exec(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	cols := oneColumn{Name: "endpoint", Type: schema.String, Phys: phys}
+	for _, lit := range lits {
+		expr := fmt.Sprintf("endpoint == %q || endpoint.startsWith(%q) && endpoint.matches(%q)", lit, lit+"x", regexp.QuoteMeta(lit))
+		q, p, err := sli.CompileClickHouse(expr, cols)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		if len(p) != 1 || p[0] != phys {
+			t.Fatalf("%s: columns %q", expr, p)
+		}
+		var n uint64
+		if err := ch.QueryRow("SELECT countIf(ifNull(" + q + ", 0)) FROM (SELECT s AS `we\\`ird\\\\ na'me` FROM h)").Scan(&n); err != nil {
+			t.Fatalf("%s: %v\n%s", expr, err, q)
+		}
+		if n != 1 {
+			t.Errorf("%s matched %d rows, want 1\n%s", expr, n, q)
+		}
+	}
+	if _, err := ch.Exec("SELECT * FROM x"); err != nil {
+		t.Fatal(err)
 	}
 }
