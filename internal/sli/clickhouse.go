@@ -23,7 +23,15 @@ import (
 // beyond ±22 (ClickHouse's own parser, used then, can be 1 ulp off, and
 // reads subnormal numbers as 0); and, after int() of a timestamp, which
 // DuckDB computes as a DOUBLE, a remainder (%) of values beyond 2^53 and
-// the order of NaN against infinity.
+// the order of NaN against infinity. Where DuckDB's own SQL misbehaves it
+// is not imitated: a matches() pattern with a (?<name>…) group fails the
+// DuckDB query and matches here; DuckDB's try() gives NULL on a row where
+// another try() of the statement failed, which ClickHouse does not.
+//
+// In an aggregate, make the condition non-Nullable: 18.16's countIf (and
+// the other -If combinators) of a Nullable condition give NULL, not 0,
+// when it is NULL on every row; countIf(ifNull(sql, 0)) counts the rows
+// where it is true.
 func CompileClickHouse(expr string, cols Columns) (sql string, phys []string, err error) {
 	return compile(&clickHouse{}, expr, cols)
 }
@@ -45,8 +53,9 @@ func CompileClickHouse(expr string, cols Columns) (sql string, phys []string, er
 // A value used several times by a construct is bound once to a lambda
 // parameter, arrayMap((p) -> body, [value])[1], unless it is an atom:
 // nested constructs would otherwise grow the SQL exponentially. A lambda
-// body refers to its parameters and constants only: 18.16 does not find
-// the columns (nor the outer parameters) a lambda would capture.
+// body refers to its parameters and constants only: 18.16 does not read a
+// column that only a lambda body names ("Unknown identifier"), so columns
+// are passed in as arguments (and outer parameters too, alike).
 type clickHouse struct {
 	n int // lambda parameters named so far
 }

@@ -2,7 +2,9 @@
 // DuckDB SQL boolean expression over a dataset's stored columns, so that the
 // database counts good and eligible events in bulk — per commit as events
 // arrive, and over all stored events for a backfill — with one definition
-// of the semantics for both.
+// of the semantics for both. CompileClickHouse writes the same expression
+// for the ClickHouse store, with the same answers (see there for the few
+// texts it reads differently).
 //
 // The SQL yields TRUE, FALSE, or NULL where evaluating the expression with
 // CEL on that event (its fields as stored) would fail: a field the event
