@@ -176,32 +176,35 @@ func (d *clickHouse) neg(x val) string {
 	})
 }
 
-// float reports whether v's SQL is a Float64.
-func float(v val) bool { return v.kind == kDouble || v.kind == kNum || v.dbl }
+// isFloat reports whether v's SQL is a Float64.
+func isFloat(v val) bool { return v.kind == kDouble || v.kind == kNum || v.dbl }
 
 // f64 is v as a Float64.
 func f64(v val) string {
-	if float(v) || v.kind == unknown {
+	if isFloat(v) || v.kind == unknown {
 		return v.sql
 	}
 	return "toFloat64(" + v.sql + ")"
 }
 
-func (*clickHouse) compare(op string, x, y val) string {
-	if float(x) != float(y) || x.dbl || y.dbl {
-		// Numbers of both kinds compare as doubles, as in DuckDB. Where
-		// DuckDB computes an int as a DOUBLE (dbl), it orders NaN above
-		// every number, not as IEEE: NaN is read as +inf.
-		key := func(v val) string {
-			if v.dbl {
-				return "if(isNaN(" + v.sql + "), inf, " + v.sql + ")"
-			}
-			return f64(v)
-		}
-		return "(" + key(x) + " " + op + " " + key(y) + ")"
+func (d *clickHouse) compare(op string, x, y val) string {
+	if isFloat(x) == isFloat(y) && !x.dbl && !y.dbl {
+		// NaN: IEEE comparisons are CEL's (DuckDB's SQL tests isnan for that).
+		return "(" + x.sql + " " + op + " " + y.sql + ")"
 	}
-	// NaN: IEEE comparisons are CEL's (DuckDB's SQL tests isnan for that).
-	return "(" + x.sql + " " + op + " " + y.sql + ")"
+	// Numbers of both kinds compare as doubles, as in DuckDB. Where DuckDB
+	// computes an int as a DOUBLE (dbl), it orders NaN above every number,
+	// not as IEEE: NaN is read as +inf.
+	dbl := []bool{x.dbl, y.dbl}
+	x.sql, y.sql = f64(x), f64(y)
+	return d.bind([]val{x, y}, func(p []string) string {
+		for i, v := range p {
+			if dbl[i] {
+				p[i] = "if(isNaN(" + v + "), inf, " + v + ")"
+			}
+		}
+		return "(" + p[0] + " " + op + " " + p[1] + ")"
+	})
 }
 
 func (d *clickHouse) arith(op string, k kind, x, y val) string {
@@ -265,7 +268,7 @@ func (d *clickHouse) ternary(cond, x, y val, k kind) string {
 
 func (d *clickHouse) in(x val, items []val) string {
 	lits := make([]string, len(items))
-	fl := float(x)
+	fl := isFloat(x)
 	for _, v := range items {
 		fl = fl || v.kind == kDouble
 	}
