@@ -2,7 +2,9 @@
 // DuckDB SQL boolean expression over a dataset's stored columns, so that the
 // database counts good and eligible events in bulk — per commit as events
 // arrive, and over all stored events for a backfill — with one definition
-// of the semantics for both.
+// of the semantics for both. CompileClickHouse writes the same expression
+// for the ClickHouse store, with the same answers (see there for the few
+// texts it reads differently).
 //
 // The SQL yields TRUE, FALSE, or NULL where evaluating the expression with
 // CEL on that event (its fields as stored) would fail: a field the event
@@ -100,16 +102,20 @@ func Check(expr string) error {
 // one event row, and the physical columns it reads. cols nil means no field
 // is known.
 func Compile(expr string, cols Columns) (sql string, phys []string, err error) {
+	return compile(duckDB{}, expr, cols)
+}
+
+func compile(d dialect, expr string, cols Columns) (string, []string, error) {
 	checked, err := check(expr)
 	if err != nil {
 		return "", nil, err
 	}
-	c := &compiler{cols: cols, src: checked.NativeRep().SourceInfo(), seen: map[string]bool{}}
+	c := &compiler{d: d, cols: cols, src: checked.NativeRep().SourceInfo(), seen: map[string]bool{}}
 	v, err := c.expr(checked.NativeRep().Expr())
 	if err != nil {
 		return "", nil, err
 	}
-	return v.bool(), c.phys, nil
+	return c.bool(v), c.phys, nil
 }
 
 // check parses expr and type-checks it with every name it uses declared
@@ -189,23 +195,31 @@ type val struct {
 	kind   kind
 	lit    any  // the Go value of a literal, else nil
 	stored bool // a stored column: never NaN, since ingest rejects NaN
+	// atom: a column, ts or a literal, cheap to repeat in the SQL.
+	atom bool
+	// dbl: an int, timestamp or duration that the DuckDB SQL computes as
+	// a DOUBLE, because int() of a timestamp is DuckDB's fdiv, which
+	// returns one; what it flows into (arithmetic, ?:, string()…) follows
+	// DOUBLE rules there, which another dialect reproduces to agree.
+	dbl bool
 }
 
-var null = val{sql: "NULL", kind: unknown}
-
-// bool returns v as a SQL boolean: NULL unless v is one.
-func (v val) bool() string {
-	if v.kind != kBool {
-		return "NULL::BOOLEAN"
-	}
-	return v.sql
-}
+var null = val{sql: "NULL", kind: unknown, atom: true}
 
 type compiler struct {
+	d    dialect
 	cols Columns
 	src  *ast.SourceInfo
 	phys []string
 	seen map[string]bool
+}
+
+// bool returns v as a SQL boolean: NULL unless v is one.
+func (c *compiler) bool(v val) string {
+	if v.kind != kBool {
+		return c.d.nullBool()
+	}
+	return v.sql
 }
 
 func (c *compiler) errorf(e ast.Expr, format string, args ...any) error {
@@ -225,9 +239,9 @@ func (c *compiler) expr(e ast.Expr) (val, error) {
 			}
 			f := c.field(name + "." + e.AsSelect().FieldName())
 			if f.kind == unknown {
-				return val{sql: "FALSE", kind: kBool}, nil
+				return val{sql: c.d.boolLit(false), kind: kBool}, nil
 			}
-			return val{sql: "(" + f.sql + " IS NOT NULL)", kind: kBool}, nil
+			return val{sql: c.d.isNotNull(f), kind: kBool}, nil
 		}
 		name, ok := fieldName(e)
 		if !ok {
@@ -269,7 +283,7 @@ var kinds = map[schema.Type]kind{schema.Integer: kInt, schema.Float: kDouble, sc
 
 func (c *compiler) field(name string) val {
 	if name == EventTime {
-		return val{sql: "ts", kind: kTime}
+		return val{sql: "ts", kind: kTime, atom: true}
 	}
 	if c.cols == nil {
 		return null
@@ -282,43 +296,41 @@ func (c *compiler) field(name string) val {
 		c.seen[col.Phys] = true
 		c.phys = append(c.phys, col.Phys)
 	}
-	return val{sql: `"` + strings.ReplaceAll(col.Phys, `"`, `""`) + `"`, kind: kinds[col.Type], stored: true}
+	return val{sql: c.d.column(col.Phys), kind: kinds[col.Type], stored: true, atom: true}
 }
 
 func (c *compiler) literal(e ast.Expr) (val, error) {
 	switch x := e.AsLiteral().(type) {
 	case celtypes.Int:
-		return intLit(int64(x)), nil
+		return c.intLit(int64(x)), nil
 	case celtypes.Uint:
 		if uint64(x) > math.MaxInt64 {
 			return val{}, c.errorf(e, "%du is too large", uint64(x))
 		}
-		return intLit(int64(x)), nil
+		return c.intLit(int64(x)), nil
 	case celtypes.Double:
 		f := float64(x)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return val{}, c.errorf(e, "%v is not a finite number", f)
 		}
-		return val{sql: "CAST(" + strconv.FormatFloat(f, 'g', -1, 64) + " AS DOUBLE)", kind: kDouble, lit: f}, nil
+		return val{sql: c.d.doubleLit(f), kind: kDouble, lit: f, atom: true}, nil
 	case celtypes.String:
 		s := string(x)
 		if strings.ContainsRune(s, 0) {
 			return val{}, c.errorf(e, "strings cannot contain NUL")
 		}
-		return val{sql: quote(s), kind: kString, lit: s}, nil
+		return val{sql: c.d.stringLit(s), kind: kString, lit: s, atom: true}, nil
 	case celtypes.Bool:
-		return val{sql: strings.ToUpper(strconv.FormatBool(bool(x))), kind: kBool, lit: bool(x)}, nil
+		return val{sql: c.d.boolLit(bool(x)), kind: kBool, lit: bool(x), atom: true}, nil
 	case celtypes.Null:
-		return val{sql: "NULL", kind: kNull, lit: x}, nil
+		return val{sql: "NULL", kind: kNull, lit: x, atom: true}, nil
 	}
 	return val{}, c.errorf(e, "%s literals are not supported", e.AsLiteral().Type())
 }
 
-func intLit(i int64) val {
-	return val{sql: "CAST(" + strconv.FormatInt(i, 10) + " AS BIGINT)", kind: kInt, lit: i}
+func (c *compiler) intLit(i int64) val {
+	return val{sql: c.d.intLit(i), kind: kInt, lit: i, atom: true}
 }
-
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 var (
 	comparisons = map[string]string{"_==_": "=", "_!=_": "<>", "_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">="}
@@ -348,121 +360,97 @@ func (c *compiler) call(e ast.Expr) (val, error) {
 		a[i] = v
 	}
 	if op, ok := comparisons[fn]; ok {
-		return compare(op, a[0], a[1]), nil
+		return c.compare(op, a[0], a[1]), nil
 	}
 	if op, ok := arithmetic[fn]; ok {
-		return arith(op, a[0], a[1]), nil
+		return c.arith(op, a[0], a[1]), nil
 	}
 	switch fn {
 	case "_&&_":
-		return val{sql: "(" + a[0].bool() + " AND " + a[1].bool() + ")", kind: kBool}, nil
+		return val{sql: c.d.and(c.bool(a[0]), c.bool(a[1])), kind: kBool}, nil
 	case "_||_":
-		return val{sql: "(" + a[0].bool() + " OR " + a[1].bool() + ")", kind: kBool}, nil
+		return val{sql: c.d.or(c.bool(a[0]), c.bool(a[1])), kind: kBool}, nil
 	case "!_":
 		if a[0].kind != kBool {
 			return null, nil
 		}
-		return val{sql: "(NOT " + a[0].sql + ")", kind: kBool}, nil
+		return val{sql: c.d.not(a[0]), kind: kBool}, nil
 	case "-_":
 		switch a[0].kind {
-		case kInt:
-			return val{sql: "try(- " + a[0].sql + ")", kind: kInt}, nil
-		case kDouble:
-			return val{sql: "(- " + a[0].sql + ")", kind: kDouble}, nil
+		case kInt, kDouble:
+			return val{sql: c.d.neg(a[0]), kind: a[0].kind, dbl: a[0].dbl}, nil
 		}
 		return null, nil
 	case "_?_:_":
-		return ternary(a[0], a[1], a[2]), nil
+		return c.ternary(a[0], a[1], a[2]), nil
 	case "@in":
 		return c.in(a[0], cl.Args()[1])
 	}
 	return c.function(e, fn, a)
 }
 
-// compare compiles a comparison (op in SQL).
-func compare(op string, x, y val) val {
+// compare compiles a comparison (op in SQL: = <> < <= > >=).
+func (c *compiler) compare(op string, x, y val) val {
 	if x.kind == unknown || y.kind == unknown {
 		return null
 	}
 	// CEL's equality is false, not an error, between different types.
-	differ := "FALSE"
-	if op == "<>" {
-		differ = "TRUE"
-	}
+	differ := c.d.boolLit(op == "<>")
 	switch {
 	case x.kind == kNull && y.kind == kNull:
-		return val{sql: strings.ToUpper(strconv.FormatBool(op == "=")), kind: kBool}
+		return val{sql: c.d.boolLit(op == "="), kind: kBool}
 	case x.kind == kNull:
-		return whenPresent(differ, y)
+		return whenPresent(c.d, differ, y)
 	case y.kind == kNull:
-		return whenPresent(differ, x)
+		return whenPresent(c.d, differ, x)
 	case x.kind == y.kind || x.kind.numeric() && y.kind.numeric():
-		cmp := "(" + x.sql + " " + op + " " + y.sql + ")"
-		// NaN equals nothing and orders with nothing in CEL; DuckDB
-		// sorts it above every number.
-		var nan []string
-		for _, v := range []val{x, y} {
-			if (v.kind == kDouble || v.kind == kNum) && v.lit == nil && !v.stored {
-				nan = append(nan, "isnan("+v.sql+")")
-			}
-		}
-		if len(nan) > 0 {
-			cmp = "(CASE WHEN " + strings.Join(nan, " OR ") + " THEN " + whenPresent(differ, x, y).sql + " ELSE " + cmp + " END)"
-		}
-		return val{sql: cmp, kind: kBool}
+		return val{sql: c.d.compare(op, x, y), kind: kBool}
 	case op == "=" || op == "<>":
-		return whenPresent(differ, x, y)
+		return whenPresent(c.d, differ, x, y)
 	}
 	return null // ordering values of different types
 }
 
 // whenPresent is the boolean res, or NULL where one of vs that is not a
 // literal is NULL.
-func whenPresent(res string, vs ...val) val {
-	var conds []string
+func whenPresent(d dialect, res string, vs ...val) val {
+	var xs []val
 	for _, v := range vs {
 		if v.lit == nil {
-			conds = append(conds, v.sql+" IS NOT NULL")
+			xs = append(xs, v)
 		}
 	}
-	if len(conds) == 0 {
+	if len(xs) == 0 {
 		return val{sql: res, kind: kBool}
 	}
-	return val{sql: "(CASE WHEN " + strings.Join(conds, " AND ") + " THEN " + res + " END)", kind: kBool}
+	return val{sql: d.whenPresent(res, xs), kind: kBool}
 }
 
-// arith compiles arithmetic (op in SQL). Integer results are wrapped in
-// try() so that overflow and division by zero give NULL, not a failed query.
-func arith(op string, x, y val) val {
-	bin := func(sqlOp string, k kind, wrap bool) val {
-		s := "(" + x.sql + " " + sqlOp + " " + y.sql + ")"
-		if wrap {
-			s = "try" + s
-		}
-		return val{sql: s, kind: k}
-	}
+// arith compiles arithmetic (op as in CEL: + - * / %). Integer results
+// are NULL on overflow and division by zero, not a failed query.
+func (c *compiler) arith(op string, x, y val) val {
+	var k kind
 	switch {
 	case x.kind == kInt && y.kind == kInt:
-		if op == "/" {
-			op = "//" // truncating, as CEL
-		}
-		return bin(op, kInt, true)
+		k = kInt
 	case x.kind == kDouble && y.kind == kDouble && op != "%":
-		return bin(op, kDouble, false)
+		k = kDouble
 	case x.kind == kString && y.kind == kString && op == "+":
-		return bin("||", kString, false)
+		k = kString
 	case x.kind == kTime && y.kind == kTime && op == "-":
-		return bin(op, kDuration, true)
+		k = kDuration
 	case x.kind == kTime && y.kind == kDuration && (op == "+" || op == "-"),
 		x.kind == kDuration && y.kind == kTime && op == "+":
-		return bin(op, kTime, true)
+		k = kTime
 	case x.kind == kDuration && y.kind == kDuration && (op == "+" || op == "-"):
-		return bin(op, kDuration, true)
+		k = kDuration
+	default:
+		return null
 	}
-	return null
+	return val{sql: c.d.arith(op, k, x, y), kind: k, dbl: x.dbl || y.dbl}
 }
 
-func ternary(cond, x, y val) val {
+func (c *compiler) ternary(cond, x, y val) val {
 	if cond.kind != kBool {
 		return null
 	}
@@ -474,15 +462,13 @@ func ternary(cond, x, y val) val {
 	case y.kind == unknown:
 	case x.kind.numeric() && y.kind.numeric():
 		k = kNum
-		x.sql, y.sql = "CAST("+x.sql+" AS DOUBLE)", "CAST("+y.sql+" AS DOUBLE)"
 	default:
 		return null // a value of either type: not expressible
 	}
 	if k == unknown {
 		return null
 	}
-	// CASE's ELSE would take a NULL condition: test both ways.
-	return val{sql: "(CASE WHEN " + cond.sql + " THEN " + x.sql + " WHEN NOT " + cond.sql + " THEN " + y.sql + " END)", kind: k}
+	return val{sql: c.d.ternary(cond, x, y, k), kind: k, dbl: k != kNum && (x.dbl || y.dbl)}
 }
 
 // in compiles `x in [literals]`.
@@ -490,7 +476,7 @@ func (c *compiler) in(x val, list ast.Expr) (val, error) {
 	if list.Kind() != ast.ListKind {
 		return val{}, c.errorf(list, "'in' needs a list of literals, e.g. status_code in [500, 503]")
 	}
-	var items []string
+	var items []val
 	for _, e := range list.AsList().Elements() {
 		if e.Kind() != ast.LiteralKind {
 			return val{}, c.errorf(e, "'in' needs a list of literals")
@@ -500,16 +486,16 @@ func (c *compiler) in(x val, list ast.Expr) (val, error) {
 			return val{}, err
 		}
 		if v.kind == x.kind || v.kind.numeric() && x.kind.numeric() {
-			items = append(items, v.sql) // values of other types never equal x
+			items = append(items, v) // values of other types never equal x
 		}
 	}
 	switch {
 	case x.kind == unknown:
 		return null, nil
 	case len(items) == 0:
-		return whenPresent("FALSE", x), nil
+		return whenPresent(c.d, c.d.boolLit(false), x), nil
 	}
-	return val{sql: "(" + x.sql + " IN (" + strings.Join(items, ", ") + "))", kind: kBool}, nil
+	return val{sql: c.d.in(x, items), kind: kBool}, nil
 }
 
 var (
@@ -540,8 +526,7 @@ func (c *compiler) function(e ast.Expr, fn string, a []val) (val, error) {
 		if x.kind != kString || a[1].kind != kString {
 			return null, nil
 		}
-		sqlFn := map[string]string{"startsWith": "starts_with", "endsWith": "suffix", "contains": "contains"}[fn]
-		return val{sql: sqlFn + "(" + x.sql + ", " + a[1].sql + ")", kind: kBool}, nil
+		return val{sql: c.d.text(fn, x, a[1]), kind: kBool}, nil
 	case "matches":
 		pat, ok := a[1].lit.(string)
 		if !ok {
@@ -553,43 +538,34 @@ func (c *compiler) function(e ast.Expr, fn string, a []val) (val, error) {
 		if x.kind != kString {
 			return null, nil
 		}
-		return val{sql: "regexp_matches(" + x.sql + ", " + a[1].sql + ")", kind: kBool}, nil
+		return val{sql: c.d.matches(x, pat), kind: kBool}, nil
 	case "size":
 		if x.kind != kString {
 			return null, nil
 		}
-		return val{sql: "length(" + x.sql + ")", kind: kInt}, nil // code points, as CEL
+		return val{sql: c.d.size(x), kind: kInt}, nil // code points, as CEL
 	case "int":
 		switch x.kind {
 		case kInt:
 			return x, nil
-		case kDouble, kNum:
-			return val{sql: "TRY_CAST(trunc(" + x.sql + ") AS BIGINT)", kind: kInt}, nil
-		case kString:
-			return val{sql: "(CASE WHEN regexp_full_match(" + x.sql + ", '[+-]?[0-9]+') THEN TRY_CAST(" + x.sql + " AS BIGINT) END)", kind: kInt}, nil
+		case kDouble, kNum, kString, kDuration:
+			return val{sql: c.d.toInt(x), kind: kInt, dbl: x.dbl}, nil
 		case kTime:
-			return val{sql: "fdiv(" + x.sql + ", 1000000)", kind: kInt}, nil
-		case kDuration:
-			return val{sql: "try(" + x.sql + " * 1000)", kind: kInt}, nil // nanoseconds
+			return val{sql: c.d.toInt(x), kind: kInt, dbl: true}, nil // seconds, by DuckDB's fdiv
 		}
 		return null, nil
 	case "double":
 		switch x.kind {
-		case kInt, kDouble, kNum:
-			return val{sql: "CAST(" + x.sql + " AS DOUBLE)", kind: kDouble}, nil
-		case kString:
-			d := "TRY_CAST(replace(" + x.sql + ", '_', '') AS DOUBLE)"
-			return val{sql: "(CASE WHEN regexp_full_match(" + x.sql + ", " + quote(decimal) + ") AND isfinite(" + d + ") THEN " + d + " END)", kind: kDouble}, nil
+		case kInt, kDouble, kNum, kString:
+			return val{sql: c.d.toDouble(x), kind: kDouble}, nil
 		}
 		return null, nil
 	case "string":
 		switch x.kind {
 		case kString:
 			return x, nil
-		case kInt:
-			return val{sql: "CAST(" + x.sql + " AS VARCHAR)", kind: kString}, nil
-		case kBool:
-			return val{sql: "(CASE WHEN " + x.sql + " THEN 'true' WHEN NOT " + x.sql + " THEN 'false' END)", kind: kString}, nil
+		case kInt, kBool:
+			return val{sql: c.d.toString(x), kind: kString}, nil
 		}
 		return null, nil // a double's or timestamp's text as CEL writes it is not expressible
 	case "timestamp":
@@ -600,12 +576,11 @@ func (c *compiler) function(e ast.Expr, fn string, a []val) (val, error) {
 				if err != nil || !rfc3339RE.MatchString(s) || t.UnixMicro() < minTime || t.UnixMicro() > maxTime {
 					return val{}, c.errorf(e, "timestamp(%q): not an RFC 3339 time such as \"2024-05-01T12:00:00Z\"", s)
 				}
-				return val{sql: "CAST(" + strconv.FormatInt(t.UnixMicro(), 10) + " AS BIGINT)", kind: kTime}, nil
+				return val{sql: c.d.intLit(t.UnixMicro()), kind: kTime, atom: true}, nil
 			}
-			us := "epoch_us(TRY_CAST(" + x.sql + " AS TIMESTAMPTZ))"
-			return val{sql: "(CASE WHEN regexp_full_match(" + x.sql + ", " + quote(rfc3339) + ") AND " + us + " BETWEEN " + fmtInt(minTime) + " AND " + fmtInt(maxTime) + " THEN " + us + " END)", kind: kTime}, nil
+			return val{sql: c.d.toTime(x), kind: kTime}, nil
 		case kInt:
-			return val{sql: "(CASE WHEN " + x.sql + " BETWEEN " + fmtInt(minSec) + " AND " + fmtInt(maxSec) + " THEN " + x.sql + " * 1000000 END)", kind: kTime}, nil
+			return val{sql: c.d.toTime(x), kind: kTime, dbl: x.dbl}, nil
 		case kTime:
 			return x, nil
 		}
@@ -619,7 +594,7 @@ func (c *compiler) function(e ast.Expr, fn string, a []val) (val, error) {
 		if err != nil {
 			return val{}, c.errorf(e, "duration(%q): %v", s, err)
 		}
-		return val{sql: "CAST(" + strconv.FormatInt(d.Microseconds(), 10) + " AS BIGINT)", kind: kDuration}, nil
+		return val{sql: c.d.intLit(d.Microseconds()), kind: kDuration, atom: true}, nil
 	}
 	if name, ok := operators[fn]; ok {
 		return val{}, c.errorf(e, "%s is not supported", name)
@@ -628,3 +603,52 @@ func (c *compiler) function(e ast.Expr, fn string, a []val) (val, error) {
 }
 
 func fmtInt(i int64) string { return strconv.FormatInt(i, 10) }
+
+// dialect writes the SQL of one engine. The compiler decides the CEL kind
+// of every value and which operations are defined; a dialect only renders
+// them, with the semantics in the package doc. Operands are compiled
+// values; kinds passed are those the compiler found.
+type dialect interface {
+	column(phys string) string
+	intLit(i int64) string
+	doubleLit(f float64) string
+	stringLit(s string) string
+	boolLit(b bool) string
+	// nullBool is a NULL boolean.
+	nullBool() string
+	isNotNull(x val) string
+	// whenPresent is res (a boolean literal), or NULL where one of xs is.
+	whenPresent(res string, xs []val) string
+	// and, or and not follow SQL's (and CEL's) three-valued logic.
+	and(x, y string) string
+	or(x, y string) string
+	not(x val) string
+	// neg is -x of an int or a double.
+	neg(x val) string
+	// compare is x op y (= <> < <= > >=) of values of one kind, or of two
+	// numbers.
+	compare(op string, x, y val) string
+	// arith is x op y (+ - * / % as in CEL), of result kind k.
+	arith(op string, k kind, x, y val) string
+	// ternary is cond ? x : y, of kind k (kNum: x and y are numbers of
+	// different kinds, read as doubles); one of x and y may be NULL.
+	ternary(cond, x, y val, k kind) string
+	// in is x among the literals items (not empty, of x's kind or numbers).
+	in(x val, items []val) string
+	// text is startsWith, endsWith or contains of strings.
+	text(fn string, x, y val) string
+	// matches is a partial match of a string with an RE2 pattern that
+	// Go's regexp accepts.
+	matches(x val, pattern string) string
+	// size is a string's length in code points.
+	size(x val) string
+	// toInt is int() of a double, a number, a string, a timestamp or a
+	// duration.
+	toInt(x val) string
+	// toDouble is double() of a number or a string.
+	toDouble(x val) string
+	// toString is string() of an int or a bool.
+	toString(x val) string
+	// toTime is timestamp() of a (non-literal) string or of an int.
+	toTime(x val) string
+}

@@ -1,0 +1,147 @@
+package sli
+
+import (
+	"strconv"
+	"strings"
+)
+
+// duckDB is the dialect of the embedded store. DuckDB does not short-
+// circuit, so every construct is total: try() turns an integer overflow or
+// a division by zero into NULL, TRY_CAST a failed conversion.
+type duckDB struct{}
+
+func (duckDB) column(phys string) string { return `"` + strings.ReplaceAll(phys, `"`, `""`) + `"` }
+
+func (duckDB) intLit(i int64) string { return "CAST(" + strconv.FormatInt(i, 10) + " AS BIGINT)" }
+
+func (duckDB) doubleLit(f float64) string {
+	return "CAST(" + strconv.FormatFloat(f, 'g', -1, 64) + " AS DOUBLE)"
+}
+
+func (duckDB) stringLit(s string) string { return quote(s) }
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func (duckDB) boolLit(b bool) string { return strings.ToUpper(strconv.FormatBool(b)) }
+
+func (duckDB) nullBool() string { return "NULL::BOOLEAN" }
+
+func (duckDB) isNotNull(x val) string { return "(" + x.sql + " IS NOT NULL)" }
+
+func (duckDB) whenPresent(res string, xs []val) string {
+	conds := make([]string, len(xs))
+	for i, x := range xs {
+		conds[i] = x.sql + " IS NOT NULL"
+	}
+	return "(CASE WHEN " + strings.Join(conds, " AND ") + " THEN " + res + " END)"
+}
+
+func (duckDB) and(x, y string) string { return "(" + x + " AND " + y + ")" }
+func (duckDB) or(x, y string) string  { return "(" + x + " OR " + y + ")" }
+func (duckDB) not(x val) string       { return "(NOT " + x.sql + ")" }
+
+func (duckDB) neg(x val) string {
+	if x.kind == kInt {
+		return "try(- " + x.sql + ")"
+	}
+	return "(- " + x.sql + ")"
+}
+
+func (d duckDB) compare(op string, x, y val) string {
+	cmp := "(" + x.sql + " " + op + " " + y.sql + ")"
+	// NaN equals nothing and orders with nothing in CEL; DuckDB sorts it
+	// above every number.
+	var nan []string
+	for _, v := range []val{x, y} {
+		if (v.kind == kDouble || v.kind == kNum) && v.lit == nil && !v.stored {
+			nan = append(nan, "isnan("+v.sql+")")
+		}
+	}
+	if len(nan) > 0 {
+		cmp = "(CASE WHEN " + strings.Join(nan, " OR ") + " THEN " + whenPresent(d, d.boolLit(op == "<>"), x, y).sql + " ELSE " + cmp + " END)"
+	}
+	return cmp
+}
+
+// arith wraps integer results in try(), so that overflow and division by
+// zero give NULL, not a failed query.
+func (duckDB) arith(op string, k kind, x, y val) string {
+	wrap := true
+	switch k {
+	case kInt:
+		if op == "/" {
+			op = "//" // truncating, as CEL
+		}
+	case kDouble:
+		wrap = false
+	case kString:
+		op, wrap = "||", false
+	}
+	s := "(" + x.sql + " " + op + " " + y.sql + ")"
+	if wrap {
+		s = "try" + s
+	}
+	return s
+}
+
+func (duckDB) ternary(cond, x, y val, k kind) string {
+	if x.kind != y.kind && x.kind.numeric() && y.kind.numeric() {
+		x.sql, y.sql = "CAST("+x.sql+" AS DOUBLE)", "CAST("+y.sql+" AS DOUBLE)"
+	}
+	// CASE's ELSE would take a NULL condition: test both ways.
+	return "(CASE WHEN " + cond.sql + " THEN " + x.sql + " WHEN NOT " + cond.sql + " THEN " + y.sql + " END)"
+}
+
+func (duckDB) in(x val, items []val) string {
+	sqls := make([]string, len(items))
+	for i, v := range items {
+		sqls[i] = v.sql
+	}
+	return "(" + x.sql + " IN (" + strings.Join(sqls, ", ") + "))"
+}
+
+func (duckDB) text(fn string, x, y val) string {
+	sqlFn := map[string]string{"startsWith": "starts_with", "endsWith": "suffix", "contains": "contains"}[fn]
+	return sqlFn + "(" + x.sql + ", " + y.sql + ")"
+}
+
+func (duckDB) matches(x val, pattern string) string {
+	return "regexp_matches(" + x.sql + ", " + quote(pattern) + ")"
+}
+
+func (duckDB) size(x val) string { return "length(" + x.sql + ")" }
+
+func (duckDB) toInt(x val) string {
+	switch x.kind {
+	case kString:
+		return "(CASE WHEN regexp_full_match(" + x.sql + ", '[+-]?[0-9]+') THEN TRY_CAST(" + x.sql + " AS BIGINT) END)"
+	case kTime:
+		return "fdiv(" + x.sql + ", 1000000)"
+	case kDuration:
+		return "try(" + x.sql + " * 1000)" // nanoseconds
+	}
+	return "TRY_CAST(trunc(" + x.sql + ") AS BIGINT)"
+}
+
+func (duckDB) toDouble(x val) string {
+	if x.kind == kString {
+		d := "TRY_CAST(replace(" + x.sql + ", '_', '') AS DOUBLE)"
+		return "(CASE WHEN regexp_full_match(" + x.sql + ", " + quote(decimal) + ") AND isfinite(" + d + ") THEN " + d + " END)"
+	}
+	return "CAST(" + x.sql + " AS DOUBLE)"
+}
+
+func (duckDB) toString(x val) string {
+	if x.kind == kBool {
+		return "(CASE WHEN " + x.sql + " THEN 'true' WHEN NOT " + x.sql + " THEN 'false' END)"
+	}
+	return "CAST(" + x.sql + " AS VARCHAR)"
+}
+
+func (duckDB) toTime(x val) string {
+	if x.kind == kInt {
+		return "(CASE WHEN " + x.sql + " BETWEEN " + fmtInt(minSec) + " AND " + fmtInt(maxSec) + " THEN " + x.sql + " * 1000000 END)"
+	}
+	us := "epoch_us(TRY_CAST(" + x.sql + " AS TIMESTAMPTZ))"
+	return "(CASE WHEN regexp_full_match(" + x.sql + ", " + quote(rfc3339) + ") AND " + us + " BETWEEN " + fmtInt(minTime) + " AND " + fmtInt(maxTime) + " THEN " + us + " END)"
+}
