@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/prodex/prodex/internal/schema"
+	"github.com/prodex/prodex/internal/sli"
 )
 
 // The ClickHouse compiler answers a spec exactly as Compile does on DuckDB,
@@ -42,6 +43,19 @@ import (
 
 // clickHouse is the dialect of the ClickHouse store.
 var clickHouse = &dialect{
+	sli: sli.CompileClickHouse,
+	// The SLI is 1, 0 or NULL (UInt8); 18.16's AND and OR are not
+	// three-valued, so NULLs are settled first.
+	sloEvents: func(elig, good, which string) string {
+		pred := "ifNull(" + elig + ", 0) = 1 AND isNotNull(" + good + ")"
+		switch which {
+		case "bad":
+			pred += " AND ifNull(" + good + ", 1) = 0"
+		case "good":
+			pred += " AND ifNull(" + good + ", 0) = 1"
+		}
+		return "(" + pred + ")"
+	},
 	param: func(n int, _ any) string { return "$" + strconv.Itoa(n) },
 	True:  "1", False: "0",
 	text: chText,
@@ -135,23 +149,30 @@ type chPlan struct {
 
 // CompileClickHouse turns a resolved spec into ClickHouse SQL over the
 // catalog's events. The plan's Run gives the Result Compile's plan gives on
-// DuckDB for the same events. SLO event filters, whose SLI compiles to
-// DuckDB SQL, are refused.
+// DuckDB for the same events.
 func CompileClickHouse(s *Spec, cat Catalog) (*Plan, error) {
 	if s.Start.IsZero() {
 		return nil, &Error{Msg: "query spec not resolved"}
 	}
-	if s.SLO != nil {
-		return nil, errorf("slo", "SLO event filters are not supported on ClickHouse yet")
-	}
 	c := &compiler{d: clickHouse, cat: cat, seen: map[string]bool{}, defs: map[string]string{}}
-	c.table, _ = cat.(TableCatalog)
+	if s.SLO == nil {
+		// An SLI names the physical columns, so with one the events are
+		// read through the catalog's subquery instead.
+		c.table, _ = cat.(TableCatalog)
+	}
 	weighted := cat.Weighted(s.Start, s.End)
 	p := &Plan{spec: s, groups: s.Breakdowns, ch: &chPlan{}}
 
 	where, err := c.filters("filters", s.Filters, s.FilterCombination)
 	if err != nil {
 		return nil, err
+	}
+	if s.SLO != nil {
+		pred, err := c.sloEvents(s.SLO)
+		if err != nil {
+			return nil, err
+		}
+		where = "(" + where + ") AND " + pred
 	}
 	bcols, err := c.breakdowns(s)
 	if err != nil {

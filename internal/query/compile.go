@@ -1,8 +1,6 @@
 package query
 
 import (
-	"github.com/prodex/prodex/internal/sli"
-
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -99,13 +97,13 @@ func (c *compiler) sloEvents(e *SLOEvents) (string, error) {
 	if e.Good == "" {
 		return "", errorf("slo.name", "no SLO named %q", e.Name)
 	}
-	good, gp, err := sli.Compile(e.Good, c.cat)
+	good, gp, err := c.d.sli(e.Good, c.cat)
 	if err != nil {
 		return "", errorf("slo", "SLO %s: %v", e.Name, err)
 	}
-	elig, ep := "TRUE", []string(nil)
+	elig, ep := c.d.True, []string(nil)
 	if e.Eligible != "" {
-		if elig, ep, err = sli.Compile(e.Eligible, c.cat); err != nil {
+		if elig, ep, err = c.d.sli(e.Eligible, c.cat); err != nil {
 			return "", errorf("slo", "SLO %s: %v", e.Name, err)
 		}
 	}
@@ -115,14 +113,7 @@ func (c *compiler) sloEvents(e *SLOEvents) (string, error) {
 			c.phys = append(c.phys, p)
 		}
 	}
-	pred := "(" + elig + ") IS TRUE AND (" + good + ") IS NOT NULL"
-	switch e.Events {
-	case "bad":
-		pred += " AND NOT (" + good + ")"
-	case "good":
-		pred += " AND (" + good + ")"
-	}
-	return "(" + pred + ")", nil
+	return c.d.sloEvents(elig, good, e.Events), nil
 }
 
 func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

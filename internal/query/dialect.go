@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/prodex/prodex/internal/schema"
+	"github.com/prodex/prodex/internal/sli"
 )
 
 // dialect is what differs between SQL engines in the parts of a query that
@@ -21,6 +22,12 @@ type dialect struct {
 	textMatch func(op, text, value string) string
 	// in is x IN the values.
 	in func(x string, values []string) string
+	// sli compiles an SLI expression to a boolean (or 1/0) over the
+	// catalog's physical columns, NULL where it cannot be evaluated.
+	sli func(expr string, cols sli.Columns) (string, []string, error)
+	// sloEvents is the predicate keeping the eligible events whose good
+	// expression has a value (which "" for all of them, "bad" or "good").
+	sloEvents func(elig, good, which string) string
 }
 
 // textOps maps each text filter op to its positive form.
@@ -32,6 +39,17 @@ var textOps = map[string]string{
 
 // duckDB is the dialect of the DuckDB store.
 var duckDB = &dialect{
+	sli: sli.Compile,
+	sloEvents: func(elig, good, which string) string {
+		pred := "(" + elig + ") IS TRUE AND (" + good + ") IS NOT NULL"
+		switch which {
+		case "bad":
+			pred += " AND NOT (" + good + ")"
+		case "good":
+			pred += " AND (" + good + ")"
+		}
+		return "(" + pred + ")"
+	},
 	// DuckDB infers an untyped parameter from where it is used, and a
 	// parameter of the base filter, which every pass inlines, could be
 	// inferred differently in two passes: that fails inside the engine (and

@@ -69,6 +69,7 @@ func Run(t *testing.T, open Opener) {
 		{"Filters", filters},
 		{"Heatmap", heatmap},
 		{"Series", series},
+		{"SLOEvents", sloEvents},
 		{"ExplainFilter", explainFilter},
 		{"ExplainHeatmap", explainHeatmap},
 		{"ExplainRare", explainRare},
@@ -486,4 +487,38 @@ func series(t *testing.T, open Opener) {
 		"0s COUNT=1(int64) RATE_SUM(bytes)=<nil>(<nil>) svc=a(string)\n"+
 			"20m0s COUNT=1(int64) RATE_SUM(bytes)=200f svc=a(string)\n"+
 			"40m0s COUNT=1(int64) RATE_SUM(bytes)=200f svc=a(string)")
+}
+
+// sloEvents: a query keeps an SLO's eligible, bad or good events, the SLI
+// evaluated by the store's engine.
+func sloEvents(t *testing.T, open Opener) {
+	st := open(t, Config{})
+	put(t, st, "slo",
+		ev(0, 1, map[string]any{"path": "/api/a", "code": int64(200), "ms": 120.0}),
+		ev(time.Second, 2, map[string]any{"path": "/api/b", "code": int64(503), "ms": 20.0}),
+		ev(2*time.Second, 1, map[string]any{"path": "/api/c", "code": int64(200), "ms": 450.0}),
+		ev(3*time.Second, 1, map[string]any{"path": "/health", "code": int64(500)}),
+		ev(4*time.Second, 1, map[string]any{"path": "/api/d", "ms": 10.0}))
+	for events, expect := range map[string]string{
+		// Eligible: /api paths with a code (the SLI cannot be evaluated
+		// on the last event, which has none): weight 1 + 2 + 1.
+		"eligible": "COUNT=4(int64)",
+		"bad":      "COUNT=3(int64)", // the 503 (weight 2) and the slow one
+		"good":     "COUNT=1(int64)",
+	} {
+		s, err := query.Parse([]byte(`{"calculations":[{"op":"COUNT"}],"slo":{"name":"api","events":"` + events + `"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.SLO.Eligible, s.SLO.Good = `path.startsWith("/api")`, "code < 500 && ms < 300.0"
+		s.StartTime, s.EndTime = t0.Unix(), t0.Add(time.Hour).Unix()
+		if err := s.Resolve(t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		res, err := st.Query(context.Background(), "slo", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(t, events, rows(res), expect)
+	}
 }
