@@ -14,6 +14,7 @@ import (
 
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/schema"
+	"github.com/prodex/prodex/internal/sli"
 	"github.com/prodex/prodex/internal/slo"
 )
 
@@ -24,15 +25,6 @@ type TableCatalog interface {
 	Table() string
 	Expr(phys string) string
 }
-
-// Error is a request explain cannot answer on this store: the request's
-// fault, not the database's.
-type Error struct {
-	Field string
-	Msg   string
-}
-
-func (e *Error) Error() string { return e.Field + ": " + e.Msg }
 
 // RunClickHouse answers a request as Run does, in SQL that ClickHouse
 // 18.16 runs, with the same answer for the same events (the sample of a
@@ -50,9 +42,16 @@ func (e *Error) Error() string { return e.Field + ": " + e.Msg }
 //   - scores and ranks are computed here from those rows, in the order
 //     Run's SQL ranks them.
 //
-// An SLO selection needs its SLI compiled to ClickHouse SQL, which does
-// not exist yet: it is refused with an *Error.
+// An SLO selection's SLI names physical columns, so with one the events
+// are read through the catalog's subquery (slower on a Distributed table:
+// the shards send their events instead of aggregating them).
 func RunClickHouse(ctx context.Context, db *sql.DB, cat TableCatalog, r *Request, now time.Time, slos func(string) (slo.SLO, bool)) (*Answer, error) {
+	if r.Selection.SLO != "" {
+		// A range that does not resolve is reported by prepare.
+		if sp := (query.Spec{TimeRange: r.TimeRange, StartTime: r.StartTime, EndTime: r.EndTime}); sp.Resolve(now) == nil {
+			cat = viaSubquery{cat, sp.Start, sp.End}
+		}
+	}
 	pr, err := prepare(chDialect(cat), cat, r, now, slos)
 	if err != nil {
 		return nil, err
@@ -221,8 +220,21 @@ func chDialect(cat TableCatalog) *dialect {
 		},
 		x:   cat.Expr,
 		num: chNum,
-		slo: func(slo.SLO, string) (string, string, []string, error) {
-			return "", "", nil, &Error{Field: "selection.slo", Msg: "SLO selections are not supported on ClickHouse yet"}
+		slo: func(d slo.SLO, where string) (string, string, []string, error) {
+			good, gp, err := sli.CompileClickHouse(d.SLI.Good, cat)
+			if err != nil {
+				return "", "", nil, fmt.Errorf("selection.slo: %w", err)
+			}
+			elig, ep := "1", []string(nil)
+			if d.SLI.Eligible != "" {
+				if elig, ep, err = sli.CompileClickHouse(d.SLI.Eligible, cat); err != nil {
+					return "", "", nil, fmt.Errorf("selection.slo: %w", err)
+				}
+			}
+			// The base is the SLO's eligible events; the selection its
+			// bad ones. The SLI is 1, 0 or NULL, and 18.16's AND is not
+			// three-valued: NULLs are settled first.
+			return "(" + where + ") AND ifNull(" + elig + ", 0) = 1 AND isNotNull(" + good + ")", "ifNull(" + good + ", 1) = 0", append(gp, ep...), nil
 		},
 	}
 }
@@ -261,3 +273,20 @@ func chContext(ctx context.Context, q string) context.Context {
 	}
 	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_query_size": 4 * len(q)}))
 }
+
+// viaSubquery reads a catalog's events through its From subquery, with
+// every field under its physical name: what an SLI's SQL refers to.
+type viaSubquery struct {
+	TableCatalog
+	start, end time.Time
+}
+
+func (v viaSubquery) Table() string {
+	var phys []string
+	for _, c := range v.Columns() {
+		phys = append(phys, c.Phys)
+	}
+	return v.From(phys, v.start, v.end)
+}
+
+func (v viaSubquery) Expr(phys string) string { return "`" + phys + "`" }

@@ -174,3 +174,39 @@ func explainRare(t *testing.T, open Opener) {
 		"user:string 0.5 | vip 0.5/0 10/0 [= vip(string)] | (other values) 0.5/1 10/180",
 	}, "\n"))
 }
+
+// explainSLO: an SLO's bad events against its good ones. With every event
+// eligible and good being code < 500, the bad events are the filter
+// selection of explainFilter (code ≥ 500), so the answer is the same one.
+// The SLI on host too (db-2 not eligible) narrows both populations.
+func explainSLO(t *testing.T, open Opener) {
+	st := open(t, Config{})
+	explainEvents(t, st)
+	slos := func(name string) (slo.SLO, bool) {
+		switch name {
+		case "avail":
+			return slo.SLO{Name: name, Dataset: "x", SLI: slo.SLI{Good: "code < 500"}}, true
+		case "nodb2":
+			return slo.SLO{Name: name, Dataset: "x", SLI: slo.SLI{Eligible: `host != "db-2"`, Good: "code < 500"}}, true
+		}
+		return slo.SLO{}, false
+	}
+	ask := func(r *explain.Request) *explain.Answer {
+		t.Helper()
+		r.StartTime, r.EndTime = t0.Unix(), t0.Add(time.Hour).Unix()
+		a, err := st.Explain(context.Background(), "x", r, t0.Add(time.Hour), slos)
+		if err != nil {
+			t.Fatalf("explain %+v: %v", r.Selection, err)
+		}
+		return a
+	}
+	bySLO := ask(&explain.Request{Selection: explain.Selection{SLO: "avail"}})
+	byFilter := ask(&explain.Request{Selection: explain.Selection{Filters: []query.Filter{{Column: "code", Op: ">=", Value: float64(500)}}}})
+	want(t, "SLO selection", explainAnswer(bySLO), explainAnswer(byFilter))
+	// Without db-2 (#5, #6: weight 3): selection #1–3 (weight 4), baseline
+	// #4 and #7 (weight 5); build 4512 is 3/4 of the selection, 0 of the
+	// baseline.
+	a := ask(&explain.Request{Values: 1, Selection: explain.Selection{SLO: "nodb2"}})
+	_, c := explainColumn(a, "build")
+	want(t, "SLO with an eligible expression", fmt.Sprintf("%d/%d %v", a.SelectionCount, a.BaselineCount, c.Values[0].Value), "4/5 4512")
+}

@@ -73,6 +73,7 @@ func Run(t *testing.T, open Opener) {
 		{"ExplainFilter", explainFilter},
 		{"ExplainHeatmap", explainHeatmap},
 		{"ExplainRare", explainRare},
+		{"ExplainSLO", explainSLO},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.f(t, open) })
