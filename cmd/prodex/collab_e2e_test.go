@@ -128,6 +128,8 @@ func TestPeopleNotesIncidentsAPI(t *testing.T) {
 	call(t, "GET", s.url+"/1/auth", admin, nil, &who)
 	adminID := who.ID
 	expect("audit by a query key", call(t, "GET", u+"/audit", query, nil, &e), 403, "")
+	// A path that does not decode to text is kept as it came, not lost.
+	expect("odd path", call(t, "DELETE", u+"/notes/%ff%00x", admin, nil, &e), 404, "")
 	call(t, "GET", u+"/audit?limit=1000", admin, nil, &audit)
 	got := map[string]bool{}
 	for _, a := range audit {
@@ -137,7 +139,7 @@ func TestPeopleNotesIncidentsAPI(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"key " + adminID + " PUT /api/v1/users/alice 201", "alice POST /api/v1/notes 201", "bob PATCH /api/v1/incidents/" + opened.ID + " 200",
-		"alice POST /api/v1/notes 403"} {
+		"alice POST /api/v1/notes 403", "key " + adminID + " DELETE /api/v1/notes/%ff%00x 404"} {
 		if !got[want] {
 			t.Errorf("audit log lacks %q: %v", want, got)
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/event"
@@ -221,11 +222,21 @@ func (s *Server) with(need auth.Scope, h http.HandlerFunc) http.HandlerFunc {
 		// Refused writes are recorded too: who tried what matters.
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		serve(sw, r)
-		e := store.AuditEntry{Time: s.Now().UTC(), Author: author(r), KeyID: k.ID, Method: r.Method, Path: r.URL.Path, Status: sw.status}
+		e := store.AuditEntry{Time: s.Now().UTC(), Author: author(r), KeyID: k.ID, Method: r.Method, Path: auditPath(r), Status: sw.status}
 		if err := s.Meta.Audit(context.WithoutCancel(r.Context()), e); err != nil {
 			s.Log.Error("audit record failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 	}
+}
+
+// auditPath is the request's path as the audit log keeps it: decoded,
+// unless that is not valid UTF-8 or holds a NUL, which the stores refuse
+// (the write would go unrecorded); then as it came, percent-encoded.
+func auditPath(r *http.Request) string {
+	if p := r.URL.Path; utf8.ValidString(p) && !strings.ContainsRune(p, 0) {
+		return p
+	}
+	return r.URL.EscapedPath()
 }
 
 // audited tells the requests that change what Prodex holds — definitions,
