@@ -148,6 +148,7 @@ func (s *Store) refreshLoop() {
 	defer close(s.done)
 	tick := time.NewTicker(s.opts.Refresh)
 	defer tick.Stop()
+	saved := time.Now()
 	for {
 		select {
 		case <-s.stop:
@@ -156,11 +157,22 @@ func (s *Store) refreshLoop() {
 			// A slow server delays the refresh rather than failing it.
 			ctx, cancel := context.WithTimeout(context.Background(), max(s.opts.Refresh, 10*time.Second))
 			s.reload(ctx) // a failed refresh keeps the catalog it had
-			s.SaveLastSeen(ctx)
+			// Last-seen times need not be precise, and every save is an
+			// insert (a part) on every shard: save them twice a minute.
+			if time.Since(saved) >= saveEvery {
+				s.SaveLastSeen(ctx)
+				saved = time.Now()
+			}
 			cancel()
 		}
 	}
 }
+
+// saveEvery is how often the columns' last-seen times are saved.
+const saveEvery = 30 * time.Second
+
+// catalogWait bounds a catalog reload made for a request.
+const catalogWait = 10 * time.Second
 
 // lookup returns a dataset, reloading the catalog once when it is unknown:
 // another node may have created it.
@@ -199,7 +211,9 @@ func (s *Store) Datasets() []store.Dataset {
 
 // Columns lists a dataset's columns in creation order (then by name).
 func (s *Store) Columns(name string) ([]schema.Column, error) {
-	ds, err := s.lookup(context.Background(), name)
+	ctx, cancel := context.WithTimeout(context.Background(), catalogWait)
+	defer cancel()
+	ds, err := s.lookup(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +304,9 @@ type Catalog struct {
 
 // Catalog returns a snapshot of a dataset's catalog.
 func (s *Store) Catalog(name string) (*Catalog, error) {
-	ds, err := s.lookup(context.Background(), name)
+	ctx, cancel := context.WithTimeout(context.Background(), catalogWait)
+	defer cancel()
+	ds, err := s.lookup(ctx, name)
 	if err != nil {
 		return nil, err
 	}
