@@ -31,7 +31,7 @@ go test -count=1 -timeout 30m ./...
 
 # Hostile input: each fuzz target runs a short while beyond its seeds (the
 # seeds themselves ran above, as ordinary tests).
-for target in "internal/event FuzzDecodeBatch" "internal/query FuzzQuerySpec" "internal/sli FuzzCompile" \
+for target in "internal/event FuzzDecodeBatch" "internal/query FuzzQuerySpec" "internal/sli FuzzCompile" "internal/sli FuzzCompileClickHouse" \
   "internal/manifest FuzzApply" "internal/otlp FuzzConvert"; do
   set -- $target
   go test -run '^$' -fuzz "^$2\$" -fuzztime 10s "./$1"
