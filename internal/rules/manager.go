@@ -24,14 +24,13 @@ import (
 	"github.com/prodex/prodex/internal/risk"
 	"github.com/prodex/prodex/internal/slo"
 	"github.com/prodex/prodex/internal/store"
-	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
 // Store is what the manager needs of storage.
 type Store interface {
-	SetCounter(ctx context.Context, c duckdb.Counter, backfill bool, install func([]duckdb.MinuteCount)) error
+	SetCounter(ctx context.Context, c store.Counter, backfill bool, install func([]store.MinuteCount)) error
 	RemoveCounter(ctx context.Context, name string) error
-	OnCounts(f func([]duckdb.MinuteCount))
+	OnCounts(f func([]store.MinuteCount))
 	PutSLO(ctx context.Context, name string, body []byte) error
 	DeleteSLO(ctx context.Context, name string) error
 	SLOs(ctx context.Context) (map[string][]byte, error)
@@ -221,12 +220,12 @@ func (m *Manager) resend(ctx context.Context) error {
 	return nil
 }
 
-func counterOf(d slo.SLO) duckdb.Counter {
-	return duckdb.Counter{Name: d.Name, Dataset: d.Dataset, Eligible: d.SLI.Eligible, Good: d.SLI.Good}
+func counterOf(d slo.SLO) store.Counter {
+	return store.Counter{Name: d.Name, Dataset: d.Dataset, Eligible: d.SLI.Eligible, Good: d.SLI.Good}
 }
 
 // install replaces the entry's counts with a full set from the store.
-func (e *entry) install(counts []duckdb.MinuteCount) {
+func (e *entry) install(counts []store.MinuteCount) {
 	e.counts.reset()
 	for _, c := range counts {
 		e.counts.set(c.Minute, c.Eligible, c.Good, c.Invalid)
@@ -234,7 +233,7 @@ func (e *entry) install(counts []duckdb.MinuteCount) {
 }
 
 // apply takes a commit's new per-minute totals.
-func (m *Manager) apply(totals []duckdb.MinuteCount) {
+func (m *Manager) apply(totals []store.MinuteCount) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	for _, d := range totals {

@@ -31,3 +31,21 @@ type Owed struct {
 	Attempts  int    // times handed to a notifier
 	LastError string // why the last hand-off did not finish, if known
 }
+
+// Counter is an SLI whose per-minute counts an event store keeps as
+// events arrive, for an SLO's budget and alerts.
+type Counter struct {
+	Name     string // the SLO
+	Dataset  string
+	Eligible string // CEL expression; empty: every event
+	Good     string // CEL expression
+}
+
+// MinuteCount is one SLO's weighted counts in one minute: totals so far.
+// An event whose expressions cannot be evaluated is not eligible; it is
+// counted as invalid.
+type MinuteCount struct {
+	Name                    string
+	Minute                  int64 // Unix time / 60
+	Eligible, Good, Invalid int64
+}

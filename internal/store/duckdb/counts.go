@@ -11,27 +11,18 @@ import (
 
 	"github.com/prodex/prodex/internal/schema"
 	"github.com/prodex/prodex/internal/sli"
+	"github.com/prodex/prodex/internal/store"
 )
 
-// Counter is an SLI whose per-minute counts the store keeps. A counter
-// goroutine follows the commits: it counts the rows appended since each
-// segment's mark and stores the counts with the new mark in one
-// transaction, so that a kill -9 can neither lose nor double them.
-type Counter struct {
-	Name     string // the SLO
-	Dataset  string
-	Eligible string // CEL expression; empty: every event
-	Good     string // CEL expression
-}
-
-// MinuteCount is one SLO's weighted counts in one minute: totals so far.
-// An event whose expressions cannot be evaluated is not eligible; it is
-// counted as invalid.
-type MinuteCount struct {
-	Name                    string
-	Minute                  int64 // Unix time / 60
-	Eligible, Good, Invalid int64
-}
+// Counter and MinuteCount are shared by the event stores (package store).
+// This store's counter goroutine follows the commits: it counts the rows
+// appended since each segment's mark and stores the counts with the new
+// mark in one transaction, so that a kill -9 can neither lose nor double
+// them.
+type (
+	Counter     = store.Counter
+	MinuteCount = store.MinuteCount
+)
 
 // counter is a registered Counter with its SQL, compiled against the
 // dataset's columns of generation gen.
