@@ -90,7 +90,7 @@ func chText(c *compiler, x string, t schema.Type) string {
 		return "if(" + x + ", 'true', 'false')"
 	case schema.Float:
 		if c.defs == nil {
-			return chFloatText(x)
+			return sli.DuckDBDoubleText(x)
 		}
 		for _, name := range c.names {
 			if c.defs[name] == x {
@@ -103,39 +103,6 @@ func chText(c *compiler, x string, t schema.Type) string {
 		return name
 	}
 	return "toString(" + x + ")"
-}
-
-// chFloatText rewrites ClickHouse's text of a double into DuckDB's. Both
-// print the shortest digits that read back as the same double; they differ
-// in the layout. DuckDB writes integral values with ".0" and switches to
-// scientific notation below 1e-4 and from 1e16, with a sign and at least
-// two digits in the exponent (1e-05, 1.5e+16); ClickHouse writes integral
-// values bare and switches below 1e-6 and from 1e21, without padding or a
-// plus sign (1e-7, 1e21). So:
-//   - integral, under 1e16: ClickHouse's text and ".0" (this covers 0, -0);
-//   - from 1e21 or under 1e-6: ClickHouse's scientific text, with "+" on a
-//     positive exponent and a one-digit exponent padded;
-//   - from 1e16 (integral, plain digits in ClickHouse): d.ddd e+(digits-1);
-//   - under 1e-4 (0.0000ddd in ClickHouse): d.ddd e-0(zeros+1);
-//   - otherwise both write the same plain decimal.
-func chFloatText(x string) string {
-	y := "assumeNotNull(" + x + ")"
-	s := "toString(" + y + ")"
-	sign := "if(" + y + " < 0, '-', '')"
-	abs := "replaceRegexpOne(" + s + ", '^-', '')"
-	mant := func(digits string) string {
-		return "concat(substring(" + digits + ", 1, 1), if(length(" + digits + ") > 1, concat('.', substring(" + digits + ", 2)), ''))"
-	}
-	big := "replaceRegexpOne(" + abs + ", '0+$', '')"
-	frac := "substring(" + abs + ", 3)"
-	small := "replaceRegexpOne(" + frac + ", '^0+', '')"
-	expo := `replaceRegexpOne(replaceRegexpOne(` + s + `, 'e([0-9])', 'e+\\1'), 'e([+-])([0-9])$', 'e\\10\\2')`
-	return "if(isNull(" + x + "), NULL, multiIf(" +
-		y + " = floor(" + y + ") AND abs(" + y + ") < 1e16, concat(" + s + ", '.0'), " +
-		"abs(" + y + ") >= 1e21 OR abs(" + y + ") < 1e-6, " + expo + ", " +
-		"abs(" + y + ") >= 1e16, concat(" + sign + ", " + mant(big) + ", 'e+', toString(length(" + abs + ") - 1)), " +
-		"abs(" + y + ") < 1e-4, concat(" + sign + ", " + mant(small) + ", 'e-0', toString(length(" + frac + ") - length(" + small + ") + 1)), " +
-		s + "))"
 }
 
 // chPlan is what the ClickHouse plan needs besides statement 1 (Plan.SQL).
@@ -219,7 +186,7 @@ func CompileClickHouse(s *Spec, cat Catalog) (*Plan, error) {
 		} else {
 			with += ", "
 		}
-		with += chFloatText(c.defs[name]) + " AS " + name
+		with += sli.DuckDBDoubleText(c.defs[name]) + " AS " + name
 	}
 	if with != "" {
 		with += " "

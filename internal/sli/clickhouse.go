@@ -403,21 +403,28 @@ func (d *clickHouse) toString(x val) string {
 	case x.kind == kBool:
 		return "['false', 'true'][" + x.sql + " + 1]" // a NULL index gives NULL
 	case x.dbl:
-		return d.bind([]val{x}, func(p []string) string { return duckDoubleText(p[0]) })
+		return d.bind([]val{x}, func(p []string) string { return DuckDBDoubleText(p[0]) })
 	}
 	return "toString(" + x.sql + ")"
 }
 
-// duckDoubleText is the text of a Float64 x as DuckDB's CAST(x AS VARCHAR)
-// writes it (NULL for NULL), for ints that DuckDB computes as DOUBLEs.
+// DuckDBDoubleText is ClickHouse SQL for the text of a Float64 x as
+// DuckDB's CAST(x AS VARCHAR) writes it (NULL for NULL): for ints that
+// DuckDB computes as DOUBLEs here, and for the query compiler's text
+// filters on float columns, so that both stores match the same events.
 // Both print the shortest digits that read back as the same double; they
 // differ in the layout. DuckDB writes integral values with ".0" and
 // switches to scientific notation below 1e-4 and from 1e16, with a sign
 // and at least two digits in the exponent (1e-05, 1.5e+16); ClickHouse
 // writes integral values bare and switches below 1e-6 and from 1e21,
-// without padding or a plus sign (1e-7, 1e21). (As internal/query does
-// for the text filters.)
-func duckDoubleText(x string) string {
+// without padding or a plus sign (1e-7, 1e21). So:
+//   - integral, under 1e16: ClickHouse's text and ".0" (this covers 0, -0);
+//   - from 1e21 or under 1e-6: ClickHouse's scientific text, with "+" on a
+//     positive exponent and a one-digit exponent padded;
+//   - from 1e16 (integral, plain digits in ClickHouse): d.ddd e+(digits-1);
+//   - under 1e-4 (0.0000ddd in ClickHouse): d.ddd e-0(zeros+1);
+//   - otherwise both write the same plain decimal.
+func DuckDBDoubleText(x string) string {
 	y := "assumeNotNull(" + x + ")"
 	s := "toString(" + y + ")"
 	sign := "if(" + y + " < 0, '-', '')"
