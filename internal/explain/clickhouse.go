@@ -14,7 +14,6 @@ import (
 
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/schema"
-	"github.com/prodex/prodex/internal/sli"
 	"github.com/prodex/prodex/internal/slo"
 )
 
@@ -218,24 +217,9 @@ func chDialect(cat TableCatalog) *dialect {
 		filters: func(field string, fs []query.Filter, comb string, first int) (query.Predicate, error) {
 			return query.CompileFiltersClickHouseTable(field, fs, comb, cat, first)
 		},
-		x:   cat.Expr,
-		num: chNum,
-		slo: func(d slo.SLO, where string) (string, string, []string, error) {
-			good, gp, err := sli.CompileClickHouse(d.SLI.Good, cat)
-			if err != nil {
-				return "", "", nil, fmt.Errorf("selection.slo: %w", err)
-			}
-			elig, ep := "1", []string(nil)
-			if d.SLI.Eligible != "" {
-				if elig, ep, err = sli.CompileClickHouse(d.SLI.Eligible, cat); err != nil {
-					return "", "", nil, fmt.Errorf("selection.slo: %w", err)
-				}
-			}
-			// The base is the SLO's eligible events; the selection its
-			// bad ones. The SLI is 1, 0 or NULL, and 18.16's AND is not
-			// three-valued: NULLs are settled first.
-			return "(" + where + ") AND ifNull(" + elig + ", 0) = 1 AND isNotNull(" + good + ")", "ifNull(" + good + ", 1) = 0", append(gp, ep...), nil
-		},
+		x:         cat.Expr,
+		num:       chNum,
+		sloEvents: query.CompileSLOEventsClickHouse,
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -32,7 +33,6 @@ import (
 
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/schema"
-	"github.com/prodex/prodex/internal/sli"
 	"github.com/prodex/prodex/internal/slo"
 )
 
@@ -315,8 +315,8 @@ type dialect struct {
 	// x is the SQL of a physical column; num of a number.
 	x   func(phys string) string
 	num func(float64) string
-	// slo is the base (where) and selection of an SLO's bad events.
-	slo func(d slo.SLO, where string) (base, sel string, phys []string, err error)
+	// sloEvents compiles an SLO's eligible or bad events (query's).
+	sloEvents func(e *query.SLOEvents, cat query.Catalog) (query.Predicate, error)
 }
 
 func duckDB(cat Catalog) *dialect {
@@ -324,22 +324,9 @@ func duckDB(cat Catalog) *dialect {
 		filters: func(field string, fs []query.Filter, comb string, first int) (query.Predicate, error) {
 			return query.CompileFilters(field, fs, comb, cat, first)
 		},
-		x:   ident,
-		num: num,
-		slo: func(d slo.SLO, where string) (string, string, []string, error) {
-			good, gp, err := sli.Compile(d.SLI.Good, cat)
-			if err != nil {
-				return "", "", nil, fmt.Errorf("selection.slo: %w", err)
-			}
-			elig, ep := "TRUE", []string(nil)
-			if d.SLI.Eligible != "" {
-				if elig, ep, err = sli.Compile(d.SLI.Eligible, cat); err != nil {
-					return "", "", nil, fmt.Errorf("selection.slo: %w", err)
-				}
-			}
-			// The base is the SLO's eligible events; the selection its bad ones.
-			return "(" + where + ") AND (" + elig + ") IS TRUE AND (" + good + ") IS NOT NULL", "NOT (" + good + ")", append(gp, ep...), nil
-		},
+		x:         ident,
+		num:       num,
+		sloEvents: query.CompileSLOEvents,
 	}
 }
 
@@ -412,11 +399,26 @@ func prepare(d *dialect, cat Catalog, r *Request, now time.Time, slos func(strin
 		if !ok {
 			return nil, fmt.Errorf("selection.slo: no SLO named %q", sl.SLO)
 		}
-		var sp []string
-		if where, sel, sp, err = d.slo(def, where); err != nil {
+		// The base is the SLO's eligible events; the selection its bad
+		// ones, as a query's slo option keeps them.
+		events := func(which string) (query.Predicate, error) {
+			p, err := d.sloEvents(&query.SLOEvents{Name: def.Name, Events: which, Eligible: def.SLI.Eligible, Good: def.SLI.Good}, cat)
+			var qe *query.Error
+			if errors.As(err, &qe) {
+				err = fmt.Errorf("selection.slo: %s", qe.Msg)
+			}
+			return p, err
+		}
+		elig, err := events("eligible")
+		if err != nil {
 			return nil, err
 		}
-		phys = append(phys, sp...)
+		bad, err := events("bad")
+		if err != nil {
+			return nil, err
+		}
+		where, sel = "("+where+") AND "+elig.SQL, bad.SQL
+		phys = append(phys, elig.Phys...)
 	}
 	if n != 1 {
 		return nil, fmt.Errorf("selection: give exactly one of filters, heatmap or slo")

@@ -130,16 +130,9 @@ func CompileClickHouse(s *Spec, cat Catalog) (*Plan, error) {
 	weighted := cat.Weighted(s.Start, s.End)
 	p := &Plan{spec: s, groups: s.Breakdowns, ch: &chPlan{}}
 
-	where, err := c.filters("filters", s.Filters, s.FilterCombination)
+	where, err := c.where(s)
 	if err != nil {
 		return nil, err
-	}
-	if s.SLO != nil {
-		pred, err := c.sloEvents(s.SLO)
-		if err != nil {
-			return nil, err
-		}
-		where = "(" + where + ") AND " + pred
 	}
 	bcols, err := c.breakdowns(s)
 	if err != nil {

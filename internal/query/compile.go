@@ -90,6 +90,20 @@ func (c *compiler) col(name string) (schema.Column, bool) {
 	return col, ok
 }
 
+// where is the predicate of the events a spec reads: its filters and,
+// with the slo option, its SLO's events.
+func (c *compiler) where(s *Spec) (string, error) {
+	where, err := c.filters("filters", s.Filters, s.FilterCombination)
+	if err != nil || s.SLO == nil {
+		return where, err
+	}
+	pred, err := c.sloEvents(s.SLO)
+	if err != nil {
+		return "", err
+	}
+	return "(" + where + ") AND " + pred, nil
+}
+
 // sloEvents is the predicate keeping an SLO's eligible, bad or good
 // events; the SLI's expressions compile to SQL as the SLO counts do, so
 // the events are the ones its counts count.
@@ -133,16 +147,9 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 	weighted := cat.Weighted(s.Start, s.End)
 	p := &Plan{spec: s, groups: s.Breakdowns}
 
-	where, err := c.filters("filters", s.Filters, s.FilterCombination)
+	where, err := c.where(s)
 	if err != nil {
 		return nil, err
-	}
-	if s.SLO != nil {
-		pred, err := c.sloEvents(s.SLO)
-		if err != nil {
-			return nil, err
-		}
-		where = "(" + where + ") AND " + pred
 	}
 	bcols, err := c.breakdowns(s)
 	if err != nil {
@@ -647,6 +654,28 @@ func CompileFiltersClickHouse(field string, fs []Filter, combination string, cat
 // Distributed table directly aggregates on every shard.
 func CompileFiltersClickHouseTable(field string, fs []Filter, combination string, cat TableCatalog, first int) (Predicate, error) {
 	return compileFiltersOver(clickHouse, field, fs, combination, cat, cat, first)
+}
+
+// CompileSLOEvents compiles the predicate keeping an SLO's eligible, bad
+// or good events (e.Events) as a query's slo option does, for packages
+// that build their own statements (explain).
+func CompileSLOEvents(e *SLOEvents, cat Catalog) (Predicate, error) {
+	return compileSLOEvents(duckDB, e, cat)
+}
+
+// CompileSLOEventsClickHouse is CompileSLOEvents for ClickHouse SQL over
+// the columns of cat's From subquery.
+func CompileSLOEventsClickHouse(e *SLOEvents, cat Catalog) (Predicate, error) {
+	return compileSLOEvents(clickHouse, e, cat)
+}
+
+func compileSLOEvents(d *dialect, e *SLOEvents, cat Catalog) (Predicate, error) {
+	c := &compiler{d: d, cat: cat, seen: map[string]bool{}}
+	sql, err := c.sloEvents(e)
+	if err != nil {
+		return Predicate{}, err
+	}
+	return Predicate{SQL: sql, Phys: c.phys}, nil
 }
 
 func compileFilters(d *dialect, field string, fs []Filter, combination string, cat Catalog, first int) (Predicate, error) {
