@@ -27,60 +27,37 @@ func (s *Store) reload(ctx context.Context) error {
 		retention int64
 	}
 	var dss []dsRow
-	rows, err := s.db.QueryContext(ctx, `SELECT name, min(created_us), argMax(retention_s, version) FROM `+s.qualified("px_datasets")+` GROUP BY name`)
+	err := queryRows(ctx, s.db, `SELECT name, min(created_us), argMax(retention_s, version) FROM `+s.qualified("px_datasets")+` GROUP BY name`, nil, func(rows *sql.Rows) error {
+		var r dsRow
+		err := rows.Scan(&r.name, &r.created, &r.retention)
+		dss = append(dss, r)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("read datasets: %w", err)
 	}
-	for rows.Next() {
-		var r dsRow
-		if err := rows.Scan(&r.name, &r.created, &r.retention); err != nil {
-			rows.Close()
-			return err
-		}
-		dss = append(dss, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-
 	type colRow struct{ table, name, typ string }
 	var cols []colRow
-	rows, err = s.db.QueryContext(ctx, `SELECT table, name, type FROM system.columns WHERE database = ? AND startsWith(table, 'e_') AND startsWith(name, 'c')`, s.opts.Database)
+	err = queryRows(ctx, s.db, `SELECT table, name, type FROM system.columns WHERE database = ? AND startsWith(table, 'e_') AND startsWith(name, 'c')`, []any{s.opts.Database}, func(rows *sql.Rows) error {
+		var r colRow
+		err := rows.Scan(&r.table, &r.name, &r.typ)
+		cols = append(cols, r)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("read columns: %w", err)
 	}
-	for rows.Next() {
-		var r colRow
-		if err := rows.Scan(&r.table, &r.name, &r.typ); err != nil {
-			rows.Close()
-			return err
-		}
-		cols = append(cols, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-
 	type times struct{ created, seen int64 }
 	seen := map[[2]string]times{}
-	rows, err = s.db.QueryContext(ctx, `SELECT dataset, name, min(created_us), max(seen_us) FROM `+s.qualified("px_columns")+` GROUP BY dataset, name`)
-	if err != nil {
-		return fmt.Errorf("read column times: %w", err)
-	}
-	for rows.Next() {
+	err = queryRows(ctx, s.db, `SELECT dataset, name, min(created_us), max(seen_us) FROM `+s.qualified("px_columns")+` GROUP BY dataset, name`, nil, func(rows *sql.Rows) error {
 		var ds, name string
 		var t times
-		if err := rows.Scan(&ds, &name, &t.created, &t.seen); err != nil {
-			rows.Close()
-			return err
-		}
+		err := rows.Scan(&ds, &name, &t.created, &t.seen)
 		seen[[2]string{ds, name}] = t
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read column times: %w", err)
 	}
 
 	s.mu.Lock()
@@ -300,6 +277,7 @@ type Catalog struct {
 	table  string
 	fields map[string]schema.Column
 	typed  map[string]map[schema.Type]bool // by base
+	widest map[string]schema.Type          // by base
 }
 
 // Catalog returns a snapshot of a dataset's catalog.
@@ -312,7 +290,7 @@ func (s *Store) Catalog(name string) (*Catalog, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	c := &Catalog{s: s, name: name, table: s.readTable(name), fields: map[string]schema.Column{}, typed: map[string]map[schema.Type]bool{}}
+	c := &Catalog{s: s, name: name, table: s.readTable(name), fields: map[string]schema.Column{}, typed: map[string]map[schema.Type]bool{}, widest: map[string]schema.Type{}}
 	for _, f := range ds.fields {
 		c.fields[f.name] = schema.Column{Name: f.name, Type: f.typ(), Phys: f.base, Created: f.created, LastSeen: f.lastSeen}
 		ts := map[schema.Type]bool{}
@@ -320,6 +298,7 @@ func (s *Store) Catalog(name string) (*Catalog, error) {
 			ts[t] = true
 		}
 		c.typed[f.base] = ts
+		c.widest[f.base] = f.typ()
 	}
 	return c, nil
 }
@@ -392,13 +371,7 @@ func (c *Catalog) Expr(phys string) string { return c.read(phys) }
 // ClickHouse 18.16 crashes on coalesce() over converted Nullable columns,
 // so the choice is a multiIf.
 func (c *Catalog) read(base string) string {
-	ts := c.typed[base]
-	var to schema.Type
-	for _, col := range c.fields {
-		if col.Phys == base {
-			to = col.Type
-		}
-	}
+	ts, to := c.typed[base], c.widest[base]
 	order := []schema.Type{to}
 	for _, t := range []schema.Type{schema.String, schema.Float, schema.Integer, schema.Boolean} {
 		if t != to {

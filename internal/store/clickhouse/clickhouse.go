@@ -365,6 +365,21 @@ func (s *Store) each(ctx context.Context, f func(db *sql.DB) error) error {
 	return nil
 }
 
+// queryRows runs a query and hands each row to f.
+func queryRows(ctx context.Context, db *sql.DB, q string, args []any, f func(*sql.Rows) error) error {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := f(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // exists reports whether err says the column or table is already there,
 // which another node creating it at the same time causes.
 func exists(err error) bool {

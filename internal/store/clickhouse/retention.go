@@ -25,29 +25,23 @@ func (s *Store) DropExpired(ctx context.Context, now time.Time) (int, error) {
 	s.mu.RUnlock()
 	dropped := 0
 	err := s.each(ctx, func(db *sql.DB) error {
-		rows, err := db.QueryContext(ctx, `SELECT DISTINCT table, partition FROM system.parts WHERE database = ? AND active AND startsWith(table, 'e_')`, s.opts.Database)
-		if err != nil {
-			return err
-		}
 		type part struct {
 			table string
 			day   int64
 		}
 		var victims []part
-		for rows.Next() {
+		err := queryRows(ctx, db, `SELECT DISTINCT table, partition FROM system.parts WHERE database = ? AND active AND startsWith(table, 'e_')`, []any{s.opts.Database}, func(rows *sql.Rows) error {
 			var table, partition string
 			if err := rows.Scan(&table, &partition); err != nil {
-				rows.Close()
 				return err
 			}
 			day, err := strconv.ParseInt(partition, 10, 64)
-			first, ok := cutoff[table]
-			if err == nil && ok && day < first {
+			if first, ok := cutoff[table]; err == nil && ok && day < first {
 				victims = append(victims, part{table, day})
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 		for _, v := range victims {
