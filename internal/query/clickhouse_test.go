@@ -18,6 +18,7 @@ import (
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/schema"
 	"github.com/prodex/prodex/internal/store/duckdb"
+	"github.com/prodex/prodex/internal/testserver"
 )
 
 // chCatalog is a test catalog over one ClickHouse table holding the events
@@ -307,7 +308,7 @@ func everyCalc() string {
 // TestClickHouse runs the ClickHouse compiler's tests against one
 // ClickHouse 18.16 server.
 func TestClickHouse(t *testing.T) {
-	db := startClickHouse(t)
+	db := testserver.ClickHouseDB(t)
 	t.Run("matches DuckDB", func(t *testing.T) { testMatchesDuckDB(t, db) })
 	t.Run("groups", func(t *testing.T) { testGroups(t, db) })
 	t.Run("hostile", func(t *testing.T) { testHostile(t, db) })

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prodex/prodex/internal/schema"
 	"github.com/prodex/prodex/internal/sli"
+	"github.com/prodex/prodex/internal/testserver"
 )
 
 // The ClickHouse compilation is tested against the DuckDB one, which
@@ -568,7 +569,7 @@ func (e *engines) cel(t *testing.T, expr string, cols sli.Columns, diff string) 
 
 // TestClickHouse runs the tests of CompileClickHouse on one server.
 func TestClickHouse(t *testing.T) {
-	ch := startClickHouse(t)
+	ch := testserver.ClickHouseDB(t)
 	t.Run("AgreesWithDuckDB", func(t *testing.T) { testAgreesWithDuckDB(t, ch) })
 	t.Run("TextConversions", func(t *testing.T) { testTextConversions(t, ch) })
 	t.Run("HostileLiterals", func(t *testing.T) { testHostileLiterals(t, ch) })

@@ -2,6 +2,7 @@ package testserver
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -84,6 +85,16 @@ func ClickHouse(t testing.TB, n int) *ClickHouseCluster {
 // startClickHouse writes the configs and starts a server in each dir
 // (using a fresh subdirectory per attempt), then pings every shard. On error
 // it returns the processes it started, for the caller to stop.
+// ClickHouseDB starts one ClickHouse server, as ClickHouse(t, 1) does,
+// and returns a database/sql client of it, closed when the test ends.
+func ClickHouseDB(t testing.TB) *sql.DB {
+	t.Helper()
+	cl := ClickHouse(t, 1)
+	db := clickhouse.OpenDB(&clickhouse.Options{Addr: cl.Addrs, Protocol: clickhouse.Native})
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 func startClickHouse(bin string, dirs []string, attempt int) (*ClickHouseCluster, []*proc, error) {
 	n := len(dirs)
 	ports, err := freePorts(2 * n)
