@@ -14,8 +14,6 @@ import (
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/slo"
 	"github.com/prodex/prodex/internal/store"
-	"github.com/prodex/prodex/internal/store/clickhouse"
-	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
 // benchExplainCmd loads wide synthetic events (once; reruns reuse them) and
@@ -28,25 +26,16 @@ func benchExplainCmd() *cobra.Command {
 		Short: "Time explain over N stored events of 50 columns, selecting ~2 % (errors)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var st explainStore
-			if storeURL != "" {
-				addr, opts, err := clickhouse.ParseURL(storeURL)
-				if err != nil {
-					return err
-				}
-				ch, err := clickhouse.Open(context.Background(), addr, opts)
-				if err != nil {
-					return err
-				}
+			dst, ch, err := openBenchStore(dir, storeURL)
+			if err != nil {
+				return err
+			}
+			var st explainStore = dst
+			if ch != nil {
 				defer ch.Close()
 				st = ch
 			} else {
-				dst, err := openStore(dir, duckdb.Options{})
-				if err != nil {
-					return err
-				}
 				defer dst.Close()
-				st = dst
 			}
 			end := time.Now().UTC().Truncate(time.Hour)
 			start := end.Add(-12 * time.Hour)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -36,25 +37,17 @@ func benchQueryCmd() *cobra.Command {
 			y := time.Now().UTC().AddDate(0, 0, -1)
 			start := time.Date(y.Year(), y.Month(), y.Day(), 4, 0, 0, 0, time.UTC)
 			end := start.Add(span)
+			dst, ch, err := openBenchStore(dir, storeURL)
+			if err != nil {
+				return err
+			}
 			var st benchStore
 			var direct func() ([]directQuery, error)
-			if storeURL != "" {
-				addr, opts, err := clickhouse.ParseURL(storeURL)
-				if err != nil {
-					return err
-				}
-				ch, err := clickhouse.Open(context.Background(), addr, opts)
-				if err != nil {
-					return err
-				}
+			if ch != nil {
 				defer ch.Close()
 				st, direct = ch, func() ([]directQuery, error) { return handWrittenClickHouse(ch, start, end) }
-				fmt.Printf("ClickHouse at %s, %d shard(s)\n", addr, ch.Shards())
+				fmt.Printf("ClickHouse, %d shard(s)\n", ch.Shards())
 			} else {
-				dst, err := openStore(dir, duckdb.Options{})
-				if err != nil {
-					return err
-				}
 				defer dst.Close()
 				st, direct = dst, func() ([]directQuery, error) { return handWritten(dst, start, end) }
 			}
@@ -104,6 +97,37 @@ func benchQueryCmd() *cobra.Command {
 	f.DurationVar(&span, "span", 16*time.Hour, "time the events are spread over")
 	f.IntVar(&runs, "runs", 3, "timed runs of each query (the median is reported)")
 	return cmd
+}
+
+// openBenchStore opens the ClickHouse store at storeURL, or else the
+// embedded store in dir: one of the two it returns is nil.
+func openBenchStore(dir, storeURL string) (*duckdb.Store, *clickhouse.Store, error) {
+	if storeURL == "" {
+		st, err := openStore(dir, duckdb.Options{})
+		return st, nil, err
+	}
+	addr, opts, err := clickhouse.ParseURL(storeURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch, err := clickhouse.Open(context.Background(), addr, opts)
+	return nil, ch, err
+}
+
+// countRows is a query to time, answering the number of rows it gave.
+func countRows(db *sql.DB, q string) func() (int, error) {
+	return func() (int, error) {
+		rows, err := db.Query(q)
+		if err != nil {
+			return 0, err
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		return n, rows.Err()
+	}
 }
 
 // stored counts a dataset's events in [start, end): 0 when it does not
@@ -256,23 +280,10 @@ func handWritten(st *duckdb.Store, start, end time.Time) ([]directQuery, error) 
 	}
 	from := "(" + strings.Join(parts, " UNION ALL ") + ")"
 	where := fmt.Sprintf("ts >= %d AND ts < %d", start.UnixMicro(), end.UnixMicro())
-	count := func(q string) func() (int, error) {
-		return func() (int, error) {
-			rows, err := db.Query(q)
-			if err != nil {
-				return 0, err
-			}
-			defer rows.Close()
-			n := 0
-			for rows.Next() {
-				n++
-			}
-			return n, rows.Err()
-		}
-	}
+
 	return []directQuery{
-		{"direct SQL, same answer", count(`SELECT service, ts // 60000000 AS m, count(*), quantile_disc(d, 0.99) FROM ` + from + ` WHERE ` + where + ` GROUP BY GROUPING SETS ((service), (service, m))`)},
-		{"direct SQL, series only", count(`SELECT service, ts // 60000000 AS m, count(*), quantile_disc(d, 0.99) FROM ` + from + ` WHERE ` + where + ` GROUP BY service, m`)},
+		{"direct SQL, same answer", countRows(db, `SELECT service, ts // 60000000 AS m, count(*), quantile_disc(d, 0.99) FROM `+from+` WHERE `+where+` GROUP BY GROUPING SETS ((service), (service, m))`)},
+		{"direct SQL, series only", countRows(db, `SELECT service, ts // 60000000 AS m, count(*), quantile_disc(d, 0.99) FROM `+from+` WHERE `+where+` GROUP BY service, m`)},
 	}, nil
 }
 
@@ -295,26 +306,13 @@ func handWrittenClickHouse(st *clickhouse.Store, start, end time.Time) ([]direct
 	// under 0.99 (see the ClickHouse compiler); at 0.99 itself it is
 	// ClickHouse's own rank, one value higher where n·0.99 is whole.
 	rank := "quantileExact(0.989999999999)(" + d + ")"
-	count := func(q string) func() (int, error) {
-		return func() (int, error) {
-			rows, err := st.DB().Query(q)
-			if err != nil {
-				return 0, err
-			}
-			defer rows.Close()
-			n := 0
-			for rows.Next() {
-				n++
-			}
-			return n, rows.Err()
-		}
-	}
+
 	both := func(p99 string) string {
 		return `SELECT ` + s + `, intDiv(ts, 60000000) AS m, count(), ` + p99 + ` FROM ` + from + ` WHERE ` + where + ` GROUP BY ` + s + `, m
 			UNION ALL SELECT ` + s + `, 0, count(), ` + p99 + ` FROM ` + from + ` WHERE ` + where + ` GROUP BY ` + s
 	}
 	return []directQuery{
-		{"direct SQL, same answer", count(both(rank))},
-		{"direct SQL, series only", count(`SELECT ` + s + `, intDiv(ts, 60000000) AS m, count(), ` + rank + ` FROM ` + from + ` WHERE ` + where + ` GROUP BY ` + s + `, m`)},
+		{"direct SQL, same answer", countRows(st.DB(), both(rank))},
+		{"direct SQL, series only", countRows(st.DB(), `SELECT `+s+`, intDiv(ts, 60000000) AS m, count(), `+rank+` FROM `+from+` WHERE `+where+` GROUP BY `+s+`, m`)},
 	}, nil
 }
