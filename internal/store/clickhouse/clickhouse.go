@@ -96,7 +96,10 @@ func ParseURL(raw string) (addr string, opts Options, err error) {
 	if opts.Database != "" && !safeName(opts.Database) {
 		return "", opts, fmt.Errorf("store address: database name %q may only hold letters, digits and '_'", opts.Database)
 	}
-	q := u.Query()
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", opts, fmt.Errorf("store address %q: %w", raw, err)
+	}
 	opts.Cluster = q.Get("cluster")
 	if opts.Cluster != "" && !safeName(opts.Cluster) {
 		return "", opts, fmt.Errorf("store address: cluster name %q may only hold letters, digits and '_'", opts.Cluster)
@@ -191,6 +194,13 @@ func open(addr string) *sql.DB {
 // creating Prodex's catalog tables where missing.
 func Open(ctx context.Context, addr string, opts Options) (*Store, error) {
 	opts.defaults()
+	// The two names are written into DDL, where ClickHouse binds nothing.
+	if !safeName(opts.Database) {
+		return nil, fmt.Errorf("clickhouse database name %q may only hold letters, digits and '_'", opts.Database)
+	}
+	if opts.Cluster != "" && !safeName(opts.Cluster) {
+		return nil, fmt.Errorf("clickhouse cluster name %q may only hold letters, digits and '_'", opts.Cluster)
+	}
 	s := &Store{opts: opts, datasets: map[string]*dataset{}, stop: make(chan struct{}), done: make(chan struct{})}
 	boot := open(addr)
 	if err := boot.PingContext(ctx); err != nil {
