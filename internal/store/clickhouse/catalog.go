@@ -288,9 +288,17 @@ func (s *Store) Catalog(name string) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.catalogOf(name, ds), nil
+}
+
+// catalogOf snapshots ds (nil: a dataset without events).
+func (s *Store) catalogOf(name string, ds *dataset) *Catalog {
+	c := &Catalog{s: s, name: name, table: s.readTable(name), fields: map[string]schema.Column{}, typed: map[string]map[schema.Type]bool{}, widest: map[string]schema.Type{}}
+	if ds == nil {
+		return c
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	c := &Catalog{s: s, name: name, table: s.readTable(name), fields: map[string]schema.Column{}, typed: map[string]map[schema.Type]bool{}, widest: map[string]schema.Type{}}
 	for _, f := range ds.fields {
 		c.fields[f.name] = schema.Column{Name: f.name, Type: f.typ(), Phys: f.base, Created: f.created, LastSeen: f.lastSeen}
 		ts := map[schema.Type]bool{}
@@ -300,7 +308,7 @@ func (s *Store) Catalog(name string) (*Catalog, error) {
 		c.typed[f.base] = ts
 		c.widest[f.base] = f.typ()
 	}
-	return c, nil
+	return c
 }
 
 // Column returns the column of a field name; Phys is the name From

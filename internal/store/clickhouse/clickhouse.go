@@ -35,6 +35,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -134,6 +135,10 @@ type Store struct {
 	mu       sync.RWMutex
 	datasets map[string]*dataset
 	loaded   time.Time
+
+	counts   counting
+	countErr atomic.Value // string: the last poll's error
+	bg       sync.WaitGroup
 
 	stop chan struct{}
 	done chan struct{}
@@ -286,6 +291,7 @@ func (s *Store) Close() error {
 		if s.loadedOnce() {
 			<-s.done
 		}
+		s.bg.Wait()
 	}
 	var errs []error
 	if err := s.SaveLastSeen(context.Background()); err != nil {
@@ -356,8 +362,27 @@ func (s *Store) migrate(ctx context.Context) error {
 			`CREATE DATABASE IF NOT EXISTS ` + ident(s.opts.Database),
 			`CREATE TABLE IF NOT EXISTS ` + s.qualified("px_datasets") + ` (name String, created_us Int64, retention_s Int64, version Int64) ENGINE = ReplacingMergeTree(version) ORDER BY name`,
 			`CREATE TABLE IF NOT EXISTS ` + s.qualified("px_columns") + ` (dataset String, name String, created_us Int64, seen_us Int64) ENGINE = ReplacingMergeTree(seen_us) ORDER BY (dataset, name)`,
+			// See counts.go.
+			`CREATE TABLE IF NOT EXISTS ` + s.qualified(countsTable) + ` (slo String, gen String, minute Int64, pb UInt64, ver UInt64, at UInt32, eligible Int64, good Int64, invalid Int64) ENGINE = ReplacingMergeTree(ver) PARTITION BY intDiv(minute, 1440 * 7) ORDER BY (slo, gen, minute, pb)`,
 		} {
 			if _, err := db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("clickhouse schema: %w", err)
+			}
+		}
+		// Event tables made before inserts carried a batch id get one.
+		var old []string
+		err := queryRows(ctx, db, `SELECT name FROM system.tables WHERE database = ? AND (startsWith(name, 'e_') OR startsWith(name, 'd_'))
+			AND name NOT IN (SELECT table FROM system.columns WHERE database = ? AND name = 'pb') ORDER BY name DESC`, []any{s.opts.Database, s.opts.Database}, func(r *sql.Rows) error {
+			var n string
+			err := r.Scan(&n)
+			old = append(old, n)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("clickhouse schema: %w", err)
+		}
+		for _, t := range old { // e_ before d_: a Distributed table reads its local tables' columns
+			if _, err := db.ExecContext(ctx, "ALTER TABLE "+s.qualified(t)+" ADD COLUMN pb UInt64"); err != nil && !exists(err) {
 				return fmt.Errorf("clickhouse schema: %w", err)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"time"
 
@@ -135,11 +136,18 @@ func (s *Store) appendBatch(ctx context.Context, b *store.Batch, now time.Time) 
 	conn := s.writers[s.next%len(s.writers)]
 	s.next++
 	if n > 0 {
-		data := []any{ts, sr}
+		// The batch id keys the SLO counts the server makes of this insert
+		// (see counts.go): random, so nodes need not agree on one.
+		id := rand.Uint64() | 1
+		pb := make([]uint64, n)
+		for i := range pb {
+			pb[i] = id
+		}
+		data := []any{ts, sr, pb}
 		for _, c := range cols {
 			data = append(data, c.column(n))
 		}
-		q := "INSERT INTO " + s.qualified(ds.table) + " (ts, sr"
+		q := "INSERT INTO " + s.qualified(ds.table) + " (ts, sr, pb"
 		for _, c := range p.cols {
 			q += ", " + ident(c)
 		}
@@ -269,19 +277,8 @@ func (s *Store) dataset(ctx context.Context, name string, now time.Time) (*datas
 	} else if err != store.ErrNotFound {
 		return nil, err
 	}
-	local, dist := s.qualified(tableName(name)), s.qualified(distName(name))
-	err := s.each(ctx, func(db *sql.DB) error {
-		if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+local+` (ts Int64, sr Int64) ENGINE = MergeTree() PARTITION BY intDiv(ts, `+fmt.Sprint(usPerDay)+`) ORDER BY ts`); err != nil {
-			return err
-		}
-		if s.opts.Cluster == "" {
-			return nil
-		}
-		_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+dist+` AS `+local+` ENGINE = Distributed(`+ident(s.opts.Cluster)+`, `+ident(s.opts.Database)+`, `+ident(tableName(name))+`)`)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create dataset %s: %w", name, err)
+	if err := s.createTables(ctx, name); err != nil {
+		return nil, err
 	}
 	if err := s.putDataset(ctx, name, now, s.opts.Retention); err != nil {
 		return nil, err
@@ -294,6 +291,26 @@ func (s *Store) dataset(ctx context.Context, name string, now time.Time) (*datas
 		s.datasets[name] = ds
 	}
 	return ds, nil
+}
+
+// createTables creates a dataset's tables on every shard where missing.
+// Until its catalog row is written the dataset is not listed.
+func (s *Store) createTables(ctx context.Context, name string) error {
+	local, dist := s.qualified(tableName(name)), s.qualified(distName(name))
+	err := s.each(ctx, func(db *sql.DB) error {
+		if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+local+` (ts Int64, sr Int64, pb UInt64) ENGINE = MergeTree() PARTITION BY intDiv(ts, `+fmt.Sprint(usPerDay)+`) ORDER BY ts`); err != nil {
+			return err
+		}
+		if s.opts.Cluster == "" {
+			return nil
+		}
+		_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+dist+` AS `+local+` ENGINE = Distributed(`+ident(s.opts.Cluster)+`, `+ident(s.opts.Database)+`, `+ident(tableName(name))+`)`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create dataset %s: %w", name, err)
+	}
+	return nil
 }
 
 // ensureColumns adds the typed columns a batch writes that the dataset
@@ -333,6 +350,9 @@ func (s *Store) ensureColumns(ctx context.Context, ds *dataset, need map[string]
 		}
 		f.typed[typ] = true
 		s.mu.Unlock()
+	}
+	if err := s.countersSaw(ctx, ds.name); err != nil {
+		return err
 	}
 	// Name the new columns in px_columns now: other nodes (and this one
 	// after a restart) learn a column's field from it. Column comments

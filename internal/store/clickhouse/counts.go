@@ -1,0 +1,402 @@
+package clickhouse
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prodex/prodex/internal/sli"
+	"github.com/prodex/prodex/internal/store"
+)
+
+// SLO counts. ClickHouse counts an SLO's events as they are inserted: each
+// counter is a materialized view on every shard's event table that sums,
+// per insert, the weights of the inserted events by minute into px_counts
+// (eligible, good, invalid), keyed by (SLO, generation, minute, batch id).
+// Every insert carries a random batch id (column pb), so the view's rows
+// and a backfill's (which recounts stored events grouped the same way)
+// have the same keys: counted twice, they are read once. Reads take, per
+// (minute, batch), the row of the highest version: a view recreated after
+// a field the SLI reads gained a typed column has a higher version, so a
+// batch both views counted is read as the newer one counted it.
+//
+// No node does the counting: any node's inserts are counted by the
+// server, and every node reads the counts (OnCounts polls the minutes
+// counted in the last minute). The SQL a view runs never raises an error
+// (sli.CompileClickHouse guarantees it): on 18.16 a failing view fails the
+// INSERT after the events were written, and a retry would double them.
+
+// counter is a registered SLO counter and the view that counts it.
+type counter struct {
+	store.Counter
+	key, gen string // hashes: the SLO's name; its dataset and SLI
+	ver      uint64 // version of the view: grows with the SLI fields' typed columns
+	view     string // the view's name
+}
+
+// countsTable is the table the views write to, on every shard.
+const countsTable = "px_counts"
+
+// countWindow is how far back OnCounts looks for newly counted minutes,
+// by the server's clock: a minute is reported again on every poll within
+// it, so a slow insert that lands late is still seen.
+const countWindow = 60
+
+// countEvery is how often the counts are polled for OnCounts.
+const countEvery = time.Second
+
+type counting struct {
+	mu       sync.Mutex // serialises counter changes
+	counters map[string]*counter
+	onCounts func([]store.MinuteCount)
+	started  bool
+}
+
+func counterGen(c store.Counter) string {
+	return hash(c.Dataset + "\x00" + c.Eligible + "\x00" + c.Good)[:12]
+}
+
+// countSelect is the view's (and the backfill's) statement for a counter
+// over a dataset's catalog, and its version.
+func (s *Store) countSelect(c *counter, cat *Catalog) (string, uint64, error) {
+	good, gp, err := sli.CompileClickHouse(c.Good, cat)
+	if err != nil {
+		return "", 0, fmt.Errorf("sli.good: %w", err)
+	}
+	elig, ep := "toUInt8(1)", []string(nil)
+	if c.Eligible != "" {
+		if elig, ep, err = sli.CompileClickHouse(c.Eligible, cat); err != nil {
+			return "", 0, fmt.Errorf("sli.eligible: %w", err)
+		}
+	}
+	// The SLI reads each field as the catalog does, through an alias:
+	// the view must read the table itself (18.16 fails every insert of a
+	// view over a subquery), and WITH puts the field's expression under
+	// the name the compiled SQL uses, with no text substitution.
+	var with []string
+	ver := uint64(1)
+	seen := map[string]bool{}
+	for _, p := range append(gp, ep...) {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		with = append(with, cat.read(p)+" AS "+ident(p))
+		ver += uint64(len(cat.typed[p]))
+	}
+	with = append(with, "("+elig+") AS px_e", "("+good+") AS px_g")
+	q := "WITH " + strings.Join(with, ", ") +
+		" SELECT '" + c.key + "' AS slo, '" + c.gen + "' AS gen, intDiv(ts, 60000000) AS minute, pb, toUInt64(" + strconv.FormatUint(ver, 10) + ") AS ver, toUInt32(now()) AS at," +
+		" sumIf(sr, ifNull(px_e, 0) = 1 AND isNotNull(px_g)) AS eligible," +
+		" sumIf(sr, ifNull(px_e, 0) = 1 AND ifNull(px_g, 0) = 1) AS good," +
+		" sumIf(sr, isNull(px_e) OR (ifNull(px_e, 0) = 1 AND isNull(px_g))) AS invalid" +
+		" FROM " + s.qualified(tableName(c.Dataset)) + " GROUP BY minute, pb"
+	return q, ver, nil
+}
+
+// countCatalog is a dataset's catalog, empty while it has no events.
+func (s *Store) countCatalog(name string) (*Catalog, error) {
+	cat, err := s.Catalog(name)
+	if err == store.ErrNotFound {
+		return s.catalogOf(name, nil), nil
+	}
+	return cat, err
+}
+
+// viewPrefix starts the names of a counter's views.
+func viewPrefix(key string) string { return "v_" + key + "_" }
+
+// SetCounter registers c and makes sure ClickHouse counts it: its view
+// exists on every shard (created once, whichever node asks first). With
+// backfill every stored event is counted again. install receives the
+// full counts.
+func (s *Store) SetCounter(ctx context.Context, c store.Counter, backfill bool, install func([]store.MinuteCount)) error {
+	if err := sli.Check(c.Good); err != nil {
+		return fmt.Errorf("sli.good: %w", err)
+	}
+	if c.Eligible != "" {
+		if err := sli.Check(c.Eligible); err != nil {
+			return fmt.Errorf("sli.eligible: %w", err)
+		}
+	}
+	k := &counter{Counter: c, key: hash(c.Name), gen: counterGen(c)}
+	// The dataset's tables must exist for the view to read them; a
+	// dataset not written yet stays unlisted until it is.
+	if _, err := s.lookup(ctx, c.Dataset); err == store.ErrNotFound {
+		if err := s.createTables(ctx, c.Dataset); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	s.counts.mu.Lock()
+	if old := s.counts.counters[c.Name]; old != nil && old.gen == k.gen {
+		k.ver, k.view = old.ver, old.view
+	}
+	err := s.ensureView(ctx, k)
+	s.counts.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if backfill {
+		if err := s.backfillCounter(ctx, k); err != nil {
+			return err
+		}
+	}
+	s.counts.mu.Lock()
+	defer s.counts.mu.Unlock()
+	if s.counts.counters == nil {
+		s.counts.counters = map[string]*counter{}
+	}
+	s.counts.counters[c.Name] = k
+	if install != nil {
+		// Under the lock, so that no poll's older totals follow these.
+		counts, err := s.readCounts(ctx, k, nil)
+		if err != nil {
+			return err
+		}
+		install(counts)
+	}
+	return nil
+}
+
+// countersSaw makes the views of a dataset's counters read the columns
+// this node just added to it, before it inserts into them.
+func (s *Store) countersSaw(ctx context.Context, dataset string) error {
+	s.counts.mu.Lock()
+	defer s.counts.mu.Unlock()
+	for _, k := range s.counts.counters {
+		if k.Dataset == dataset {
+			if err := s.ensureView(ctx, k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ensureView creates the counter's view for the dataset's current columns
+// where it is missing, and drops the counter's other views: those of an
+// older version or another generation.
+func (s *Store) ensureView(ctx context.Context, k *counter) error {
+	cat, err := s.countCatalog(k.Dataset)
+	if err != nil {
+		return err
+	}
+	q, ver, err := s.countSelect(k, cat)
+	if err != nil {
+		return err
+	}
+	if ver < k.ver {
+		return nil // this node's catalog is behind another's view
+	}
+	name := viewPrefix(k.key) + k.gen + "_" + strconv.FormatUint(ver, 10) + "_" + hash(q)[:8]
+	if name == k.view {
+		return nil
+	}
+	err = s.each(ctx, func(db *sql.DB) error {
+		if _, err := db.ExecContext(ctx, "CREATE MATERIALIZED VIEW IF NOT EXISTS "+s.qualified(name)+" TO "+s.qualified(countsTable)+" AS "+q); err != nil && !exists(err) {
+			return err
+		}
+		return s.dropViews(ctx, db, k.key, func(other string) bool {
+			parts := strings.Split(strings.TrimPrefix(other, viewPrefix(k.key)), "_")
+			if len(parts) != 3 || parts[0] != k.gen {
+				return true
+			}
+			v, _ := strconv.ParseUint(parts[1], 10, 64)
+			return v < ver
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("SLO %s: counting view: %w", k.Name, err)
+	}
+	k.ver, k.view = ver, name
+	return nil
+}
+
+// dropViews drops the views of the counter with key that drop selects.
+func (s *Store) dropViews(ctx context.Context, db *sql.DB, key string, drop func(name string) bool) error {
+	var names []string
+	err := queryRows(ctx, db, `SELECT name FROM system.tables WHERE database = ? AND startsWith(name, ?)`, []any{s.opts.Database, viewPrefix(key)}, func(r *sql.Rows) error {
+		var n string
+		err := r.Scan(&n)
+		names = append(names, n)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if drop(n) {
+			if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+s.qualified(n)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// backfillCounter counts every stored event again on every shard, into
+// the keys the view writes.
+func (s *Store) backfillCounter(ctx context.Context, k *counter) error {
+	cat, err := s.countCatalog(k.Dataset)
+	if err != nil {
+		return err
+	}
+	q, _, err := s.countSelect(k, cat)
+	if err != nil {
+		return err
+	}
+	// Batches inserted while the view was being created may have missed
+	// it; this node's own are finished once it holds the write lock.
+	// (Another node's insert begun before the view existed and ending
+	// after this read began is missed: see the package notes.)
+	s.wmu.Lock()
+	s.wmu.Unlock() //nolint:staticcheck // a barrier, not a critical section
+	return s.each(ctx, func(db *sql.DB) error {
+		if _, err := db.ExecContext(ctx, "INSERT INTO "+s.qualified(countsTable)+" "+q); err != nil {
+			return fmt.Errorf("SLO %s: backfill: %w", k.Name, err)
+		}
+		return nil
+	})
+}
+
+// RemoveCounter stops counting name: its views are dropped and its counts
+// deleted. Removing an unknown counter does nothing.
+func (s *Store) RemoveCounter(ctx context.Context, name string) error {
+	s.counts.mu.Lock()
+	defer s.counts.mu.Unlock()
+	delete(s.counts.counters, name)
+	key := hash(name)
+	return s.each(ctx, func(db *sql.DB) error {
+		if err := s.dropViews(ctx, db, key, func(string) bool { return true }); err != nil {
+			return err
+		}
+		// key is a hash: hex digits only.
+		_, err := db.ExecContext(ctx, "ALTER TABLE "+s.qualified(countsTable)+" DELETE WHERE slo = '"+key+"'")
+		return err
+	})
+}
+
+// OnCounts sets the function that receives, about every second, the
+// totals of every minute counted lately.
+func (s *Store) OnCounts(f func([]store.MinuteCount)) {
+	s.counts.mu.Lock()
+	defer s.counts.mu.Unlock()
+	s.counts.onCounts = f
+	if !s.counts.started {
+		s.counts.started = true
+		s.bg.Add(1)
+		go s.countLoop()
+	}
+}
+
+func (s *Store) countLoop() {
+	defer s.bg.Done()
+	t := time.NewTicker(countEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.PollCounts(ctx); err != nil {
+			s.countErr.Store(err.Error())
+		}
+		cancel()
+	}
+}
+
+// CountError is the last error polling the counts met ("" when none).
+func (s *Store) CountError() string {
+	v, _ := s.countErr.Load().(string)
+	return v
+}
+
+// PollCounts hands OnCounts' function the totals of the minutes counted in
+// the last minute, for every registered counter. The poll loop calls it.
+func (s *Store) PollCounts(ctx context.Context) error {
+	s.counts.mu.Lock()
+	defer s.counts.mu.Unlock()
+	f := s.counts.onCounts
+	if f == nil || len(s.counts.counters) == 0 {
+		return nil
+	}
+	var out []store.MinuteCount
+	for _, k := range s.counts.counters {
+		// A column another node added to a field the SLI reads makes a
+		// newer view; the node that added it made it first.
+		if err := s.ensureView(ctx, k); err != nil {
+			return err
+		}
+		counts, err := s.readCounts(ctx, k, []string{"at >= toUInt32(now()) - " + strconv.Itoa(countWindow)})
+		if err != nil {
+			return err
+		}
+		out = append(out, counts...)
+	}
+	if len(out) > 0 {
+		f(out)
+	}
+	return nil
+}
+
+// readCounts reads a counter's per-minute totals over every shard: of
+// every minute, or of the minutes some row matching recent was written in.
+func (s *Store) readCounts(ctx context.Context, k *counter, recent []string) ([]store.MinuteCount, error) {
+	where := "slo = ? AND gen = ?"
+	args := []any{k.key, k.gen}
+	if len(recent) > 0 {
+		// The minutes come from every shard first: a minute one shard
+		// counted lately is totalled over all of them.
+		var minutes []string
+		err := s.each(ctx, func(db *sql.DB) error {
+			return queryRows(ctx, db, "SELECT DISTINCT minute FROM "+s.qualified(countsTable)+" WHERE "+where+" AND "+strings.Join(recent, " AND "), args, func(r *sql.Rows) error {
+				var m int64
+				err := r.Scan(&m)
+				minutes = append(minutes, strconv.FormatInt(m, 10))
+				return err
+			})
+		})
+		if err != nil || len(minutes) == 0 {
+			return nil, err
+		}
+		where += " AND minute IN (" + strings.Join(minutes, ", ") + ")"
+	}
+	q := "SELECT minute, sum(e), sum(g), sum(i) FROM (SELECT minute, pb, argMax(eligible, ver) AS e, argMax(good, ver) AS g, argMax(invalid, ver) AS i FROM " +
+		s.qualified(countsTable) + " WHERE " + where + " GROUP BY minute, pb) GROUP BY minute"
+	byMinute := map[int64]*store.MinuteCount{}
+	err := s.each(ctx, func(db *sql.DB) error {
+		return queryRows(ctx, db, q, args, func(r *sql.Rows) error {
+			var m, e, g, i int64
+			if err := r.Scan(&m, &e, &g, &i); err != nil {
+				return err
+			}
+			c := byMinute[m]
+			if c == nil {
+				c = &store.MinuteCount{Name: k.Name, Minute: m}
+				byMinute[m] = c
+			}
+			c.Eligible += e
+			c.Good += g
+			c.Invalid += i
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("SLO %s: read counts: %w", k.Name, err)
+	}
+	out := make([]store.MinuteCount, 0, len(byMinute))
+	for _, c := range byMinute {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Minute < out[j].Minute })
+	return out, nil
+}
