@@ -35,6 +35,11 @@ type Options struct {
 	Guard *Guard
 	// OnCommit, when set, is told of every group commit (for metrics).
 	OnCommit func(events int64, took time.Duration, err error)
+	// MinInterval, when set, is the least time from one commit's start to
+	// the next: requests arriving meanwhile wait and go in one commit.
+	// ClickHouse wants few large inserts (each is a part to merge); the
+	// embedded store commits as soon as it can.
+	MinInterval time.Duration
 }
 
 // Writer group-commits batches to a store.
@@ -167,22 +172,39 @@ func (w *Writer) Commits() int64 { return w.commits.Load() }
 
 func (w *Writer) run() {
 	defer close(w.done)
+	var last time.Time // when the last commit began
 	for first := range w.reqs {
 		group := []*request{first}
 		n := first.n
+		// Without MinInterval, or once it has passed, take what is queued
+		// and commit; before that, also wait for more.
+		var wait <-chan time.Time
+		if d := w.opts.MinInterval - time.Since(last); d > 0 {
+			wait = time.After(d)
+		}
 	drain:
 		for n < int64(w.opts.MaxGroup) {
+			var r *request
+			ok := true
 			select {
-			case r, ok := <-w.reqs:
-				if !ok {
+			case r, ok = <-w.reqs:
+			default:
+				if wait == nil {
 					break drain
 				}
-				group = append(group, r)
-				n += r.n
-			default:
+				select {
+				case r, ok = <-w.reqs:
+				case <-wait:
+					break drain
+				}
+			}
+			if !ok {
 				break drain
 			}
+			group = append(group, r)
+			n += r.n
 		}
+		last = time.Now()
 		w.commit(group, n)
 	}
 }

@@ -103,3 +103,33 @@ func TestStoreErrorReachesEveryWaiter(t *testing.T) {
 		t.Fatalf("queue not drained: %d", w.Queued())
 	}
 }
+
+// TestMinInterval: after a commit, requests wait for the interval and go
+// in one commit; closing the writer commits them at once.
+func TestMinInterval(t *testing.T) {
+	st := &slowStore{}
+	w := NewWriter(st, Options{MinInterval: time.Hour})
+	if err := w.Submit(context.Background(), batch(1)); err != nil {
+		t.Fatal(err) // the first commit does not wait
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.Submit(context.Background(), batch(5)) }()
+		// Without the interval the writer would commit it instead.
+		for deadline := time.Now().Add(2 * time.Second); w.Queued() != int64(5*(i+1)) && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	st.mu.Lock()
+	commits := len(st.groups)
+	st.mu.Unlock()
+	if commits != 1 {
+		t.Fatalf("%d commits before the interval ended, want 1", commits)
+	}
+	w.Close()
+	wg.Wait()
+	if len(st.groups) != 2 || len(st.groups[1]) != 3 || st.events.Load() != 16 {
+		t.Fatalf("commits %d (last with %d batches), events %d", len(st.groups), len(st.groups[len(st.groups)-1]), st.events.Load())
+	}
+}

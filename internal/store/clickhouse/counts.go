@@ -138,7 +138,7 @@ func (s *Store) SetCounter(ctx context.Context, c store.Counter, backfill bool, 
 	if old := s.counts.counters[c.Name]; old != nil && old.gen == k.gen {
 		k.ver, k.view = old.ver, old.view
 	}
-	err := s.ensureView(ctx, k)
+	err := s.ensureView(ctx, k, true)
 	s.counts.mu.Unlock()
 	if err != nil {
 		return err
@@ -156,7 +156,7 @@ func (s *Store) SetCounter(ctx context.Context, c store.Counter, backfill bool, 
 	s.counts.counters[c.Name] = k
 	if install != nil {
 		// Under the lock, so that no poll's older totals follow these.
-		counts, err := s.readCounts(ctx, k, nil)
+		counts, err := s.readCounts(ctx, []*counter{k}, false)
 		if err != nil {
 			return err
 		}
@@ -172,7 +172,7 @@ func (s *Store) countersSaw(ctx context.Context, dataset string) error {
 	defer s.counts.mu.Unlock()
 	for _, k := range s.counts.counters {
 		if k.Dataset == dataset {
-			if err := s.ensureView(ctx, k); err != nil {
+			if err := s.ensureView(ctx, k, false); err != nil {
 				return err
 			}
 		}
@@ -181,9 +181,10 @@ func (s *Store) countersSaw(ctx context.Context, dataset string) error {
 }
 
 // ensureView creates the counter's view for the dataset's current columns
-// where it is missing, and drops the counter's other views: those of an
-// older version or another generation.
-func (s *Store) ensureView(ctx context.Context, k *counter) error {
+// where it is missing, and drops the counter's views of an older version
+// and, with others, those of other generations (an SLI changed here; a
+// node that has not yet seen the change must not undo it).
+func (s *Store) ensureView(ctx context.Context, k *counter, others bool) error {
 	cat, err := s.countCatalog(k.Dataset)
 	if err != nil {
 		return err
@@ -196,7 +197,7 @@ func (s *Store) ensureView(ctx context.Context, k *counter) error {
 		return nil // this node's catalog is behind another's view
 	}
 	name := viewPrefix(k.key) + k.gen + "_" + strconv.FormatUint(ver, 10) + "_" + hash(q)[:8]
-	if name == k.view {
+	if name == k.view && !others {
 		return nil
 	}
 	err = s.each(ctx, func(db *sql.DB) error {
@@ -206,7 +207,7 @@ func (s *Store) ensureView(ctx context.Context, k *counter) error {
 		return s.dropViews(ctx, db, k.key, func(other string) bool {
 			parts := strings.Split(strings.TrimPrefix(other, viewPrefix(k.key)), "_")
 			if len(parts) != 3 || parts[0] != k.gen {
-				return true
+				return others
 			}
 			v, _ := strconv.ParseUint(parts[1], 10, 64)
 			return v < ver
@@ -329,18 +330,18 @@ func (s *Store) PollCounts(ctx context.Context) error {
 	if f == nil || len(s.counts.counters) == 0 {
 		return nil
 	}
-	var out []store.MinuteCount
+	ks := make([]*counter, 0, len(s.counts.counters))
 	for _, k := range s.counts.counters {
 		// A column another node added to a field the SLI reads makes a
 		// newer view; the node that added it made it first.
-		if err := s.ensureView(ctx, k); err != nil {
+		if err := s.ensureView(ctx, k, false); err != nil {
 			return err
 		}
-		counts, err := s.readCounts(ctx, k, []string{"at >= toUInt32(now()) - " + strconv.Itoa(countWindow)})
-		if err != nil {
-			return err
-		}
-		out = append(out, counts...)
+		ks = append(ks, k)
+	}
+	out, err := s.readCounts(ctx, ks, true)
+	if err != nil {
+		return err
 	}
 	if len(out) > 0 {
 		f(out)
@@ -348,41 +349,68 @@ func (s *Store) PollCounts(ctx context.Context) error {
 	return nil
 }
 
-// readCounts reads a counter's per-minute totals over every shard: of
-// every minute, or of the minutes some row matching recent was written in.
-func (s *Store) readCounts(ctx context.Context, k *counter, recent []string) ([]store.MinuteCount, error) {
-	where := "slo = ? AND gen = ?"
-	args := []any{k.key, k.gen}
-	if len(recent) > 0 {
+// readCounts reads the per-minute totals of counters ks over every shard:
+// of every minute, or with recent of the minutes counted in the last
+// countWindow seconds. Keys, generations and minutes are hex and numbers:
+// the lists are written into the SQL.
+func (s *Store) readCounts(ctx context.Context, ks []*counter, recent bool) ([]store.MinuteCount, error) {
+	byKey := map[[2]string]*counter{}
+	var pairs []string
+	for _, k := range ks {
+		byKey[[2]string{k.key, k.gen}] = k
+		pairs = append(pairs, "('"+k.key+"', '"+k.gen+"')")
+	}
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	where := "(slo, gen) IN (" + strings.Join(pairs, ", ") + ")"
+	if recent {
 		// The minutes come from every shard first: a minute one shard
 		// counted lately is totalled over all of them.
+		seen := map[string]bool{}
 		var minutes []string
 		err := s.each(ctx, func(db *sql.DB) error {
-			return queryRows(ctx, db, "SELECT DISTINCT minute FROM "+s.qualified(countsTable)+" WHERE "+where+" AND "+strings.Join(recent, " AND "), args, func(r *sql.Rows) error {
+			return queryRows(ctx, db, "SELECT DISTINCT slo, gen, minute FROM "+s.qualified(countsTable)+" WHERE "+where+
+				" AND at >= toUInt32(now()) - "+strconv.Itoa(countWindow), nil, func(r *sql.Rows) error {
+				var key, gen string
 				var m int64
-				err := r.Scan(&m)
-				minutes = append(minutes, strconv.FormatInt(m, 10))
-				return err
+				if err := r.Scan(&key, &gen, &m); err != nil {
+					return err
+				}
+				if t := "('" + key + "', '" + gen + "', " + strconv.FormatInt(m, 10) + ")"; byKey[[2]string{key, gen}] != nil && !seen[t] {
+					seen[t] = true
+					minutes = append(minutes, t)
+				}
+				return nil
 			})
 		})
 		if err != nil || len(minutes) == 0 {
 			return nil, err
 		}
-		where += " AND minute IN (" + strings.Join(minutes, ", ") + ")"
+		where = "(slo, gen, minute) IN (" + strings.Join(minutes, ", ") + ")"
 	}
-	q := "SELECT minute, sum(e), sum(g), sum(i) FROM (SELECT minute, pb, argMax(eligible, ver) AS e, argMax(good, ver) AS g, argMax(invalid, ver) AS i FROM " +
-		s.qualified(countsTable) + " WHERE " + where + " GROUP BY minute, pb) GROUP BY minute"
-	byMinute := map[int64]*store.MinuteCount{}
+	q := "SELECT slo, gen, minute, sum(e), sum(g), sum(i) FROM (SELECT slo, gen, minute, pb, argMax(eligible, ver) AS e, argMax(good, ver) AS g, argMax(invalid, ver) AS i FROM " +
+		s.qualified(countsTable) + " WHERE " + where + " GROUP BY slo, gen, minute, pb) GROUP BY slo, gen, minute"
+	type minuteKey struct {
+		k      *counter
+		minute int64
+	}
+	totals := map[minuteKey]*store.MinuteCount{}
 	err := s.each(ctx, func(db *sql.DB) error {
-		return queryRows(ctx, db, q, args, func(r *sql.Rows) error {
+		return queryRows(ctx, db, q, nil, func(r *sql.Rows) error {
+			var key, gen string
 			var m, e, g, i int64
-			if err := r.Scan(&m, &e, &g, &i); err != nil {
+			if err := r.Scan(&key, &gen, &m, &e, &g, &i); err != nil {
 				return err
 			}
-			c := byMinute[m]
+			k := byKey[[2]string{key, gen}]
+			if k == nil {
+				return nil
+			}
+			c := totals[minuteKey{k, m}]
 			if c == nil {
 				c = &store.MinuteCount{Name: k.Name, Minute: m}
-				byMinute[m] = c
+				totals[minuteKey{k, m}] = c
 			}
 			c.Eligible += e
 			c.Good += g
@@ -391,12 +419,17 @@ func (s *Store) readCounts(ctx context.Context, k *counter, recent []string) ([]
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("SLO %s: read counts: %w", k.Name, err)
+		return nil, fmt.Errorf("read SLO counts: %w", err)
 	}
-	out := make([]store.MinuteCount, 0, len(byMinute))
-	for _, c := range byMinute {
+	out := make([]store.MinuteCount, 0, len(totals))
+	for _, c := range totals {
 		out = append(out, *c)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Minute < out[j].Minute })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Minute < out[j].Minute
+	})
 	return out, nil
 }

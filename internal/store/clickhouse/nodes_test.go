@@ -135,3 +135,98 @@ func types(cols []schema.Column) map[string]schema.Type {
 	}
 	return m
 }
+
+// TestTwoNodesCount: an SLO counted by node a also counts the events node
+// b writes to the other shard, including when b promotes a field the SLI
+// reads (b knows the SLO, as every node does once its rules have synced,
+// and makes the newer view before it inserts), and an SLI changed on a is
+// not undone by b, which still counts the old one.
+func TestTwoNodesCount(t *testing.T) {
+	cl := testserver.ClickHouse(t, 2)
+	ctx := context.Background()
+	open := func(addr string) *clickhouse.Store {
+		st, err := clickhouse.Open(ctx, addr, clickhouse.Options{Database: "counts", Cluster: cl.Cluster, Refresh: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	a, b := open(cl.Addrs[0]), open(cl.Addrs[1])
+	minute := time.Now().Truncate(time.Minute)
+	put := func(st *clickhouse.Store, ms ...any) {
+		t.Helper()
+		bt := &store.Batch{Dataset: "web"}
+		for _, m := range ms {
+			bt.Events = append(bt.Events, event.Event{Time: minute, SampleRate: 1, Fields: map[string]any{"ms": m}})
+		}
+		if err := st.Append(ctx, []*store.Batch{bt}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(a, int64(100))
+	var mu sync.Mutex
+	var last store.MinuteCount
+	a.OnCounts(func(cs []store.MinuteCount) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range cs {
+			if c.Minute == minute.Unix()/60 {
+				last = c
+			}
+		}
+	})
+	await := func(what string, eligible, good int64) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			mu.Lock()
+			got := last
+			mu.Unlock()
+			if got.Eligible == eligible && got.Good == good && got.Invalid == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: counts %+v, want eligible %d good %d", what, got, eligible, good)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	c := store.Counter{Name: "fast", Dataset: "web", Good: "ms < 300"}
+	if err := a.SetCounter(ctx, c, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	put(b, int64(200), int64(400))
+	await("b's events", 3, 2)
+	// b promotes ms to a float.
+	if err := b.SetCounter(ctx, c, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	put(b, 250.5, 299.5, 300.5)
+	await("after b's promotion", 6, 4)
+
+	// The SLI changes on a; b still counts the old one (it has not synced)
+	// and must not bring back the old view.
+	c.Good = "ms < 1000"
+	if err := a.SetCounter(ctx, c, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	await("after the SLI changed", 6, 6)
+	// b, which still counts the old SLI, makes ms text: it remakes its
+	// view of the old SLI, and must leave a's view of the new one.
+	put(b, "slow")
+	put(a, 500.5)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		mu.Lock()
+		got := last
+		mu.Unlock()
+		if got.Eligible+got.Invalid == 8 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after b remade its view: counts %+v, want 8 events counted", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
