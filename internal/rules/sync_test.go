@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prodex/prodex/internal/slo"
 )
@@ -151,4 +152,25 @@ func TestSyncDuringApply(t *testing.T) {
 	if n := len(m.List()); n != 15 {
 		t.Errorf("%d SLOs after the applies and deletes, want 15", n)
 	}
+}
+
+// TestRunSyncs: with SyncEvery, Run picks up what another node applies
+// and deletes.
+func TestRunSyncs(t *testing.T) {
+	ctx := context.Background()
+	st := openShared(t)
+	a := newNode(t, st, nil, Options{})
+	b := newNode(t, st, nil, Options{SyncEvery: time.Millisecond})
+	stop := run(b, 5*time.Millisecond)
+	defer stop()
+	d := outboxSLO("")
+	d.Notify = nil
+	if _, err := a.Apply(ctx, d, false); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b to have the SLO", func() bool { _, ok := b.Get("checkout"); return ok })
+	if err := a.Delete(ctx, "checkout"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b to drop the SLO", func() bool { _, ok := b.Get("checkout"); return !ok })
 }
