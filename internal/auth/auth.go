@@ -159,6 +159,9 @@ var (
 // and keeps the users their personal keys belong to.
 type Keyring struct {
 	store Storage
+	// wmu orders this keyring's writes with Reload, so that a reload
+	// read before a write cannot swap out what the write just added.
+	wmu   sync.Mutex
 	mu    sync.RWMutex
 	byID  map[string]Key
 	users map[string]User
@@ -166,22 +169,39 @@ type Keyring struct {
 
 // NewKeyring loads the keys and users from storage.
 func NewKeyring(ctx context.Context, st Storage) (*Keyring, error) {
-	r := &Keyring{store: st, byID: map[string]Key{}, users: map[string]User{}}
-	keys, err := st.LoadKeys(ctx)
-	if err != nil {
+	r := &Keyring{store: st}
+	if err := r.Reload(ctx); err != nil {
 		return nil, err
-	}
-	for _, k := range keys {
-		r.byID[k.ID] = k
-	}
-	users, err := st.LoadUsers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, u := range users {
-		r.users[u.Name] = u
 	}
 	return r, nil
+}
+
+// Reload reads the keys and users from storage again, so that keys created
+// or revoked, and users changed, by other nodes sharing the storage take
+// effect here. On failure the keyring keeps what it had.
+func (r *Keyring) Reload(ctx context.Context) error {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	keys, err := r.store.LoadKeys(ctx)
+	if err != nil {
+		return err
+	}
+	users, err := r.store.LoadUsers(ctx)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]Key, len(keys))
+	for _, k := range keys {
+		byID[k.ID] = k
+	}
+	byName := make(map[string]User, len(users))
+	for _, u := range users {
+		byName[u.Name] = u
+	}
+	r.mu.Lock()
+	r.byID, r.users = byID, byName
+	r.mu.Unlock()
+	return nil
 }
 
 // Create makes, stores and returns a new team key of the default
@@ -232,6 +252,8 @@ func (r *Keyring) create(ctx context.Context, scope Scope, name, user, env strin
 		return "", Key{}, err
 	}
 	k.User, k.Env = user, env
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
 	if err := r.store.InsertKey(ctx, k); err != nil {
 		return "", Key{}, err
 	}
@@ -243,6 +265,12 @@ func (r *Keyring) create(ctx context.Context, scope Scope, name, user, env strin
 
 // Revoke disables a key.
 func (r *Keyring) Revoke(ctx context.Context, id string) error {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	return r.revoke(ctx, id)
+}
+
+func (r *Keyring) revoke(ctx context.Context, id string) error {
 	r.mu.RLock()
 	_, ok := r.byID[id]
 	r.mu.RUnlock()
@@ -265,6 +293,8 @@ func (r *Keyring) SetUser(ctx context.Context, u User) (User, bool, error) {
 	if err := u.Validate(); err != nil {
 		return User{}, false, err
 	}
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
 	r.mu.RLock()
 	old, existed := r.users[u.Name]
 	r.mu.RUnlock()
@@ -284,6 +314,8 @@ func (r *Keyring) SetUser(ctx context.Context, u User) (User, bool, error) {
 
 // DeleteUser removes a user and revokes their keys.
 func (r *Keyring) DeleteUser(ctx context.Context, name string) error {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
 	r.mu.RLock()
 	_, ok := r.users[name]
 	var keys []string
@@ -297,7 +329,7 @@ func (r *Keyring) DeleteUser(ctx context.Context, name string) error {
 		return fmt.Errorf("%w %q", ErrNoUser, name)
 	}
 	for _, id := range keys {
-		if err := r.Revoke(ctx, id); err != nil {
+		if err := r.revoke(ctx, id); err != nil {
 			return err
 		}
 	}

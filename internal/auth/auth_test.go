@@ -20,6 +20,8 @@ type memStorage struct {
 	insertErr error
 	loadErr   error
 	revokeErr error
+	usersErr  error  // of LoadUsers
+	afterLoad func() // called once by LoadKeys, unlocked, after reading
 	users     map[string]User
 }
 
@@ -43,6 +45,9 @@ func (m *memStorage) DeleteUser(_ context.Context, name string) error {
 func (m *memStorage) LoadUsers(_ context.Context) ([]User, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.usersErr != nil {
+		return nil, m.usersErr
+	}
 	var out []User
 	for _, u := range m.users {
 		out = append(out, u)
@@ -66,7 +71,14 @@ func (m *memStorage) LoadKeys(_ context.Context) ([]Key, error) {
 	if m.loadErr != nil {
 		return nil, m.loadErr
 	}
-	return append([]Key(nil), m.keys...), nil
+	keys := append([]Key(nil), m.keys...)
+	if f := m.afterLoad; f != nil {
+		m.afterLoad = nil
+		m.mu.Unlock()
+		f()
+		m.mu.Lock()
+	}
+	return keys, nil
 }
 
 func (m *memStorage) RevokeKey(_ context.Context, id string) error {
@@ -642,5 +654,126 @@ func TestEditScope(t *testing.T) {
 		if c.k.Allows(c.need) != c.ok {
 			t.Errorf("%s allows %s: %v", c.k, c.need, !c.ok)
 		}
+	}
+}
+
+func (m *memStorage) fail(keys, users error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.loadErr, m.usersErr = keys, users
+}
+
+// TestReload: two keyrings over one storage are two nodes; what one
+// writes, the other sees after Reload, and a failed Reload keeps what the
+// keyring had.
+func TestReload(t *testing.T) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	st := &memStorage{}
+	a, b := newRing(t, st), newRing(t, st)
+	oldSecret, oldKey := create(t, a, Query, "old")
+	if err := b.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.SetUser(ctx, User{Name: "ann", Role: Viewer}); err != nil {
+		t.Fatal(err)
+	}
+	annSecret, _, err := a.CreateFor(ctx, "ann", "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newSecret, _ := create(t, a, Ingest, "new")
+	if err := a.Revoke(ctx, oldKey.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.SetUser(ctx, User{Name: "ann", Role: Editor}); err != nil {
+		t.Fatal(err)
+	}
+	type check struct {
+		secret string
+		need   Scope
+		want   error
+	}
+	for _, step := range []struct {
+		what       string
+		reload     bool
+		keys, usrs error // of the storage's loads during Reload
+		wantErr    error
+		checks     []check
+	}{
+		{"before the reload, b knows the old key only", false, nil, nil, nil, []check{
+			{oldSecret, Query, nil}, {newSecret, Ingest, ErrUnauthenticated}, {annSecret, Query, ErrUnauthenticated}}},
+		{"a failed load of keys changes nothing", true, boom, nil, boom, []check{
+			{oldSecret, Query, nil}, {newSecret, Ingest, ErrUnauthenticated}}},
+		{"nor does a failed load of users", true, nil, boom, boom, []check{
+			{oldSecret, Query, nil}, {newSecret, Ingest, ErrUnauthenticated}, {annSecret, Query, ErrUnauthenticated}}},
+		{"reloaded: new keys work, the revoked one not, ann is an editor", true, nil, nil, nil, []check{
+			{oldSecret, Query, ErrUnauthenticated}, {newSecret, Ingest, nil}, {annSecret, Ingest, nil}}},
+	} {
+		if step.reload {
+			st.fail(step.keys, step.usrs)
+			err := b.Reload(ctx)
+			st.fail(nil, nil)
+			if !errors.Is(err, step.wantErr) || (err == nil) != (step.wantErr == nil) {
+				t.Fatalf("%s: Reload = %v, want %v", step.what, err, step.wantErr)
+			}
+		}
+		for _, c := range step.checks {
+			if _, err := b.Check(c.secret, c.need); !errors.Is(err, c.want) || (err == nil) != (c.want == nil) {
+				t.Errorf("%s: Check(%s…, %s) = %v, want %v", step.what, c.secret[:11], c.need, err, c.want)
+			}
+		}
+	}
+	if us := b.Users(); len(us) != 1 || us[0].Role != Editor {
+		t.Errorf("b's users after the reload: %+v", us)
+	}
+	// A user deleted on a is gone from b, and so is their key.
+	if err := a.DeleteUser(ctx, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Check(annSecret, Query); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("the deleted user's key after the reload: %v", err)
+	}
+}
+
+// TestReloadDuringWrites: a key created while a reload is reading the
+// storage, from before the key was stored, is not lost when the reload
+// swaps its maps in.
+func TestReloadDuringWrites(t *testing.T) {
+	ctx := context.Background()
+	st := &memStorage{}
+	r := newRing(t, st)
+	read, resume := make(chan struct{}), make(chan struct{})
+	st.mu.Lock()
+	st.afterLoad = func() { close(read); <-resume }
+	st.mu.Unlock()
+	reloaded := make(chan error)
+	go func() { reloaded <- r.Reload(ctx) }()
+	<-read // the reload has the keys of before the create
+	created := make(chan string)
+	go func() {
+		secret, _, err := r.Create(ctx, Query, "k")
+		if err != nil {
+			t.Error(err)
+		}
+		created <- secret
+	}()
+	var secret string
+	select {
+	case secret = <-created: // a keyring that let the create through
+	case <-time.After(50 * time.Millisecond): // one that holds it back
+	}
+	close(resume)
+	if err := <-reloaded; err != nil {
+		t.Fatal(err)
+	}
+	if secret == "" {
+		secret = <-created
+	}
+	if _, err := r.Check(secret, Query); err != nil {
+		t.Fatalf("the key created during the reload: %v", err)
 	}
 }

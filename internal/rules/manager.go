@@ -6,6 +6,10 @@
 // saved with its episode change and forgotten once delivered or given up
 // on, so a crash in between sends it again, with the same dedup key.
 // While an SLO pages, no ticket is opened for it.
+//
+// Several nodes may share the storage: with a Lease, one of them (the
+// leader) evaluates and notifies, and Sync brings the SLOs applied on the
+// others into each.
 package rules
 
 import (
@@ -50,6 +54,18 @@ type Outbox interface {
 	Settle(ctx context.Context, id string) error
 }
 
+// Lease elects the one node of several that evaluates alerts
+// (postgres.Meta and duckdb.Store have it). Lease takes or renews the lease
+// called name for holder; Release gives it up, so that another node need
+// not wait for it to expire.
+type Lease interface {
+	Lease(ctx context.Context, name, holder string, ttl time.Duration) (held bool, until time.Time, err error)
+	Release(ctx context.Context, name, holder string) error
+}
+
+// leaseName is the lease of the node that evaluates alerts.
+const leaseName = "alerts"
+
 // Sender delivers notifications without blocking (notify.Notifier), and
 // tells done, once, whether each was delivered (nil), given up on, or
 // left undelivered by a shutdown (notify.ErrClosed).
@@ -82,17 +98,31 @@ type Manager struct {
 	now    func() time.Time
 	link   string // base URL of the SLO pages
 
-	mu   sync.RWMutex
-	slos map[string]*entry
+	// setMu orders the changes to the set of SLOs (Apply, Delete, Sync),
+	// so that Sync never finds an SLO applied here but not yet stored.
+	setMu sync.Mutex
+	mu    sync.RWMutex
+	slos  map[string]*entry
 
 	onEpisode func(Episode) // see OnEpisode
 
 	lastEval  atomic.Int64 // unix nanoseconds of the last completed round
 	evaluated func(took time.Duration)
+
+	syncEvery time.Duration
+	lease     Lease // nil: this node always evaluates
+	holder    string
+	leaseTTL  time.Duration
+	mono      func() time.Time // the local clock leadership is timed by
+	leaseMu   sync.Mutex
+	heldAt    time.Time // when the last granted renewal was asked; zero: not leading
+	leading   bool      // as Run last logged it
 }
 
 // LastEvaluated is when the last round of evaluation completed (zero
-// before the first).
+// before the first). A follower (see Options.Lease) counts each tick on
+// which it got an answer about the lease as a round, so that readiness,
+// which checks this, finds a healthy follower ready.
 func (m *Manager) LastEvaluated() time.Time {
 	if n := m.lastEval.Load(); n != 0 {
 		return time.Unix(0, n)
@@ -141,6 +171,19 @@ type Options struct {
 	Link string // base URL for links in notifications, e.g. http://prodex:8080
 	// Evaluated, when set, is told how long each round of evaluation took.
 	Evaluated func(took time.Duration)
+
+	// Lease, when set, makes this node one of several sharing the store:
+	// Run evaluates and notifies only while this node holds the lease
+	// "alerts" as Holder. Nil is a single node, which always evaluates.
+	Lease  Lease
+	Holder string // this node's id; needed with a Lease
+	// LeaseTTL is how long a lease lasts unrenewed (default 15s). Run
+	// renews it every LeaseTTL/3 at least and stops evaluating when no
+	// renewal succeeded for LeaseTTL*2/3, before another node can take it.
+	LeaseTTL time.Duration
+	// SyncEvery is how often Run reads the SLOs other nodes applied
+	// (Sync); 0, for a single node, never.
+	SyncEvery time.Duration
 }
 
 // New loads the stored SLOs, their counts and open alert episodes.
@@ -151,7 +194,14 @@ func New(ctx context.Context, st Store, sender Sender, o Options) (*Manager, err
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	m := &Manager{store: st, sender: sender, log: o.Log, now: o.Now, link: strings.TrimRight(o.Link, "/"), slos: map[string]*entry{}, evaluated: o.Evaluated}
+	if o.Lease != nil && o.Holder == "" {
+		return nil, errors.New("rules: a Lease needs a Holder")
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = 15 * time.Second
+	}
+	m := &Manager{store: st, sender: sender, log: o.Log, now: o.Now, link: strings.TrimRight(o.Link, "/"), slos: map[string]*entry{}, evaluated: o.Evaluated,
+		syncEvery: o.SyncEvery, lease: o.Lease, holder: o.Holder, leaseTTL: o.LeaseTTL, mono: time.Now}
 	st.OnCounts(m.apply)
 	defs, err := st.SLOs(ctx)
 	if err != nil {
@@ -171,23 +221,45 @@ func New(ctx context.Context, st Store, sender Sender, o Options) (*Manager, err
 			return nil, fmt.Errorf("SLO %s: %w", name, err)
 		}
 	}
-	open, err := st.Alerts(ctx, "", true, 10000)
-	if err != nil {
+	if err := m.loadOpen(ctx); err != nil {
 		return nil, err
 	}
-	for _, body := range open {
-		var ep Episode
-		if err := json.Unmarshal(body, &ep); err != nil {
-			return nil, err
-		}
-		if e := m.slos[ep.SLO]; e != nil {
-			e.open[ep.Severity] = &ep
-		}
+	if m.lease != nil {
+		return m, nil // the leader sends what is owed, when it takes over
 	}
 	if err := m.resend(ctx); err != nil {
 		return nil, fmt.Errorf("notifications owed: %w", err)
 	}
 	return m, nil
+}
+
+// loadOpen replaces the open episodes of every SLO with the stored ones:
+// a new leader's memory of them may be stale.
+func (m *Manager) loadOpen(ctx context.Context) error {
+	bodies, err := m.store.Alerts(ctx, "", true, 10000)
+	if err != nil {
+		return err
+	}
+	open := map[string]map[slo.Severity]*Episode{}
+	for _, body := range bodies {
+		var ep Episode
+		if err := json.Unmarshal(body, &ep); err != nil {
+			return err
+		}
+		if open[ep.SLO] == nil {
+			open[ep.SLO] = map[slo.Severity]*Episode{}
+		}
+		open[ep.SLO][ep.Severity] = &ep
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, e := range m.slos {
+		if open[name] == nil {
+			open[name] = map[slo.Severity]*Episode{}
+		}
+		e.open = open[name]
+	}
+	return nil
 }
 
 // resend sends again every notification owed from before the start: the
@@ -265,6 +337,8 @@ func (m *Manager) Apply(ctx context.Context, d slo.SLO, dryRun bool) (Change, er
 		return Change{}, fmt.Errorf("spec.dataset: %w", err)
 	}
 	d.Dataset = ds
+	m.setMu.Lock()
+	defer m.setMu.Unlock()
 	m.mu.RLock()
 	old := m.slos[d.Name]
 	m.mu.RUnlock()
@@ -284,13 +358,7 @@ func (m *Manager) Apply(ctx context.Context, d slo.SLO, dryRun bool) (Change, er
 		return Change{}, err
 	}
 	backfill := old == nil || old.def.Dataset != d.Dataset || old.def.SLI != d.SLI
-	e := &entry{def: d, counts: &series{}, open: map[slo.Severity]*Episode{}}
-	if old != nil {
-		e.open = old.open
-		if !backfill {
-			e.counts = old.counts
-		}
-	}
+	e := m.successor(old, d, backfill)
 	if backfill {
 		if old != nil {
 			// stop streaming the old SLI before its counts are replaced
@@ -324,6 +392,8 @@ func (m *Manager) Apply(ctx context.Context, d slo.SLO, dryRun bool) (Change, er
 
 // Delete removes an SLO and its counts.
 func (m *Manager) Delete(ctx context.Context, name string) error {
+	m.setMu.Lock()
+	defer m.setMu.Unlock()
 	m.mu.Lock()
 	_, ok := m.slos[name]
 	delete(m.slos, name)
@@ -335,6 +405,88 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 		return err
 	}
 	return m.store.DeleteSLO(ctx, name)
+}
+
+// successor is the entry replacing old (nil for a new SLO) with definition
+// d: it keeps old's open episodes, and its counts unless they are counted
+// anew.
+func (m *Manager) successor(old *entry, d slo.SLO, recount bool) *entry {
+	e := &entry{def: d, counts: &series{}, open: map[slo.Severity]*Episode{}}
+	if old != nil {
+		m.mu.RLock()
+		e.open = old.open // a new leader may replace it (loadOpen)
+		m.mu.RUnlock()
+		if !recount {
+			e.counts = old.counts
+		}
+	}
+	return e
+}
+
+// Sync brings the SLOs in memory in line with the stored ones, which
+// other nodes sharing the store change: it adds the SLOs it does not know,
+// replaces those whose definition differs (keeping their open episodes,
+// and their counts unless the dataset or SLI changed) and drops those no
+// longer stored. The node that applied a change already counted its
+// events, so the counts are read, not backfilled.
+func (m *Manager) Sync(ctx context.Context) error {
+	m.setMu.Lock()
+	defer m.setMu.Unlock()
+	bodies, err := m.store.SLOs(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for name, body := range bodies {
+		var d slo.SLO
+		if err := json.Unmarshal(body, &d); err != nil {
+			errs = append(errs, fmt.Errorf("stored SLO %s: %w", name, err))
+			continue
+		}
+		d.Defaults()
+		m.mu.RLock()
+		old := m.slos[name]
+		m.mu.RUnlock()
+		if old != nil && len(diff(old.def, d)) == 0 {
+			continue
+		}
+		recount := old == nil || old.def.Dataset != d.Dataset || old.def.SLI != d.SLI
+		e := m.successor(old, d, recount)
+		m.mu.Lock()
+		m.slos[name] = e
+		m.mu.Unlock()
+		if !recount {
+			continue
+		}
+		if err := m.store.SetCounter(ctx, counterOf(d), false, e.install); err != nil {
+			m.mu.Lock()
+			if old != nil {
+				m.slos[name] = old
+			} else {
+				delete(m.slos, name)
+			}
+			m.mu.Unlock()
+			errs = append(errs, fmt.Errorf("SLO %s: %w", name, err))
+			continue
+		}
+		m.log.Info("SLO synced from the store", "slo", name)
+	}
+	m.mu.Lock()
+	var gone []string
+	for name := range m.slos {
+		if _, ok := bodies[name]; !ok {
+			delete(m.slos, name)
+			gone = append(gone, name)
+		}
+	}
+	m.mu.Unlock()
+	for _, name := range gone {
+		m.log.Info("SLO deleted on another node: dropped", "slo", name)
+		if err := m.store.RemoveCounter(ctx, name); err != nil {
+			errs = append(errs, fmt.Errorf("SLO %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Get returns an SLO's definition.
@@ -404,22 +556,146 @@ func (m *Manager) Alerts(ctx context.Context, sloName string, openOnly bool, lim
 	return out, nil
 }
 
-// Run evaluates every SLO's rules each interval until ctx ends.
+// Run evaluates every SLO's rules each interval until ctx ends. With a
+// Lease it first takes or renews the lease, evaluates only while this node
+// leads, and releases the lease at the end so that another node takes over
+// at once. With SyncEvery it syncs the SLOs that often.
 func (m *Manager) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var renew <-chan time.Time
+	if m.lease != nil {
+		defer m.release()
+		if every > m.leaseTTL/3 {
+			r := time.NewTicker(m.leaseTTL / 3)
+			defer r.Stop()
+			renew = r.C
+		}
+	}
+	synced := time.Now() // New read the SLOs
 	for {
-		m.EvaluateAll(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		if m.syncEvery > 0 && time.Since(synced) >= m.syncEvery {
+			synced = time.Now()
+			if err := m.Sync(ctx); err != nil {
+				m.log.Warn("syncing SLOs from the store failed", "err", err)
+			}
+		}
+		answered := m.lease == nil || m.renew(ctx)
+		switch {
+		case m.Leader():
+			m.EvaluateAll(ctx)
+		case answered:
+			m.lastEval.Store(time.Now().UnixNano()) // a healthy follower
+		}
+		for wait := true; wait; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				wait = false
+			case <-renew:
+				m.renew(ctx)
+			}
 		}
 	}
 }
 
+// Leader reports whether this node evaluates alerts: always without a
+// Lease; with one, while a renewal of the lease succeeded less than
+// LeaseTTL*2/3 ago by the local clock, which leaves a node cut off from
+// the store time to stop before the lease expires and another takes it.
+func (m *Manager) Leader() bool {
+	if m.lease == nil {
+		return true
+	}
+	return m.leaderAt(m.mono())
+}
+
+func (m *Manager) leaderAt(now time.Time) bool {
+	m.leaseMu.Lock()
+	defer m.leaseMu.Unlock()
+	return !m.heldAt.IsZero() && now.Sub(m.heldAt) < m.leaseTTL*2/3
+}
+
+func (m *Manager) setHeld(at time.Time) {
+	m.leaseMu.Lock()
+	defer m.leaseMu.Unlock()
+	m.heldAt = at
+}
+
+// renew takes or renews the lease and reports whether the store answered.
+// On taking it (again), this node reloads the open episodes, which the
+// previous leader changed, and sends what is owed before it leads.
+func (m *Manager) renew(ctx context.Context) bool {
+	asked := m.mono()
+	was := m.leaderAt(asked)
+	// Given up after a third of the ttl, a renewal granted is one asked
+	// while the lease was still this node's, if it was.
+	lctx, cancel := context.WithTimeout(ctx, m.leaseTTL/3)
+	held, _, err := m.lease.Lease(lctx, leaseName, m.holder, m.leaseTTL)
+	cancel()
+	switch {
+	case err != nil:
+		m.log.Warn("renewing the alerts lease failed", "holder", m.holder, "err", err)
+	case !held:
+		m.setHeld(time.Time{})
+	case was:
+		m.setHeld(asked)
+	default:
+		if err := m.takeOver(ctx); err != nil {
+			m.log.Error("taking over alert evaluation failed; releasing the lease", "holder", m.holder, "err", err)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if err := m.lease.Release(rctx, leaseName, m.holder); err != nil {
+				m.log.Warn("releasing the alerts lease failed", "holder", m.holder, "err", err)
+			}
+			cancel()
+			break
+		}
+		m.setHeld(asked)
+	}
+	m.noteLeading()
+	return err == nil
+}
+
+// noteLeading logs a change of leadership.
+func (m *Manager) noteLeading() {
+	now := m.Leader()
+	switch {
+	case now && !m.leading:
+		m.log.Info("leading alert evaluation", "holder", m.holder)
+	case !now && m.leading:
+		m.log.Warn("no longer leading alert evaluation: stopped evaluating", "holder", m.holder)
+	}
+	m.leading = now
+}
+
+func (m *Manager) takeOver(ctx context.Context) error {
+	if err := m.loadOpen(ctx); err != nil {
+		return fmt.Errorf("open alerts: %w", err)
+	}
+	if err := m.resend(ctx); err != nil {
+		return fmt.Errorf("notifications owed: %w", err)
+	}
+	return nil
+}
+
+// release gives up the lease at the end of Run.
+func (m *Manager) release() {
+	m.setHeld(time.Time{})
+	m.noteLeading()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.lease.Release(ctx, leaseName, m.holder); err != nil {
+		m.log.Warn("releasing the alerts lease failed; another node takes over when it expires", "holder", m.holder, "err", err)
+	}
+}
+
 // EvaluateAll evaluates every SLO once, opening and resolving episodes.
+// With a Lease, only while this node leads.
 func (m *Manager) EvaluateAll(ctx context.Context) {
+	if !m.Leader() {
+		return
+	}
 	began := time.Now()
 	defer func() {
 		m.lastEval.Store(time.Now().UnixNano())
@@ -435,6 +711,9 @@ func (m *Manager) EvaluateAll(ctx context.Context) {
 	}
 	m.mu.RUnlock()
 	for _, e := range entries {
+		if !m.Leader() {
+			return // lost the lease mid-round: the next leader goes on
+		}
 		m.evaluate(ctx, e, now)
 		// memory stays bounded by the window (plus a day of history)
 		e.counts.trim((e.def.Window.Start(now).Unix() - 86400) / 60)

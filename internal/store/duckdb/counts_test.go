@@ -125,6 +125,47 @@ func TestCountConstantSLI(t *testing.T) {
 	}
 }
 
+// TestRemoveCounterTwice: nodes sharing counts each remove a deleted
+// SLO's counter; removing one already removed, or never set, is no error,
+// and leaves the other counters counting.
+func TestRemoveCounterTwice(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Minute) // one minute of counts
+	for _, name := range []string{"gone", "kept"} {
+		if err := s.SetCounter(ctx, Counter{Name: name, Dataset: "d", Good: "true"}, true, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendOK(t, s, "d", ev(now, 1, "a", int64(1)))
+	if err := s.CountPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"gone", "gone", "never-set"} {
+		if err := s.RemoveCounter(ctx, name); err != nil {
+			t.Fatalf("removal %d of %s: %v", i+1, name, err)
+		}
+	}
+	if cs, err := s.loadCounts(ctx, "gone"); err != nil || len(cs) != 0 {
+		t.Errorf("counts of the removed counter: %+v %v", cs, err)
+	}
+	appendOK(t, s, "d", ev(now, 1, "a", int64(2)))
+	if err := s.CountPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.loadCounts(ctx, "kept")
+	if err != nil || len(cs) != 1 || cs[0].Eligible != 2 {
+		t.Errorf("counts of the kept counter: %+v %v", cs, err)
+	}
+	if cs, err := s.loadCounts(ctx, "gone"); err != nil || len(cs) != 0 {
+		t.Errorf("the removed counter counted again: %+v %v", cs, err)
+	}
+}
+
 // TestManyCounters: more distinct expressions than one packed key holds.
 func TestManyCounters(t *testing.T) {
 	s, err := Open(t.TempDir(), Options{})
