@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -38,7 +39,7 @@ func envDir(dataDir, name string) string {
 // SLO rules and API, so that nothing of one is reachable from another.
 type environment struct {
 	name     string
-	st       *duckdb.Store
+	st       stores
 	w        *ingest.Writer
 	slos     *rules.Manager
 	srv      *api.Server
@@ -75,6 +76,11 @@ type envConfig struct {
 	running *query.Running
 	// metrics, when set, is told of commits, queries and evaluations.
 	metrics *metrics.Registry
+	// node names this node when several share the stores; rules hold the
+	// alert lease under it.
+	node string
+	// commitEvery, when set, is the least time between two commits.
+	commitEvery time.Duration
 }
 
 // environments runs the environments and sends each request to the one
@@ -87,11 +93,14 @@ type environments struct {
 }
 
 // openEnvironments starts the default environment (whose store holds the
-// keys) and every one found under DIR/envs.
-func openEnvironments(ctx context.Context, cfg envConfig, root *duckdb.Store) (*environments, error) {
+// keys) and, on the embedded store, every one found under DIR/envs.
+func openEnvironments(ctx context.Context, cfg envConfig, root stores) (*environments, error) {
 	e := &environments{cfg: cfg, ctx: ctx, all: map[string]*environment{}}
-	if _, err := e.start("", root); err != nil {
+	if _, err := e.start("", &root); err != nil {
 		return nil, err
+	}
+	if root.shared() {
+		return e, nil
 	}
 	dirs, _ := os.ReadDir(filepath.Join(cfg.dataDir, "envs"))
 	for _, d := range dirs {
@@ -105,34 +114,42 @@ func openEnvironments(ctx context.Context, cfg envConfig, root *duckdb.Store) (*
 	return e, nil
 }
 
-// start opens (st nil) or takes an environment's store and starts it.
-func (e *environments) start(name string, st *duckdb.Store) (*environment, error) {
-	var err error
-	if st == nil {
-		if st, err = openStore(envDir(e.cfg.dataDir, name), e.cfg.storeOpts); err != nil {
+// start opens (sts nil) or takes an environment's stores and starts it.
+func (e *environments) start(name string, sts *stores) (*environment, error) {
+	if sts == nil {
+		duck, err := openStore(envDir(e.cfg.dataDir, name), e.cfg.storeOpts)
+		if err != nil {
 			return nil, err
 		}
+		st := embedded(duck)
+		sts = &st
 	}
+	st := *sts
 	log := e.cfg.log.With("environment", name)
-	if g := e.cfg.guard; g != nil && g.State().DiskOver {
-		if err := st.HoldCheckpoints(true); err != nil {
+	if g := e.cfg.guard; g != nil && g.State().DiskOver && st.duck != nil {
+		if err := st.duck.HoldCheckpoints(true); err != nil {
 			log.Error("holding checkpoints on a low disk failed", "err", err)
 		}
 	}
 	link := e.cfg.link
 	ropts := rules.Options{Log: log, Link: link}
-	wopts := ingest.Options{MaxQueued: e.cfg.maxQueued, Guard: e.cfg.guard}
+	if st.shared() {
+		// Several nodes: one evaluates (the lease holder); every one
+		// follows the SLOs the others change.
+		ropts.Lease, ropts.Holder, ropts.SyncEvery = st.meta, e.cfg.node, 2*time.Second
+	}
+	wopts := ingest.Options{MaxQueued: e.cfg.maxQueued, Guard: e.cfg.guard, MinInterval: e.cfg.commitEvery}
 	if m := e.cfg.metrics; m != nil {
 		ropts.Evaluated = m.OnEvaluation(name)
 		wopts.OnCommit = m.OnCommit(name)
 	}
-	slos, err := rules.New(context.Background(), st, e.cfg.notifier, ropts)
+	slos, err := rules.New(context.Background(), ruleStore{st.events, st.meta}, e.cfg.notifier, ropts)
 	if err != nil {
-		st.Close()
+		st.close()
 		return nil, fmt.Errorf("load SLOs: %w", err)
 	}
-	w := ingest.NewWriter(st, wopts)
-	srv := &api.Server{Events: st, Meta: st, Writer: w, Keys: e.cfg.keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: e.cfg.queryTimeout, Running: e.cfg.running,
+	w := ingest.NewWriter(st.events, wopts)
+	srv := &api.Server{Events: st.events, Meta: st.meta, Writer: w, Keys: e.cfg.keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: e.cfg.queryTimeout, Running: e.cfg.running,
 		SLOs: slos, KeyHeader: e.cfg.keyHeader, Env: name, SecureCookies: strings.HasPrefix(link, "https://")}
 	if m := e.cfg.metrics; m != nil {
 		srv.Observe = m.OnQuery(name)
@@ -152,6 +169,9 @@ func (e *environments) start(name string, st *duckdb.Store) (*environment, error
 	ctx, stop := context.WithCancel(e.ctx)
 	env := &environment{name: name, st: st, w: w, slos: slos, srv: srv, handler: srv.Handler(), otlp: srv.OTLPHandler(), stop: stop, evalDone: make(chan struct{})}
 	go housekeeping(ctx, st, e.cfg.historyRetention, log)
+	if st.shared() {
+		go followKeys(ctx, e.cfg.keys, log)
+	}
 	go func() { defer close(env.evalDone); slos.Run(ctx, e.cfg.evalEvery) }()
 	e.mu.Lock()
 	e.all[name] = env
@@ -169,7 +189,10 @@ func (e *environments) shareMemory() {
 	defer e.mu.RUnlock()
 	part := fmt.Sprintf("%dMB", max(e.cfg.dbShare/int64(len(e.all))/1e6, 64))
 	for _, env := range e.all {
-		if err := env.st.SetMemoryLimit(part); err != nil {
+		if env.st.duck == nil {
+			continue
+		}
+		if err := env.st.duck.SetMemoryLimit(part); err != nil {
 			e.cfg.log.Error("setting DuckDB's memory limit failed", "environment", env.name, "err", err)
 		}
 	}
@@ -197,7 +220,11 @@ func (e *environments) Create(ctx context.Context, name string) error {
 	}
 	e.mu.RLock()
 	_, exists := e.all[name]
+	shared := e.all[""].st.shared()
 	e.mu.RUnlock()
+	if shared {
+		return fmt.Errorf("environments other than the default one need the embedded store; on ClickHouse and PostgreSQL they are not built yet: %w", errors.ErrUnsupported)
+	}
 	if exists {
 		return fmt.Errorf("environment %s exists", name)
 	}
@@ -250,7 +277,10 @@ func (e *environments) holdCheckpoints(low bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	for _, env := range e.all {
-		if err := env.st.HoldCheckpoints(low); err != nil {
+		if env.st.duck == nil {
+			continue
+		}
+		if err := env.st.duck.HoldCheckpoints(low); err != nil {
 			e.cfg.log.Error("changing checkpoints on the disk's free space failed", "environment", env.name, "low", low, "err", err)
 		}
 	}
@@ -267,7 +297,11 @@ func (e *environments) metricsEnvs() []metrics.Env {
 	defer e.mu.RUnlock()
 	out := make([]metrics.Env, 0, len(e.all))
 	for _, env := range e.all {
-		out = append(out, metrics.Env{Name: env.name, Writer: env.w, Rules: env.slos, Store: env.st})
+		me := metrics.Env{Name: env.name, Writer: env.w, Rules: env.slos}
+		if env.st.duck != nil {
+			me.Store = env.st.duck
+		}
+		out = append(out, me)
 	}
 	return out
 }
@@ -291,10 +325,17 @@ func (e *environments) ready(ctx context.Context) []api.Check {
 			label = "default"
 		}
 		c := api.Check{Name: "store:" + label}
-		if _, err := env.st.DB().ExecContext(ctx, "SELECT 1"); err != nil {
+		if _, err := env.st.events.DB().ExecContext(ctx, "SELECT 1"); err != nil {
 			c.Problem = "the store does not answer: " + err.Error()
 		}
 		checks = append(checks, c)
+		if env.st.shared() {
+			c = api.Check{Name: "meta:" + label}
+			if _, err := env.st.meta.SLOs(ctx); err != nil {
+				c.Problem = "the metadata store does not answer: " + err.Error()
+			}
+			checks = append(checks, c)
+		}
 		c = api.Check{Name: "alerts:" + label}
 		// The first round runs at start; allow a few missed ticks.
 		if last := env.slos.LastEvaluated(); last.IsZero() || time.Since(last) > 3*e.cfg.evalEvery+10*time.Second {
@@ -349,7 +390,7 @@ func (e *environments) Close(ctx context.Context) error {
 	}
 	var first error
 	for _, env := range e.all {
-		if err := env.st.Close(); err != nil && first == nil {
+		if err := env.st.close(); err != nil && first == nil {
 			first = fmt.Errorf("close store of environment %q: %w", env.name, err)
 		}
 	}

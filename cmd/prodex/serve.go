@@ -44,10 +44,12 @@ func serveCmd() *cobra.Command {
 		historyRetention          time.Duration
 		memCeiling, minFreeDisk   string
 		maxInFlight               int64
+		storeURL, metaURL         string
+		commitEvery               time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the Prodex server on the embedded store",
+		Short: "Run the Prodex server (on the embedded store, or as one of several nodes on ClickHouse and PostgreSQL)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -58,8 +60,22 @@ func serveCmd() *cobra.Command {
 				debug.SetGCPercent(300)
 			}
 			var dbShare int64 // DuckDB's part of the memory ceiling, shared by the environments
+			shared, err := openShared(context.Background(), storeURL, metaURL, maxColumns, retention)
+			if err != nil {
+				return err
+			}
+			if shared.events != nil {
+				// This node keeps no data: no data disk to watch.
+				minFreeDisk = "0"
+				if !cmd.Flags().Changed("commit-interval") {
+					commitEvery = 200 * time.Millisecond
+				}
+			}
 			guardOpts, err := guardOptions(dataDir, memCeiling, minFreeDisk, maxInFlight)
 			if err != nil {
+				if shared.events != nil {
+					shared.close()
+				}
 				return err
 			}
 			// envs is set once the environments are open; the guard and the
@@ -90,19 +106,23 @@ func serveCmd() *cobra.Command {
 						"data", dataDir, "err", err)
 					os.Exit(exitDiskFailure)
 				}}
-			st, err := openStore(dataDir, opts)
-			if err != nil {
-				return err
+			st := shared
+			if st.events == nil {
+				duck, err := openStore(dataDir, opts)
+				if err != nil {
+					return err
+				}
+				st = embedded(duck)
 			}
-			keys, err := auth.NewKeyring(context.Background(), st)
+			keys, err := auth.NewKeyring(context.Background(), st.meta)
 			if err != nil {
-				st.Close()
+				st.close()
 				return err
 			}
 			if len(keys.List()) == 0 {
 				secret, _, err := keys.Create(context.Background(), auth.Admin, "bootstrap")
 				if err != nil {
-					st.Close()
+					st.close()
 					return err
 				}
 				fmt.Fprintf(os.Stderr, "No API keys existed, so an admin key was created. Keep it safe:\n%s\n", secret)
@@ -120,7 +140,7 @@ func serveCmd() *cobra.Command {
 			}
 			if otlpDataset != "" {
 				if otlpDataset, err = store.NormalizeDataset(otlpDataset); err != nil {
-					st.Close()
+					st.close()
 					return fmt.Errorf("--otlp-dataset: %w", err)
 				}
 			}
@@ -131,9 +151,9 @@ func serveCmd() *cobra.Command {
 			reg.WatchQueries(running)
 			envs, err = openEnvironments(ctx, envConfig{dataDir: dataDir, storeOpts: opts, keys: keys, notifier: notifier, log: log, link: externalURL,
 				maxQueued: maxQueued, queryTimeout: queryTimeout, historyRetention: historyRetention, otlpDataset: otlpDataset, keyHeader: keyHeader, evalEvery: evalEvery,
-				guard: guard, running: running, dbShare: dbShare, metrics: reg}, st)
+				guard: guard, running: running, dbShare: dbShare, metrics: reg, node: nodeID(listen), commitEvery: commitEvery}, st)
 			if err != nil {
-				st.Close()
+				st.close()
 				return err
 			}
 			var lns []net.Listener
@@ -177,7 +197,11 @@ func serveCmd() *cobra.Command {
 				go func() { errc <- gs.Serve(otlpGRPCLn) }()
 				log.Info("OTLP/gRPC serving", "addr", otlpGRPCLn.Addr().String())
 			}
-			log.Info("prodex serving", "addr", ln.Addr().String(), "data", dataDir, "environments", len(envs.List())+1)
+			if st.shared() {
+				log.Info("prodex serving", "addr", ln.Addr().String(), "store", storeURL, "node", nodeID(listen))
+			} else {
+				log.Info("prodex serving", "addr", ln.Addr().String(), "data", dataDir, "environments", len(envs.List())+1)
+			}
 			select {
 			case err := <-errc:
 				if !errors.Is(err, http.ErrServerClosed) {
@@ -223,6 +247,9 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&memCeiling, "memory-ceiling", "", "resident memory to stay under, e.g. 8GB: ingest is refused (503) from 85% of it and the oldest query is cancelled from 90% (default: none)")
 	f.StringVar(&minFreeDisk, "min-free-disk", "512MB", "free space the data disk must keep: below it ingest is refused (507) until space is freed; 0: off")
 	f.Int64Var(&maxInFlight, "max-inflight", 64, "ingest requests read and decoded at once before more get 429")
+	f.StringVar(&storeURL, "store", "", "event store shared by several nodes: clickhouse://HOST:9000/DATABASE[?cluster=NAME] (with --meta; default: the embedded store in --data)")
+	f.StringVar(&metaURL, "meta", "", "metadata store shared by several nodes: postgres://USER@HOST:5432/DATABASE (with --store)")
+	f.DurationVar(&commitEvery, "commit-interval", 0, "least time between two ingest commits: requests meanwhile share one (default 0 on the embedded store, 200ms on ClickHouse)")
 	return cmd
 }
 
@@ -270,14 +297,15 @@ func serveDebug(addr string, log *slog.Logger) {
 
 // housekeeping drops expired data and query history older than
 // historyRetention, and persists column statistics.
-func housekeeping(ctx context.Context, st *duckdb.Store, historyRetention time.Duration, log *slog.Logger) {
+func housekeeping(ctx context.Context, sts stores, historyRetention time.Duration, log *slog.Logger) {
+	st := sts.events
 	sweep := func() {
 		if n, err := st.DropExpired(ctx, time.Now()); err != nil {
 			log.Error("retention sweep failed", "err", err)
 		} else if n > 0 {
 			log.Info("retention dropped segments", "count", n)
 		}
-		if n, err := st.DropRunsBefore(ctx, time.Now().Add(-historyRetention)); err != nil {
+		if n, err := sts.meta.DropRunsBefore(ctx, time.Now().Add(-historyRetention)); err != nil {
 			log.Error("query history sweep failed", "err", err)
 		} else if n > 0 {
 			log.Info("query history dropped runs", "count", n)
@@ -311,6 +339,29 @@ func housekeeping(ctx context.Context, st *duckdb.Store, historyRetention time.D
 		case <-ret.C:
 			sweep()
 		}
+	}
+}
+
+// followKeys reloads the keys and people other nodes change, every few
+// seconds, until ctx ends.
+func followKeys(ctx context.Context, keys *auth.Keyring, log *slog.Logger) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := keys.Reload(ctx)
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			log.Error("reloading API keys failed; keys changed on other nodes are not seen until it works again", "err", err)
+		case err == nil && failing:
+			log.Info("reloading API keys works again")
+		}
+		failing = err != nil
 	}
 }
 

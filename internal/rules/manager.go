@@ -45,6 +45,12 @@ type Store interface {
 	Outbox
 }
 
+// forgetter is a store whose counters several nodes share: ForgetCounter
+// stops this node following one without touching the shared counts.
+type forgetter interface {
+	ForgetCounter(name string)
+}
+
 // Outbox keeps the notifications owed until they are settled, so that a
 // crash between saving an episode and delivering its page loses nothing.
 type Outbox interface {
@@ -482,7 +488,12 @@ func (m *Manager) Sync(ctx context.Context) error {
 	m.mu.Unlock()
 	for _, name := range gone {
 		m.log.Info("SLO deleted on another node: dropped", "slo", name)
-		if err := m.store.RemoveCounter(ctx, name); err != nil {
+		// A store shared by the nodes had the counter removed by the node
+		// that deleted the SLO; removing it again here could remove the
+		// counter of the same name that node has applied since.
+		if f, ok := m.store.(forgetter); ok {
+			f.ForgetCounter(name)
+		} else if err := m.store.RemoveCounter(ctx, name); err != nil {
 			errs = append(errs, fmt.Errorf("SLO %s: %w", name, err))
 		}
 	}
@@ -578,6 +589,12 @@ func (m *Manager) Run(ctx context.Context, every time.Duration) {
 			synced = time.Now()
 			if err := m.Sync(ctx); err != nil {
 				m.log.Warn("syncing SLOs from the store failed", "err", err)
+			}
+			// A follower shows the episodes the leader opens and resolves.
+			if m.lease != nil && !m.Leader() {
+				if err := m.loadOpen(ctx); err != nil {
+					m.log.Warn("reading the open alerts failed", "err", err)
+				}
 			}
 		}
 		answered := m.lease == nil || m.renew(ctx)

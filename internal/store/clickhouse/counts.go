@@ -284,6 +284,14 @@ func (s *Store) RemoveCounter(ctx context.Context, name string) error {
 	})
 }
 
+// ForgetCounter stops this node following name, leaving its views and
+// counts to the node that removes it (its SLO was deleted elsewhere).
+func (s *Store) ForgetCounter(name string) {
+	s.counts.mu.Lock()
+	defer s.counts.mu.Unlock()
+	delete(s.counts.counters, name)
+}
+
 // OnCounts sets the function that receives, about every second, the
 // totals of every minute counted lately.
 func (s *Store) OnCounts(f func([]store.MinuteCount)) {

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prodex/prodex/internal/api"
+	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/ingest"
+	"github.com/prodex/prodex/internal/rules"
+	"github.com/prodex/prodex/internal/store"
+	"github.com/prodex/prodex/internal/store/clickhouse"
+	"github.com/prodex/prodex/internal/store/duckdb"
+	"github.com/prodex/prodex/internal/store/postgres"
+)
+
+// eventStore is what an environment needs of its event store: the
+// embedded DuckDB store, or ClickHouse shared by several nodes.
+type eventStore interface {
+	api.Events
+	ingest.Appender
+	SetCounter(ctx context.Context, c store.Counter, backfill bool, install func([]store.MinuteCount)) error
+	RemoveCounter(ctx context.Context, name string) error
+	OnCounts(f func([]store.MinuteCount))
+	DropExpired(ctx context.Context, now time.Time) (int, error)
+	SaveLastSeen(ctx context.Context) error
+	CountError() string
+	DB() *sql.DB
+	Close() error
+}
+
+// metaStore is what an environment needs of its metadata store: the
+// embedded DuckDB store, or PostgreSQL shared by several nodes.
+type metaStore interface {
+	api.Meta
+	auth.Storage
+	rules.Outbox
+	PutSLO(ctx context.Context, name string, body []byte) error
+	DeleteSLO(ctx context.Context, name string) error
+	SLOs(ctx context.Context) (map[string][]byte, error)
+	PutAlert(ctx context.Context, id, slo string, started time.Time, open bool, body []byte, owed ...store.Owed) error
+	Alerts(ctx context.Context, slo string, openOnly bool, limit int) ([][]byte, error)
+	DropRunsBefore(ctx context.Context, t time.Time) (int64, error)
+	Lease(ctx context.Context, name, holder string, ttl time.Duration) (held bool, until time.Time, err error)
+	Release(ctx context.Context, name, holder string) error
+	Close() error
+}
+
+// ruleStore gives the alert rules the counts of one store and the
+// definitions and episodes of the other.
+type ruleStore struct {
+	events eventStore
+	metaStore
+}
+
+func (r ruleStore) SetCounter(ctx context.Context, c store.Counter, backfill bool, install func([]store.MinuteCount)) error {
+	return r.events.SetCounter(ctx, c, backfill, install)
+}
+
+func (r ruleStore) RemoveCounter(ctx context.Context, name string) error {
+	return r.events.RemoveCounter(ctx, name)
+}
+
+func (r ruleStore) OnCounts(f func([]store.MinuteCount)) { r.events.OnCounts(f) }
+
+// ForgetCounter lets rules stop following a counter another node removed,
+// on an event store shared by the nodes (the embedded one is not).
+func (r ruleStore) ForgetCounter(name string) {
+	if f, ok := r.events.(interface{ ForgetCounter(string) }); ok {
+		f.ForgetCounter(name)
+	}
+}
+
+// stores are an environment's two stores; duck is set when both are the
+// embedded one.
+type stores struct {
+	events eventStore
+	meta   metaStore
+	duck   *duckdb.Store
+}
+
+func embedded(st *duckdb.Store) stores { return stores{events: st, meta: st, duck: st} }
+
+// close closes the stores (once when they are one).
+func (s stores) close() error {
+	if s.duck != nil {
+		return s.duck.Close()
+	}
+	return errors.Join(s.events.Close(), s.meta.Close())
+}
+
+// shared says whether several nodes may share the stores.
+func (s stores) shared() bool { return s.duck == nil }
+
+// openShared opens ClickHouse (events) and PostgreSQL (metadata) for a
+// node of several. Both addresses are needed: a node's embedded metadata
+// would not be seen by the others, and embedded events cannot be shared.
+func openShared(ctx context.Context, storeURL, metaURL string, maxColumns int, retention time.Duration) (stores, error) {
+	switch {
+	case storeURL == "" && metaURL == "":
+		return stores{}, nil
+	case !strings.HasPrefix(storeURL, "clickhouse://"):
+		return stores{}, fmt.Errorf("--store: want clickhouse://HOST:9000/DATABASE with --meta postgres://…, got %q", storeURL)
+	case !strings.HasPrefix(metaURL, "postgres://") && !strings.HasPrefix(metaURL, "postgresql://"):
+		return stores{}, fmt.Errorf("--meta: want postgres://USER@HOST:5432/DATABASE with --store clickhouse://…, got %q", metaURL)
+	}
+	addr, opts, err := clickhouse.ParseURL(storeURL)
+	if err != nil {
+		return stores{}, fmt.Errorf("--store: %w", err)
+	}
+	opts.MaxColumns, opts.Retention = maxColumns, retention
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ev, err := clickhouse.Open(octx, addr, opts)
+	if err != nil {
+		return stores{}, fmt.Errorf("--store: %w", err)
+	}
+	meta, err := postgres.Open(octx, metaURL)
+	if err != nil {
+		ev.Close()
+		return stores{}, fmt.Errorf("--meta: %w", err)
+	}
+	return stores{events: ev, meta: meta}, nil
+}
+
+// nodeID names this node as the holder of the alert lease.
+func nodeID(listen string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%s/%d", host, listen, os.Getpid())
+}
