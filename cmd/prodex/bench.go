@@ -30,12 +30,15 @@ func benchIngestCmd() *cobra.Command {
 	var ds string
 	cmd := &cobra.Command{
 		Use:   "ingest",
-		Short: "Send synthetic wide events through /1/batch (gzip JSON) and report events/s",
+		Short: "Send synthetic wide events through /1/batch (gzip JSON) and report events/s (--server A,B spreads them over several nodes)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if c.key == "" {
 				return fmt.Errorf("no API key: pass --key or set PRODEX_KEY")
 			}
+			// Several nodes (--server A,B): SLOs go to the first.
+			nodes := strings.Split(c.server, ",")
+			c.server = nodes[0]
 			// SLOs on the dataset make each commit count their SLIs too.
 			for i := 0; i < slos; i++ {
 				name := fmt.Sprintf("bench-%02d", i)
@@ -54,9 +57,12 @@ func benchIngestCmd() *cobra.Command {
 				bodies[i] = benchBatch(rng, now, i*batch, batch, fields)
 			}
 			var sent, rejected atomic.Int64
-			url := strings.TrimRight(c.server, "/") + "/1/batch/" + ds
+			var urls []string // one per node: requests take turns
+			for _, srv := range nodes {
+				urls = append(urls, strings.TrimRight(srv, "/")+"/1/batch/"+ds)
+			}
 			headers := map[string]string{"X-Honeycomb-Team": c.key, "Content-Type": "application/json", "Content-Encoding": "gzip"}
-			el, retries, err := postAll(url, headers, bodies, int64(events/batch), workers, func(body []byte) error {
+			el, retries, err := postAll(urls, headers, bodies, int64(events/batch), workers, func(body []byte) error {
 				var st []struct{ Status int }
 				json.Unmarshal(body, &st)
 				for _, s := range st {
@@ -71,8 +77,8 @@ func benchIngestCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("events %d acknowledged, %d rejected, %d retried batches (429) in %.2fs: %.0f events/s (batch %d, %d fields, gzip JSON, %d workers)\n",
-				sent.Load(), rejected.Load(), retries, el.Seconds(), float64(sent.Load())/el.Seconds(), batch, fields, workers)
+			fmt.Printf("events %d acknowledged, %d rejected, %d retried batches (429) in %.2fs: %.0f events/s (batch %d, %d fields, gzip JSON, %d workers, %d node(s))\n",
+				sent.Load(), rejected.Load(), retries, el.Seconds(), float64(sent.Load())/el.Seconds(), batch, fields, workers, len(urls))
 			if pid > 0 {
 				if hwm, err := peakRSS(pid); err == nil {
 					fmt.Printf("server peak RSS %s\n", hwm)
@@ -98,17 +104,18 @@ func benchIngestCmd() *cobra.Command {
 // each answered after its commit: a 429 or 503 is retried after a pause,
 // another non-200 stops the run. check reads each 200 answer's body. It
 // returns the time taken and the retries.
-func postAll(url string, headers map[string]string, bodies [][]byte, total int64, workers int, check func([]byte) error) (time.Duration, int64, error) {
-	return postWhile(url, headers, bodies, workers, func(i int64, _ time.Duration) bool { return i < total }, check)
+func postAll(urls []string, headers map[string]string, bodies [][]byte, total int64, workers int, check func([]byte) error) (time.Duration, int64, error) {
+	return postWhile(urls, headers, bodies, workers, func(i int64, _ time.Duration) bool { return i < total }, check)
 }
 
 // postAllFor is postAll for a duration rather than a number of requests.
 func postAllFor(url string, headers map[string]string, bodies [][]byte, d time.Duration, workers int, check func([]byte) error) (time.Duration, int64, error) {
-	return postWhile(url, headers, bodies, workers, func(_ int64, el time.Duration) bool { return el < d }, check)
+	return postWhile([]string{url}, headers, bodies, workers, func(_ int64, el time.Duration) bool { return el < d }, check)
 }
 
-// postWhile posts request i while more(i, time elapsed) holds.
-func postWhile(url string, headers map[string]string, bodies [][]byte, workers int, more func(i int64, el time.Duration) bool, check func([]byte) error) (time.Duration, int64, error) {
+// postWhile posts request i, to urls[i mod len(urls)], while more(i, time
+// elapsed) holds.
+func postWhile(urls []string, headers map[string]string, bodies [][]byte, workers int, more func(i int64, el time.Duration) bool, check func([]byte) error) (time.Duration, int64, error) {
 	var next, retries atomic.Int64
 	var firstErr atomic.Value
 	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
@@ -120,7 +127,7 @@ func postWhile(url string, headers map[string]string, bodies [][]byte, workers i
 			defer wg.Done()
 			for i := next.Add(1) - 1; more(i, time.Since(start)) && firstErr.Load() == nil; i = next.Add(1) - 1 {
 				for {
-					req, _ := http.NewRequest("POST", url, bytes.NewReader(bodies[i%int64(len(bodies))]))
+					req, _ := http.NewRequest("POST", urls[i%int64(len(urls))], bytes.NewReader(bodies[i%int64(len(bodies))]))
 					for k, v := range headers {
 						req.Header.Set(k, v)
 					}

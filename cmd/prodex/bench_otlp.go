@@ -42,7 +42,7 @@ to a running server's OTLP/HTTP endpoint, each answered after its commit.`,
 			if compress {
 				headers["Content-Encoding"] = "gzip"
 			}
-			el, retries, err := postAll(url+"/v1/traces", headers, bodies, int64(spans/batch), workers, func(body []byte) error {
+			el, retries, err := postAll([]string{url + "/v1/traces"}, headers, bodies, int64(spans/batch), workers, func(body []byte) error {
 				r := ptraceotlp.NewExportResponse()
 				if err := r.UnmarshalProto(body); err != nil || r.PartialSuccess().RejectedSpans() > 0 {
 					return fmt.Errorf("rejected spans: %v %s", err, r.PartialSuccess().ErrorMessage())
