@@ -32,7 +32,8 @@ fi
 
 if [ ! -d "$dir/pg" ]; then
   mkdir -p "$dir/pg"
-  [ "$(id -u)" = 0 ] && chown postgres "$dir/pg"
+  # PostgreSQL refuses to run as root: its directory is the postgres user's.
+  if [ "$(id -u)" = 0 ]; then chown postgres "$dir/pg"; chmod a+x "$dir"; fi
   as_pg "$pgbin/initdb" -D "$dir/pg" -U prodex --auth=trust >/dev/null
 fi
 as_pg "$pgbin/pg_ctl" -D "$dir/pg" -l "$dir/pg/server.log" -o "-p 15432 -c listen_addresses=127.0.0.1 -c unix_socket_directories=''" -w start >/dev/null

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -98,10 +101,23 @@ spec:
 	if leader == a {
 		follower = b
 	}
-	// Let the page settle, then kill the leader mid-episode.
+	// Let the page settle, then kill the leader mid-episode, while a
+	// client keeps sending it events: what it acknowledged must be stored.
 	time.Sleep(time.Second)
+	acked := make(chan int)
+	go func() {
+		n := 0
+		for postGood(leader.url, made.Secret, "multi", 100) {
+			n += 100
+		}
+		acked <- n
+	}()
+	time.Sleep(300 * time.Millisecond)
 	leader.kill9()
 	killed := time.Now()
+	n := <-acked
+	sent += n
+	t.Logf("the leader acknowledged %d events in its last 300 ms", n)
 
 	// The follower takes over: it pages no more, and once traffic
 	// recovers (200 bad events in 50,400: every page rule's burn rate
@@ -147,4 +163,31 @@ func awaitCode(t *testing.T, what string, d time.Duration, f func() int, code in
 		}
 	}
 	t.Fatalf("%s: still %d after %s, want %d", what, got, d, code)
+}
+
+// postGood sends n good events in one batch and reports whether every one
+// was acknowledged.
+func postGood(base, key, ds string, n int) bool {
+	evs := make([]map[string]any, n)
+	for i := range evs {
+		evs[i] = map[string]any{"data": map[string]any{"status_code": 200}}
+	}
+	body, _ := json.Marshal(evs)
+	req, _ := http.NewRequest("POST", base+"/1/batch/"+ds, bytes.NewReader(body))
+	req.Header.Set("X-Honeycomb-Team", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var st []struct{ Status int }
+	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&st) != nil || len(st) != n {
+		return false
+	}
+	for _, s := range st {
+		if s.Status != 202 {
+			return false
+		}
+	}
+	return true
 }
