@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"sort"
+	"time"
+)
 
 // The value types of the metadata store live here rather than in one
 // store's package, so that every metadata store (the embedded DuckDB one,
@@ -48,4 +51,15 @@ type MinuteCount struct {
 	Name                    string
 	Minute                  int64 // Unix time / 60
 	Eligible, Good, Invalid int64
+}
+
+// SortCounts orders counts by SLO, then minute, as the stores hand them
+// over.
+func SortCounts(cs []MinuteCount) {
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].Name != cs[j].Name {
+			return cs[i].Name < cs[j].Name
+		}
+		return cs[i].Minute < cs[j].Minute
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -433,11 +432,6 @@ func (s *Store) readCounts(ctx context.Context, ks []*counter, recent bool) ([]s
 	for _, c := range totals {
 		out = append(out, *c)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Name != out[j].Name {
-			return out[i].Name < out[j].Name
-		}
-		return out[i].Minute < out[j].Minute
-	})
+	store.SortCounts(out)
 	return out, nil
 }

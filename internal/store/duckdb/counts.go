@@ -474,12 +474,7 @@ func (s *Store) tally(ctx context.Context, cs []*counter, src string, args ...an
 		c.Name = cs[k.k].Name
 		out = append(out, *c)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Name != out[j].Name {
-			return out[i].Name < out[j].Name
-		}
-		return out[i].Minute < out[j].Minute
-	})
+	store.SortCounts(out)
 	return out, nil
 }
 
