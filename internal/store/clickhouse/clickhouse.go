@@ -125,9 +125,11 @@ func safeName(s string) bool {
 // Store is the ClickHouse event store.
 type Store struct {
 	opts    Options
-	db      *sql.DB       // the server named in the address: queries, catalog
-	shards  []*sql.DB     // every shard, in cluster order (db alone without a cluster)
-	writers []driver.Conn // native connections to the shards, for inserts
+	db         *sql.DB       // the server named in the address: queries, catalog
+	servers    []server      // every replica of every shard, for DDL
+	shards     []*sql.DB     // every shard's first replica, in cluster order (db alone without a cluster)
+	writers    []driver.Conn // native connections to the shards, for inserts
+	replicated bool          // the shards have replicas: Replicated* tables
 
 	wmu  sync.Mutex // one write at a time from this node
 	next int        // shard the next write goes to
@@ -175,8 +177,13 @@ func (f *field) typ() schema.Type {
 	return schema.Boolean
 }
 
-func options(addr string) *ch.Options {
-	return &ch.Options{
+// options are the client options for addr. With replicas, a query must
+// not prefer the server it runs on when that is not the replica writes go
+// to: the others lag behind it by the replication delay. (Which replica
+// of a remote shard a query reads is the server profile's load_balancing,
+// a setting this client cannot send to 18.16: see the README.)
+func options(addr string, replicated bool) *ch.Options {
+	o := &ch.Options{
 		Addr:     []string{addr},
 		Protocol: ch.Native,
 		Auth:     ch.Auth{Database: "default", Username: "default"},
@@ -185,10 +192,14 @@ func options(addr string) *ch.Options {
 		DialTimeout:  10 * time.Second,
 		MaxOpenConns: 16,
 	}
+	if replicated {
+		o.Settings = ch.Settings{"prefer_localhost_replica": 0}
+	}
+	return o
 }
 
-func open(addr string) *sql.DB {
-	db := ch.OpenDB(options(addr))
+func open(addr string, replicated bool) *sql.DB {
+	db := ch.OpenDB(options(addr, replicated))
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(4)
 	return db
@@ -207,29 +218,50 @@ func Open(ctx context.Context, addr string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("clickhouse cluster name %q may only hold letters, digits and '_'", opts.Cluster)
 	}
 	s := &Store{opts: opts, datasets: map[string]*dataset{}, stop: make(chan struct{}), done: make(chan struct{})}
-	boot := open(addr)
+	boot := open(addr, false)
 	if err := boot.PingContext(ctx); err != nil {
 		boot.Close()
 		return nil, fmt.Errorf("clickhouse %s: %w", addr, err)
 	}
-	addrs := []string{addr}
+	servers := []serverAddr{{addr: addr, shard: 1, replica: 1}}
 	if opts.Cluster != "" {
 		var err error
-		if addrs, err = clusterShards(ctx, boot, opts.Cluster); err != nil {
+		if servers, err = clusterServers(ctx, boot, opts.Cluster); err != nil {
 			boot.Close()
 			return nil, err
 		}
 	}
 	boot.Close()
-	s.db = open(addr)
-	for _, a := range addrs {
-		s.shards = append(s.shards, open(a))
-		w, err := ch.Open(options(a))
+	for _, a := range servers {
+		s.replicated = s.replicated || a.replica > 1
+	}
+	s.db = open(addr, s.replicated)
+	for _, a := range servers {
+		srv := server{db: open(a.addr, s.replicated), shard: a.shard, first: a.replica == 1}
+		s.servers = append(s.servers, srv)
+		if a.replica > 1 {
+			continue
+		}
+		// The shard's first replica takes its writes and reads.
+		s.shards = append(s.shards, srv.db)
+		w, err := ch.Open(options(a.addr, s.replicated))
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("clickhouse %s: %w", a, err)
+			return nil, fmt.Errorf("clickhouse %s: %w", a.addr, err)
 		}
 		s.writers = append(s.writers, w)
+	}
+	if s.replicated {
+		for i, a := range servers {
+			// Replica names are written into DDL: a server's address,
+			// from the server's own cluster config, kept to safe
+			// characters.
+			s.servers[i].name = strings.NewReplacer(":", "_", "[", "", "]", "").Replace(a.addr)
+			if !safeReplica(s.servers[i].name) {
+				s.Close()
+				return nil, fmt.Errorf("clickhouse cluster %q: replica address %q has characters other than letters, digits, '.', '-' and ':'", opts.Cluster, a.addr)
+			}
+		}
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
@@ -243,28 +275,40 @@ func Open(ctx context.Context, addr string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// clusterShards returns one address per shard of a cluster (its first
-// replica: the shard's other replicas receive its writes by replication).
-func clusterShards(ctx context.Context, db *sql.DB, cluster string) ([]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT shard_num, host_address, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num`, cluster)
+// serverAddr is one server of a cluster: a replica of a shard.
+type serverAddr struct {
+	addr           string
+	shard, replica int // from 1
+}
+
+// server is a connection to one server of the cluster, for DDL, which
+// every server runs for itself; name is its replica name in replicated
+// tables ("" when the shards have one replica each).
+type server struct {
+	db    *sql.DB
+	shard int
+	first bool // the shard's first replica
+	name  string
+}
+
+// clusterServers lists the servers of a cluster, by shard and replica.
+// The first replica of each shard takes its writes; with several
+// replicas, the tables replicate them to the others through ZooKeeper.
+func clusterServers(ctx context.Context, db *sql.DB, cluster string) ([]serverAddr, error) {
+	rows, err := db.QueryContext(ctx, `SELECT shard_num, replica_num, host_address, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num`, cluster)
 	if err != nil {
 		return nil, fmt.Errorf("read cluster %q: %w", cluster, err)
 	}
 	defer rows.Close()
-	var out []string
-	last := uint32(0)
+	var out []serverAddr
 	for rows.Next() {
-		var shard uint32
+		var shard, replica uint32
 		var host string
 		var port uint16
-		if err := rows.Scan(&shard, &host, &port); err != nil {
+		if err := rows.Scan(&shard, &replica, &host, &port); err != nil {
 			return nil, err
 		}
-		if shard == last {
-			continue
-		}
-		last = shard
-		out = append(out, hostPort(host, port))
+		out = append(out, serverAddr{addr: hostPort(host, port), shard: int(shard), replica: int(replica)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -297,8 +341,8 @@ func (s *Store) Close() error {
 	if err := s.SaveLastSeen(context.Background()); err != nil {
 		errs = append(errs, err)
 	}
-	for _, db := range s.shards {
-		errs = append(errs, db.Close())
+	for _, srv := range s.servers {
+		errs = append(errs, srv.db.Close())
 	}
 	for _, w := range s.writers {
 		errs = append(errs, w.Close())
@@ -355,15 +399,16 @@ func (s *Store) readTable(ds string) string {
 
 func ident(s string) string { return "`" + s + "`" }
 
-// migrate creates the database and the catalog tables on every shard.
+// migrate creates the database and the catalog tables on every server.
 func (s *Store) migrate(ctx context.Context) error {
-	for _, db := range s.shards {
+	for _, srv := range s.servers {
+		db := srv.db
 		for _, q := range []string{
 			`CREATE DATABASE IF NOT EXISTS ` + ident(s.opts.Database),
-			`CREATE TABLE IF NOT EXISTS ` + s.qualified("px_datasets") + ` (name String, created_us Int64, retention_s Int64, version Int64) ENGINE = ReplacingMergeTree(version) ORDER BY name`,
-			`CREATE TABLE IF NOT EXISTS ` + s.qualified("px_columns") + ` (dataset String, name String, created_us Int64, seen_us Int64) ENGINE = ReplacingMergeTree(seen_us) ORDER BY (dataset, name)`,
+			`CREATE TABLE IF NOT EXISTS ` + s.qualified("px_datasets") + ` (name String, created_us Int64, retention_s Int64, version Int64) ENGINE = ` + s.engine(srv, "px_datasets", "ReplacingMergeTree", "version") + ` ORDER BY name`,
+			`CREATE TABLE IF NOT EXISTS ` + s.qualified("px_columns") + ` (dataset String, name String, created_us Int64, seen_us Int64) ENGINE = ` + s.engine(srv, "px_columns", "ReplacingMergeTree", "seen_us") + ` ORDER BY (dataset, name)`,
 			// See counts.go.
-			`CREATE TABLE IF NOT EXISTS ` + s.qualified(countsTable) + ` (slo String, gen String, minute Int64, pb UInt64, ver UInt64, at UInt32, eligible Int64, good Int64, invalid Int64) ENGINE = ReplacingMergeTree(ver) PARTITION BY intDiv(minute, 1440 * 7) ORDER BY (slo, gen, minute, pb)`,
+			`CREATE TABLE IF NOT EXISTS ` + s.qualified(countsTable) + ` (slo String, gen String, minute Int64, pb UInt64, ver UInt64, at UInt32, eligible Int64, good Int64, invalid Int64) ENGINE = ` + s.engine(srv, countsTable, "ReplacingMergeTree", "ver") + ` PARTITION BY intDiv(minute, 1440 * 7) ORDER BY (slo, gen, minute, pb)`,
 		} {
 			if _, err := db.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("clickhouse schema: %w", err)
@@ -390,7 +435,42 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// each runs f on every shard.
+// engine is the table engine kind(args) on srv, replicated when the
+// shards have replicas: the replicas of a shard share a ZooKeeper path
+// made of the database, the table and the shard number.
+func (s *Store) engine(srv server, table, kind, args string) string {
+	if !s.replicated {
+		return kind + "(" + args + ")"
+	}
+	zk := "'/clickhouse/prodex/" + s.opts.Database + "/" + table + "/" + strconv.Itoa(srv.shard) + "', '" + srv.name + "'"
+	if args != "" {
+		zk += ", " + args
+	}
+	return "Replicated" + kind + "(" + zk + ")"
+}
+
+func safeReplica(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// everyServer runs f on every server, each replica of each shard: for
+// DDL, which replicated tables do not carry to the other replicas
+// (CREATE, Distributed tables, materialized views).
+func (s *Store) everyServer(ctx context.Context, f func(srv server) error) error {
+	for _, srv := range s.servers {
+		if err := f(srv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// each runs f on every shard (its first replica).
 func (s *Store) each(ctx context.Context, f func(db *sql.DB) error) error {
 	for _, db := range s.shards {
 		if err := f(db); err != nil {

@@ -199,7 +199,9 @@ func (s *Store) ensureView(ctx context.Context, k *counter, others bool) error {
 	if name == k.view && !others {
 		return nil
 	}
-	err = s.each(ctx, func(db *sql.DB) error {
+	// Every replica: an insert counts on the replica it went to.
+	err = s.everyServer(ctx, func(srv server) error {
+		db := srv.db
 		if _, err := db.ExecContext(ctx, "CREATE MATERIALIZED VIEW IF NOT EXISTS "+s.qualified(name)+" TO "+s.qualified(countsTable)+" AS "+q); err != nil && !exists(err) {
 			return err
 		}
@@ -273,10 +275,13 @@ func (s *Store) RemoveCounter(ctx context.Context, name string) error {
 	defer s.counts.mu.Unlock()
 	delete(s.counts.counters, name)
 	key := hash(name)
+	err := s.everyServer(ctx, func(srv server) error {
+		return s.dropViews(ctx, srv.db, key, func(string) bool { return true })
+	})
+	if err != nil {
+		return err
+	}
 	return s.each(ctx, func(db *sql.DB) error {
-		if err := s.dropViews(ctx, db, key, func(string) bool { return true }); err != nil {
-			return err
-		}
 		// key is a hash: hex digits only.
 		_, err := db.ExecContext(ctx, "ALTER TABLE "+s.qualified(countsTable)+" DELETE WHERE slo = '"+key+"'")
 		return err

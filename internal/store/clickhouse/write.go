@@ -293,12 +293,13 @@ func (s *Store) dataset(ctx context.Context, name string, now time.Time) (*datas
 	return ds, nil
 }
 
-// createTables creates a dataset's tables on every shard where missing.
+// createTables creates a dataset's tables on every server where missing.
 // Until its catalog row is written the dataset is not listed.
 func (s *Store) createTables(ctx context.Context, name string) error {
 	local, dist := s.qualified(tableName(name)), s.qualified(distName(name))
-	err := s.each(ctx, func(db *sql.DB) error {
-		if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+local+` (ts Int64, sr Int64, pb UInt64) ENGINE = MergeTree() PARTITION BY intDiv(ts, `+fmt.Sprint(usPerDay)+`) ORDER BY ts`); err != nil {
+	err := s.everyServer(ctx, func(srv server) error {
+		db := srv.db
+		if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+local+` (ts Int64, sr Int64, pb UInt64) ENGINE = `+s.engine(srv, tableName(name), "MergeTree", "")+` PARTITION BY intDiv(ts, `+fmt.Sprint(usPerDay)+`) ORDER BY ts`); err != nil {
 			return err
 		}
 		if s.opts.Cluster == "" {
@@ -314,7 +315,9 @@ func (s *Store) createTables(ctx context.Context, name string) error {
 }
 
 // ensureColumns adds the typed columns a batch writes that the dataset
-// lacks, on every shard's local table and then its Distributed table.
+// lacks, on every shard's local table and then on every server's
+// Distributed table. A replicated table takes the column on its first
+// replica and carries it to the others itself.
 func (s *Store) ensureColumns(ctx context.Context, ds *dataset, need map[string]newCol, now time.Time) error {
 	s.mu.RLock()
 	var add []string
@@ -330,9 +333,13 @@ func (s *Store) ensureColumns(ctx context.Context, ds *dataset, need map[string]
 	sort.Strings(add)
 	for _, col := range add {
 		name, typ := need[col].field, need[col].typ
-		err := s.each(ctx, func(db *sql.DB) error {
-			for _, t := range s.tables(ds.name) {
-				if _, err := db.ExecContext(ctx, "ALTER TABLE "+t+" ADD COLUMN "+ident(col)+" "+chType[typ]); err != nil && !exists(err) {
+		err := s.everyServer(ctx, func(srv server) error {
+			tables := s.tables(ds.name)
+			if !srv.first {
+				tables = tables[1:]
+			}
+			for _, t := range tables {
+				if _, err := srv.db.ExecContext(ctx, "ALTER TABLE "+t+" ADD COLUMN "+ident(col)+" "+chType[typ]); err != nil && !exists(err) {
 					return err
 				}
 			}
