@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,21 +18,29 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
-// ClickHouseClusterName is the remote_servers cluster that every shard
-// started by ClickHouse knows, listing all the shards of the test.
+// ClickHouseClusterName is the remote_servers cluster that every server
+// started by ClickHouse or ClickHouseReplicated knows, listing all the
+// shards of the test (and, for ClickHouseReplicated, their replicas).
 const ClickHouseClusterName = "prodex"
 
-// ClickHouseCluster describes shard servers started by ClickHouse. Each
-// shard accepts user "default" with no password, from loopback only.
+// ClickHouseCluster describes the servers started by ClickHouse or
+// ClickHouseReplicated. Each server accepts user "default" with no
+// password, from loopback only.
 type ClickHouseCluster struct {
 	// Cluster is the remote_servers cluster name naming every shard, for
-	// Distributed(Cluster, db, table, key) tables and ON CLUSTER.
+	// Distributed(Cluster, db, table, key) tables, and, with ZooKeeper
+	// (ClickHouseReplicated), for ON CLUSTER.
 	Cluster string
-	// Addrs holds the native protocol host:port of each shard, in shard order
-	// (the order of the shards in the cluster).
+	// Replicas is the number of replicas of each shard: 1 for ClickHouse.
+	Replicas int
+	// Addrs holds the native protocol host:port of every server, shard-major:
+	// shard 1 replica 1, shard 1 replica 2, …, shard 2 replica 1, … (the
+	// order of the cluster's shards and replicas). Shard s (from 1) replica
+	// r (from 1) is Addrs[(s-1)*Replicas+(r-1)]; with one replica per shard
+	// (ClickHouse), Addrs[i] is shard i+1.
 	Addrs []string
-	// HTTPAddrs holds the HTTP interface host:port of each shard, in shard
-	// order.
+	// HTTPAddrs holds the HTTP interface host:port of every server, in the
+	// order of Addrs.
 	HTTPAddrs []string
 }
 
@@ -39,6 +48,7 @@ type ClickHouseCluster struct {
 // its own temp data dir (t.TempDir()), all configured with a remote_servers
 // cluster (name returned) listing every shard, waits until each answers a
 // native-protocol ping, and stops them (SIGTERM, then kill) in t.Cleanup.
+// There is no ZooKeeper, so no replicated tables: see ClickHouseReplicated.
 //
 // It runs clickhouse-server from PATH, /usr/sbin or /usr/bin (Debian's
 // clickhouse-server package; the config uses the <yandex> root element of
@@ -52,39 +62,34 @@ func ClickHouse(t testing.TB, n int) *ClickHouseCluster {
 	if n < 1 {
 		t.Fatalf("testserver.ClickHouse: need at least one shard, got %d", n)
 	}
-	bin, err := findBinary("clickhouse-server", "/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server")
-	if err != nil {
-		t.Fatalf("testserver: clickhouse-server not found in PATH, /usr/sbin or /usr/bin. "+
-			"Install it with `apt-get install clickhouse-server` (./scripts/test.sh does), "+
-			"or set %s=1 to skip the tests that need database servers.", NoServersEnv)
-	}
-	dirs := make([]string, n)
-	for i := range dirs {
-		dirs[i] = t.TempDir() // before the stop cleanup, so removed after the servers stopped
-	}
-	began := time.Now()
-	for attempt := 1; ; attempt++ {
-		c, procs, err := startClickHouse(bin, dirs, attempt)
-		if err == nil {
-			t.Cleanup(func() { stopAll(t, procs, syscall.SIGTERM) })
-			t.Logf("testserver: %d ClickHouse shard(s) answering after %v: %s", n,
-				time.Since(began).Round(time.Millisecond), strings.Join(c.Addrs, ", "))
-			return c
-		}
-		retry := false
-		for _, p := range procs {
-			retry = retry || p.portTaken()
-		}
-		stopAll(t, procs, syscall.SIGKILL)
-		if !retry || attempt == portAttempts {
-			t.Fatalf("testserver: starting %d ClickHouse shard(s): %v", n, err)
-		}
-	}
+	return startClickHouseCluster(t, n, 1, "")
 }
 
-// startClickHouse writes the configs and starts a server in each dir
-// (using a fresh subdirectory per attempt), then pings every shard. On error
-// it returns the processes it started, for the caller to stop.
+// ClickHouseReplicated starts a ZooKeeper (as ZooKeeper does) and
+// shards×replicas ClickHouse servers (both ≥ 1) using it, as ClickHouse
+// starts its shards. Every server knows the cluster ClickHouseClusterName of
+// all the shards, each with internal_replication (a Distributed table writes
+// a row to one replica of its shard, and replication copies it to the
+// others), and has the macros {shard} (1, 2, …) and {replica} (r1, r2, …),
+// so that one statement creates the table on every server:
+//
+//	ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/db/t', '{replica}')
+//
+// The servers fetch parts from each other over their interserver HTTP
+// ports, on loopback. ON CLUSTER queries work (distributed_ddl, in
+// ZooKeeper). The servers stop before ZooKeeper does.
+func ClickHouseReplicated(t testing.TB, shards, replicas int) *ClickHouseCluster {
+	t.Helper()
+	skipWithoutServers(t)
+	if shards < 1 || replicas < 1 {
+		t.Fatalf("testserver.ClickHouseReplicated: need at least one shard and one replica, got %d and %d", shards, replicas)
+	}
+	// Started first, so stopped last (cleanups run last-in first-out): a
+	// server shutting down still talks to ZooKeeper.
+	zk := ZooKeeper(t)
+	return startClickHouseCluster(t, shards, replicas, zk)
+}
+
 // ClickHouseDB starts one ClickHouse server, as ClickHouse(t, 1) does,
 // and returns a database/sql client of it, closed when the test ends.
 func ClickHouseDB(t testing.TB) *sql.DB {
@@ -95,16 +100,77 @@ func ClickHouseDB(t testing.TB) *sql.DB {
 	return db
 }
 
-func startClickHouse(bin string, dirs []string, attempt int) (*ClickHouseCluster, []*proc, error) {
+// startClickHouseCluster starts shards×replicas servers using the
+// ZooKeeper at zk ("" for none, and then replicas is 1), retrying with
+// other ports when one was taken, and stops them in t.Cleanup.
+func startClickHouseCluster(t testing.TB, shards, replicas int, zk string) *ClickHouseCluster {
+	t.Helper()
+	bin, err := findBinary("clickhouse-server", "/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server")
+	if err != nil {
+		t.Fatalf("testserver: clickhouse-server not found in PATH, /usr/sbin or /usr/bin. "+
+			"Install it with `apt-get install clickhouse-server` (./scripts/test.sh does), "+
+			"or set %s=1 to skip the tests that need database servers.", NoServersEnv)
+	}
+	n := shards * replicas
+	what := fmt.Sprintf("%d ClickHouse shard(s)", shards)
+	if zk != "" {
+		what = fmt.Sprintf("%d ClickHouse shard(s) × %d replica(s)", shards, replicas)
+	}
+	dirs := make([]string, n)
+	for i := range dirs {
+		dirs[i] = t.TempDir() // before the stop cleanup, so removed after the servers stopped
+	}
+	began := time.Now()
+	for attempt := 1; ; attempt++ {
+		c, procs, err := startClickHouse(bin, dirs, replicas, zk, attempt)
+		if err == nil {
+			t.Cleanup(func() { stopAll(t, procs, syscall.SIGTERM) })
+			t.Logf("testserver: %s answering after %v: %s", what,
+				time.Since(began).Round(time.Millisecond), strings.Join(c.Addrs, ", "))
+			return c
+		}
+		retry := false
+		for _, p := range procs {
+			retry = retry || p.portTaken()
+		}
+		stopAll(t, procs, syscall.SIGKILL)
+		if !retry || attempt == portAttempts {
+			t.Fatalf("testserver: starting %s: %v", what, err)
+		}
+	}
+}
+
+// clickHouseNode is one server of a test cluster and its ports.
+type clickHouseNode struct {
+	shard, replica int // from 1
+	tcp, http      int
+	interserver    int // 0 without ZooKeeper
+}
+
+// startClickHouse writes the configs and starts a server in each dir
+// (using a fresh subdirectory per attempt; len(dirs) is a multiple of
+// replicas, the dirs shard-major), then pings every server. On error it
+// returns the processes it started, for the caller to stop.
+func startClickHouse(bin string, dirs []string, replicas int, zk string, attempt int) (*ClickHouseCluster, []*proc, error) {
 	n := len(dirs)
-	ports, err := freePorts(2 * n)
+	perNode := 2
+	if zk != "" {
+		perNode = 3
+	}
+	ports, err := freePorts(perNode * n)
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &ClickHouseCluster{Cluster: ClickHouseClusterName}
-	for i := range n {
-		c.Addrs = append(c.Addrs, "127.0.0.1:"+strconv.Itoa(ports[2*i]))
-		c.HTTPAddrs = append(c.HTTPAddrs, "127.0.0.1:"+strconv.Itoa(ports[2*i+1]))
+	c := &ClickHouseCluster{Cluster: ClickHouseClusterName, Replicas: replicas}
+	nodes := make([]clickHouseNode, n)
+	for i := range nodes {
+		nodes[i] = clickHouseNode{shard: i/replicas + 1, replica: i%replicas + 1,
+			tcp: ports[perNode*i], http: ports[perNode*i+1]}
+		if zk != "" {
+			nodes[i].interserver = ports[perNode*i+2]
+		}
+		c.Addrs = append(c.Addrs, "127.0.0.1:"+strconv.Itoa(nodes[i].tcp))
+		c.HTTPAddrs = append(c.HTTPAddrs, "127.0.0.1:"+strconv.Itoa(nodes[i].http))
 	}
 	var procs []*proc
 	for i, base := range dirs {
@@ -116,19 +182,23 @@ func startClickHouse(bin string, dirs []string, attempt int) (*ClickHouseCluster
 			return nil, procs, err
 		}
 		config := filepath.Join(dir, "config.xml")
-		if err := os.WriteFile(config, []byte(clickHouseConfig(dir, ports[2*i], ports[2*i+1], ports)), 0o644); err != nil {
+		if err := os.WriteFile(config, []byte(clickHouseConfig(dir, nodes[i], nodes, zk)), 0o644); err != nil {
 			return nil, procs, err
 		}
 		cmd := exec.Command(bin, "--config-file="+config)
 		cmd.Dir = dir
-		p, err := startProc(fmt.Sprintf("clickhouse-server shard %d (%s)", i+1, c.Addrs[i]), cmd,
-			filepath.Join(dir, "console.log"), syscall.SIGKILL, filepath.Join(dir, "server.log"))
+		name := fmt.Sprintf("clickhouse-server shard %d (%s)", nodes[i].shard, c.Addrs[i])
+		if zk != "" {
+			name = fmt.Sprintf("clickhouse-server shard %d replica %d (%s)", nodes[i].shard, nodes[i].replica, c.Addrs[i])
+		}
+		p, err := startProc(name, cmd, filepath.Join(dir, "console.log"), syscall.SIGKILL,
+			filepath.Join(dir, "server.log"))
 		if err != nil {
 			return nil, procs, err
 		}
 		procs = append(procs, p)
 	}
-	// The shards start at the same time; ping them one after the other.
+	// The servers start at the same time; ping them one after the other.
 	for i, p := range procs {
 		if err := p.waitReady(func() error { return pingClickHouse(c.Addrs[i]) }); err != nil {
 			return nil, procs, err
@@ -170,26 +240,51 @@ func stopAll(t testing.TB, procs []*proc, sig syscall.Signal) {
 	}
 }
 
-// clickHouseConfig is the server config of one shard listening on tcpPort
-// and httpPort, its files all in dir, knowing the cluster of the shards at
-// the native ports allPorts[0], allPorts[2], … (allPorts alternates native
-// and HTTP ports, as chosen by startClickHouse).
+// clickHouseConfig is the server config of node, its files all in dir,
+// knowing the cluster of all the nodes (shard-major, as chosen by
+// startClickHouse) and, unless zk is "", using the ZooKeeper at zk.
 //
 // Every element is one that 18.16 reads (checked against the server; for
 // example max_server_memory_usage does not exist there). The caches are
 // small because test data is tiny and several servers share the machine;
-// the caches are allocated on demand anyway. No interserver_http_port: only
-// replicated tables need it. Times are UTC whatever the machine's zone.
-// keep_alive_timeout is the 3 s of Debian's config instead of the built-in
-// 10 s: the server waits for idle HTTP keep-alive connections when it shuts
-// down.
-func clickHouseConfig(dir string, tcpPort, httpPort int, allPorts []int) string {
-	var shards strings.Builder
-	for i := 0; i < len(allPorts); i += 2 {
-		fmt.Fprintf(&shards, "      <shard><replica><host>127.0.0.1</host><port>%d</port></replica></shard>\n", allPorts[i])
+// the caches are allocated on demand anyway. Times are UTC whatever the
+// machine's zone. keep_alive_timeout is the 3 s of Debian's config instead
+// of the built-in 10 s: the server waits for idle HTTP keep-alive
+// connections when it shuts down.
+//
+// Only replicated tables need ZooKeeper, the interserver HTTP port (where
+// replicas fetch parts from each other) and the macros, so without zk there
+// are none of them. With zk, distributed_ddl turns on ON CLUSTER queries,
+// which 18.16 otherwise refuses.
+func clickHouseConfig(dir string, node clickHouseNode, nodes []clickHouseNode, zk string) string {
+	var cluster strings.Builder
+	for i, n := range nodes {
+		if n.replica == 1 {
+			if i > 0 {
+				cluster.WriteString("      </shard>\n")
+			}
+			cluster.WriteString("      <shard>\n")
+			if zk != "" {
+				cluster.WriteString("        <internal_replication>true</internal_replication>\n")
+			}
+		}
+		fmt.Fprintf(&cluster, "        <replica><host>127.0.0.1</host><port>%d</port></replica>\n", n.tcp)
+	}
+	cluster.WriteString("      </shard>\n")
+	var replication string
+	if zk != "" {
+		host, port, _ := net.SplitHostPort(zk)
+		replication = fmt.Sprintf(`  <zookeeper>
+    <node><host>%s</host><port>%s</port></node>
+  </zookeeper>
+  <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <interserver_http_port>%d</interserver_http_port>
+  <macros><shard>%d</shard><replica>r%d</replica></macros>
+`, host, port, node.interserver, node.shard, node.replica)
 	}
 	return fmt.Sprintf(`<?xml version="1.0"?>
-<!-- One shard of a test cluster, written by prodex internal/testserver. -->
+<!-- One server of a test cluster, written by prodex internal/testserver. -->
 <yandex>
   <logger>
     <level>warning</level>
@@ -212,12 +307,12 @@ func clickHouseConfig(dir string, tcpPort, httpPort int, allPorts []int) string 
   <keep_alive_timeout>3</keep_alive_timeout>
   <mark_cache_size>16777216</mark_cache_size>
   <uncompressed_cache_size>16777216</uncompressed_cache_size>
-  <remote_servers>
+%[6]s  <remote_servers>
     <%[4]s>
 %[5]s    </%[4]s>
   </remote_servers>
 </yandex>
-`, dir, tcpPort, httpPort, ClickHouseClusterName, shards.String())
+`, dir, node.tcp, node.http, ClickHouseClusterName, cluster.String(), replication)
 }
 
 // clickHouseUsers is the users config of every shard: what Debian's

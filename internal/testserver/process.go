@@ -1,6 +1,9 @@
 // Package testserver starts real database servers (ClickHouse shards,
 // PostgreSQL) on loopback for tests, from the binaries of the Debian
-// packages, and stops them when the test ends.
+// packages, and stops them when the test ends. ZooKeeper is there for
+// ClickHouse's replication: ClickHouseReplicated starts one for its
+// servers, which keep the replication log of ReplicatedMergeTree tables
+// and the queue of ON CLUSTER queries in it.
 //
 // Prodex's event and metadata stores are tested against the real servers,
 // never mocks. A mock only behaves the way its author thinks the server
@@ -10,9 +13,9 @@
 // in parallel and leave nothing behind.
 //
 // The suite expects the servers to be installed (scripts/test.sh installs
-// clickhouse-server and postgresql with apt-get when missing). A missing
-// binary fails the test with instructions, so the tests do not silently stop
-// testing anything. Set PRODEX_TEST_NO_SERVERS=1 to skip the tests that need
+// clickhouse-server, zookeeper and postgresql with apt-get when missing). A
+// missing binary fails the test with instructions, so the tests do not
+// silently stop testing anything. Set PRODEX_TEST_NO_SERVERS=1 to skip the tests that need
 // servers instead, e.g. on a machine without the packages.
 package testserver
 
