@@ -94,8 +94,13 @@ func ClickHouseReplicated(t testing.TB, shards, replicas int) *ClickHouseCluster
 // and returns a database/sql client of it, closed when the test ends.
 func ClickHouseDB(t testing.TB) *sql.DB {
 	t.Helper()
-	cl := ClickHouse(t, 1)
-	db := clickhouse.OpenDB(&clickhouse.Options{Addr: cl.Addrs, Protocol: clickhouse.Native})
+	return ClickHouseDBAt(t, ClickHouse(t, 1).Addrs[0])
+}
+
+// ClickHouseDBAt is a database/sql client of the server at addr (one of a
+// cluster's Addrs), closed when the test ends.
+func ClickHouseDBAt(t testing.TB, addr string) *sql.DB {
+	db := clickhouse.OpenDB(&clickhouse.Options{Addr: []string{addr}, Protocol: clickhouse.Native})
 	t.Cleanup(func() { db.Close() })
 	return db
 }
@@ -324,12 +329,17 @@ func clickHouseConfig(dir string, node clickHouseNode, nodes []clickHouseNode, z
 // poll_interval 1 (default 10): a connection handler notices the shutdown
 // only between polls, and the shards hold pooled connections to each other
 // after a Distributed query, so stopping two shards took 2 s instead of 1 s.
+//
+// load_balancing in_order: a Distributed query reads each shard's first
+// replica while it is up, the one Prodex writes to, as the README asks of
+// a replicated deployment (clients cannot send the setting to 18.16).
 const clickHouseUsers = `<?xml version="1.0"?>
 <yandex>
   <profiles>
     <default>
       <use_uncompressed_cache>0</use_uncompressed_cache>
       <poll_interval>1</poll_interval>
+      <load_balancing>in_order</load_balancing>
     </default>
   </profiles>
   <users>

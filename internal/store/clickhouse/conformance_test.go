@@ -10,14 +10,24 @@ import (
 	"github.com/prodex/prodex/internal/testserver"
 )
 
-// TestConformance runs the store suite on one server and on two shards
-// behind Distributed tables; each case gets a database of its own.
+// TestConformance runs the store suite on one server, on two shards
+// behind Distributed tables, and on two shards of two replicas each
+// (through the second replica of the first shard, which writes do not go
+// to); each case gets a database of its own.
 func TestConformance(t *testing.T) {
-	for _, shards := range []int{1, 2} {
-		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
-			cl := testserver.ClickHouse(t, shards)
+	for _, c := range []struct{ shards, replicas int }{{1, 1}, {2, 1}, {2, 2}} {
+		t.Run(fmt.Sprintf("shards=%d", c.shards)+map[bool]string{true: fmt.Sprintf(",replicas=%d", c.replicas)}[c.replicas > 1], func(t *testing.T) {
+			var cl *testserver.ClickHouseCluster
+			addr := ""
+			if c.replicas > 1 {
+				cl = testserver.ClickHouseReplicated(t, c.shards, c.replicas)
+				addr = cl.Addrs[1]
+			} else {
+				cl = testserver.ClickHouse(t, c.shards)
+				addr = cl.Addrs[0]
+			}
 			cluster := ""
-			if shards > 1 {
+			if c.shards > 1 {
 				cluster = cl.Cluster
 			}
 			n := 0
@@ -31,7 +41,7 @@ func TestConformance(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				st, err := clickhouse.Open(context.Background(), cl.Addrs[0], clickhouse.Options{
+				st, err := clickhouse.Open(context.Background(), addr, clickhouse.Options{
 					Database: db, Cluster: cluster,
 					MaxColumns: cfg.MaxColumns, Retention: cfg.Retention,
 				})

@@ -230,3 +230,56 @@ func TestTwoNodesCount(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestReplicas: on shards with two replicas each, a dataset's table is
+// replicated: every replica of a shard ends up with the events written to
+// its first replica, and its columns.
+func TestReplicas(t *testing.T) {
+	cl := testserver.ClickHouseReplicated(t, 2, 2)
+	ctx := context.Background()
+	st, err := clickhouse.Open(ctx, cl.Addrs[0], clickhouse.Options{Database: "rep", Cluster: cl.Cluster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for i := range 10 {
+		b := &store.Batch{Dataset: "web", Events: []event.Event{{Time: time.Now(), SampleRate: 1, Fields: map[string]any{"i": int64(i), fmt.Sprintf("f%d", i%3): "x"}}}}
+		if err := st.Append(ctx, []*store.Batch{b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := 0
+	for s := range 2 {
+		counts := make([]uint64, 2)
+		for r := range 2 {
+			db := testserver.ClickHouseDBAt(t, cl.Addrs[s*cl.Replicas+r])
+			var table, engine string
+			if err := db.QueryRow(`SELECT name, engine FROM system.tables WHERE database = 'rep' AND startsWith(name, 'e_')`).Scan(&table, &engine); err != nil {
+				t.Fatal(err)
+			}
+			if engine != "ReplicatedMergeTree" {
+				t.Errorf("shard %d replica %d: table engine %s", s+1, r+1, engine)
+			}
+			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				var cols uint64
+				err := db.QueryRow(`SELECT count() FROM rep.`+table).Scan(&counts[r])
+				if err == nil {
+					err = db.QueryRow(`SELECT count() FROM system.columns WHERE database = 'rep' AND table = ? AND startsWith(name, 'c')`, table).Scan(&cols)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r == 0 || counts[1] == counts[0] && cols == 4 || time.Now().After(deadline) {
+					if r == 1 && (counts[1] != counts[0] || cols != 4) {
+						t.Errorf("shard %d replica 2: %d events and %d field columns, replica 1 has %d events; want 4 columns", s+1, counts[1], cols, counts[0])
+					}
+					break
+				}
+			}
+		}
+		total += int(counts[0])
+	}
+	if total != 10 {
+		t.Errorf("the shards' first replicas hold %d events, want 10", total)
+	}
+}
