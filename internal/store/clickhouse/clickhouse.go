@@ -124,7 +124,7 @@ func safeName(s string) bool {
 
 // Store is the ClickHouse event store.
 type Store struct {
-	opts    Options
+	opts       Options
 	db         *sql.DB       // the server named in the address: queries, catalog
 	servers    []server      // every replica of every shard, for DDL
 	shards     []*sql.DB     // every shard's first replica, in cluster order (db alone without a cluster)

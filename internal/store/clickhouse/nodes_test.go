@@ -262,7 +262,7 @@ func TestReplicas(t *testing.T) {
 			}
 			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 				var cols uint64
-				err := db.QueryRow(`SELECT count() FROM rep.`+table).Scan(&counts[r])
+				err := db.QueryRow(`SELECT count() FROM rep.` + table).Scan(&counts[r])
 				if err == nil {
 					err = db.QueryRow(`SELECT count() FROM system.columns WHERE database = 'rep' AND table = ? AND startsWith(name, 'c')`, table).Scan(&cols)
 				}
