@@ -19,6 +19,10 @@
 // of its typed columns, converted to its widest type. Two nodes adding the
 // same column at once is harmless (the second is told it exists).
 //
+// Replicas. When the cluster's shards have several replicas, tables are
+// Replicated* (ZooKeeper path of database, table and shard), made on every
+// replica; writes go to each shard's first replica and replicate.
+//
 // The SQL runs on the ClickHouse Debian packages (18.16) as on current
 // releases: no Map, JSON, DateTime64, toStartOfInterval, IF NOT EXISTS on
 // columns or column TTL.
