@@ -23,11 +23,21 @@ func (s *Store) Append(ctx context.Context, batches []*store.Batch) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	now := time.Now()
+	// One insert per dataset, whatever the number of requests gathered:
+	// every insert is a part for ClickHouse to merge.
+	var order []string
+	byDataset := map[string][]*store.Batch{}
 	for _, b := range batches {
 		if len(b.Errs) != len(b.Events) {
 			b.Errs = make([]error, len(b.Events))
 		}
-		if err := s.appendBatch(ctx, b, now); err != nil {
+		if byDataset[b.Dataset] == nil {
+			order = append(order, b.Dataset)
+		}
+		byDataset[b.Dataset] = append(byDataset[b.Dataset], b)
+	}
+	for _, name := range order {
+		if err := s.appendDataset(ctx, name, byDataset[name], now); err != nil {
 			return err
 		}
 	}
@@ -47,8 +57,9 @@ type newCol struct {
 	typ   schema.Type
 }
 
-func (s *Store) appendBatch(ctx context.Context, b *store.Batch, now time.Time) error {
-	ds, err := s.dataset(ctx, b.Dataset, now)
+// appendDataset inserts the events of batches bs, all of dataset name.
+func (s *Store) appendDataset(ctx context.Context, name string, bs []*store.Batch, now time.Time) error {
+	ds, err := s.dataset(ctx, name, now)
 	if err != nil {
 		return err
 	}
@@ -74,60 +85,62 @@ func (s *Store) appendBatch(ctx context.Context, b *store.Batch, now time.Time) 
 	var cols []*columnBuf
 	var ts, sr []int64
 	n := 0
-	for i := range b.Events {
-		if b.Errs[i] != nil {
-			continue
-		}
-		ev := &b.Events[i]
-		if ev.Time.Before(oldest) {
-			b.Errs[i] = fmt.Errorf("event time %s is older than the dataset's retention (%s)", ev.Time.UTC().Format(time.RFC3339), retention)
-			continue
-		}
-		added := 0
-		for name, v := range ev.Fields {
-			if _, ok := types[name]; !ok && v != nil && !fresh[name] {
-				added++
-			}
-		}
-		if added > 0 && known+len(fresh)+added > s.opts.MaxColumns {
-			b.Errs[i] = fmt.Errorf("dataset %q has reached its limit of %d columns; the event adds %d new", ds.name, s.opts.MaxColumns, added)
-			continue
-		}
-		for name, v := range ev.Fields {
-			t, ok := schema.TypeOf(v)
-			if !ok {
+	for _, b := range bs {
+		for i := range b.Events {
+			if b.Errs[i] != nil {
 				continue
 			}
-			cur, ok := types[name]
-			if !ok {
-				cur = t
-				fresh[name] = true
+			ev := &b.Events[i]
+			if ev.Time.Before(oldest) {
+				b.Errs[i] = fmt.Errorf("event time %s is older than the dataset's retention (%s)", ev.Time.UTC().Format(time.RFC3339), retention)
+				continue
 			}
-			out := v
-			for {
-				o, promote := schema.Coerce(cur, v)
-				if promote == "" {
-					out = o
-					break
+			added := 0
+			for name, v := range ev.Fields {
+				if _, ok := types[name]; !ok && v != nil && !fresh[name] {
+					added++
 				}
-				cur = promote
 			}
-			types[name] = cur
-			k, ok := slots[slotKey{name, cur}]
-			if !ok {
-				col := column(fieldBase(name), cur)
-				k = len(p.cols)
-				slots[slotKey{name, cur}] = k
-				p.index[col] = k
-				p.cols = append(p.cols, col)
-				p.need[col] = newCol{name, cur}
-				cols = append(cols, &columnBuf{typ: cur})
+			if added > 0 && known+len(fresh)+added > s.opts.MaxColumns {
+				b.Errs[i] = fmt.Errorf("dataset %q has reached its limit of %d columns; the event adds %d new", ds.name, s.opts.MaxColumns, added)
+				continue
 			}
-			cols[k].set(n, out)
+			for name, v := range ev.Fields {
+				t, ok := schema.TypeOf(v)
+				if !ok {
+					continue
+				}
+				cur, ok := types[name]
+				if !ok {
+					cur = t
+					fresh[name] = true
+				}
+				out := v
+				for {
+					o, promote := schema.Coerce(cur, v)
+					if promote == "" {
+						out = o
+						break
+					}
+					cur = promote
+				}
+				types[name] = cur
+				k, ok := slots[slotKey{name, cur}]
+				if !ok {
+					col := column(fieldBase(name), cur)
+					k = len(p.cols)
+					slots[slotKey{name, cur}] = k
+					p.index[col] = k
+					p.cols = append(p.cols, col)
+					p.need[col] = newCol{name, cur}
+					cols = append(cols, &columnBuf{typ: cur})
+				}
+				cols[k].set(n, out)
+			}
+			ts = append(ts, ev.Time.UnixMicro())
+			sr = append(sr, ev.SampleRate)
+			n++
 		}
-		ts = append(ts, ev.Time.UnixMicro())
-		sr = append(sr, ev.SampleRate)
-		n++
 	}
 	if err := s.ensureColumns(ctx, ds, p.need, now); err != nil {
 		return err
