@@ -24,6 +24,11 @@ import (
 // a field the SLI reads gained a typed column has a higher version, so a
 // batch both views counted is read as the newer one counted it.
 //
+// A backfill reads the table once; an insert another node began before
+// the view existed can end after that read, so 20 s later the parts
+// written since are counted again (whole parts hold whole inserts, so each
+// is counted in full, once).
+//
 // No node does the counting: any node's inserts are counted by the
 // server, and every node reads the counts (OnCounts polls the minutes
 // counted in the last minute). The SQL a view runs never raises an error
@@ -61,8 +66,9 @@ func counterGen(c store.Counter) string {
 }
 
 // countSelect is the view's (and the backfill's) statement for a counter
-// over a dataset's catalog, and its version.
-func (s *Store) countSelect(c *counter, cat *Catalog) (string, uint64, error) {
+// over a dataset's catalog, and its version; where, when set, keeps some
+// rows (generated SQL, no user text).
+func (s *Store) countSelect(c *counter, cat *Catalog, where string) (string, uint64, error) {
 	good, gp, err := sli.CompileClickHouse(c.Good, cat)
 	if err != nil {
 		return "", 0, fmt.Errorf("sli.good: %w", err)
@@ -94,7 +100,11 @@ func (s *Store) countSelect(c *counter, cat *Catalog) (string, uint64, error) {
 		" sumIf(sr, ifNull(px_e, 0) = 1 AND isNotNull(px_g)) AS eligible," +
 		" sumIf(sr, ifNull(px_e, 0) = 1 AND ifNull(px_g, 0) = 1) AS good," +
 		" sumIf(sr, isNull(px_e) OR (ifNull(px_e, 0) = 1 AND isNull(px_g))) AS invalid" +
-		" FROM " + s.qualified(tableName(c.Dataset)) + " GROUP BY minute, pb"
+		" FROM " + s.qualified(tableName(c.Dataset))
+	if where != "" {
+		q += " WHERE " + where
+	}
+	q += " GROUP BY minute, pb"
 	return q, ver, nil
 }
 
@@ -133,6 +143,13 @@ func (s *Store) SetCounter(ctx context.Context, c store.Counter, backfill bool, 
 	} else if err != nil {
 		return err
 	}
+	var since map[*sql.DB]uint32
+	if backfill {
+		var err error
+		if since, err = s.serverTimes(ctx); err != nil {
+			return err
+		}
+	}
 	s.counts.mu.Lock()
 	if old := s.counts.counters[c.Name]; old != nil && old.gen == k.gen {
 		k.ver, k.view = old.ver, old.view
@@ -146,6 +163,7 @@ func (s *Store) SetCounter(ctx context.Context, c store.Counter, backfill bool, 
 		if err := s.backfillCounter(ctx, k); err != nil {
 			return err
 		}
+		s.catchUp(k, since)
 	}
 	s.counts.mu.Lock()
 	defer s.counts.mu.Unlock()
@@ -188,7 +206,7 @@ func (s *Store) ensureView(ctx context.Context, k *counter, others bool) error {
 	if err != nil {
 		return err
 	}
-	q, ver, err := s.countSelect(k, cat)
+	q, ver, err := s.countSelect(k, cat, "")
 	if err != nil {
 		return err
 	}
@@ -246,26 +264,77 @@ func (s *Store) dropViews(ctx context.Context, db *sql.DB, key string, drop func
 // backfillCounter counts every stored event again on every shard, into
 // the keys the view writes.
 func (s *Store) backfillCounter(ctx context.Context, k *counter) error {
+	// Batches inserted while the view was being created may have missed
+	// it; this node's own are finished once it holds the write lock.
+	// Another node's insert begun before the view existed may end after
+	// the backfill read the table: catchUp counts it later.
+	s.wmu.Lock()
+	s.wmu.Unlock() //nolint:staticcheck // a barrier, not a critical section
+	return s.recount(ctx, k, nil)
+}
+
+// catchUpAfter is how long after a backfill the parts written meanwhile
+// are counted again: longer than an insert takes.
+const catchUpAfter = 20 * time.Second
+
+// recount counts a counter's events again on every shard, into the keys
+// the view writes: all of them, or those of the parts each shard wrote
+// since its server time in since.
+func (s *Store) recount(ctx context.Context, k *counter, since map[*sql.DB]uint32) error {
 	cat, err := s.countCatalog(k.Dataset)
 	if err != nil {
 		return err
 	}
-	q, _, err := s.countSelect(k, cat)
-	if err != nil {
-		return err
-	}
-	// Batches inserted while the view was being created may have missed
-	// it; this node's own are finished once it holds the write lock.
-	// (Another node's insert begun before the view existed and ending
-	// after this read began is missed: see the package notes.)
-	s.wmu.Lock()
-	s.wmu.Unlock() //nolint:staticcheck // a barrier, not a critical section
 	return s.each(ctx, func(db *sql.DB) error {
+		where := ""
+		if since != nil {
+			// A part holds whole inserts, so each (minute, batch) of
+			// these parts is counted in full; database and table are
+			// checked names and a hash, the time a number.
+			where = "_part IN (SELECT name FROM system.parts WHERE database = '" + s.opts.Database + "' AND table = '" + tableName(k.Dataset) +
+				"' AND active AND modification_time >= toDateTime(" + strconv.FormatUint(uint64(since[db]), 10) + "))"
+		}
+		q, _, err := s.countSelect(k, cat, where)
+		if err != nil {
+			return err
+		}
 		if _, err := db.ExecContext(ctx, "INSERT INTO "+s.qualified(countsTable)+" "+q); err != nil {
 			return fmt.Errorf("SLO %s: backfill: %w", k.Name, err)
 		}
 		return nil
 	})
+}
+
+// serverTimes reads each shard's clock (seconds), which dates its parts.
+func (s *Store) serverTimes(ctx context.Context) (map[*sql.DB]uint32, error) {
+	out := map[*sql.DB]uint32{}
+	err := s.each(ctx, func(db *sql.DB) error {
+		var t uint32
+		err := db.QueryRowContext(ctx, "SELECT toUInt32(now())").Scan(&t)
+		out[db] = t - 5 // a margin for a part dated as its write began
+		return err
+	})
+	return out, err
+}
+
+// catchUp counts again, catchUpAfter from now, the parts written since
+// the times in since (taken before the view was made), unless the store
+// closes first.
+func (s *Store) catchUp(k *counter, since map[*sql.DB]uint32) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(catchUpAfter):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := s.recount(ctx, k, since); err != nil {
+			s.countErr.Store(err.Error())
+		}
+	}()
 }
 
 // RemoveCounter stops counting name: its views are dropped and its counts
