@@ -42,6 +42,10 @@ func TestMultiNode(t *testing.T) {
 			if s.cmd.ProcessState == nil {
 				s.stop()
 			}
+			// Servers built with PRODEX_E2E_RACE=1 report races in their log.
+			if strings.Contains(s.log.String(), "WARNING: DATA RACE") {
+				t.Errorf("node %s hit a data race", s.addr)
+			}
 			if t.Failed() {
 				t.Logf("node %s log (last 40 lines):\n%s", s.addr, logTail(s.log.String(), 40))
 			}
