@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -81,15 +80,19 @@ type envConfig struct {
 	node string
 	// commitEvery, when set, is the least time between two commits.
 	commitEvery time.Duration
+	// shared, when set, opens the environments' stores on ClickHouse and
+	// PostgreSQL rather than under the data directory.
+	shared *shared
 }
 
 // environments runs the environments and sends each request to the one
 // its key belongs to.
 type environments struct {
-	cfg envConfig
-	ctx context.Context
-	mu  sync.RWMutex
-	all map[string]*environment
+	cfg     envConfig
+	ctx     context.Context
+	startMu sync.Mutex // one environment starting at a time (Create, follow, Close)
+	mu      sync.RWMutex
+	all     map[string]*environment
 }
 
 // openEnvironments starts the default environment (whose store holds the
@@ -99,7 +102,12 @@ func openEnvironments(ctx context.Context, cfg envConfig, root stores) (*environ
 	if _, err := e.start("", &root); err != nil {
 		return nil, err
 	}
-	if root.shared() {
+	if cfg.shared != nil {
+		if err := e.follow(ctx); err != nil {
+			e.Close(context.Background())
+			return nil, err
+		}
+		go e.followEvery(ctx, 2*time.Second)
 		return e, nil
 	}
 	dirs, _ := os.ReadDir(filepath.Join(cfg.dataDir, "envs"))
@@ -116,7 +124,13 @@ func openEnvironments(ctx context.Context, cfg envConfig, root stores) (*environ
 
 // start opens (sts nil) or takes an environment's stores and starts it.
 func (e *environments) start(name string, sts *stores) (*environment, error) {
-	if sts == nil {
+	if sts == nil && e.cfg.shared != nil {
+		st, err := e.cfg.shared.open(e.ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		sts = &st
+	} else if sts == nil {
 		duck, err := openStore(envDir(e.cfg.dataDir, name), e.cfg.storeOpts)
 		if err != nil {
 			return nil, err
@@ -169,7 +183,7 @@ func (e *environments) start(name string, sts *stores) (*environment, error) {
 	ctx, stop := context.WithCancel(e.ctx)
 	env := &environment{name: name, st: st, w: w, slos: slos, srv: srv, handler: srv.Handler(), otlp: srv.OTLPHandler(), stop: stop, evalDone: make(chan struct{})}
 	go housekeeping(ctx, st, e.cfg.historyRetention, log)
-	if st.shared() {
+	if st.shared() && name == "" {
 		go followKeys(ctx, e.cfg.keys, log)
 	}
 	go func() { defer close(env.evalDone); slos.Run(ctx, e.cfg.evalEvery) }()
@@ -198,6 +212,49 @@ func (e *environments) shareMemory() {
 	}
 }
 
+// follow starts the environments other nodes created (listed in the
+// shared metadata store) that this node does not run yet.
+func (e *environments) follow(ctx context.Context) error {
+	e.mu.RLock()
+	root := e.all[""].st.meta
+	e.mu.RUnlock()
+	names, err := sharedEnvs(ctx, root)
+	if err != nil {
+		return fmt.Errorf("list environments: %w", err)
+	}
+	e.startMu.Lock()
+	defer e.startMu.Unlock()
+	for _, name := range names {
+		e.mu.RLock()
+		_, running := e.all[name]
+		e.mu.RUnlock()
+		if running || auth.CheckEnv(name) != nil || ctx.Err() != nil {
+			continue
+		}
+		if _, err := e.start(name, nil); err != nil {
+			return fmt.Errorf("environment %s: %w", name, err)
+		}
+		e.cfg.log.Info("environment started", "environment", name)
+	}
+	return nil
+}
+
+// followEvery runs follow every interval until ctx ends.
+func (e *environments) followEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := e.follow(ctx); err != nil && ctx.Err() == nil {
+			e.cfg.log.Error("following the environments of other nodes failed", "err", err)
+		}
+	}
+}
+
 // List implements api.Environments: the named environments (not the
 // default one).
 func (e *environments) List() []string {
@@ -218,15 +275,17 @@ func (e *environments) Create(ctx context.Context, name string) error {
 	if err := auth.CheckEnv(name); err != nil || name == "" {
 		return fmt.Errorf("invalid environment name %q", name)
 	}
+	e.startMu.Lock()
+	defer e.startMu.Unlock()
 	e.mu.RLock()
 	_, exists := e.all[name]
-	shared := e.all[""].st.shared()
 	e.mu.RUnlock()
-	if shared {
-		return fmt.Errorf("environments other than the default one need the embedded store; on ClickHouse and PostgreSQL they are not built yet: %w", errors.ErrUnsupported)
-	}
 	if exists {
 		return fmt.Errorf("environment %s exists", name)
+	}
+	if e.cfg.shared != nil {
+		_, err := e.start(name, nil) // its schema makes it known to the other nodes
+		return err
 	}
 	if err := os.MkdirAll(envDir(e.cfg.dataDir, name), 0o755); err != nil {
 		return err
@@ -374,6 +433,8 @@ const notifyFlush = 5 * time.Second
 // their rule loops end, the notifier delivers what it can (settling it in
 // the stores, which are still open), then their stores close.
 func (e *environments) Close(ctx context.Context) error {
+	e.startMu.Lock()
+	defer e.startMu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, env := range e.all {

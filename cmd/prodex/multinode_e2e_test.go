@@ -64,6 +64,33 @@ func TestMultiNode(t *testing.T) {
 		return call(t, "POST", a.url+"/1/events/probe", made.Secret, map[string]any{"ok": true}, nil)
 	}, 200)
 
+	// An environment made through one node is served by both, apart from
+	// the default one.
+	if code := call(t, "POST", a.url+"/api/v1/environments", secret, map[string]any{"name": "staging"}, nil); code != 201 {
+		t.Fatalf("create an environment on node a: %d", code)
+	}
+	var envKey struct {
+		Secret string `json:"key"`
+	}
+	if code := call(t, "POST", a.url+"/api/v1/keys", secret, map[string]any{"name": "staging", "scope": "admin", "environment": "staging"}, &envKey); code != 201 {
+		t.Fatalf("create a staging key on node a: %d", code)
+	}
+	awaitCode(t, "node b takes events of the environment node a made", 10*time.Second, func() int {
+		return call(t, "POST", b.url+"/1/events/staging-probe", envKey.Secret, map[string]any{"env": "staging"}, nil)
+	}, 200)
+	// A dataset another node created is known within a second (the
+	// store's catalog refresh).
+	count := map[string]any{"calculations": []map[string]any{{"op": "COUNT"}}, "time_range": 600}
+	awaitCode(t, "node a knows the dataset node b made", 5*time.Second, func() int {
+		return call(t, "POST", a.url+"/api/v1/query/staging-probe", envKey.Secret, count, nil)
+	}, 200)
+	if res := runQuery(t, a, envKey.Secret, "staging-probe", count); len(res.Results) != 1 || res.Results[0].Data["COUNT"] != float64(1) {
+		t.Errorf("the staging event through node a: %+v", res.Results)
+	}
+	if code := call(t, "POST", a.url+"/api/v1/query/staging-probe", secret, count, nil); code != 404 {
+		t.Errorf("the default environment answers %d for the staging dataset, want 404", code)
+	}
+
 	rcv := newReceiver(t)
 	applySLO(t, a, secret, fmt.Sprintf(`apiVersion: prodex/v1
 kind: SLO

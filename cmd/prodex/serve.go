@@ -60,7 +60,7 @@ func serveCmd() *cobra.Command {
 				debug.SetGCPercent(300)
 			}
 			var dbShare int64 // DuckDB's part of the memory ceiling, shared by the environments
-			shared, err := openShared(context.Background(), storeURL, metaURL, maxColumns, retention)
+			scfg, shared, err := openShared(context.Background(), storeURL, metaURL, maxColumns, retention)
 			if err != nil {
 				return err
 			}
@@ -151,7 +151,7 @@ func serveCmd() *cobra.Command {
 			reg.WatchQueries(running)
 			envs, err = openEnvironments(ctx, envConfig{dataDir: dataDir, storeOpts: opts, keys: keys, notifier: notifier, log: log, link: externalURL,
 				maxQueued: maxQueued, queryTimeout: queryTimeout, historyRetention: historyRetention, otlpDataset: otlpDataset, keyHeader: keyHeader, evalEvery: evalEvery,
-				guard: guard, running: running, dbShare: dbShare, metrics: reg, node: nodeID(listen), commitEvery: commitEvery}, st)
+				guard: guard, running: running, dbShare: dbShare, metrics: reg, node: nodeID(listen), commitEvery: commitEvery, shared: scfg}, st)
 			if err != nil {
 				st.close()
 				return err

@@ -97,35 +97,69 @@ func (s stores) close() error {
 // shared says whether several nodes may share the stores.
 func (s stores) shared() bool { return s.duck == nil }
 
+// shared is how a node reaches the stores several nodes share.
+type shared struct {
+	storeURL, metaURL string
+	maxColumns        int
+	retention         time.Duration
+}
+
 // openShared opens ClickHouse (events) and PostgreSQL (metadata) for a
-// node of several. Both addresses are needed: a node's embedded metadata
-// would not be seen by the others, and embedded events cannot be shared.
-func openShared(ctx context.Context, storeURL, metaURL string, maxColumns int, retention time.Duration) (stores, error) {
+// node of several (cfg nil when neither address is given). Both addresses
+// are needed: a node's embedded metadata would not be seen by the others,
+// and embedded events cannot be shared.
+func openShared(ctx context.Context, storeURL, metaURL string, maxColumns int, retention time.Duration) (*shared, stores, error) {
 	switch {
 	case storeURL == "" && metaURL == "":
-		return stores{}, nil
+		return nil, stores{}, nil
 	case !strings.HasPrefix(storeURL, "clickhouse://"):
-		return stores{}, fmt.Errorf("--store: want clickhouse://HOST:9000/DATABASE with --meta postgres://…, got %q", storeURL)
+		return nil, stores{}, fmt.Errorf("--store: want clickhouse://HOST:9000/DATABASE with --meta postgres://…, got %q", storeURL)
 	case !strings.HasPrefix(metaURL, "postgres://") && !strings.HasPrefix(metaURL, "postgresql://"):
-		return stores{}, fmt.Errorf("--meta: want postgres://USER@HOST:5432/DATABASE with --store clickhouse://…, got %q", metaURL)
+		return nil, stores{}, fmt.Errorf("--meta: want postgres://USER@HOST:5432/DATABASE with --store clickhouse://…, got %q", metaURL)
 	}
-	addr, opts, err := clickhouse.ParseURL(storeURL)
+	cfg := &shared{storeURL: storeURL, metaURL: metaURL, maxColumns: maxColumns, retention: retention}
+	st, err := cfg.open(ctx, "")
+	return cfg, st, err
+}
+
+// open opens environment env's stores: a ClickHouse database and a
+// PostgreSQL schema of its own ("" is the default environment, in the
+// database and schema the addresses name).
+func (c *shared) open(ctx context.Context, env string) (stores, error) {
+	addr, opts, err := clickhouse.ParseURL(c.storeURL)
 	if err != nil {
 		return stores{}, fmt.Errorf("--store: %w", err)
 	}
-	opts.MaxColumns, opts.Retention = maxColumns, retention
+	opts.MaxColumns, opts.Retention = c.maxColumns, c.retention
+	if env != "" {
+		// Environment names are lower-case letters, digits and '-',
+		// without '_': the database name is a plain identifier and
+		// no two environments share one.
+		opts.Database += "_env_" + strings.ReplaceAll(env, "-", "_")
+	}
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	ev, err := clickhouse.Open(octx, addr, opts)
 	if err != nil {
 		return stores{}, fmt.Errorf("--store: %w", err)
 	}
-	meta, err := postgres.Open(octx, metaURL)
+	meta, err := postgres.OpenEnv(octx, c.metaURL, env)
 	if err != nil {
 		ev.Close()
 		return stores{}, fmt.Errorf("--meta: %w", err)
 	}
 	return stores{events: ev, meta: meta}, nil
+}
+
+// sharedEnvs lists the environments in the shared metadata store.
+func sharedEnvs(ctx context.Context, root metaStore) ([]string, error) {
+	l, ok := root.(interface {
+		Environments(ctx context.Context) ([]string, error)
+	})
+	if !ok {
+		return nil, nil
+	}
+	return l.Environments(ctx)
 }
 
 // nodeID names this node as the holder of the alert lease.

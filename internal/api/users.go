@@ -138,10 +138,7 @@ func (s *Server) postEnv(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := s.Envs.Create(r.Context(), body.Name); errors.Is(err, errors.ErrUnsupported) {
-		writeError(w, http.StatusNotImplemented, err.Error())
-		return
-	} else if err != nil {
+	if err := s.Envs.Create(r.Context(), body.Name); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}

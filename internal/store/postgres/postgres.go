@@ -30,7 +30,42 @@ type Meta struct {
 // Open connects to the database at dsn (a postgres:// URL or key=value
 // string) and creates the store's tables if they are missing.
 func Open(ctx context.Context, dsn string) (*Meta, error) {
-	pool, err := pgxpool.New(ctx, dsn)
+	return OpenEnv(ctx, dsn, "")
+}
+
+// envSchema is the schema holding environment env's tables.
+func envSchema(env string) string { return envPrefix + env }
+
+const envPrefix = "prodex_env_"
+
+// OpenEnv is Open for environment env's own tables, in a schema of their
+// own ("" is the default environment, in the connection's schema).
+func OpenEnv(ctx context.Context, dsn, env string) (*Meta, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if env != "" {
+		schema := pgx.Identifier{envSchema(env)}.Sanitize()
+		conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
+		if err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		// Under the schema lock: two nodes may create it at once.
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLock)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+schema)
+			return err
+		})
+		conn.Close(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: create schema for environment %s: %w", env, err)
+		}
+		cfg.ConnConfig.RuntimeParams["search_path"] = envSchema(env)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
@@ -40,6 +75,16 @@ func Open(ctx context.Context, dsn string) (*Meta, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return m, nil
+}
+
+// Environments lists the environments that have tables in the database,
+// by name.
+func (m *Meta) Environments(ctx context.Context) ([]string, error) {
+	rows, err := m.pool.Query(ctx, `SELECT substr(nspname, $2) FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY 1`, envPrefix, len(envPrefix)+1)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // Close closes the connections. The error is always nil; it is there so

@@ -43,6 +43,47 @@ func TestPostgres(t *testing.T) {
 		})
 	})
 	t.Run("OpenTwiceAtOnce", func(t *testing.T) { testOpenTwiceAtOnce(t, fresh(t)) })
+	t.Run("Environments", func(t *testing.T) { testEnvironments(t, fresh(t)) })
+}
+
+// testEnvironments: an environment's tables are its own, in a schema
+// that Environments lists; opening one twice at once is fine.
+func testEnvironments(t *testing.T, dsn string) {
+	ctx := context.Background()
+	root := open(t, dsn)
+	var wg sync.WaitGroup
+	envs := make([]*Meta, 2)
+	for i := range envs {
+		wg.Go(func() {
+			m, err := OpenEnv(ctx, dsn, "staging-2")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			t.Cleanup(func() { m.Close() })
+			envs[i] = m
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if err := envs[0].PutSLO(ctx, "only-staging", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	for what, m := range map[string]*Meta{"root": root, "staging again": envs[1]} {
+		slos, err := m.SLOs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := slos["only-staging"]; ok != (what != "root") {
+			t.Errorf("%s sees SLOs %v", what, slos)
+		}
+	}
+	got, err := root.Environments(ctx)
+	if err != nil || len(got) != 1 || got[0] != "staging-2" {
+		t.Errorf("environments %v, %v; want [staging-2]", got, err)
+	}
 }
 
 // withDatabase is dsn naming database name instead.
