@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,11 @@ import (
 // written since are counted again (whole parts hold whole inserts, so each
 // is counted in full, once).
 //
+// A view remade for a field's new type also counts again, later, the
+// inserts that wrote the new column: a node that did not yet know the SLO
+// may have inserted them through the old view, which read them as
+// missing.
+//
 // No node does the counting: any node's inserts are counted by the
 // server, and every node reads the counts (OnCounts polls the minutes
 // counted in the last minute). The SQL a view runs never raises an error
@@ -39,8 +45,9 @@ import (
 type counter struct {
 	store.Counter
 	key, gen string // hashes: the SLO's name; its dataset and SLI
-	ver      uint64 // version of the view: grows with the SLI fields' typed columns
-	view     string // the view's name
+	ver      uint64   // version of the view: grows with the SLI fields' typed columns
+	view     string   // the view's name
+	cols     []string // the typed columns the view reads
 }
 
 // countsTable is the table the views write to, on every shard.
@@ -66,24 +73,24 @@ func counterGen(c store.Counter) string {
 }
 
 // countSelect is the view's (and the backfill's) statement for a counter
-// over a dataset's catalog, and its version; where, when set, keeps some
-// rows (generated SQL, no user text).
-func (s *Store) countSelect(c *counter, cat *Catalog, where string) (string, uint64, error) {
+// over a dataset's catalog, its version and the typed columns it reads;
+// where, when set, keeps some rows (generated SQL, no user text).
+func (s *Store) countSelect(c *counter, cat *Catalog, where string) (string, uint64, []string, error) {
 	good, gp, err := sli.CompileClickHouse(c.Good, cat)
 	if err != nil {
-		return "", 0, fmt.Errorf("sli.good: %w", err)
+		return "", 0, nil, fmt.Errorf("sli.good: %w", err)
 	}
 	elig, ep := "toUInt8(1)", []string(nil)
 	if c.Eligible != "" {
 		if elig, ep, err = sli.CompileClickHouse(c.Eligible, cat); err != nil {
-			return "", 0, fmt.Errorf("sli.eligible: %w", err)
+			return "", 0, nil, fmt.Errorf("sli.eligible: %w", err)
 		}
 	}
 	// The SLI reads each field as the catalog does, through an alias:
 	// the view must read the table itself (18.16 fails every insert of a
 	// view over a subquery), and WITH puts the field's expression under
 	// the name the compiled SQL uses, with no text substitution.
-	var with []string
+	var with, cols []string
 	ver := uint64(1)
 	seen := map[string]bool{}
 	for _, p := range append(gp, ep...) {
@@ -93,6 +100,9 @@ func (s *Store) countSelect(c *counter, cat *Catalog, where string) (string, uin
 		seen[p] = true
 		with = append(with, cat.read(p)+" AS "+ident(p))
 		ver += uint64(len(cat.typed[p]))
+		for t := range cat.typed[p] {
+			cols = append(cols, column(p, t))
+		}
 	}
 	with = append(with, "("+elig+") AS px_e", "("+good+") AS px_g")
 	q := "WITH " + strings.Join(with, ", ") +
@@ -105,7 +115,7 @@ func (s *Store) countSelect(c *counter, cat *Catalog, where string) (string, uin
 		q += " WHERE " + where
 	}
 	q += " GROUP BY minute, pb"
-	return q, ver, nil
+	return q, ver, cols, nil
 }
 
 // countCatalog is a dataset's catalog, empty while it has no events.
@@ -163,7 +173,7 @@ func (s *Store) SetCounter(ctx context.Context, c store.Counter, backfill bool, 
 		if err := s.backfillCounter(ctx, k); err != nil {
 			return err
 		}
-		s.catchUp(k, since)
+		s.catchUp(k, since, nil)
 	}
 	s.counts.mu.Lock()
 	defer s.counts.mu.Unlock()
@@ -206,7 +216,7 @@ func (s *Store) ensureView(ctx context.Context, k *counter, others bool) error {
 	if err != nil {
 		return err
 	}
-	q, ver, err := s.countSelect(k, cat, "")
+	q, ver, cols, err := s.countSelect(k, cat, "")
 	if err != nil {
 		return err
 	}
@@ -235,9 +245,32 @@ func (s *Store) ensureView(ctx context.Context, k *counter, others bool) error {
 	if err != nil {
 		return fmt.Errorf("SLO %s: counting view: %w", k.Name, err)
 	}
-	k.ver, k.view = ver, name
+	if k.ver > 0 && ver > k.ver {
+		// Remade for a field's new type: a node that did not know the
+		// SLO may have inserted events of that type through the old view,
+		// which read them as missing. Those inserts (the ones with a value
+		// in a new column) are counted again, through this view.
+		var added []string
+		for _, c := range cols {
+			if !slices.Contains(k.cols, c) {
+				added = append(added, c)
+			}
+		}
+		if since, err := s.serverTimes(ctx); err == nil && len(added) > 0 {
+			for db := range since {
+				since[db] -= remadeMargin
+			}
+			s.catchUp(k, since, added)
+		}
+	}
+	k.ver, k.view, k.cols = ver, name, cols
 	return nil
 }
+
+// remadeMargin is how far before a view is remade the inserts it counts
+// again may have been written (seconds): the other nodes' catalogs and
+// polls follow within a few seconds.
+const remadeMargin = 60
 
 // dropViews drops the views of the counter with key that drop selects.
 func (s *Store) dropViews(ctx context.Context, db *sql.DB, key string, drop func(name string) bool) error {
@@ -270,17 +303,18 @@ func (s *Store) backfillCounter(ctx context.Context, k *counter) error {
 	// the backfill read the table: catchUp counts it later.
 	s.wmu.Lock()
 	s.wmu.Unlock() //nolint:staticcheck // a barrier, not a critical section
-	return s.recount(ctx, k, nil)
+	return s.recount(ctx, k, nil, nil)
 }
 
 // catchUpAfter is how long after a backfill the parts written meanwhile
 // are counted again: longer than an insert takes.
-const catchUpAfter = 20 * time.Second
+var catchUpAfter = 20 * time.Second
 
 // recount counts a counter's events again on every shard, into the keys
 // the view writes: all of them, or those of the parts each shard wrote
-// since its server time in since.
-func (s *Store) recount(ctx context.Context, k *counter, since map[*sql.DB]uint32) error {
+// since its server time in since, and of those only the inserts that
+// wrote one of the columns in only (if any).
+func (s *Store) recount(ctx context.Context, k *counter, since map[*sql.DB]uint32, only []string) error {
 	cat, err := s.countCatalog(k.Dataset)
 	if err != nil {
 		return err
@@ -294,7 +328,14 @@ func (s *Store) recount(ctx context.Context, k *counter, since map[*sql.DB]uint3
 			where = "_part IN (SELECT name FROM system.parts WHERE database = '" + s.opts.Database + "' AND table = '" + tableName(k.Dataset) +
 				"' AND active AND modification_time >= toDateTime(" + strconv.FormatUint(uint64(since[db]), 10) + "))"
 		}
-		q, _, err := s.countSelect(k, cat, where)
+		if len(only) > 0 {
+			var some []string
+			for _, c := range only {
+				some = append(some, "isNotNull("+ident(c)+")")
+			}
+			where = "pb IN (SELECT pb FROM " + s.qualified(tableName(k.Dataset)) + " WHERE " + where + " AND (" + strings.Join(some, " OR ") + "))"
+		}
+		q, _, _, err := s.countSelect(k, cat, where)
 		if err != nil {
 			return err
 		}
@@ -320,7 +361,7 @@ func (s *Store) serverTimes(ctx context.Context) (map[*sql.DB]uint32, error) {
 // catchUp counts again, catchUpAfter from now, the parts written since
 // the times in since (taken before the view was made), unless the store
 // closes first.
-func (s *Store) catchUp(k *counter, since map[*sql.DB]uint32) {
+func (s *Store) catchUp(k *counter, since map[*sql.DB]uint32, only []string) {
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
@@ -331,7 +372,7 @@ func (s *Store) catchUp(k *counter, since map[*sql.DB]uint32) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := s.recount(ctx, k, since); err != nil {
+		if err := s.recount(ctx, k, since, only); err != nil {
 			s.countErr.Store(err.Error())
 		}
 	}()

@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,11 +62,71 @@ func TestRecountCatchesMissedInsert(t *testing.T) {
 		t.Fatalf("before the recount: %d eligible, want the 2 the backfill counted", n)
 	}
 	for range 2 {
-		if err := s.recount(ctx, k, since); err != nil {
+		if err := s.recount(ctx, k, since, nil); err != nil {
 			t.Fatal(err)
 		}
 		if n := eligible(); n != 5 {
 			t.Fatalf("after the recount: %d eligible, want 5", n)
 		}
+	}
+}
+
+// TestRemadeViewRecounts: node b, which does not know the SLO, gives a
+// field it reads a new type; the old view counts b's insert as invalid.
+// Node a remakes the view on its next poll and soon counts that insert
+// again through the new one.
+func TestRemadeViewRecounts(t *testing.T) {
+	defer func(d time.Duration) { catchUpAfter = d }(catchUpAfter)
+	catchUpAfter = 200 * time.Millisecond
+	cl := testserver.ClickHouse(t, 2)
+	ctx := context.Background()
+	open := func(addr string) *Store {
+		s, err := Open(ctx, addr, Options{Database: "remade", Cluster: cl.Cluster, Refresh: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open(cl.Addrs[0]), open(cl.Addrs[1])
+	minute := time.Now().Truncate(time.Minute)
+	put := func(s *Store, vs ...any) {
+		t.Helper()
+		bt := &store.Batch{Dataset: "d"}
+		for _, v := range vs {
+			bt.Events = append(bt.Events, event.Event{Time: minute, SampleRate: 1, Fields: map[string]any{"ms": v}})
+		}
+		if err := s.Append(ctx, []*store.Batch{bt}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(a, int64(1)) // the dataset and ms, an integer
+	var mu sync.Mutex
+	var last store.MinuteCount
+	a.OnCounts(func(cs []store.MinuteCount) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range cs {
+			last = c
+		}
+	})
+	// No backfill (whose own catch-up would recount b's insert too).
+	if err := a.SetCounter(ctx, store.Counter{Name: "fast", Dataset: "d", Good: "ms < 300"}, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	put(a, int64(100), int64(400))
+	put(b, 250.5, 350.5) // b promotes ms to a float
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		got := last
+		mu.Unlock()
+		if got.Eligible == 4 && got.Good == 2 && got.Invalid == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counts %+v, want 4 eligible, 2 good, none invalid", got)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
