@@ -44,7 +44,7 @@ import (
 // counter is a registered SLO counter and the view that counts it.
 type counter struct {
 	store.Counter
-	key, gen string // hashes: the SLO's name; its dataset and SLI
+	key, gen string   // hashes: the SLO's name; its dataset and SLI
 	ver      uint64   // version of the view: grows with the SLI fields' typed columns
 	view     string   // the view's name
 	cols     []string // the typed columns the view reads
