@@ -27,7 +27,11 @@ func (s *Store) reload(ctx context.Context) error {
 		retention int64
 	}
 	var dss []dsRow
-	err := queryRows(ctx, s.db, `SELECT name, min(created_us), argMax(retention_s, version) FROM `+s.qualified("px_datasets")+` GROUP BY name`, nil, func(rows *sql.Rows) error {
+	// From the first shard's first replica, which every catalog write and
+	// column reaches first: another replica could still show an older
+	// retention or miss a column.
+	db := s.shards[0]
+	err := queryRows(ctx, db, `SELECT name, min(created_us), argMax(retention_s, version) FROM `+s.qualified("px_datasets")+` GROUP BY name`, nil, func(rows *sql.Rows) error {
 		var r dsRow
 		err := rows.Scan(&r.name, &r.created, &r.retention)
 		dss = append(dss, r)
@@ -38,7 +42,7 @@ func (s *Store) reload(ctx context.Context) error {
 	}
 	type colRow struct{ table, name, typ string }
 	var cols []colRow
-	err = queryRows(ctx, s.db, `SELECT table, name, type FROM system.columns WHERE database = ? AND startsWith(table, 'e_') AND startsWith(name, 'c')`, []any{s.opts.Database}, func(rows *sql.Rows) error {
+	err = queryRows(ctx, db, `SELECT table, name, type FROM system.columns WHERE database = ? AND startsWith(table, 'e_') AND startsWith(name, 'c')`, []any{s.opts.Database}, func(rows *sql.Rows) error {
 		var r colRow
 		err := rows.Scan(&r.table, &r.name, &r.typ)
 		cols = append(cols, r)
@@ -49,7 +53,7 @@ func (s *Store) reload(ctx context.Context) error {
 	}
 	type times struct{ created, seen int64 }
 	seen := map[[2]string]times{}
-	err = queryRows(ctx, s.db, `SELECT dataset, name, min(created_us), max(seen_us) FROM `+s.qualified("px_columns")+` GROUP BY dataset, name`, nil, func(rows *sql.Rows) error {
+	err = queryRows(ctx, db, `SELECT dataset, name, min(created_us), max(seen_us) FROM `+s.qualified("px_columns")+` GROUP BY dataset, name`, nil, func(rows *sql.Rows) error {
 		var ds, name string
 		var t times
 		err := rows.Scan(&ds, &name, &t.created, &t.seen)
