@@ -107,7 +107,7 @@ func openEnvironments(ctx context.Context, cfg envConfig, root stores) (*environ
 			e.Close(context.Background())
 			return nil, err
 		}
-		go e.followEvery(ctx, 2*time.Second)
+		go repeatEvery(ctx, 2*time.Second, cfg.log, "following the environments of other nodes failed; environments they create are not served here until it works again", e.follow)
 		return e, nil
 	}
 	dirs, _ := os.ReadDir(filepath.Join(cfg.dataDir, "envs"))
@@ -184,7 +184,7 @@ func (e *environments) start(name string, sts *stores) (*environment, error) {
 	env := &environment{name: name, st: st, w: w, slos: slos, srv: srv, handler: srv.Handler(), otlp: srv.OTLPHandler(), stop: stop, evalDone: make(chan struct{})}
 	go housekeeping(ctx, st, e.cfg.historyRetention, log)
 	if st.shared() && name == "" {
-		go followKeys(ctx, e.cfg.keys, log)
+		go repeatEvery(ctx, 2*time.Second, log, "reloading API keys failed; keys changed on other nodes are not seen until it works again", e.cfg.keys.Reload)
 	}
 	go func() { defer close(env.evalDone); slos.Run(ctx, e.cfg.evalEvery) }()
 	e.mu.Lock()
@@ -237,22 +237,6 @@ func (e *environments) follow(ctx context.Context) error {
 		e.cfg.log.Info("environment started", "environment", name)
 	}
 	return nil
-}
-
-// followEvery runs follow every interval until ctx ends.
-func (e *environments) followEvery(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := e.follow(ctx); err != nil && ctx.Err() == nil {
-			e.cfg.log.Error("following the environments of other nodes failed", "err", err)
-		}
-	}
 }
 
 // List implements api.Environments: the named environments (not the

@@ -342,26 +342,27 @@ func housekeeping(ctx context.Context, sts stores, historyRetention time.Duratio
 	}
 }
 
-// followKeys reloads the keys and people other nodes change, every few
-// seconds, until ctx ends.
-func followKeys(ctx context.Context, keys *auth.Keyring, log *slog.Logger) {
-	t := time.NewTicker(2 * time.Second)
+// repeatEvery runs f every interval until ctx ends, for what a node
+// follows of the others' changes; it logs when f starts failing (what
+// is lost until it works again) and when it works again.
+func repeatEvery(ctx context.Context, every time.Duration, log *slog.Logger, failing string, f func(context.Context) error) {
+	t := time.NewTicker(every)
 	defer t.Stop()
-	failing := false
+	failed := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		err := keys.Reload(ctx)
+		err := f(ctx)
 		switch {
-		case err != nil && !failing && ctx.Err() == nil:
-			log.Error("reloading API keys failed; keys changed on other nodes are not seen until it works again", "err", err)
-		case err == nil && failing:
-			log.Info("reloading API keys works again")
+		case err != nil && !failed && ctx.Err() == nil:
+			log.Error(failing, "err", err)
+		case err == nil && failed:
+			log.Info("working again: " + failing)
 		}
-		failing = err != nil
+		failed = err != nil
 	}
 }
 
