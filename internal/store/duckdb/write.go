@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -361,11 +362,13 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*store.Batch) er
 					sl = slot{pos: pos[seg][c.phys], typ: c.typ}
 					slots[name] = sl
 				}
-				if t, _ := schema.TypeOf(v); t == sl.typ {
-					row[sl.pos] = v
-				} else {
-					row[sl.pos], _ = schema.Coerce(sl.typ, v)
+				if t, _ := schema.TypeOf(v); t != sl.typ {
+					v, _ = schema.Coerce(sl.typ, v)
 				}
+				if x, ok := v.(string); ok {
+					v = varchar(x)
+				}
+				row[sl.pos] = v
 			}
 			if err := app.AppendRow(row...); err != nil {
 				return rollback(fmt.Errorf("append %s: %w", seg.table, err))
@@ -455,6 +458,17 @@ func (s *Store) resetAppenders(w *write) {
 type slot struct {
 	pos int
 	typ schema.Type
+}
+
+// varchar is a string as the appender should get it: as bytes, which it
+// copies with their length, where a string goes through a C string and
+// ends at its first NUL. The bytes alias the string; the appender only
+// reads them.
+func varchar(s string) []byte {
+	if s == "" {
+		return []byte{}
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 func nv(ord int, v any) driver.NamedValue { return driver.NamedValue{Ordinal: ord, Value: v} }

@@ -61,6 +61,7 @@ func Run(t *testing.T, open Opener) {
 		{"TypePromotion", typePromotion},
 		{"HostileNames", hostileNames},
 		{"Find", find},
+		{"ControlBytes", controlBytes},
 		{"Retention", retention},
 		{"ColumnLimit", columnLimit},
 		{"Aggregates", aggregates},
@@ -294,6 +295,30 @@ func find(t *testing.T, open Opener) {
 	if got, _ := st.Find(context.Background(), "tr", "trace.trace_id", "t1", t0, t0.Add(time.Hour), 1); len(got) != 1 {
 		t.Errorf("limit 1 gave %d events", len(got))
 	}
+}
+
+// controlBytes: a string holding NUL and other control characters (valid
+// UTF-8, and JSON's "\u0000") is stored whole, not cut at the NUL.
+func controlBytes(t *testing.T, open Opener) {
+	st := open(t, Config{})
+	v := "a\x00b\x01\tc\x00"
+	put(t, st, "cb", ev(0, 1, map[string]any{"s": v, "n": int64(1)}), ev(time.Second, 1, map[string]any{"s": "a", "n": int64(2)}),
+		ev(2*time.Second, 1, map[string]any{"s": "", "n": int64(3)}))
+	got, err := st.Find(context.Background(), "cb", "n", int64(1), t0, t0.Add(time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Fields["s"] != v {
+		t.Fatalf("stored %v, want %q", got, v)
+	}
+	if got, err := st.Find(context.Background(), "cb", "n", int64(3), t0, t0.Add(time.Hour), 10); err != nil || len(got) != 1 || got[0].Fields["s"] != "" {
+		t.Fatalf("stored %v (%v), want the empty string", got, err)
+	}
+	spec, _ := json.Marshal(map[string]any{
+		"calculations": []any{map[string]any{"op": "SUM", "column": "n"}},
+		"filters":      []any{map[string]any{"column": "s", "op": "=", "value": v}},
+	})
+	want(t, "filter on a value with NUL", rows(ask(t, st, "cb", string(spec))), "SUM(n)=1(int64)")
 }
 
 func retention(t *testing.T, open Opener) {
