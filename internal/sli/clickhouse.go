@@ -168,7 +168,7 @@ func (*clickHouse) or(x, y string) string {
 func (*clickHouse) not(x val) string { return "(NOT " + x.sql + ")" }
 
 func (d *clickHouse) neg(x val) string {
-	if x.kind == kDouble || x.dbl {
+	if x.kind == kDouble {
 		return "negate(" + x.sql + ")"
 	}
 	return d.bind([]val{x}, func(p []string) string {
@@ -177,7 +177,7 @@ func (d *clickHouse) neg(x val) string {
 }
 
 // isFloat reports whether v's SQL is a Float64.
-func isFloat(v val) bool { return v.kind == kDouble || v.kind == kNum || v.dbl }
+func isFloat(v val) bool { return v.kind == kDouble || v.kind == kNum }
 
 // f64 is v as a Float64.
 func f64(v val) string {
@@ -188,23 +188,12 @@ func f64(v val) string {
 }
 
 func (d *clickHouse) compare(op string, x, y val) string {
-	if isFloat(x) == isFloat(y) && !x.dbl && !y.dbl {
+	if isFloat(x) == isFloat(y) {
 		// NaN: IEEE comparisons are CEL's (DuckDB's SQL tests isnan for that).
 		return "(" + x.sql + " " + op + " " + y.sql + ")"
 	}
-	// Numbers of both kinds compare as doubles, as in DuckDB. Where DuckDB
-	// computes an int as a DOUBLE (dbl), it orders NaN above every number,
-	// not as IEEE: NaN is read as +inf.
-	dbl := []bool{x.dbl, y.dbl}
-	x.sql, y.sql = f64(x), f64(y)
-	return d.bind([]val{x, y}, func(p []string) string {
-		for i, v := range p {
-			if dbl[i] {
-				p[i] = "if(isNaN(" + v + "), inf, " + v + ")"
-			}
-		}
-		return "(" + p[0] + " " + op + " " + p[1] + ")"
-	})
+	// Numbers of both kinds compare as doubles, as in DuckDB.
+	return "(" + f64(x) + " " + op + " " + f64(y) + ")"
 }
 
 func (d *clickHouse) arith(op string, k kind, x, y val) string {
@@ -213,8 +202,6 @@ func (d *clickHouse) arith(op string, k kind, x, y val) string {
 		return "concat(" + x.sql + ", " + y.sql + ")"
 	case k == kDouble:
 		return "(" + x.sql + " " + op + " " + y.sql + ")"
-	case x.dbl || y.dbl:
-		return d.doubleArith(op, x, y)
 	}
 	return d.bind([]val{x, y}, func(p []string) string {
 		a, b := p[0], p[1]
@@ -233,32 +220,8 @@ func (d *clickHouse) arith(op string, k kind, x, y val) string {
 	})
 }
 
-// doubleArith is integer arithmetic as DuckDB computes it when an operand
-// is a DOUBLE: IEEE + - *, / that is NULL for a zero divisor and otherwise
-// a plain division, % that is NaN for a zero divisor and otherwise fmod.
-func (d *clickHouse) doubleArith(op string, x, y val) string {
-	x.sql, y.sql = f64(x), f64(y)
-	switch op {
-	case "/":
-		return d.bind([]val{x, y}, func(p []string) string {
-			return "if(" + p[1] + " = 0, NULL, " + p[0] + " / " + p[1] + ")"
-		})
-	case "%":
-		// fmod(a, b) = a - b·trunc(a/b), exact for |a| < 2^53 and an
-		// integral b, once corrected where a/b rounded up to an integer.
-		return d.bind([]val{x, y}, func(p []string) string {
-			a, b := p[0], p[1]
-			return d.lambda([]string{a, b, a + " - " + b + " * trunc(" + a + " / " + b + ")"}, func(q []string) string {
-				a, b, r := q[0], q[1], q[2]
-				return "if(" + b + " = 0, nan, multiIf(" + a + " >= 0 AND " + r + " < 0, " + r + " + abs(" + b + "), " + a + " < 0 AND " + r + " > 0, " + r + " - abs(" + b + "), " + r + "))"
-			})
-		})
-	}
-	return "(" + x.sql + " " + op + " " + y.sql + ")"
-}
-
 func (d *clickHouse) ternary(cond, x, y val, k kind) string {
-	if k == kNum || x.dbl != y.dbl {
+	if k == kNum {
 		x.sql, y.sql = f64(x), f64(y)
 	}
 	return d.bind([]val{cond, x, y}, func(p []string) string {
@@ -315,11 +278,8 @@ func (*clickHouse) size(x val) string { return "toInt64(lengthUTF8(" + x.sql + "
 func (d *clickHouse) toInt(x val) string {
 	switch x.kind {
 	case kTime:
-		return "floor(" + f64(x) + " / 1000000.)" // DuckDB's fdiv
+		return "toInt64(floor(" + f64(x) + " / 1000000.))" // seconds, floored
 	case kDuration:
-		if x.dbl {
-			return "(" + x.sql + " * 1000)"
-		}
 		return d.bind([]val{x}, func(p []string) string {
 			return "if(" + p[0] + " >= -9223372036854775 AND " + p[0] + " <= 9223372036854775, " + p[0] + " * 1000, NULL)"
 		})
@@ -402,8 +362,6 @@ func (d *clickHouse) toString(x val) string {
 	switch {
 	case x.kind == kBool:
 		return "['false', 'true'][" + x.sql + " + 1]" // a NULL index gives NULL
-	case x.dbl:
-		return d.bind([]val{x}, func(p []string) string { return DuckDBDoubleText(p[0]) })
 	}
 	return "toString(" + x.sql + ")"
 }

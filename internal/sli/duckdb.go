@@ -6,8 +6,18 @@ import (
 )
 
 // duckDB is the dialect of the embedded store. DuckDB does not short-
-// circuit, so every construct is total: try() turns an integer overflow or
-// a division by zero into NULL, TRY_CAST a failed conversion.
+// circuit, so every construct is total: integer arithmetic runs in HUGEINT,
+// where two BIGINTs cannot overflow, and comes back as BIGINT only where
+// it fits, so that an overflow or a division by zero is NULL; TRY_CAST
+// turns a failed conversion into NULL. Not try(): in DuckDB 1.4 a try()
+// that fails on a row of a vector holding NULLs makes the column it read
+// NULL on that row for the statement's other expressions too, so one SLO's
+// overflow could make another's events invalid.
+//
+// The results go through lambdas, whose parameters name a value once:
+// DuckDB 1.4's optimizer drops a TRY_CAST compared with a constant
+// (TRY_CAST(h AS BIGINT) < 0 becomes h < 0), and a CASE would repeat its
+// operands, doubling the text at every level of nesting.
 type duckDB struct{}
 
 func (duckDB) column(phys string) string { return `"` + strings.ReplaceAll(phys, `"`, `""`) + `"` }
@@ -42,7 +52,7 @@ func (duckDB) not(x val) string       { return "(NOT " + x.sql + ")" }
 
 func (duckDB) neg(x val) string {
 	if x.kind == kInt {
-		return "try(- " + x.sql + ")"
+		return bigint("(- " + hugeint(x.sql) + ")")
 	}
 	return "(- " + x.sql + ")"
 }
@@ -63,25 +73,34 @@ func (d duckDB) compare(op string, x, y val) string {
 	return cmp
 }
 
-// arith wraps integer results in try(), so that overflow and division by
-// zero give NULL, not a failed query.
+// arith computes integer results (ints, times and durations in
+// microseconds) in HUGEINT, NULL where they do not fit a BIGINT, and for a
+// zero divisor.
 func (duckDB) arith(op string, k kind, x, y val) string {
-	wrap := true
 	switch k {
-	case kInt:
-		if op == "/" {
-			op = "//" // truncating, as CEL
-		}
 	case kDouble:
-		wrap = false
+		return "(" + x.sql + " " + op + " " + y.sql + ")"
 	case kString:
-		op, wrap = "||", false
+		return "(" + x.sql + " || " + y.sql + ")"
 	}
-	s := "(" + x.sql + " " + op + " " + y.sql + ")"
-	if wrap {
-		s = "try" + s
+	if op == "/" {
+		op = "//" // truncating, as CEL
 	}
-	return s
+	fits := "p[1] " + op + " p[2]"
+	if op == "%" {
+		fits = "p[1] // p[2]" // CEL refuses the remainder of a quotient that overflows
+	}
+	return "list_transform([[" + hugeint(x.sql) + ", " + hugeint(y.sql) + "]], lambda p: CASE WHEN " + fits + " BETWEEN " + bigintRange +
+		" THEN CAST(p[1] " + op + " p[2] AS BIGINT) END)[1]"
+}
+
+const bigintRange = "-9223372036854775808 AND 9223372036854775807"
+
+func hugeint(sql string) string { return "CAST(" + sql + " AS HUGEINT)" }
+
+// bigint is a HUGEINT result as BIGINT, NULL where it does not fit.
+func bigint(sql string) string {
+	return "list_transform([" + sql + "], lambda v: CASE WHEN v BETWEEN " + bigintRange + " THEN CAST(v AS BIGINT) END)[1]"
 }
 
 func (duckDB) ternary(cond, x, y val, k kind) string {
@@ -116,9 +135,9 @@ func (duckDB) toInt(x val) string {
 	case kString:
 		return "(CASE WHEN regexp_full_match(" + x.sql + ", '[+-]?[0-9]+') THEN TRY_CAST(" + x.sql + " AS BIGINT) END)"
 	case kTime:
-		return "fdiv(" + x.sql + ", 1000000)"
+		return "CAST(fdiv(" + x.sql + ", 1000000) AS BIGINT)" // seconds, floored as Go's Unix()
 	case kDuration:
-		return "try(" + x.sql + " * 1000)" // nanoseconds
+		return bigint("(" + hugeint(x.sql) + " * 1000)") // nanoseconds
 	}
 	return "TRY_CAST(trunc(" + x.sql + ") AS BIGINT)"
 }

@@ -197,11 +197,6 @@ type val struct {
 	stored bool // a stored column: never NaN, since ingest rejects NaN
 	// atom: a column, ts or a literal, cheap to repeat in the SQL.
 	atom bool
-	// dbl: an int, timestamp or duration that the DuckDB SQL computes as
-	// a DOUBLE, because int() of a timestamp is DuckDB's fdiv, which
-	// returns one; what it flows into (arithmetic, ?:, string()…) follows
-	// DOUBLE rules there, which another dialect reproduces to agree.
-	dbl bool
 }
 
 var null = val{sql: "NULL", kind: unknown, atom: true}
@@ -378,7 +373,7 @@ func (c *compiler) call(e ast.Expr) (val, error) {
 	case "-_":
 		switch a[0].kind {
 		case kInt, kDouble:
-			return val{sql: c.d.neg(a[0]), kind: a[0].kind, dbl: a[0].dbl}, nil
+			return val{sql: c.d.neg(a[0]), kind: a[0].kind}, nil
 		}
 		return null, nil
 	case "_?_:_":
@@ -447,7 +442,7 @@ func (c *compiler) arith(op string, x, y val) val {
 	default:
 		return null
 	}
-	return val{sql: c.d.arith(op, k, x, y), kind: k, dbl: x.dbl || y.dbl}
+	return val{sql: c.d.arith(op, k, x, y), kind: k}
 }
 
 func (c *compiler) ternary(cond, x, y val) val {
@@ -468,7 +463,7 @@ func (c *compiler) ternary(cond, x, y val) val {
 	if k == unknown {
 		return null
 	}
-	return val{sql: c.d.ternary(cond, x, y, k), kind: k, dbl: k != kNum && (x.dbl || y.dbl)}
+	return val{sql: c.d.ternary(cond, x, y, k), kind: k}
 }
 
 // in compiles `x in [literals]`.
@@ -549,9 +544,9 @@ func (c *compiler) function(e ast.Expr, fn string, a []val) (val, error) {
 		case kInt:
 			return x, nil
 		case kDouble, kNum, kString, kDuration:
-			return val{sql: c.d.toInt(x), kind: kInt, dbl: x.dbl}, nil
+			return val{sql: c.d.toInt(x), kind: kInt}, nil
 		case kTime:
-			return val{sql: c.d.toInt(x), kind: kInt, dbl: true}, nil // seconds, by DuckDB's fdiv
+			return val{sql: c.d.toInt(x), kind: kInt}, nil // seconds
 		}
 		return null, nil
 	case "double":
@@ -580,7 +575,7 @@ func (c *compiler) function(e ast.Expr, fn string, a []val) (val, error) {
 			}
 			return val{sql: c.d.toTime(x), kind: kTime}, nil
 		case kInt:
-			return val{sql: c.d.toTime(x), kind: kTime, dbl: x.dbl}, nil
+			return val{sql: c.d.toTime(x), kind: kTime}, nil
 		case kTime:
 			return x, nil
 		}

@@ -316,3 +316,41 @@ func TestCounterOnDatasetWithRows(t *testing.T) {
 		t.Errorf("after reopen: eligible %d good %d, want 5 and 2", e, g)
 	}
 }
+
+// TestOverflowLeavesTheRestAlone: an integer overflow in an SLI is NULL
+// for that operation only, as in CEL (where error || true is true), in a
+// backfill as in streamed counting. (In DuckDB 1.4 a try() that fails on a
+// row of a vector holding NULLs made the column it read NULL on that row
+// for every other expression of the statement: the event became invalid.)
+func TestOverflowLeavesTheRestAlone(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now()
+	evs := []event.Event{ev(now, 1, "latency", int64(1<<63-2)), ev(now, 1, "other", int64(1))}
+	appendOK(t, s, "d", evs...)
+	c := Counter{Name: "c", Dataset: "d", Eligible: "latency * 1000 > 0 || latency > 0", Good: "latency + 1 > latency"}
+	if err := s.SetCounter(ctx, c, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	appendOK(t, s, "d", evs...)
+	if err := s.CountPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := s.loadCounts(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [3]int64
+	for _, m := range counts {
+		got[0], got[1], got[2] = got[0]+m.Eligible, got[1]+m.Good, got[2]+m.Invalid
+	}
+	// Per append: the big latency is eligible and good, the event without
+	// latency invalid.
+	if want := [3]int64{2, 2, 2}; got != want {
+		t.Errorf("eligible, good, invalid = %v, want %v", got, want)
+	}
+}
