@@ -2,7 +2,6 @@ package sli
 
 import (
 	"math"
-	"regexp/syntax"
 	"strconv"
 	"strings"
 )
@@ -261,16 +260,8 @@ func (*clickHouse) text(fn string, x, y val) string {
 }
 
 // matches: ClickHouse compiles with RE2's dot_nl, which (?-s) turns off.
-// Its RE2 does not know the (?<name>…) groups Go accepts (nor does
-// DuckDB's, whose query then fails): such a pattern is written as Go
-// reads it.
 func (*clickHouse) matches(x val, pattern string) string {
-	if strings.Contains(pattern, "(?<") {
-		if re, err := syntax.Parse(pattern, syntax.Perl); err == nil {
-			pattern = re.String()
-		}
-	}
-	return "match(" + x.sql + ", " + chQuote("(?-s)"+pattern) + ")"
+	return "match(" + x.sql + ", " + chQuote("(?-s)"+re2Pattern(pattern)) + ")"
 }
 
 func (*clickHouse) size(x val) string { return "toInt64(lengthUTF8(" + x.sql + "))" }

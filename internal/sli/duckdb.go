@@ -1,6 +1,7 @@
 package sli
 
 import (
+	"regexp/syntax"
 	"strconv"
 	"strings"
 )
@@ -125,7 +126,19 @@ func (duckDB) text(fn string, x, y val) string {
 }
 
 func (duckDB) matches(x val, pattern string) string {
-	return "regexp_matches(" + x.sql + ", " + quote(pattern) + ")"
+	return "regexp_matches(" + x.sql + ", " + quote(re2Pattern(pattern)) + ")"
+}
+
+// re2Pattern is a pattern Check accepted, for the engines' RE2: it does
+// not know the (?<name>…) groups Go's regexp takes, so such a pattern is
+// written as Go reads it, with (?P<name>…).
+func re2Pattern(pattern string) string {
+	if strings.Contains(pattern, "(?<") {
+		if re, err := syntax.Parse(pattern, syntax.Perl); err == nil {
+			return re.String()
+		}
+	}
+	return pattern
 }
 
 func (duckDB) size(x val) string { return "length(" + x.sql + ")" }
