@@ -350,8 +350,7 @@ func (d *clickHouse) toDouble(x val) string {
 }
 
 func (d *clickHouse) toString(x val) string {
-	switch {
-	case x.kind == kBool:
+	if x.kind == kBool {
 		return "['false', 'true'][" + x.sql + " + 1]" // a NULL index gives NULL
 	}
 	return "toString(" + x.sql + ")"

@@ -87,12 +87,13 @@ func (duckDB) arith(op string, k kind, x, y val) string {
 	if op == "/" {
 		op = "//" // truncating, as CEL
 	}
-	fits := "p[1] " + op + " p[2]"
 	if op == "%" {
-		fits = "p[1] // p[2]" // CEL refuses the remainder of a quotient that overflows
+		// CEL refuses the remainder of a quotient that overflows
+		// (MinInt64 % -1), which fits: test the quotient.
+		return "list_transform([[" + hugeint(x.sql) + ", " + hugeint(y.sql) + "]], lambda p: CASE WHEN p[1] // p[2] BETWEEN " + bigintRange +
+			" THEN CAST(p[1] % p[2] AS BIGINT) END)[1]"
 	}
-	return "list_transform([[" + hugeint(x.sql) + ", " + hugeint(y.sql) + "]], lambda p: CASE WHEN " + fits + " BETWEEN " + bigintRange +
-		" THEN CAST(p[1] " + op + " p[2] AS BIGINT) END)[1]"
+	return bigint("(" + hugeint(x.sql) + " " + op + " " + y.sql + ")")
 }
 
 const bigintRange = "-9223372036854775808 AND 9223372036854775807"
