@@ -44,8 +44,6 @@ func (s *Server) recordRun(r *http.Request, ds string, spec *query.Spec, began t
 	return id
 }
 
-// getStoredQuery answers a query by id, with its absolute spec: the
-// permalink /q/{id} and GET /api/v1/queries/{id}.
 // permalink sends a browser opening /q/{id} to the web UI's view of the
 // query; other clients get the query as JSON.
 func (s *Server) permalink(h http.HandlerFunc) http.HandlerFunc {
@@ -58,6 +56,8 @@ func (s *Server) permalink(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// getStoredQuery answers a query by id, with its absolute spec: the
+// permalink /q/{id} and GET /api/v1/queries/{id}.
 func (s *Server) getStoredQuery(w http.ResponseWriter, r *http.Request) {
 	q, err := s.history.Query(r.Context(), r.PathValue("id"))
 	if err != nil {
