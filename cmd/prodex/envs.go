@@ -176,8 +176,8 @@ func (e *environments) start(name string, sts *stores) (*environment, error) {
 		}
 	}
 	srv.OTLP = &otlp.Receiver{Sink: w, Limits: srv.Limits, Dataset: e.cfg.otlpDataset}
-	slos.OnEpisode(srv.OnAlert)
-	if err := srv.ReconcileIncidents(context.Background()); err != nil {
+	slos.OnEpisode(srv.Incidents().OnAlert)
+	if err := srv.Incidents().Reconcile(context.Background()); err != nil {
 		log.Error("opening incidents for firing pages failed", "err", err)
 	}
 	ctx, stop := context.WithCancel(e.ctx)

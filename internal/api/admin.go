@@ -8,16 +8,19 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/schema"
 	"github.com/prodex/prodex/internal/store"
 )
 
 func (s *Server) getColumns(w http.ResponseWriter, r *http.Request) {
-	ds, ok := dataset(w, r)
-	if !ok {
-		return
+	ds, err := dataset(r)
+	var cols []schema.Column
+	if err == nil {
+		cols, err = s.Events.Columns(ds)
+		err = storeError(ds, err)
 	}
-	cols, err := s.Events.Columns(ds)
-	if !storeOK(w, ds, err) {
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, cols)
@@ -39,8 +42,9 @@ func (s *Server) getDatasets(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) {
-	ds, ok := dataset(w, r)
-	if !ok {
+	ds, err := dataset(r)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	var body struct {
@@ -49,19 +53,19 @@ func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid body: "+err.Error())
+		s.fail(w, r, badRequest("invalid body: "+err.Error()))
 		return
 	}
 	if body.RetentionDays == nil {
-		writeError(w, http.StatusBadRequest, "retention_days is required")
+		s.fail(w, r, badRequest("retention_days is required"))
 		return
 	}
-	err := s.Events.SetRetention(r.Context(), ds, time.Duration(*body.RetentionDays*24*float64(time.Hour)))
+	err = s.Events.SetRetention(r.Context(), ds, time.Duration(*body.RetentionDays*24*float64(time.Hour)))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "dataset "+ds+" does not exist")
+		s.fail(w, r, storeError(ds, err))
 	case err != nil:
-		writeError(w, http.StatusBadRequest, "retention_days: "+err.Error())
+		s.fail(w, r, badRequest("retention_days: "+err.Error()))
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"name": ds, "retention_days": *body.RetentionDays})
 	}
@@ -82,20 +86,21 @@ func (s *Server) postKey(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid body: "+err.Error())
+		s.fail(w, r, badRequest("invalid body: "+err.Error()))
 		return
 	}
 	scope, err := auth.ParseScope(body.Scope)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "scope: "+err.Error())
+		s.fail(w, r, badRequest("scope: "+err.Error()))
 		return
 	}
-	if !s.envExists(w, body.Env) {
+	if err := s.envExists(body.Env); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	secret, k, err := s.Keys.CreateIn(r.Context(), body.Env, scope, body.Name)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "scope": k.Scope, "name": k.Name, "environment": k.Env, "created_at": k.Created, "key": secret})
@@ -103,22 +108,17 @@ func (s *Server) postKey(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
 	if err := s.Keys.Revoke(r.Context(), r.PathValue("id")); err != nil {
-		writeError(w, http.StatusNotFound, err.Error())
+		s.fail(w, r, httpError(http.StatusNotFound, err.Error()))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// storeOK answers a store error: 404 for a dataset that does not exist,
-// 500 otherwise. It reports whether err was nil.
-func storeOK(w http.ResponseWriter, ds string, err error) bool {
-	switch {
-	case err == nil:
-		return true
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "dataset "+ds+" does not exist")
-	default:
-		writeError(w, http.StatusInternalServerError, err.Error())
+// storeError is the answer to an event store's error about dataset ds:
+// a 404 when the dataset does not exist, else err itself (nil stays nil).
+func storeError(ds string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return httpError(http.StatusNotFound, "dataset "+ds+" does not exist")
 	}
-	return false
+	return err
 }

@@ -4,7 +4,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -13,11 +12,17 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prodex/prodex/internal/apply"
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/history"
+	"github.com/prodex/prodex/internal/incident"
 	"github.com/prodex/prodex/internal/ingest"
+	"github.com/prodex/prodex/internal/marker"
+	"github.com/prodex/prodex/internal/note"
 	"github.com/prodex/prodex/internal/otlp"
 	"github.com/prodex/prodex/internal/query"
+	"github.com/prodex/prodex/internal/risk"
 	"github.com/prodex/prodex/internal/rules"
 	"github.com/prodex/prodex/internal/store"
 )
@@ -46,8 +51,15 @@ type Server struct {
 	// OTLP receives OpenTelemetry traces and logs (nil: not served).
 	OTLP *otlp.Receiver
 
-	incMu sync.Mutex // serialises incident changes (read, change, write)
-	once  sync.Once  // see defaults
+	once sync.Once // see defaults
+	// The domain's books, made by defaults from Meta and SLOs: handlers
+	// parse a request, call one of them, and answer.
+	incidents *incident.Book
+	risks     *risk.Book
+	notes     *note.Book
+	markers   *marker.Book
+	history   *history.Book
+	defs      apply.Owners
 
 	// Env is the environment this server holds ("" the default one): keys
 	// of other environments are unknown here.
@@ -108,13 +120,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.getReady)
 	mux.HandleFunc("GET /metrics", s.with(auth.Query, s.rootOnly(s.getMetrics)))
-	return routed(mux, func(w http.ResponseWriter, r *http.Request, status int, allow string) {
+	return identified(routed(mux, func(w http.ResponseWriter, r *http.Request, status int, allow string) {
 		if status == http.StatusMethodNotAllowed {
-			writeError(w, status, r.Method+" is not allowed on "+r.URL.Path+"; use "+allow)
+			s.fail(w, r, httpError(status, r.Method+" is not allowed on "+r.URL.Path+"; use "+allow))
 			return
 		}
-		writeError(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path)
-	})
+		s.fail(w, r, httpError(http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path))
+	}))
 }
 
 // routed serves mux, answering a request no route matches (404) or whose
@@ -180,7 +192,37 @@ func (s *Server) defaults() {
 		if s.QueryTimeout <= 0 {
 			s.QueryTimeout = 60 * time.Second
 		}
+		s.books()
 	})
+}
+
+// books makes the domain's books over Meta and SLOs. The clock is read
+// through s.Now, which tests may replace.
+func (s *Server) books() {
+	now := func() time.Time { return s.Now() }
+	s.risks = &risk.Book{Store: s.Meta, SLOs: s.SLOs, Now: now}
+	s.markers = &marker.Book{Store: s.Meta, Now: now}
+	s.history = &history.Book{Store: s.Meta, Now: now}
+	s.notes = &note.Book{Store: s.Meta, Now: now}
+	s.incidents = &incident.Book{Store: s.Meta, SLOs: s.SLOs, Risks: s.risks, Notes: s.notes, Records: s.Meta, Now: now, Log: s.Log}
+	s.risks.Work = s.incidents
+	s.notes.Targets = map[string]note.Target{
+		"slo": func(_ context.Context, name string) (bool, error) {
+			_, ok := s.SLOs.Get(name)
+			return ok, nil
+		},
+		"incident": s.incidents.Exists,
+		"marker":   s.markers.Exists,
+		"query":    s.history.Exists,
+	}
+	s.defs = apply.Owners{SLOs: s.SLOs, Risks: s.risks}
+}
+
+// Incidents is the book of this server's incidents, which the alerts of
+// its SLOs open.
+func (s *Server) Incidents() *incident.Book {
+	s.defaults()
+	return s.incidents
 }
 
 type keyCtx struct{}
@@ -189,7 +231,7 @@ type keyCtx struct{}
 func (s *Server) with(need auth.Scope, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.forged(r) {
-			writeError(w, http.StatusForbidden, "a change made with the web UI's session needs the "+uiHeader+" header")
+			s.fail(w, r, httpError(http.StatusForbidden, "a change made with the web UI's session needs the "+uiHeader+" header"))
 			return
 		}
 		secret := s.KeyOf(r)
@@ -205,14 +247,14 @@ func (s *Server) with(need auth.Scope, h http.HandlerFunc) http.HandlerFunc {
 		}
 		switch {
 		case errors.Is(err, auth.ErrUnauthenticated):
-			writeError(w, http.StatusUnauthorized, "unknown API key: send a valid key in the X-Honeycomb-Team header")
+			s.fail(w, r, httpError(http.StatusUnauthorized, "unknown API key: send a valid key in the X-Honeycomb-Team header"))
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), keyCtx{}, k))
 		serve := h
 		if errors.Is(err, auth.ErrForbidden) && need != "" {
 			serve = func(w http.ResponseWriter, r *http.Request) {
-				writeError(w, http.StatusForbidden, "this API key has scope "+string(k.Scope)+"; this route needs "+string(need))
+				s.fail(w, r, httpError(http.StatusForbidden, "this API key has scope "+string(k.Scope)+"; this route needs "+string(need)))
 			}
 		}
 		if !audited(r) {
@@ -337,21 +379,10 @@ func (s *Server) getAuth(w http.ResponseWriter, r *http.Request) {
 }
 
 // dataset validates the {dataset} path value.
-func dataset(w http.ResponseWriter, r *http.Request) (string, bool) {
+func dataset(r *http.Request) (string, error) {
 	name, err := store.NormalizeDataset(r.PathValue("dataset"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return "", false
+		return "", badRequest(err.Error())
 	}
-	return name, true
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	return name, nil
 }

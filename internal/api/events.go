@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/ingest"
@@ -17,19 +16,20 @@ type batchStatus struct {
 }
 
 func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
-	ds, ok := dataset(w, r)
-	if !ok {
+	ds, err := dataset(r)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	release, err := s.Writer.Admit()
 	if err != nil {
-		writeSubmitError(w, err)
+		s.fail(w, r, submitError(err))
 		return
 	}
 	defer release()
 	items, err := event.DecodeBatch(r.Body, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"), s.Limits, s.Now())
 	if err != nil {
-		writeDecodeError(w, err)
+		s.fail(w, r, decodeError(err))
 		return
 	}
 	b := &store.Batch{Dataset: ds, Events: make([]event.Event, 0, len(items))}
@@ -45,7 +45,7 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(b.Events) > 0 {
 		if err := s.Writer.Submit(r.Context(), b); err != nil {
-			writeSubmitError(w, err)
+			s.fail(w, r, submitError(err))
 			return
 		}
 	}
@@ -60,49 +60,52 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
-	ds, ok := dataset(w, r)
-	if !ok {
+	ds, err := dataset(r)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	release, err := s.Writer.Admit()
 	if err != nil {
-		writeSubmitError(w, err)
+		s.fail(w, r, submitError(err))
 		return
 	}
 	defer release()
 	ev, err := event.DecodeEvent(r.Body, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"),
 		r.Header.Get("X-Honeycomb-Event-Time"), r.Header.Get("X-Honeycomb-Samplerate"), s.Limits, s.Now())
 	if err != nil {
-		writeDecodeError(w, err)
+		s.fail(w, r, decodeError(err))
 		return
 	}
 	b := &store.Batch{Dataset: ds, Events: []event.Event{ev}}
 	if err := s.Writer.Submit(r.Context(), b); err != nil {
-		writeSubmitError(w, err)
+		s.fail(w, r, submitError(err))
 		return
 	}
 	if b.Errs[0] != nil {
-		writeError(w, http.StatusBadRequest, b.Errs[0].Error())
+		s.fail(w, r, badRequest(b.Errs[0].Error()))
 		return
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
-func writeDecodeError(w http.ResponseWriter, err error) {
+// decodeError is the answer to a body that could not be decoded: a
+// *event.RequestError says its status, anything else is a 400.
+func decodeError(err error) error {
 	var re *event.RequestError
 	if errors.As(err, &re) {
-		writeError(w, re.Status, re.Msg)
-		return
+		return err
 	}
-	writeError(w, http.StatusBadRequest, err.Error())
+	return badRequest(err.Error())
 }
 
-func writeSubmitError(w http.ResponseWriter, err error) {
+// submitError is the answer to events the writer refused or could not
+// store, with when to retry.
+func submitError(err error) error {
 	status, after := ingest.Refusal(err)
-	w.Header().Set("Retry-After", strconv.Itoa(after))
 	msg := err.Error()
 	if status == http.StatusServiceUnavailable && !errors.Is(err, ingest.ErrMemory) && !errors.Is(err, ingest.ErrClosed) {
 		msg = "events were not stored: " + msg
 	}
-	writeError(w, status, msg)
+	return &apiError{status: status, msg: msg, retryAfter: after}
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -13,23 +14,24 @@ import (
 
 // postExplain compares a selection of events with its baseline.
 func (s *Server) postExplain(w http.ResponseWriter, r *http.Request) {
-	ds, ok := dataset(w, r)
-	if !ok {
+	ds, err := dataset(r)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSpecBytes))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "explain request larger than 1 MiB")
+		s.fail(w, r, httpError(http.StatusRequestEntityTooLarge, "explain request larger than 1 MiB"))
 		return
 	}
 	req, err := explain.Parse(body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		s.fail(w, r, badRequest(err.Error()))
 		return
 	}
 	ex, ok := s.Events.(explainer)
 	if !ok {
-		writeError(w, http.StatusNotImplemented, "explain is not available on this event store yet")
+		s.fail(w, r, httpError(http.StatusNotImplemented, "explain is not available on this event store yet"))
 		return
 	}
 	lookup := func(name string) (slo.SLO, bool) {
@@ -44,22 +46,21 @@ func (s *Server) postExplain(w http.ResponseWriter, r *http.Request) {
 	began := time.Now()
 	ans, err := ex.Explain(ctx, ds, req, s.Now(), lookup)
 	if errors.Is(err, store.ErrNotFound) {
-		storeOK(w, ds, err)
+		s.fail(w, r, storeError(ds, err))
 		return
 	}
 	s.observe("explain", began, err)
 	if err != nil {
 		if ctx.Err() != nil {
-			s.stopped(w, ctx, "explain")
+			s.fail(w, r, s.stopped(ctx, "explain"))
 			return
 		}
 		var dbe *explain.DBError
 		if errors.As(err, &dbe) {
-			s.Log.Error("explain failed", "dataset", ds, "err", err)
-			writeError(w, http.StatusInternalServerError, err.Error())
+			s.fail(w, r, fmt.Errorf("explain failed on dataset %s: %w", ds, err))
 			return
 		}
-		writeError(w, http.StatusBadRequest, err.Error())
+		s.fail(w, r, badRequest(err.Error()))
 		return
 	}
 	writeJSON(w, http.StatusOK, ans)

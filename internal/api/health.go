@@ -40,7 +40,7 @@ func (s *Server) getReady(w http.ResponseWriter, r *http.Request) {
 // environment: they describe every environment).
 func (s *Server) getMetrics(w http.ResponseWriter, r *http.Request) {
 	if s.Metrics == nil {
-		writeError(w, http.StatusNotFound, "metrics are not served by this server")
+		s.fail(w, r, httpError(http.StatusNotFound, "metrics are not served by this server"))
 		return
 	}
 	s.Metrics.ServeHTTP(w, r)

@@ -1,18 +1,15 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/marker"
 	"github.com/prodex/prodex/internal/rules"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // markerRoutes serves Honeycomb's Markers API. An ingest key may create
@@ -25,31 +22,30 @@ func (s *Server) markerRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /1/markers/{dataset}/{id}", s.with(auth.Edit, s.deleteMarker))
 }
 
-// markerMu serialises marker changes (read, change, write), so that an
-// update never brings back a marker deleted meanwhile.
-var markerMu sync.Mutex
-
 func (s *Server) postMarker(w http.ResponseWriter, r *http.Request) {
-	ds, ok := dataset(w, r)
-	if !ok {
-		return
-	}
 	var in marker.Input
-	if !readStrict(w, r, &in, "marker") {
+	ds, err := dataset(r)
+	if err == nil {
+		err = readStrict(w, r, &in, "marker")
+	}
+	var m marker.Marker
+	if err == nil {
+		m, err = s.markers.Create(r.Context(), ds, in, author(r))
+	}
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	now := s.Now().UTC()
-	m := marker.Marker{ID: marker.NewID(), Dataset: ds, Author: author(r), CreatedAt: now, UpdatedAt: now}
-	in.Apply(&m, now)
-	s.saveMarker(w, r, m, http.StatusCreated)
+	writeJSON(w, http.StatusCreated, m)
 }
 
 // listMarkers lists a dataset's markers (the environment-wide ones under
 // __all__), by start time; ?start_time= and ?end_time= (Unix seconds)
 // keep those overlapping [start_time, end_time).
 func (s *Server) listMarkers(w http.ResponseWriter, r *http.Request) {
-	ds, ok := dataset(w, r)
-	if !ok {
+	ds, err := dataset(r)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	var bounds [2]time.Time
@@ -60,14 +56,14 @@ func (s *Server) listMarkers(w http.ResponseWriter, r *http.Request) {
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 || n > marker.MaxTime {
-			writeError(w, http.StatusBadRequest, p+": want a positive Unix time in seconds, got "+strconv.Quote(v))
+			s.fail(w, r, badRequest(p+": want a positive Unix time in seconds, got "+strconv.Quote(v)))
 			return
 		}
 		bounds[i] = time.Unix(n, 0)
 	}
 	ms, err := s.Meta.Markers(r.Context(), []string{ds}, bounds[0], bounds[1])
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, ms)
@@ -75,75 +71,33 @@ func (s *Server) listMarkers(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) putMarker(w http.ResponseWriter, r *http.Request) {
 	var in marker.Input
-	if !readStrict(w, r, &in, "marker") {
-		return
+	var ds string
+	err := readStrict(w, r, &in, "marker")
+	if err == nil {
+		ds, err = dataset(r)
 	}
-	markerMu.Lock()
-	defer markerMu.Unlock()
-	m, ok := s.markerNamed(w, r)
-	if !ok {
-		return
+	var m marker.Marker
+	if err == nil {
+		m, err = s.markers.Update(r.Context(), ds, r.PathValue("id"), in, author(r))
 	}
-	in.Apply(&m, s.Now())
-	m.Author, m.UpdatedAt = author(r), s.Now().UTC()
-	s.saveMarker(w, r, m, http.StatusOK)
-}
-
-func (s *Server) deleteMarker(w http.ResponseWriter, r *http.Request) {
-	markerMu.Lock()
-	defer markerMu.Unlock()
-	m, ok := s.markerNamed(w, r)
-	if !ok {
-		return
-	}
-	if err := s.Meta.DeleteMarker(r.Context(), m.ID); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, m)
 }
 
-// markerNamed finds the marker the path names, among those of the path's
-// dataset; it answers the request itself when it cannot.
-func (s *Server) markerNamed(w http.ResponseWriter, r *http.Request) (marker.Marker, bool) {
-	ds, ok := dataset(w, r)
-	if !ok {
-		return marker.Marker{}, false
+func (s *Server) deleteMarker(w http.ResponseWriter, r *http.Request) {
+	ds, err := dataset(r)
+	var m marker.Marker
+	if err == nil {
+		m, err = s.markers.Delete(r.Context(), ds, r.PathValue("id"))
 	}
-	id := r.PathValue("id")
-	m, found, err := s.Meta.GetMarker(r.Context(), id)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return marker.Marker{}, false
-	}
-	if !found || m.Dataset != ds {
-		writeError(w, http.StatusNotFound, "marker "+strconv.Quote(id)+" does not exist in dataset "+ds)
-		return marker.Marker{}, false
-	}
-	return m, true
-}
-
-// saveMarker validates and stores a marker and answers with it.
-func (s *Server) saveMarker(w http.ResponseWriter, r *http.Request, m marker.Marker, status int) {
-	if err := m.Validate(); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		s.fail(w, r, err)
 		return
 	}
-	if err := s.Meta.PutMarker(r.Context(), m); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	writeJSON(w, status, m)
-}
-
-// markersAround returns the markers shown with an answer about dataset ds
-// over [start, end): its own and the environment-wide ones.
-func (s *Server) markersAround(ctx context.Context, ds string, start, end time.Time) ([]marker.Marker, error) {
-	datasets := []string{marker.AllDatasets}
-	if ds, err := store.NormalizeDataset(ds); err == nil && ds != marker.AllDatasets {
-		datasets = append(datasets, ds)
-	}
-	return s.Meta.Markers(ctx, datasets, start, end)
+	writeJSON(w, http.StatusOK, m)
 }
 
 // withMarkers is the JSON object v with a "markers" key added last, so that
@@ -173,7 +127,7 @@ func withMarkers(v any, ms []marker.Marker) (json.RawMessage, error) {
 // writeWithMarkers answers with v, an answer about dataset ds over
 // [start, end), and the markers of ds and the environment in that range.
 func (s *Server) writeWithMarkers(w http.ResponseWriter, r *http.Request, ds string, start, end time.Time, v any) {
-	ms, err := s.markersAround(r.Context(), ds, start, end)
+	ms, err := s.markers.Around(r.Context(), ds, start, end)
 	if err == nil {
 		var ans json.RawMessage
 		if ans, err = withMarkers(v, ms); err == nil {
@@ -181,7 +135,7 @@ func (s *Server) writeWithMarkers(w http.ResponseWriter, r *http.Request, ds str
 			return
 		}
 	}
-	writeError(w, http.StatusInternalServerError, "markers: "+err.Error())
+	s.fail(w, r, fmt.Errorf("markers: %w", err))
 }
 
 // writeSLOStatus answers with an SLO's status and the markers of its

@@ -23,9 +23,9 @@ func (s *Server) otlpRoutes(mux *http.ServeMux) {
 func (s *Server) OTLPHandler() http.Handler {
 	mux := http.NewServeMux()
 	s.otlpRoutes(mux)
-	return routed(mux, func(w http.ResponseWriter, r *http.Request, status int, allow string) {
+	return identified(routed(mux, func(w http.ResponseWriter, r *http.Request, status int, allow string) {
 		otlp.WriteHTTPError(w, r, status, "no route for "+r.Method+" "+r.URL.Path+": OTLP/HTTP is POST /v1/traces and /v1/logs")
-	})
+	}))
 }
 
 // withOTLP authenticates an OTLP/HTTP request, answering failures with the

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -17,18 +18,19 @@ import (
 const maxSpecBytes = 1 << 20
 
 func (s *Server) postQuery(w http.ResponseWriter, r *http.Request) {
-	ds, ok := dataset(w, r)
-	if !ok {
+	ds, err := dataset(r)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSpecBytes))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "query spec larger than 1 MiB")
+		s.fail(w, r, httpError(http.StatusRequestEntityTooLarge, "query spec larger than 1 MiB"))
 		return
 	}
 	spec, err := query.Parse(body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		s.fail(w, r, badRequest(err.Error()))
 		return
 	}
 	s.answerQuery(w, r, ds, spec)
@@ -46,17 +48,17 @@ type queryAnswer struct {
 // history and answers; postQuery and the re-run of a stored query share it.
 func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, spec *query.Spec) {
 	if err := spec.Resolve(s.Now()); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		s.fail(w, r, badRequest(err.Error()))
 		return
 	}
 	if spec.SLO != nil { // the SLO's own events: give the query its SLI
 		def, ok := s.SLOs.Get(spec.SLO.Name)
 		switch {
 		case !ok:
-			writeError(w, http.StatusBadRequest, "slo.name: no SLO named "+strconv.Quote(spec.SLO.Name))
+			s.fail(w, r, badRequest("slo.name: no SLO named "+strconv.Quote(spec.SLO.Name)))
 			return
 		case def.Dataset != ds:
-			writeError(w, http.StatusBadRequest, "slo.name: SLO "+def.Name+" is on dataset "+def.Dataset+", not "+ds)
+			s.fail(w, r, badRequest("slo.name: SLO "+def.Name+" is on dataset "+def.Dataset+", not "+ds))
 			return
 		}
 		spec.SLO.Eligible, spec.SLO.Good = def.SLI.Eligible, def.SLI.Good
@@ -68,22 +70,22 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 	var bad *query.Error
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		storeOK(w, ds, err)
+		s.fail(w, r, storeError(ds, err))
 		return
 	case errors.As(err, &bad): // the spec does not fit the dataset
-		writeError(w, http.StatusBadRequest, err.Error())
+		s.fail(w, r, badRequest(err.Error()))
 		return
 	}
 	s.observe("query", began, err)
 	if err != nil {
 		if ctx.Err() != nil {
-			msg := s.stopped(w, ctx, "query")
-			s.recordRun(r, ds, spec, began, 0, msg)
+			stop := s.stopped(ctx, "query")
+			s.fail(w, r, stop)
+			s.recordRun(r, ds, spec, began, 0, stop.Error())
 			return
 		}
-		s.Log.Error("query failed", "dataset", ds, "err", err)
 		s.recordRun(r, ds, spec, began, 0, "query failed: "+err.Error())
-		writeError(w, http.StatusInternalServerError, "query failed: "+err.Error())
+		s.fail(w, r, fmt.Errorf("query failed on dataset %s: %w", ds, err))
 		return
 	}
 	id := s.recordRun(r, ds, spec, began, len(res.Results), "")
@@ -102,17 +104,13 @@ func (s *Server) queryContext(r *http.Request) (context.Context, context.CancelF
 	return ctx, func() { cancel(); done() }
 }
 
-// stopped answers for a query whose context ended before it did, and
-// returns the message: 503 when it was cancelled to give memory back (a
-// retry may pass), 504 when it ran out of time.
-func (s *Server) stopped(w http.ResponseWriter, ctx context.Context, what string) string {
+// stopped is the answer for a query whose context ended before it did:
+// 503 when it was cancelled to give memory back (a retry may pass), 504
+// when it ran out of time.
+func (s *Server) stopped(ctx context.Context, what string) error {
 	if query.Cancelled(ctx) {
 		msg := what + " " + strings.TrimPrefix(query.ErrMemory.Error(), "query ")
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, msg)
-		return msg
+		return &apiError{status: http.StatusServiceUnavailable, msg: msg, retryAfter: 5}
 	}
-	msg := what + " exceeded its time limit of " + s.QueryTimeout.String()
-	writeError(w, http.StatusGatewayTimeout, msg)
-	return msg
+	return httpError(http.StatusGatewayTimeout, what+" exceeded its time limit of "+s.QueryTimeout.String())
 }

@@ -23,7 +23,7 @@ func TestStoppedQueryAnswers(t *testing.T) {
 	}
 	<-ctx.Done()
 	w := httptest.NewRecorder()
-	s.stopped(w, ctx, "query")
+	s.fail(w, r, s.stopped(ctx, "query"))
 	cancel()
 	var body struct{ Error string }
 	json.Unmarshal(w.Body.Bytes(), &body)
@@ -39,7 +39,7 @@ func TestStoppedQueryAnswers(t *testing.T) {
 	defer cancel()
 	<-ctx.Done()
 	w = httptest.NewRecorder()
-	s.stopped(w, ctx, "explain")
+	s.fail(w, r, s.stopped(ctx, "explain"))
 	json.Unmarshal(w.Body.Bytes(), &body)
 	if w.Code != http.StatusGatewayTimeout || !strings.Contains(body.Error, "explain exceeded its time limit") {
 		t.Errorf("timed out: %d %q", w.Code, body.Error)

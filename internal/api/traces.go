@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,7 +20,7 @@ const maxTraceEvents = 10000
 func (s *Server) getTrace(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("trace_id")
 	if id == "" || len(id) > 256 {
-		writeError(w, http.StatusBadRequest, "trace id must be 1 to 256 characters")
+		s.fail(w, r, badRequest("trace id must be 1 to 256 characters"))
 		return
 	}
 	start, end := time.Unix(0, 0), s.Now().Add(2*time.Hour)
@@ -27,14 +28,14 @@ func (s *Server) getTrace(w http.ResponseWriter, r *http.Request) {
 		if v := r.URL.Query().Get(name); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				writeError(w, http.StatusBadRequest, name+" must be Unix seconds, got "+strconv.Quote(v))
+				s.fail(w, r, badRequest(name+" must be Unix seconds, got "+strconv.Quote(v)))
 				return
 			}
 			*t = time.Unix(n, 0)
 		}
 	}
 	if !start.Before(end) {
-		writeError(w, http.StatusBadRequest, "start_time must be before end_time")
+		s.fail(w, r, badRequest("start_time must be before end_time"))
 		return
 	}
 	var names []string
@@ -42,10 +43,11 @@ func (s *Server) getTrace(w http.ResponseWriter, r *http.Request) {
 		for _, n := range strings.Split(v, ",") {
 			ds, err := store.NormalizeDataset(strings.TrimSpace(n))
 			if err != nil {
-				writeError(w, http.StatusBadRequest, err.Error())
+				s.fail(w, r, badRequest(err.Error()))
 				return
 			}
-			if _, err := s.Events.Columns(ds); !storeOK(w, ds, err) {
+			if _, err := s.Events.Columns(ds); err != nil {
+				s.fail(w, r, storeError(ds, err))
 				return
 			}
 			names = append(names, ds)
@@ -65,11 +67,10 @@ func (s *Server) getTrace(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			s.observe("trace", began, err)
 			if ctx.Err() != nil {
-				s.stopped(w, ctx, "trace lookup")
+				s.fail(w, r, s.stopped(ctx, "trace lookup"))
 				return
 			}
-			s.Log.Error("trace lookup failed", "dataset", ds, "err", err)
-			writeError(w, http.StatusInternalServerError, "trace lookup failed: "+err.Error())
+			s.fail(w, r, fmt.Errorf("trace lookup failed on dataset %s: %w", ds, err))
 			return
 		}
 		truncated = truncated || len(found) == maxTraceEvents
@@ -79,7 +80,7 @@ func (s *Server) getTrace(w http.ResponseWriter, r *http.Request) {
 	}
 	s.observe("trace", began, nil)
 	if len(evs) == 0 {
-		writeError(w, http.StatusNotFound, "no events of trace "+strconv.Quote(id))
+		s.fail(w, r, httpError(http.StatusNotFound, "no events of trace "+strconv.Quote(id)))
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {

@@ -24,13 +24,21 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 // "email": …}. A role change applies to the user's keys at once.
 func (s *Server) putUser(w http.ResponseWriter, r *http.Request) {
 	var u auth.User
-	if !readStrict(w, r, &u, "user") || !nameFromPath(w, r, &u.Name) || !s.envExists(w, u.Env) {
+	err := readStrict(w, r, &u, "user")
+	if err == nil {
+		err = nameFromPath(r, &u.Name)
+	}
+	if err == nil {
+		err = s.envExists(u.Env)
+	}
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	u, created, err := s.Keys.SetUser(r.Context(), u)
 	switch {
 	case err != nil:
-		writeError(w, http.StatusBadRequest, err.Error())
+		s.fail(w, r, badRequest(err.Error()))
 	case created:
 		writeJSON(w, http.StatusCreated, u)
 	default:
@@ -42,10 +50,10 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 	err := s.Keys.DeleteUser(r.Context(), r.PathValue("name"))
 	switch {
 	case errors.Is(err, auth.ErrNoUser):
-		writeError(w, http.StatusNotFound, err.Error())
+		s.fail(w, r, httpError(http.StatusNotFound, err.Error()))
 		return
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("name")})
@@ -56,16 +64,17 @@ func (s *Server) postUserKey(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Name string `json:"name"`
 	}
-	if !readStrict(w, r, &body, "key") {
+	if err := readStrict(w, r, &body, "key"); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	secret, k, err := s.Keys.CreateFor(r.Context(), r.PathValue("name"), body.Name)
 	switch {
 	case errors.Is(err, auth.ErrNoUser):
-		writeError(w, http.StatusNotFound, err.Error())
+		s.fail(w, r, httpError(http.StatusNotFound, err.Error()))
 		return
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "scope": k.Scope, "name": k.Name, "user": k.User, "environment": k.Env, "created_at": k.Created, "key": secret})
@@ -78,7 +87,7 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 10000 {
-			writeError(w, http.StatusBadRequest, "limit: want 1 to 10000")
+			s.fail(w, r, badRequest("limit: want 1 to 10000"))
 			return
 		}
 		limit = n
@@ -87,14 +96,14 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "since: want RFC 3339 time, got "+strconv.Quote(v))
+			s.fail(w, r, badRequest("since: want RFC 3339 time, got "+strconv.Quote(v)))
 			return
 		}
 		since = t
 	}
 	out, err := s.Meta.AuditLog(r.Context(), r.URL.Query().Get("author"), since, limit)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -105,7 +114,7 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) {
 func (s *Server) rootOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.Env != "" || s.Envs == nil {
-			writeError(w, http.StatusForbidden, "this needs a key of the default environment: keys, people and environments are managed there, and metrics describe every environment")
+			s.fail(w, r, httpError(http.StatusForbidden, "this needs a key of the default environment: keys, people and environments are managed there, and metrics describe every environment"))
 			return
 		}
 		h(w, r)
@@ -121,40 +130,40 @@ func (s *Server) postEnv(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Name string `json:"name"`
 	}
-	if !readStrict(w, r, &body, "environment") {
+	if err := readStrict(w, r, &body, "environment"); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	if body.Name == "" {
-		writeError(w, http.StatusBadRequest, "name: required")
+		s.fail(w, r, badRequest("name: required"))
 		return
 	}
 	if err := auth.CheckEnv(body.Name); err != nil {
-		writeError(w, http.StatusBadRequest, "name: "+err.Error())
+		s.fail(w, r, badRequest("name: "+err.Error()))
 		return
 	}
 	for _, e := range s.Envs.List() {
 		if e == body.Name {
-			writeError(w, http.StatusConflict, "environment "+body.Name+" exists")
+			s.fail(w, r, httpError(http.StatusConflict, "environment "+body.Name+" exists"))
 			return
 		}
 	}
 	if err := s.Envs.Create(r.Context(), body.Name); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"name": body.Name})
 }
 
-// envExists answers a 400 unless env is "" or an environment.
-func (s *Server) envExists(w http.ResponseWriter, env string) bool {
+// envExists refuses (a 400) an env that is neither "" nor an environment.
+func (s *Server) envExists(env string) error {
 	if env == "" {
-		return true
+		return nil
 	}
 	for _, e := range s.Envs.List() {
 		if e == env {
-			return true
+			return nil
 		}
 	}
-	writeError(w, http.StatusBadRequest, "environment: "+env+" does not exist")
-	return false
+	return badRequest("environment: " + env + " does not exist")
 }

@@ -29,6 +29,16 @@ type Doc struct {
 	APIVersion, Kind, Name string
 }
 
+// Change is what applying one definition did: created, updated (Diff
+// lists the fields that differ) or unchanged. Kind is the document's kind
+// when a stream of several kinds is applied.
+type Change struct {
+	Kind   string   `json:"kind,omitempty"`
+	Name   string   `json:"name"`
+	Action string   `json:"action"` // created, updated or unchanged
+	Diff   []string `json:"diff,omitempty"`
+}
+
 // What describes the document for messages: `prodex/v1 SLO "name"`.
 func (d Doc) What() string {
 	w := d.APIVersion
