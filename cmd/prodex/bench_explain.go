@@ -13,7 +13,6 @@ import (
 	"github.com/prodex/prodex/internal/explain"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/slo"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // benchExplainCmd loads wide synthetic events (once; reruns reuse them) and
@@ -117,8 +116,8 @@ func loadWide(st explainStore, n int, start, end time.Time) error {
 			f["status_code"] = code
 			evs[i] = event.Event{Time: start.Add(time.Duration(int64(span) / int64(n) * int64(done+i))), SampleRate: 1, Fields: f}
 		}
-		b := &store.Batch{Dataset: "benchx", Events: evs}
-		if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+		b := &event.Batch{Dataset: "benchx", Events: evs}
+		if err := st.Append(context.Background(), []*event.Batch{b}); err != nil {
 			return err
 		}
 		for _, err := range b.Errs {

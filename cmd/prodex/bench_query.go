@@ -153,7 +153,7 @@ func stored(st benchStore, dataset string, start, end time.Time) (int, error) {
 
 // benchStore is what the query benchmark needs of an event store.
 type benchStore interface {
-	Append(ctx context.Context, batches []*store.Batch) error
+	Append(ctx context.Context, batches []*event.Batch) error
 	Query(ctx context.Context, dataset string, s *query.Spec) (*query.Result, error)
 }
 
@@ -220,8 +220,8 @@ func benchLoad(st benchStore, n int, start time.Time, span time.Duration) error 
 				"build_id":    int64(4500 + rng.IntN(20)),
 			}}
 		}
-		b := &store.Batch{Dataset: "benchq", Events: evs}
-		if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+		b := &event.Batch{Dataset: "benchq", Events: evs}
+		if err := st.Append(context.Background(), []*event.Batch{b}); err != nil {
 			return err
 		}
 		for _, err := range b.Errs {

@@ -26,7 +26,6 @@ import (
 	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/otlp"
 	"github.com/prodex/prodex/internal/query"
-	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
@@ -139,7 +138,7 @@ func serveCmd() *cobra.Command {
 				externalURL = "http://" + listen
 			}
 			if otlpDataset != "" {
-				if otlpDataset, err = store.NormalizeDataset(otlpDataset); err != nil {
+				if otlpDataset, err = event.NormalizeDataset(otlpDataset); err != nil {
 					st.close()
 					return fmt.Errorf("--otlp-dataset: %w", err)
 				}

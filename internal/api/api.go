@@ -338,7 +338,7 @@ func (s *Server) getAuth(w http.ResponseWriter, r *http.Request) {
 
 // dataset validates the {dataset} path value.
 func dataset(w http.ResponseWriter, r *http.Request) (string, bool) {
-	name, err := store.NormalizeDataset(r.PathValue("dataset"))
+	name, err := event.NormalizeDataset(r.PathValue("dataset"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return "", false

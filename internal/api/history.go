@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/history"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/store"
@@ -114,7 +115,7 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	f := history.RunFilter{Author: v.Get("author"), Text: v.Get("q")}
 	if ds := v.Get("dataset"); ds != "" {
-		name, err := store.NormalizeDataset(ds)
+		name, err := event.NormalizeDataset(ds)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "dataset: "+err.Error())
 			return

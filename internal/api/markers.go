@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/marker"
 	"github.com/prodex/prodex/internal/rules"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // markerRoutes serves Honeycomb's Markers API. An ingest key may create
@@ -140,7 +140,7 @@ func (s *Server) saveMarker(w http.ResponseWriter, r *http.Request, m marker.Mar
 // over [start, end): its own and the environment-wide ones.
 func (s *Server) markersAround(ctx context.Context, ds string, start, end time.Time) ([]marker.Marker, error) {
 	datasets := []string{marker.AllDatasets}
-	if ds, err := store.NormalizeDataset(ds); err == nil && ds != marker.AllDatasets {
+	if ds, err := event.NormalizeDataset(ds); err == nil && ds != marker.AllDatasets {
 		datasets = append(datasets, ds)
 	}
 	return s.Meta.Markers(ctx, datasets, start, end)

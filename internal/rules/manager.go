@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/risk"
 	"github.com/prodex/prodex/internal/slo"
@@ -338,7 +339,7 @@ func (m *Manager) Apply(ctx context.Context, d slo.SLO, dryRun bool) (Change, er
 	if err := d.Validate(); err != nil {
 		return Change{}, err
 	}
-	ds, err := store.NormalizeDataset(d.Dataset)
+	ds, err := event.NormalizeDataset(d.Dataset)
 	if err != nil {
 		return Change{}, fmt.Errorf("spec.dataset: %w", err)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/schema"
 	"github.com/prodex/prodex/internal/sli"
-	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
@@ -75,8 +74,8 @@ func open(t *testing.T) (*duckdb.Store, *duckdb.Catalog) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	b := &store.Batch{Dataset: "svc", Events: events()}
-	if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+	b := &event.Batch{Dataset: "svc", Events: events()}
+	if err := st.Append(context.Background(), []*event.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	for i, err := range b.Errs {

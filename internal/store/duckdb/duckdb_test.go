@@ -9,7 +9,6 @@ import (
 
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/schema"
-	"github.com/prodex/prodex/internal/store"
 )
 
 func ev(t time.Time, sr int64, kv ...any) event.Event {
@@ -22,8 +21,8 @@ func ev(t time.Time, sr int64, kv ...any) event.Event {
 
 func appendOK(t *testing.T, s *Store, ds string, evs ...event.Event) {
 	t.Helper()
-	b := &store.Batch{Dataset: ds, Events: evs}
-	if err := s.Append(context.Background(), []*store.Batch{b}); err != nil {
+	b := &event.Batch{Dataset: ds, Events: evs}
+	if err := s.Append(context.Background(), []*event.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	for i, err := range b.Errs {
@@ -134,13 +133,13 @@ func TestColumnLimitAndRetention(t *testing.T) {
 	}
 	defer s.Close()
 	now := time.Now()
-	b := &store.Batch{Dataset: "x", Events: []event.Event{
+	b := &event.Batch{Dataset: "x", Events: []event.Event{
 		ev(now, 1, "a", int64(1), "b", int64(2)),
 		ev(now, 1, "c", int64(1), "d", int64(2)),
 		ev(now, 1, "c", int64(1)),
 		ev(now.Add(-61*24*time.Hour), 1, "a", int64(1)),
 	}}
-	if err := s.Append(context.Background(), []*store.Batch{b}); err != nil {
+	if err := s.Append(context.Background(), []*event.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	if b.Errs[0] != nil || b.Errs[1] == nil || b.Errs[2] != nil || b.Errs[3] == nil {

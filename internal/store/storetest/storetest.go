@@ -26,7 +26,7 @@ import (
 
 // Events is what the suite needs of a store.
 type Events interface {
-	Append(ctx context.Context, batches []*store.Batch) error
+	Append(ctx context.Context, batches []*event.Batch) error
 	Datasets() []store.Dataset
 	Columns(dataset string) ([]schema.Column, error)
 	SetRetention(ctx context.Context, dataset string, d time.Duration) error
@@ -93,8 +93,8 @@ func ev(at time.Duration, sr int64, fields map[string]any) event.Event {
 // put appends events and fails on any rejection.
 func put(t *testing.T, st Events, ds string, evs ...event.Event) {
 	t.Helper()
-	b := &store.Batch{Dataset: ds, Events: evs, Errs: make([]error, len(evs))}
-	if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+	b := &event.Batch{Dataset: ds, Events: evs, Errs: make([]error, len(evs))}
+	if err := st.Append(context.Background(), []*event.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	for i, err := range b.Errs {
@@ -327,8 +327,8 @@ func retention(t *testing.T, open Opener) {
 	day := 24 * time.Hour
 	old := event.Event{Time: now.Add(-10 * day), SampleRate: 1, Fields: map[string]any{"k": int64(1)}}
 	recent := event.Event{Time: now.Add(-time.Minute), SampleRate: 1, Fields: map[string]any{"k": int64(2)}}
-	b := &store.Batch{Dataset: "r", Events: []event.Event{old, recent}, Errs: make([]error, 2)}
-	if err := st.Append(context.Background(), []*store.Batch{b}); err != nil || b.Errs[0] != nil || b.Errs[1] != nil {
+	b := &event.Batch{Dataset: "r", Events: []event.Event{old, recent}, Errs: make([]error, 2)}
+	if err := st.Append(context.Background(), []*event.Batch{b}); err != nil || b.Errs[0] != nil || b.Errs[1] != nil {
 		t.Fatalf("append: %v %v", err, b.Errs)
 	}
 	if err := st.SetRetention(context.Background(), "r", 5*day); err != nil {
@@ -346,8 +346,8 @@ func retention(t *testing.T, open Opener) {
 		}
 	}
 	// A new event older than the retention is refused; the rest stored.
-	b = &store.Batch{Dataset: "r", Events: []event.Event{old, recent}, Errs: make([]error, 2)}
-	if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+	b = &event.Batch{Dataset: "r", Events: []event.Event{old, recent}, Errs: make([]error, 2)}
+	if err := st.Append(context.Background(), []*event.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	if b.Errs[0] == nil || !strings.Contains(b.Errs[0].Error(), "retention") || b.Errs[1] != nil {
@@ -369,12 +369,12 @@ func retention(t *testing.T, open Opener) {
 
 func columnLimit(t *testing.T, open Opener) {
 	st := open(t, Config{MaxColumns: 3})
-	b := &store.Batch{Dataset: "c", Events: []event.Event{
+	b := &event.Batch{Dataset: "c", Events: []event.Event{
 		ev(0, 1, map[string]any{"a": int64(1), "b": int64(1)}),
 		ev(0, 1, map[string]any{"c": int64(1), "d": int64(1)}),
 		ev(0, 1, map[string]any{"a": int64(2), "c": int64(2)}),
 	}, Errs: make([]error, 3)}
-	if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+	if err := st.Append(context.Background(), []*event.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	if b.Errs[0] != nil || b.Errs[1] == nil || b.Errs[2] != nil {
