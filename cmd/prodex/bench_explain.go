@@ -46,14 +46,14 @@ func benchExplainCmd() *cobra.Command {
 					Selection: explain.Selection{Filters: []query.Filter{{Column: "status_code", Op: ">=", Value: float64(500)}}}}
 			}
 			none := func(string) (slo.SLO, bool) { return slo.SLO{}, false }
-			a, err := st.Explain(context.Background(), "benchx", req(), end, none) // warm up
+			a, err := explain.Ask(context.Background(), st, "benchx", req(), end, none) // warm up
 			if err != nil {
 				return err
 			}
 			var best time.Duration
 			for i := 0; i < runs; i++ {
 				t := time.Now()
-				if a, err = st.Explain(context.Background(), "benchx", req(), end, none); err != nil {
+				if a, err = explain.Ask(context.Background(), st, "benchx", req(), end, none); err != nil {
 					return err
 				}
 				if d := time.Since(t); best == 0 || d < best {
@@ -75,10 +75,7 @@ func benchExplainCmd() *cobra.Command {
 }
 
 // explainStore is what the explain benchmark needs of an event store.
-type explainStore interface {
-	benchStore
-	Explain(ctx context.Context, dataset string, r *explain.Request, now time.Time, slos func(string) (slo.SLO, bool)) (*explain.Answer, error)
-}
+type explainStore = benchStore
 
 // loadWide stores n events of 50 columns between start and end; errors
 // (2 %) cluster on one region's build 4512.

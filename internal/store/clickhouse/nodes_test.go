@@ -84,7 +84,7 @@ func TestTwoNodes(t *testing.T) {
 		if err := s.Resolve(now); err != nil {
 			t.Fatal(err)
 		}
-		res, err := st.Query(ctx, "shared", s)
+		res, err := query.Ask(ctx, st, "shared", s)
 		if err != nil {
 			t.Fatal(err)
 		}

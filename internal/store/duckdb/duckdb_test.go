@@ -180,7 +180,7 @@ func TestLargeSegmentStartsNewOne(t *testing.T) {
 	appendOK(t, s, "x", ev(now, 1, "a", int64(1)), ev(now, 1, "a", int64(2)))
 	appendOK(t, s, "x", ev(now, 1, "b", "new"))
 	appendOK(t, s, "x", ev(now, 1, "a", 2.5))
-	cat, _ := s.Catalog("x")
+	cat, _ := s.catalog("x")
 	if len(cat.segments) != 2 {
 		t.Fatalf("segments %d, want 2", len(cat.segments))
 	}
@@ -199,7 +199,7 @@ func TestFullSegmentRotates(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		appendOK(t, s, "x", ev(now, 1, "a", int64(i)), ev(now, 1, "a", int64(i)))
 	}
-	cat, _ := s.Catalog("x")
+	cat, _ := s.catalog("x")
 	// A commit goes to the current segment if it is not yet full: 2+2
 	// rows, then a new segment for the next 2+2.
 	if len(cat.segments) != 2 {

@@ -17,10 +17,8 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/event"
-	"github.com/prodex/prodex/internal/explain"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/schema"
-	"github.com/prodex/prodex/internal/slo"
 	"github.com/prodex/prodex/internal/store"
 )
 
@@ -32,10 +30,9 @@ type Events interface {
 	SetRetention(ctx context.Context, dataset string, d time.Duration) error
 	DropExpired(ctx context.Context, now time.Time) (int, error)
 	Find(ctx context.Context, dataset, column string, value any, start, end time.Time, limit int) ([]event.Event, error)
-	Query(ctx context.Context, dataset string, s *query.Spec) (*query.Result, error)
-	// Explain answers an explain request; a missing dataset is
-	// store.ErrNotFound.
-	Explain(ctx context.Context, dataset string, r *explain.Request, now time.Time, slos func(string) (slo.SLO, bool)) (*explain.Answer, error)
+	// Source is what query.Ask and explain.Ask read; a missing dataset
+	// is store.ErrNotFound.
+	store.Source
 }
 
 // Config is what a case asks of a new store.
@@ -117,7 +114,7 @@ func ask(t *testing.T, st Events, ds, spec string) *query.Result {
 	if err := s.Resolve(t0.Add(time.Hour)); err != nil {
 		t.Fatalf("spec %s: %v", spec, err)
 	}
-	res, err := st.Query(context.Background(), ds, s)
+	res, err := query.Ask(context.Background(), st, ds, s)
 	if err != nil {
 		t.Fatalf("query %s: %v", spec, err)
 	}
@@ -543,7 +540,7 @@ func sloEvents(t *testing.T, open Opener) {
 		if err := s.Resolve(t0.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		res, err := st.Query(context.Background(), "slo", s)
+		res, err := query.Ask(context.Background(), st, "slo", s)
 		if err != nil {
 			t.Fatal(err)
 		}
