@@ -107,11 +107,10 @@ func serveCmd() *cobra.Command {
 				}}
 			st := shared
 			if st.events == nil {
-				duck, err := openStore(dataDir, opts)
-				if err != nil {
+				var err error
+				if st, err = openEmbedded(dataDir, opts); err != nil {
 					return err
 				}
-				st = embedded(duck)
 			}
 			keys, err := auth.NewKeyring(context.Background(), st.meta)
 			if err != nil {

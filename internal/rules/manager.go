@@ -62,7 +62,7 @@ type Outbox interface {
 }
 
 // Lease elects the one node of several that evaluates alerts
-// (postgres.Meta and duckdb.Store have it). Lease takes or renews the lease
+// (meta.Store has it). Lease takes or renews the lease
 // called name for holder; Release gives it up, so that another node need
 // not wait for it to expire.
 type Lease interface {
