@@ -13,7 +13,6 @@ import (
 	"github.com/prodex/prodex/internal/explain"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/slo"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // benchExplainCmd loads wide synthetic events (once; reruns reuse them) and
@@ -47,14 +46,14 @@ func benchExplainCmd() *cobra.Command {
 					Selection: explain.Selection{Filters: []query.Filter{{Column: "status_code", Op: ">=", Value: float64(500)}}}}
 			}
 			none := func(string) (slo.SLO, bool) { return slo.SLO{}, false }
-			a, err := st.Explain(context.Background(), "benchx", req(), end, none) // warm up
+			a, err := explain.Ask(context.Background(), st, "benchx", req(), end, none) // warm up
 			if err != nil {
 				return err
 			}
 			var best time.Duration
 			for i := 0; i < runs; i++ {
 				t := time.Now()
-				if a, err = st.Explain(context.Background(), "benchx", req(), end, none); err != nil {
+				if a, err = explain.Ask(context.Background(), st, "benchx", req(), end, none); err != nil {
 					return err
 				}
 				if d := time.Since(t); best == 0 || d < best {
@@ -76,10 +75,7 @@ func benchExplainCmd() *cobra.Command {
 }
 
 // explainStore is what the explain benchmark needs of an event store.
-type explainStore interface {
-	benchStore
-	Explain(ctx context.Context, dataset string, r *explain.Request, now time.Time, slos func(string) (slo.SLO, bool)) (*explain.Answer, error)
-}
+type explainStore = benchStore
 
 // loadWide stores n events of 50 columns between start and end; errors
 // (2 %) cluster on one region's build 4512.
@@ -117,8 +113,8 @@ func loadWide(st explainStore, n int, start, end time.Time) error {
 			f["status_code"] = code
 			evs[i] = event.Event{Time: start.Add(time.Duration(int64(span) / int64(n) * int64(done+i))), SampleRate: 1, Fields: f}
 		}
-		b := &store.Batch{Dataset: "benchx", Events: evs}
-		if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+		b := &event.Batch{Dataset: "benchx", Events: evs}
+		if err := st.Append(context.Background(), []*event.Batch{b}); err != nil {
 			return err
 		}
 		for _, err := range b.Errs {

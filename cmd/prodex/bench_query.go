@@ -64,7 +64,7 @@ func benchQueryCmd() *cobra.Command {
 				if err := s.Resolve(end); err != nil {
 					return 0, err
 				}
-				res, err := st.Query(ctx, "benchq", s)
+				res, err := query.Ask(ctx, st, "benchq", s)
 				if err != nil {
 					return 0, err
 				}
@@ -140,7 +140,7 @@ func stored(st benchStore, dataset string, start, end time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	res, err := st.Query(context.Background(), dataset, s)
+	res, err := query.Ask(context.Background(), st, dataset, s)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil
 	}
@@ -153,8 +153,8 @@ func stored(st benchStore, dataset string, start, end time.Time) (int, error) {
 
 // benchStore is what the query benchmark needs of an event store.
 type benchStore interface {
-	Append(ctx context.Context, batches []*store.Batch) error
-	Query(ctx context.Context, dataset string, s *query.Spec) (*query.Result, error)
+	Append(ctx context.Context, batches []*event.Batch) error
+	store.Source
 }
 
 // timeRuns runs each query once to warm up, then runs them in turn, runs
@@ -220,8 +220,8 @@ func benchLoad(st benchStore, n int, start time.Time, span time.Duration) error 
 				"build_id":    int64(4500 + rng.IntN(20)),
 			}}
 		}
-		b := &store.Batch{Dataset: "benchq", Events: evs}
-		if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+		b := &event.Batch{Dataset: "benchq", Events: evs}
+		if err := st.Append(context.Background(), []*event.Batch{b}); err != nil {
 			return err
 		}
 		for _, err := range b.Errs {

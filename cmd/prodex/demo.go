@@ -113,17 +113,17 @@ func runDemo(ctx context.Context, dataDir, listen string, rate int, badAfter, ru
 		fmt.Printf("%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 	}
 	// A key straight into the data directory, so the demo can set up.
-	st, err := openStore(dataDir, duckdb.Options{})
+	st, err := openEmbedded(dataDir, duckdb.Options{})
 	if err != nil {
 		return err
 	}
-	ring, err := auth.NewKeyring(context.Background(), st)
+	ring, err := auth.NewKeyring(context.Background(), st.meta)
 	if err != nil {
-		st.Close()
+		st.close()
 		return err
 	}
 	key, _, err := ring.Create(context.Background(), auth.Admin, "demo")
-	st.Close()
+	st.close()
 	if err != nil {
 		return err
 	}

@@ -131,11 +131,10 @@ func (e *environments) start(name string, sts *stores) (*environment, error) {
 		}
 		sts = &st
 	} else if sts == nil {
-		duck, err := openStore(envDir(e.cfg.dataDir, name), e.cfg.storeOpts)
+		st, err := openEmbedded(envDir(e.cfg.dataDir, name), e.cfg.storeOpts)
 		if err != nil {
 			return nil, err
 		}
-		st := embedded(duck)
 		sts = &st
 	}
 	st := *sts

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/prodex/prodex/internal/store"
+	"github.com/prodex/prodex/internal/event"
 )
 
 // explainCmd asks which columns set a selection of events apart.
@@ -30,7 +30,7 @@ func explainCmd() *cobra.Command {
   prodex explain checkout --slo checkout-availability`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ds, err := store.NormalizeDataset(args[0])
+			ds, err := event.NormalizeDataset(args[0])
 			if err != nil {
 				return err
 			}

@@ -35,12 +35,12 @@ func keysCreateCmd() *cobra.Command {
 				return err
 			}
 			if dataDir != "" {
-				st, err := openStore(dataDir, duckdb.Options{})
+				st, err := openEmbedded(dataDir, duckdb.Options{})
 				if err != nil {
 					return err
 				}
-				defer st.Close()
-				ring, err := auth.NewKeyring(context.Background(), st)
+				defer st.close()
+				ring, err := auth.NewKeyring(context.Background(), st.meta)
 				if err != nil {
 					return err
 				}

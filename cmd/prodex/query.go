@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/prodex/prodex/internal/store"
+	"github.com/prodex/prodex/internal/event"
 )
 
 func queryCmd() *cobra.Command {
@@ -38,7 +38,7 @@ func queryCmd() *cobra.Command {
 			if len(args) == 0 {
 				return fmt.Errorf("give a DATASET to ask, or --id QUERY_ID to re-run a stored query")
 			}
-			ds, err := store.NormalizeDataset(args[0])
+			ds, err := event.NormalizeDataset(args[0])
 			if err != nil {
 				return err
 			}

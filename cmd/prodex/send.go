@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/prodex/prodex/internal/store"
+	"github.com/prodex/prodex/internal/event"
 )
 
 func sendCmd() *cobra.Command {
@@ -25,7 +25,7 @@ func sendCmd() *cobra.Command {
 			"Exits non-zero if any line was rejected, after reporting each one.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ds, err := store.NormalizeDataset(args[0])
+			ds, err := event.NormalizeDataset(args[0])
 			if err != nil {
 				return err
 			}

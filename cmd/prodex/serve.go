@@ -26,7 +26,6 @@ import (
 	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/otlp"
 	"github.com/prodex/prodex/internal/query"
-	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
@@ -108,11 +107,10 @@ func serveCmd() *cobra.Command {
 				}}
 			st := shared
 			if st.events == nil {
-				duck, err := openStore(dataDir, opts)
-				if err != nil {
+				var err error
+				if st, err = openEmbedded(dataDir, opts); err != nil {
 					return err
 				}
-				st = embedded(duck)
 			}
 			keys, err := auth.NewKeyring(context.Background(), st.meta)
 			if err != nil {
@@ -139,7 +137,7 @@ func serveCmd() *cobra.Command {
 				externalURL = "http://" + listen
 			}
 			if otlpDataset != "" {
-				if otlpDataset, err = store.NormalizeDataset(otlpDataset); err != nil {
+				if otlpDataset, err = event.NormalizeDataset(otlpDataset); err != nil {
 					st.close()
 					return fmt.Errorf("--otlp-dataset: %w", err)
 				}

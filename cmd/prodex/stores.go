@@ -16,7 +16,7 @@ import (
 	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/clickhouse"
 	"github.com/prodex/prodex/internal/store/duckdb"
-	"github.com/prodex/prodex/internal/store/postgres"
+	"github.com/prodex/prodex/internal/store/meta"
 )
 
 // eventStore is what an environment needs of its event store: the
@@ -76,22 +76,32 @@ func (r ruleStore) ForgetCounter(name string) {
 	}
 }
 
-// stores are an environment's two stores; duck is set when both are the
-// embedded one.
+// stores are an environment's two stores; duck is set when they are the
+// embedded one, the metadata in the event store's database.
 type stores struct {
 	events eventStore
 	meta   metaStore
 	duck   *duckdb.Store
 }
 
-func embedded(st *duckdb.Store) stores { return stores{events: st, meta: st, duck: st} }
-
-// close closes the stores (once when they are one).
-func (s stores) close() error {
-	if s.duck != nil {
-		return s.duck.Close()
+// openEmbedded opens the embedded store in dir: its events, and the
+// metadata in the same database, written under the event store's guard.
+func openEmbedded(dir string, opts duckdb.Options) (stores, error) {
+	st, err := openStore(dir, opts)
+	if err != nil {
+		return stores{}, err
 	}
-	return errors.Join(s.events.Close(), s.meta.Close())
+	m, err := meta.OpenDuckDB(context.Background(), st.DB(), st.GuardWrite)
+	if err != nil {
+		st.Close()
+		return stores{}, err
+	}
+	return stores{events: st, meta: m, duck: st}, nil
+}
+
+// close closes the stores.
+func (s stores) close() error {
+	return errors.Join(s.meta.Close(), s.events.Close())
 }
 
 // shared says whether several nodes may share the stores.
@@ -143,12 +153,12 @@ func (c *shared) open(ctx context.Context, env string) (stores, error) {
 	if err != nil {
 		return stores{}, fmt.Errorf("--store: %w", err)
 	}
-	meta, err := postgres.OpenEnv(octx, c.metaURL, env)
+	m, err := meta.OpenPostgres(octx, c.metaURL, env)
 	if err != nil {
 		ev.Close()
 		return stores{}, fmt.Errorf("--meta: %w", err)
 	}
-	return stores{events: ev, meta: meta}, nil
+	return stores{events: ev, meta: m}, nil
 }
 
 // sharedEnvs lists the environments in the shared metadata store.

@@ -380,7 +380,7 @@ func (s *Server) getAuth(w http.ResponseWriter, r *http.Request) {
 
 // dataset validates the {dataset} path value.
 func dataset(r *http.Request) (string, error) {
-	name, err := store.NormalizeDataset(r.PathValue("dataset"))
+	name, err := event.NormalizeDataset(r.PathValue("dataset"))
 	if err != nil {
 		return "", badRequest(err.Error())
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/store/duckdb"
+	"github.com/prodex/prodex/internal/store/meta"
 )
 
 // Signing in sets the session cookie HttpOnly and same-site, and Secure
@@ -19,7 +20,11 @@ func TestSessionCookie(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	keys, err := auth.NewKeyring(context.Background(), st)
+	m, err := meta.OpenDuckDB(context.Background(), st.DB(), st.GuardWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := auth.NewKeyring(context.Background(), m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/ingest"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // batchStatus is one element of a /1/batch response, as Honeycomb sends it.
@@ -32,7 +31,7 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, decodeError(err))
 		return
 	}
-	b := &store.Batch{Dataset: ds, Events: make([]event.Event, 0, len(items))}
+	b := &event.Batch{Dataset: ds, Events: make([]event.Event, 0, len(items))}
 	index := make([]int, 0, len(items)) // batch position of each event in b
 	out := make([]batchStatus, len(items))
 	for i, it := range items {
@@ -77,7 +76,7 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, decodeError(err))
 		return
 	}
-	b := &store.Batch{Dataset: ds, Events: []event.Event{ev}}
+	b := &event.Batch{Dataset: ds, Events: []event.Event{ev}}
 	if err := s.Writer.Submit(r.Context(), b); err != nil {
 		s.fail(w, r, submitError(err))
 		return

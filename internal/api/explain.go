@@ -29,11 +29,6 @@ func (s *Server) postExplain(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest(err.Error()))
 		return
 	}
-	ex, ok := s.Events.(explainer)
-	if !ok {
-		s.fail(w, r, httpError(http.StatusNotImplemented, "explain is not available on this event store yet"))
-		return
-	}
 	lookup := func(name string) (slo.SLO, bool) {
 		if s.SLOs == nil {
 			return slo.SLO{}, false
@@ -44,7 +39,7 @@ func (s *Server) postExplain(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.queryContext(r)
 	defer cancel()
 	began := time.Now()
-	ans, err := ex.Explain(ctx, ds, req, s.Now(), lookup)
+	ans, err := explain.Ask(ctx, s.Events, ds, req, s.Now(), lookup)
 	if errors.Is(err, store.ErrNotFound) {
 		s.fail(w, r, storeError(ds, err))
 		return

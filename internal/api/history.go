@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/history"
 	"github.com/prodex/prodex/internal/query"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // Query history: every query run is recorded with its author; a query
@@ -89,7 +89,7 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	f := history.RunFilter{Author: v.Get("author"), Text: v.Get("q")}
 	if ds := v.Get("dataset"); ds != "" {
-		name, err := store.NormalizeDataset(ds)
+		name, err := event.NormalizeDataset(ds)
 		if err != nil {
 			s.fail(w, r, badRequest("dataset: "+err.Error()))
 			return

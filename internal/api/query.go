@@ -66,7 +66,7 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 	ctx, cancel := s.queryContext(r)
 	defer cancel()
 	began := time.Now()
-	res, err := s.Events.Query(ctx, ds, spec)
+	res, err := query.Ask(ctx, s.Events, ds, spec)
 	var bad *query.Error
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -5,12 +5,9 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/event"
-	"github.com/prodex/prodex/internal/explain"
 	"github.com/prodex/prodex/internal/history"
 	"github.com/prodex/prodex/internal/marker"
-	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/schema"
-	"github.com/prodex/prodex/internal/slo"
 	"github.com/prodex/prodex/internal/store"
 )
 
@@ -21,14 +18,8 @@ type Events interface {
 	Columns(dataset string) ([]schema.Column, error)
 	SetRetention(ctx context.Context, dataset string, d time.Duration) error
 	Find(ctx context.Context, dataset, column string, value any, start, end time.Time, limit int) ([]event.Event, error)
-	// Query answers a resolved spec; a *query.Error is the spec's fault.
-	Query(ctx context.Context, dataset string, s *query.Spec) (*query.Result, error)
-}
-
-// explainer is an event store that can explain a selection; one that
-// cannot answers explain requests with 501.
-type explainer interface {
-	Explain(ctx context.Context, dataset string, r *explain.Request, now time.Time, slos func(string) (slo.SLO, bool)) (*explain.Answer, error)
+	// Source is what query.Ask and explain.Ask read.
+	store.Source
 }
 
 // Meta is the metadata store: history, markers, notes, incidents, risks,

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prodex/prodex/internal/store"
+	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/trace"
 )
 
@@ -41,7 +41,7 @@ func (s *Server) getTrace(w http.ResponseWriter, r *http.Request) {
 	var names []string
 	if v := r.URL.Query().Get("dataset"); v != "" {
 		for _, n := range strings.Split(v, ",") {
-			ds, err := store.NormalizeDataset(strings.TrimSpace(n))
+			ds, err := event.NormalizeDataset(strings.TrimSpace(n))
 			if err != nil {
 				s.fail(w, r, badRequest(err.Error()))
 				return

@@ -12,7 +12,6 @@ import (
 	"github.com/prodex/prodex/internal/explain"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/slo"
-	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
@@ -42,8 +41,8 @@ func incident(t *testing.T) (*duckdb.Store, []event.Event) {
 		evs = append(evs, event.Event{Time: now.Add(-time.Duration(r.Intn(3000)) * time.Second), SampleRate: int64(1 + r.Intn(3)),
 			Fields: map[string]any{"build_id": build, "host": host, "region": region, "duration_ms": d, "status_code": code, "user": fmt.Sprintf("u%d", r.Intn(500))}})
 	}
-	b := &store.Batch{Dataset: "shop", Events: evs}
-	if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+	b := &event.Batch{Dataset: "shop", Events: evs}
+	if err := st.Append(context.Background(), []*event.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	return st, evs

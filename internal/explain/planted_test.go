@@ -10,7 +10,6 @@ import (
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/explain"
 	"github.com/prodex/prodex/internal/query"
-	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
@@ -55,7 +54,7 @@ func explainErrors(t *testing.T, evs []event.Event) *explain.Answer {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.Append(context.Background(), []*store.Batch{{Dataset: "shop", Events: evs}}); err != nil {
+	if err := st.Append(context.Background(), []*event.Batch{{Dataset: "shop", Events: evs}}); err != nil {
 		t.Fatal(err)
 	}
 	return run(t, st, &explain.Request{TimeRange: 3600, Selection: explain.Selection{Filters: []query.Filter{{Column: "status_code", Op: ">=", Value: float64(500)}}}}, nil)

@@ -11,12 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prodex/prodex/internal/store"
+	"github.com/prodex/prodex/internal/event"
 )
 
 // Appender is the store's write path: durable when it returns nil.
 type Appender interface {
-	Append(ctx context.Context, batches []*store.Batch) error
+	Append(ctx context.Context, batches []*event.Batch) error
 }
 
 // ErrBusy means the queue is full: the client should retry later (HTTP 429).
@@ -101,7 +101,7 @@ func (w *Writer) Admit() (release func(), err error) {
 }
 
 type request struct {
-	batches []*store.Batch
+	batches []*event.Batch
 	n       int64
 	err     chan error
 }
@@ -122,14 +122,14 @@ func NewWriter(st Appender, opts Options) *Writer {
 // Submit queues a batch and waits until it is durable. It fails fast with
 // ErrBusy when the queue is full. On success b.Errs holds per-event
 // rejections.
-func (w *Writer) Submit(ctx context.Context, b *store.Batch) error {
-	return w.SubmitAll(ctx, []*store.Batch{b})
+func (w *Writer) Submit(ctx context.Context, b *event.Batch) error {
+	return w.SubmitAll(ctx, []*event.Batch{b})
 }
 
 // SubmitAll is Submit for batches of several datasets (an OTLP request
 // spanning services): they are accepted or refused together and committed
 // in the same transaction.
-func (w *Writer) SubmitAll(ctx context.Context, bs []*store.Batch) error {
+func (w *Writer) SubmitAll(ctx context.Context, bs []*event.Batch) error {
 	var n int64
 	for _, b := range bs {
 		n += int64(len(b.Events))
@@ -210,7 +210,7 @@ func (w *Writer) run() {
 }
 
 func (w *Writer) commit(group []*request, n int64) {
-	var batches []*store.Batch
+	var batches []*event.Batch
 	for _, r := range group {
 		batches = append(batches, r.batches...)
 	}

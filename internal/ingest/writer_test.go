@@ -9,19 +9,18 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/event"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // slowStore records commits and blocks each one until released.
 type slowStore struct {
 	mu      sync.Mutex
-	groups  [][]*store.Batch
+	groups  [][]*event.Batch
 	release chan struct{}
 	events  atomic.Int64
 	fail    error
 }
 
-func (s *slowStore) Append(ctx context.Context, bs []*store.Batch) error {
+func (s *slowStore) Append(ctx context.Context, bs []*event.Batch) error {
 	if s.release != nil {
 		<-s.release
 	}
@@ -38,8 +37,8 @@ func (s *slowStore) Append(ctx context.Context, bs []*store.Batch) error {
 	return nil
 }
 
-func batch(n int) *store.Batch {
-	return &store.Batch{Dataset: "d", Events: make([]event.Event, n)}
+func batch(n int) *event.Batch {
+	return &event.Batch{Dataset: "d", Events: make([]event.Event, n)}
 }
 
 func TestGroupCommit(t *testing.T) {

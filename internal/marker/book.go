@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/problem"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // Store keeps markers (the metadata store).
@@ -96,7 +96,7 @@ func (b *Book) Exists(ctx context.Context, id string) (bool, error) {
 // [start, end): its own and the environment-wide ones.
 func (b *Book) Around(ctx context.Context, ds string, start, end time.Time) ([]Marker, error) {
 	datasets := []string{AllDatasets}
-	if ds, err := store.NormalizeDataset(ds); err == nil && ds != AllDatasets {
+	if ds, err := event.NormalizeDataset(ds); err == nil && ds != AllDatasets {
 		datasets = append(datasets, ds)
 	}
 	return b.Store.Markers(ctx, datasets, start, end)

@@ -14,7 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/prodex/prodex/internal/store"
+	"github.com/prodex/prodex/internal/event"
 )
 
 // AllDatasets is the dataset name of environment-wide markers, shown with
@@ -85,7 +85,7 @@ var colorRE = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
 
 // Validate checks a marker; the error names the field at fault.
 func (m *Marker) Validate() error {
-	if ds, err := store.NormalizeDataset(m.Dataset); err != nil {
+	if ds, err := event.NormalizeDataset(m.Dataset); err != nil {
 		return fmt.Errorf("dataset: %v", err)
 	} else if ds != m.Dataset {
 		return fmt.Errorf("dataset: %q is not in canonical (lower-case) form", m.Dataset)

@@ -37,7 +37,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/prodex/prodex/internal/event"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // converter builds the batches of one request.
@@ -45,14 +44,14 @@ type converter struct {
 	dataset  string // "" : one per service
 	lim      event.Limits
 	now      time.Time
-	batches  map[string]*store.Batch
-	order    []*store.Batch
+	batches  map[string]*event.Batch
+	order    []*event.Batch
 	rejected int64
 	firstErr string
 }
 
 func newConverter(dataset string, lim event.Limits, now time.Time) *converter {
-	return &converter{dataset: dataset, lim: lim, now: now, batches: map[string]*store.Batch{}}
+	return &converter{dataset: dataset, lim: lim, now: now, batches: map[string]*event.Batch{}}
 }
 
 // DatasetFor is the dataset a service's telemetry goes to when each service
@@ -68,8 +67,8 @@ func DatasetFor(service string) string {
 		}
 	}
 	name := strings.TrimLeft(strings.ReplaceAll(b.String(), "..", "_."), ".-")
-	if len(name) > store.MaxDatasetName {
-		name = name[:store.MaxDatasetName]
+	if len(name) > event.MaxDatasetName {
+		name = name[:event.MaxDatasetName]
 	}
 	if name == "" {
 		return "unknown_service"
@@ -100,7 +99,7 @@ func (c *converter) add(service string, t time.Time, fields map[string]any) {
 	}
 	b := c.batches[ds]
 	if b == nil {
-		b = &store.Batch{Dataset: ds}
+		b = &event.Batch{Dataset: ds}
 		c.batches[ds] = b
 		c.order = append(c.order, b)
 	}

@@ -17,13 +17,12 @@ import (
 
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/ingest"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // Sink stores converted events: durable when it returns nil, with per-event
 // rejections in each batch's Errs. The ingest writer is one.
 type Sink interface {
-	SubmitAll(ctx context.Context, bs []*store.Batch) error
+	SubmitAll(ctx context.Context, bs []*event.Batch) error
 	// Admit is asked before a body is read; see ingest.Writer.Admit.
 	Admit() (release func(), err error)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/schema"
+	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/duckdb"
 	"github.com/prodex/prodex/internal/testserver"
 )
@@ -26,7 +27,7 @@ import (
 // c1… (in the order of the field names).
 type chCatalog struct {
 	table string
-	duck  *duckdb.Catalog
+	duck  store.Catalog
 	cols  map[string]schema.Column
 }
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/query"
-	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
@@ -70,8 +69,8 @@ func open(t testing.TB, ds string, evs []event.Event) *duckdb.Store {
 func appendAll(st *duckdb.Store, ds string, evs []event.Event) error {
 	for len(evs) > 0 {
 		n := min(len(evs), 50_000)
-		b := &store.Batch{Dataset: ds, Events: evs[:n]}
-		if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+		b := &event.Batch{Dataset: ds, Events: evs[:n]}
+		if err := st.Append(context.Background(), []*event.Batch{b}); err != nil {
 			return err
 		}
 		for i, err := range b.Errs {

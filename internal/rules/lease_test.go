@@ -10,26 +10,25 @@ import (
 
 	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/store"
-	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
 // shared is one DuckDB store as several nodes share it: the store keeps
 // one OnCounts function, so this one passes each commit's counts to every
 // manager's.
 type shared struct {
-	*duckdb.Store
+	*embedded
 	mu sync.Mutex
 	fs []func([]store.MinuteCount)
 }
 
 func openShared(t *testing.T) *shared {
 	t.Helper()
-	st, err := duckdb.Open(t.TempDir(), duckdb.Options{})
+	st, err := openEmbedded(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s := &shared{Store: st}
+	s := &shared{embedded: st}
 	st.OnCounts(func(c []store.MinuteCount) {
 		s.mu.Lock()
 		fs := append([]func([]store.MinuteCount){}, s.fs...)
@@ -131,11 +130,11 @@ func TestOneLeaderPages(t *testing.T) {
 	ctx := context.Background()
 	st := openShared(t)
 	sa, sb := &delivered{}, &delivered{}
-	a := newNode(t, st, sa, Options{Lease: st.Store, Holder: "a", LeaseTTL: 5 * time.Second})
+	a := newNode(t, st, sa, Options{Lease: st.embedded, Holder: "a", LeaseTTL: 5 * time.Second})
 	if _, err := a.Apply(ctx, outboxSLO("http://pager.invalid"), false); err != nil {
 		t.Fatal(err)
 	}
-	b := newNode(t, st, sb, Options{Lease: st.Store, Holder: "b", LeaseTTL: 5 * time.Second})
+	b := newNode(t, st, sb, Options{Lease: st.embedded, Holder: "b", LeaseTTL: 5 * time.Second})
 	if a.Leader() || b.Leader() {
 		t.Fatal("a node leads before it ran")
 	}
@@ -199,11 +198,11 @@ func TestLeaderOwesAtTakeover(t *testing.T) {
 	}
 	burn(m, "checkout", 100)
 	m.EvaluateAll(ctx)
-	if len(owedRows(t, st.Store)) != 1 {
+	if len(owedRows(t, st.embedded)) != 1 {
 		t.Fatal("the page is not owed")
 	}
 	s := &delivered{}
-	n := newNode(t, st, s, Options{Lease: st.Store, Holder: "n"})
+	n := newNode(t, st, s, Options{Lease: st.embedded, Holder: "n"})
 	if got := s.got(); len(got) != 0 {
 		t.Fatalf("New sent %+v with a Lease", got)
 	}
@@ -213,7 +212,7 @@ func TestLeaderOwesAtTakeover(t *testing.T) {
 	if got := s.got(); len(got) != 1 || got[0].DedupKey != crashed.msgs[0].DedupKey {
 		t.Fatalf("sent at takeover: %+v, want the owed page", got)
 	}
-	if len(owedRows(t, st.Store)) != 0 {
+	if len(owedRows(t, st.embedded)) != 0 {
 		t.Error("still owed after delivery")
 	}
 }
@@ -224,7 +223,7 @@ func TestLeaderOwesAtTakeover(t *testing.T) {
 func TestLeadershipLost(t *testing.T) {
 	ctx := context.Background()
 	st := openShared(t)
-	lease := &flaky{to: st.Store}
+	lease := &flaky{to: st.embedded}
 	s := &delivered{}
 	const ttl = 30 * time.Second
 	m := newNode(t, st, s, Options{Lease: lease, Holder: "m", LeaseTTL: ttl})
@@ -304,7 +303,7 @@ func resolveElsewhere(t *testing.T, st *shared, m *Manager) {
 // leading while the store does not answer and leads again when it does.
 func TestRunStopsWhenCutOff(t *testing.T) {
 	st := openShared(t)
-	lease := &flaky{to: st.Store}
+	lease := &flaky{to: st.embedded}
 	const ttl = 150 * time.Millisecond
 	m := newNode(t, st, nil, Options{Lease: lease, Holder: "m", LeaseTTL: ttl})
 	stop := run(m, time.Hour) // only the renewals every ttl/3 tick

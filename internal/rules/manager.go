@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/risk"
 	"github.com/prodex/prodex/internal/slo"
@@ -61,7 +62,7 @@ type Outbox interface {
 }
 
 // Lease elects the one node of several that evaluates alerts
-// (postgres.Meta and duckdb.Store have it). Lease takes or renews the lease
+// (meta.Store has it). Lease takes or renews the lease
 // called name for holder; Release gives it up, so that another node need
 // not wait for it to expire.
 type Lease interface {
@@ -338,7 +339,7 @@ func (m *Manager) Apply(ctx context.Context, d slo.SLO, dryRun bool) (Change, er
 	if err := d.Validate(); err != nil {
 		return Change{}, err
 	}
-	ds, err := store.NormalizeDataset(d.Dataset)
+	ds, err := event.NormalizeDataset(d.Dataset)
 	if err != nil {
 		return Change{}, fmt.Errorf("spec.dataset: %w", err)
 	}

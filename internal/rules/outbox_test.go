@@ -15,7 +15,6 @@ import (
 	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/slo"
 	"github.com/prodex/prodex/internal/store"
-	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -71,7 +70,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func owedRows(t *testing.T, st *duckdb.Store) []store.Owed {
+func owedRows(t *testing.T, st *embedded) []store.Owed {
 	t.Helper()
 	rows, err := st.Owed(context.Background())
 	if err != nil {
@@ -88,7 +87,7 @@ func outboxSLO(url string) slo.SLO {
 
 var outboxNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
-func newOutboxManager(t *testing.T, st *duckdb.Store, s Sender) *Manager {
+func newOutboxManager(t *testing.T, st *embedded, s Sender) *Manager {
 	t.Helper()
 	m, err := New(context.Background(), st, s, Options{Log: quiet, Now: func() time.Time { return outboxNow }})
 	if err != nil {
@@ -117,7 +116,7 @@ func TestOutboxResendsAfterCrash(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	rcv := newHook(t, 200)
-	st, err := duckdb.Open(dir, duckdb.Options{})
+	st, err := openEmbedded(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +140,7 @@ func TestOutboxResendsAfterCrash(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	st, err = duckdb.Open(dir, duckdb.Options{})
+	st, err = openEmbedded(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +175,7 @@ func TestOutboxResendsAfterCrash(t *testing.T) {
 func TestOutboxPermanentFailureSettles(t *testing.T) {
 	ctx := context.Background()
 	rcv := newHook(t, http.StatusBadRequest)
-	st, err := duckdb.Open(t.TempDir(), duckdb.Options{})
+	st, err := openEmbedded(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +203,7 @@ func TestOutboxKeepsWhatShutdownLeft(t *testing.T) {
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
 	defer hang.Close()
 	defer close(release)
-	st, err := duckdb.Open(t.TempDir(), duckdb.Options{})
+	st, err := openEmbedded(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,15 +68,15 @@ func events() []event.Event {
 }
 
 // open stores the events and returns the store and its catalog.
-func open(t *testing.T) (*duckdb.Store, *duckdb.Catalog) {
+func open(t *testing.T) (*duckdb.Store, store.Catalog) {
 	t.Helper()
 	st, err := duckdb.Open(t.TempDir(), duckdb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	b := &store.Batch{Dataset: "svc", Events: events()}
-	if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+	b := &event.Batch{Dataset: "svc", Events: events()}
+	if err := st.Append(context.Background(), []*event.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	for i, err := range b.Errs {
@@ -94,7 +94,7 @@ func open(t *testing.T) (*duckdb.Store, *duckdb.Catalog) {
 // storedEvents reads the events back as stored (types reconciled by the
 // store) as CEL activations: dotted names nested into maps so that select
 // chains resolve, absent fields left out.
-func storedEvents(t *testing.T, st *duckdb.Store, cat *duckdb.Catalog) []map[string]any {
+func storedEvents(t *testing.T, st *duckdb.Store, cat store.Catalog) []map[string]any {
 	t.Helper()
 	cols := cat.Columns()
 	phys := make([]string, len(cols))

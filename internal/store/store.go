@@ -1,24 +1,13 @@
 // Package store holds the types shared by the event stores (the embedded
-// DuckDB store today, ClickHouse later): the unit of a write and the
-// validation of dataset names.
+// DuckDB store and ClickHouse) and the metadata stores: a dataset's
+// description, the not-found error, the metadata value types, and what
+// the readers above the stores (query, explain) need of an event store.
 package store
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 	"time"
-
-	"github.com/prodex/prodex/internal/event"
 )
-
-// Batch is the events of one write request for one dataset. The store fills
-// Errs (same length as Events) with a per-event rejection, nil when stored.
-type Batch struct {
-	Dataset string
-	Events  []event.Event
-	Errs    []error
-}
 
 // Dataset describes a dataset.
 type Dataset struct {
@@ -30,30 +19,3 @@ type Dataset struct {
 
 // ErrNotFound is returned for a dataset that does not exist.
 var ErrNotFound = errors.New("not found")
-
-// MaxDatasetName is the longest dataset name accepted.
-const MaxDatasetName = 128
-
-// NormalizeDataset validates a dataset name and returns its canonical
-// (lower-case) form. Dataset names are case-insensitive, as in Honeycomb.
-// Only letters, digits, '-', '_' and '.' are allowed, so a name can never
-// traverse paths or need quoting anywhere.
-func NormalizeDataset(name string) (string, error) {
-	if name == "" {
-		return "", fmt.Errorf("dataset name is empty")
-	}
-	if len(name) > MaxDatasetName {
-		return "", fmt.Errorf("dataset name is longer than %d characters", MaxDatasetName)
-	}
-	if name[0] == '.' || name[0] == '-' || strings.Contains(name, "..") {
-		return "", fmt.Errorf("dataset name %q must not start with '.' or '-' or contain '..'", name)
-	}
-	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-		default:
-			return "", fmt.Errorf("dataset name %q may only contain letters, digits, '-', '_' and '.'", name)
-		}
-	}
-	return strings.ToLower(name), nil
-}

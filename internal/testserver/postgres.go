@@ -60,7 +60,7 @@ func Postgres(t testing.TB) string {
 	// The database collates by ICU's en-US, as most production databases
 	// collate by a language rather than by bytes: an ORDER BY that forgets
 	// COLLATE "C" sorts differently from DuckDB, and tests see it (the
-	// choice of internal/store/postgres's first server helper; ICU locales
+	// choice of the PostgreSQL metadata store's first server helper; ICU locales
 	// need PostgreSQL 15).
 	initCmd := exec.Command(initdb, "-D", data, "-U", PostgresUser, "--auth=trust", "--no-sync",
 		"--encoding=UTF8", "--locale=C.UTF-8", "--locale-provider=icu", "--icu-locale=en-US")

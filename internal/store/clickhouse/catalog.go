@@ -284,8 +284,21 @@ type Catalog struct {
 	widest map[string]schema.Type          // by base
 }
 
-// Catalog returns a snapshot of a dataset's catalog.
-func (s *Store) Catalog(name string) (*Catalog, error) {
+// Catalog returns a snapshot of a dataset's catalog, for the readers
+// above the store (see store.Source); it is also a query.TableCatalog.
+func (s *Store) Catalog(name string) (store.Catalog, error) {
+	c, err := s.catalog(name)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Dialect is the SQL the store's database speaks.
+func (s *Store) Dialect() store.Dialect { return store.ClickHouse }
+
+// catalog returns a snapshot of a dataset's catalog.
+func (s *Store) catalog(name string) (*Catalog, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), catalogWait)
 	defer cancel()
 	ds, err := s.lookup(ctx, name)

@@ -120,7 +120,7 @@ func (s *Store) countSelect(c *counter, cat *Catalog, where string) (string, uin
 
 // countCatalog is a dataset's catalog, empty while it has no events.
 func (s *Store) countCatalog(name string) (*Catalog, error) {
-	cat, err := s.Catalog(name)
+	cat, err := s.catalog(name)
 	if err == store.ErrNotFound {
 		return s.catalogOf(name, nil), nil
 	}

@@ -25,11 +25,11 @@ func TestRecountCatchesMissedInsert(t *testing.T) {
 	defer s.Close()
 	put := func(vs ...int64) {
 		t.Helper()
-		b := &store.Batch{Dataset: "d"}
+		b := &event.Batch{Dataset: "d"}
 		for _, v := range vs {
 			b.Events = append(b.Events, event.Event{Time: time.Now(), SampleRate: 1, Fields: map[string]any{"v": v}})
 		}
-		if err := s.Append(ctx, []*store.Batch{b}); err != nil {
+		if err := s.Append(ctx, []*event.Batch{b}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -92,11 +92,11 @@ func TestRemadeViewRecounts(t *testing.T) {
 	minute := time.Now().Truncate(time.Minute)
 	put := func(s *Store, vs ...any) {
 		t.Helper()
-		bt := &store.Batch{Dataset: "d"}
+		bt := &event.Batch{Dataset: "d"}
 		for _, v := range vs {
 			bt.Events = append(bt.Events, event.Event{Time: minute, SampleRate: 1, Fields: map[string]any{"ms": v}})
 		}
-		if err := s.Append(ctx, []*store.Batch{bt}); err != nil {
+		if err := s.Append(ctx, []*event.Batch{bt}); err != nil {
 			t.Fatal(err)
 		}
 	}

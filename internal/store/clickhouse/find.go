@@ -13,7 +13,7 @@ import (
 // equals value, oldest first, with every field of each (a trace's spans).
 // A field the dataset lacks matches nothing.
 func (s *Store) Find(ctx context.Context, dataset, column string, value any, start, end time.Time, limit int) ([]event.Event, error) {
-	cat, err := s.Catalog(dataset)
+	cat, err := s.catalog(dataset)
 	if err != nil {
 		return nil, err
 	}

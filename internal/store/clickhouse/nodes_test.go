@@ -32,12 +32,12 @@ func TestTwoNodes(t *testing.T) {
 	}
 	a, b := open(cl.Addrs[0]), open(cl.Addrs[1])
 	now := time.Now().Add(-time.Minute)
-	batch := func(node string, i int, fields map[string]any) *store.Batch {
+	batch := func(node string, i int, fields map[string]any) *event.Batch {
 		f := map[string]any{"node": node, "i": int64(i)}
 		for k, v := range fields {
 			f[k] = v
 		}
-		return &store.Batch{Dataset: "shared", Events: []event.Event{{Time: now, SampleRate: 1, Fields: f}}}
+		return &event.Batch{Dataset: "shared", Events: []event.Event{{Time: now, SampleRate: 1, Fields: f}}}
 	}
 	var wg sync.WaitGroup
 	for _, n := range []struct {
@@ -52,7 +52,7 @@ func TestTwoNodes(t *testing.T) {
 				// The same new fields from both nodes at once; "v" is an
 				// integer on one node and text on the other.
 				bt := batch(n.name, i, map[string]any{fmt.Sprintf("f%d", i%10): int64(i), "v": n.v})
-				if err := n.st.Append(ctx, []*store.Batch{bt}); err != nil {
+				if err := n.st.Append(ctx, []*event.Batch{bt}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -65,7 +65,7 @@ func TestTwoNodes(t *testing.T) {
 	wg.Wait()
 	// A name with quotes and a backslash reaches the other node intact.
 	odd := `we'ird\name"x`
-	if err := a.Append(ctx, []*store.Batch{batch("a", 50, map[string]any{odd: int64(1)})}); err != nil {
+	if err := a.Append(ctx, []*event.Batch{batch("a", 50, map[string]any{odd: int64(1)})}); err != nil {
 		t.Fatal(err)
 	}
 	// Both catalogs refresh within a few of their 100 ms rounds.
@@ -84,7 +84,7 @@ func TestTwoNodes(t *testing.T) {
 		if err := s.Resolve(now); err != nil {
 			t.Fatal(err)
 		}
-		res, err := st.Query(ctx, "shared", s)
+		res, err := query.Ask(ctx, st, "shared", s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,11 +156,11 @@ func TestTwoNodesCount(t *testing.T) {
 	minute := time.Now().Truncate(time.Minute)
 	put := func(st *clickhouse.Store, ms ...any) {
 		t.Helper()
-		bt := &store.Batch{Dataset: "web"}
+		bt := &event.Batch{Dataset: "web"}
 		for _, m := range ms {
 			bt.Events = append(bt.Events, event.Event{Time: minute, SampleRate: 1, Fields: map[string]any{"ms": m}})
 		}
-		if err := st.Append(ctx, []*store.Batch{bt}); err != nil {
+		if err := st.Append(ctx, []*event.Batch{bt}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -243,8 +243,8 @@ func TestReplicas(t *testing.T) {
 	}
 	defer st.Close()
 	for i := range 10 {
-		b := &store.Batch{Dataset: "web", Events: []event.Event{{Time: time.Now(), SampleRate: 1, Fields: map[string]any{"i": int64(i), fmt.Sprintf("f%d", i%3): "x"}}}}
-		if err := st.Append(ctx, []*store.Batch{b}); err != nil {
+		b := &event.Batch{Dataset: "web", Events: []event.Event{{Time: time.Now(), SampleRate: 1, Fields: map[string]any{"i": int64(i), fmt.Sprintf("f%d", i%3): "x"}}}}
+		if err := st.Append(ctx, []*event.Batch{b}); err != nil {
 			t.Fatal(err)
 		}
 	}

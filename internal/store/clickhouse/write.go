@@ -10,6 +10,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/schema"
 	"github.com/prodex/prodex/internal/store"
 )
@@ -19,14 +20,14 @@ import (
 // past the limit). Values are reconciled with their field's type as the
 // embedded store does (schema.Coerce). Each dataset's events go to one
 // shard in one insert; Append returns once ClickHouse has written them.
-func (s *Store) Append(ctx context.Context, batches []*store.Batch) error {
+func (s *Store) Append(ctx context.Context, batches []*event.Batch) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	now := time.Now()
 	// One insert per dataset, whatever the number of requests gathered:
 	// every insert is a part for ClickHouse to merge.
 	var order []string
-	byDataset := map[string][]*store.Batch{}
+	byDataset := map[string][]*event.Batch{}
 	for _, b := range batches {
 		if len(b.Errs) != len(b.Events) {
 			b.Errs = make([]error, len(b.Events))
@@ -58,7 +59,7 @@ type newCol struct {
 }
 
 // appendDataset inserts the events of batches bs, all of dataset name.
-func (s *Store) appendDataset(ctx context.Context, name string, bs []*store.Batch, now time.Time) error {
+func (s *Store) appendDataset(ctx context.Context, name string, bs []*event.Batch, now time.Time) error {
 	ds, err := s.dataset(ctx, name, now)
 	if err != nil {
 		return err

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/event"
-	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/clickhouse"
 	"github.com/prodex/prodex/internal/testserver"
 )
@@ -26,13 +25,13 @@ func TestAppendGroupsByDataset(t *testing.T) {
 	ev := func(at time.Time, v int64) event.Event {
 		return event.Event{Time: at, SampleRate: 1, Fields: map[string]any{"v": v}}
 	}
-	var bs []*store.Batch
+	var bs []*event.Batch
 	for i := range 5 {
 		ds := "a"
 		if i%2 == 1 {
 			ds = "b"
 		}
-		bs = append(bs, &store.Batch{Dataset: ds, Events: []event.Event{ev(now, int64(i)), ev(now.Add(-48*time.Hour), int64(i))}})
+		bs = append(bs, &event.Batch{Dataset: ds, Events: []event.Event{ev(now, int64(i)), ev(now.Add(-48*time.Hour), int64(i))}})
 	}
 	if err := st.Append(ctx, bs); err != nil {
 		t.Fatal(err)

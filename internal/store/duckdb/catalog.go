@@ -27,8 +27,21 @@ type segmentView struct {
 	cols         map[string]schema.Type
 }
 
-// Catalog returns a snapshot of a dataset's catalog.
-func (s *Store) Catalog(name string) (*Catalog, error) {
+// Catalog returns a snapshot of a dataset's catalog, for the readers
+// above the store (see store.Source).
+func (s *Store) Catalog(name string) (store.Catalog, error) {
+	c, err := s.catalog(name)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Dialect is the SQL the store's database speaks.
+func (s *Store) Dialect() store.Dialect { return store.DuckDB }
+
+// catalog returns a snapshot of a dataset's catalog.
+func (s *Store) catalog(name string) (*Catalog, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	ds := s.datasets[name]

@@ -267,7 +267,7 @@ func (c *counter) compile(cols sli.Columns, gen int64) error {
 // backfill recomputes a counter's counts from every stored event, in one
 // transaction on the counter's connection. The caller holds cmu and wmu.
 func (s *Store) backfill(ctx context.Context, c Counter) error {
-	cat, catErr := s.Catalog(c.Dataset)
+	cat, catErr := s.catalog(c.Dataset)
 	marks := map[string]int64{}
 	s.mu.RLock()
 	if ds := s.datasets[c.Dataset]; ds != nil {

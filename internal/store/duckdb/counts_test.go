@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/event"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // TestStreamedCountsEqualBackfill counts an SLI as events arrive, over
@@ -258,8 +257,8 @@ func BenchmarkAppendWithCounters(b *testing.B) {
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				bt := &store.Batch{Dataset: "d", Events: batches[i%len(batches)]}
-				if err := s.Append(ctx, []*store.Batch{bt}); err != nil {
+				bt := &event.Batch{Dataset: "d", Events: batches[i%len(batches)]}
+				if err := s.Append(ctx, []*event.Batch{bt}); err != nil {
 					b.Fatal(err)
 				}
 				if i%5 == 4 || i == b.N-1 {

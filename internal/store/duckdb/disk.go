@@ -85,6 +85,19 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 	return res, err
 }
 
+// GuardWrite runs a write that another store makes to this store's
+// database (the metadata store, see package meta), as the store's own
+// writes run: refused with ErrDiskFailure after one failed for lack of
+// disk space, and its failure noted.
+func (s *Store) GuardWrite(write func() error) error {
+	if s.poisoned.Load() {
+		return ErrDiskFailure
+	}
+	err := write()
+	s.failed(err)
+	return err
+}
+
 // commitTx commits tx, noting a failure for lack of disk space.
 func (s *Store) commitTx(tx *sql.Tx) error {
 	err := tx.Commit()

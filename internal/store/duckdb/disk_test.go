@@ -105,7 +105,7 @@ func TestDiskFailurePoisons(t *testing.T) {
 	if !s.Poisoned() || len(told) != 1 {
 		t.Fatalf("poisoned %v, told %d times", s.Poisoned(), len(told))
 	}
-	if _, err := s.exec(t.Context(), `DELETE FROM px_markers`); !errors.Is(err, ErrDiskFailure) {
+	if _, err := s.exec(t.Context(), `DELETE FROM px_slo_counts`); !errors.Is(err, ErrDiskFailure) {
 		t.Errorf("write after the failure: %v", err)
 	}
 	if err := s.Append(t.Context(), nil); !errors.Is(err, ErrDiskFailure) {
@@ -167,5 +167,31 @@ func TestSetMemoryLimit(t *testing.T) {
 	}
 	if err := s.SetMemoryLimit("lots"); err == nil {
 		t.Error("a limit DuckDB cannot read was accepted")
+	}
+}
+
+// TestGuardWrite: a write another store makes to the database (the
+// metadata) runs as the store's own: a failure for lack of space poisons
+// the store, and after it the guard refuses writes without running them.
+func TestGuardWrite(t *testing.T) {
+	var told []error
+	s, err := Open(t.TempDir(), Options{OnDiskFailure: func(err error) { told = append(told, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.GuardWrite(func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	full := errors.New(`IO Error: Could not write file "x": No space left on device`)
+	if err := s.GuardWrite(func() error { return full }); err != full {
+		t.Fatalf("the write's own error: %v", err)
+	}
+	if !s.Poisoned() || len(told) != 1 {
+		t.Fatalf("poisoned %v, told %d times", s.Poisoned(), len(told))
+	}
+	ran := false
+	if err := s.GuardWrite(func() error { ran = true; return nil }); !errors.Is(err, ErrDiskFailure) || ran {
+		t.Errorf("write after the failure: %v, ran %v", err, ran)
 	}
 }

@@ -1,5 +1,7 @@
 // Package duckdb is the embedded event store: one DuckDB database file in the
-// data directory holds every dataset's events and Prodex's own metadata.
+// data directory holds every dataset's events and SLI counts, and Prodex's
+// own metadata, which package meta keeps in the same database (DB) with
+// its writes guarded by this store's (GuardWrite).
 //
 // Layout. Events of a dataset are split into segment tables, one or more per
 // UTC day of event time ("ev_<dataset id>_<day>_<seq>"), so retention drops
@@ -86,7 +88,7 @@ func (o *Options) defaults() {
 	}
 }
 
-// Store is the DuckDB event and metadata store.
+// Store is the DuckDB event store.
 type Store struct {
 	opts      Options
 	connector *duckdb.Connector
@@ -120,8 +122,6 @@ type Store struct {
 	countStop   chan struct{}
 	countDone   chan struct{}
 	countErr    atomic.Value // string: the counter's last error
-
-	leases leases // see Lease
 }
 
 type dataset struct {
@@ -277,27 +277,14 @@ func (s *Store) close() error {
 	return err
 }
 
+// migrations create the catalog of datasets, columns and segments and the
+// SLI counts; the metadata tables in the same file are package meta's.
 var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS px_datasets (id BIGINT, name VARCHAR, created_us BIGINT, retention_s BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_columns (dataset_id BIGINT, name VARCHAR, phys VARCHAR, type VARCHAR, created_us BIGINT, last_seen_us BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_segments (tbl VARCHAR, dataset_id BIGINT, day INTEGER, seq INTEGER)`,
-	`CREATE TABLE IF NOT EXISTS px_keys (id VARCHAR, hash VARCHAR, scope VARCHAR, name VARCHAR, created_us BIGINT, revoked BOOLEAN)`,
-	`CREATE TABLE IF NOT EXISTS px_slos (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
-	`CREATE TABLE IF NOT EXISTS px_alerts (id VARCHAR PRIMARY KEY, slo VARCHAR, started_us BIGINT, open BOOLEAN, body VARCHAR)`,
-	`CREATE TABLE IF NOT EXISTS px_risks (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
-	`CREATE TABLE IF NOT EXISTS px_markers (id VARCHAR PRIMARY KEY, dataset VARCHAR, start_s BIGINT, end_s BIGINT, body VARCHAR)`,
-	`CREATE TABLE IF NOT EXISTS px_queries (id VARCHAR PRIMARY KEY, dataset VARCHAR, spec VARCHAR, created_us BIGINT)`,
-	`CREATE TABLE IF NOT EXISTS px_query_runs (id VARCHAR PRIMARY KEY, query_id VARCHAR, dataset VARCHAR, author VARCHAR, ran_us BIGINT, duration_ms DOUBLE, row_count BIGINT, error_text VARCHAR)`,
-	`CREATE TABLE IF NOT EXISTS px_saved_queries (id VARCHAR PRIMARY KEY, name VARCHAR, description VARCHAR, query_id VARCHAR, author VARCHAR, created_us BIGINT, updated_us BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_slo_marks (tbl VARCHAR PRIMARY KEY, counted BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS px_slo_counts (name VARCHAR, minute BIGINT, eligible BIGINT, good BIGINT, invalid BIGINT, PRIMARY KEY (name, minute))`,
-	`ALTER TABLE px_keys ADD COLUMN IF NOT EXISTS user_name VARCHAR`,
-	`ALTER TABLE px_keys ADD COLUMN IF NOT EXISTS env VARCHAR`,
-	`CREATE TABLE IF NOT EXISTS px_users (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
-	`CREATE TABLE IF NOT EXISTS px_notes (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
-	`CREATE TABLE IF NOT EXISTS px_incidents (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
-	`CREATE TABLE IF NOT EXISTS px_audit (time_us BIGINT, author VARCHAR, key_id VARCHAR, method VARCHAR, path VARCHAR, status INTEGER)`,
-	`CREATE TABLE IF NOT EXISTS px_notifications_owed (id VARCHAR PRIMARY KEY, alert_id VARCHAR, target VARCHAR, message VARCHAR, created_us BIGINT, attempts INTEGER, last_error VARCHAR)`,
 }
 
 func (s *Store) migrate() error {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/schema"
-	"github.com/prodex/prodex/internal/store"
 )
 
 func ev(t time.Time, sr int64, kv ...any) event.Event {
@@ -22,8 +21,8 @@ func ev(t time.Time, sr int64, kv ...any) event.Event {
 
 func appendOK(t *testing.T, s *Store, ds string, evs ...event.Event) {
 	t.Helper()
-	b := &store.Batch{Dataset: ds, Events: evs}
-	if err := s.Append(context.Background(), []*store.Batch{b}); err != nil {
+	b := &event.Batch{Dataset: ds, Events: evs}
+	if err := s.Append(context.Background(), []*event.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	for i, err := range b.Errs {
@@ -134,13 +133,13 @@ func TestColumnLimitAndRetention(t *testing.T) {
 	}
 	defer s.Close()
 	now := time.Now()
-	b := &store.Batch{Dataset: "x", Events: []event.Event{
+	b := &event.Batch{Dataset: "x", Events: []event.Event{
 		ev(now, 1, "a", int64(1), "b", int64(2)),
 		ev(now, 1, "c", int64(1), "d", int64(2)),
 		ev(now, 1, "c", int64(1)),
 		ev(now.Add(-61*24*time.Hour), 1, "a", int64(1)),
 	}}
-	if err := s.Append(context.Background(), []*store.Batch{b}); err != nil {
+	if err := s.Append(context.Background(), []*event.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	if b.Errs[0] != nil || b.Errs[1] == nil || b.Errs[2] != nil || b.Errs[3] == nil {
@@ -181,7 +180,7 @@ func TestLargeSegmentStartsNewOne(t *testing.T) {
 	appendOK(t, s, "x", ev(now, 1, "a", int64(1)), ev(now, 1, "a", int64(2)))
 	appendOK(t, s, "x", ev(now, 1, "b", "new"))
 	appendOK(t, s, "x", ev(now, 1, "a", 2.5))
-	cat, _ := s.Catalog("x")
+	cat, _ := s.catalog("x")
 	if len(cat.segments) != 2 {
 		t.Fatalf("segments %d, want 2", len(cat.segments))
 	}
@@ -200,7 +199,7 @@ func TestFullSegmentRotates(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		appendOK(t, s, "x", ev(now, 1, "a", int64(i)), ev(now, 1, "a", int64(i)))
 	}
-	cat, _ := s.Catalog("x")
+	cat, _ := s.catalog("x")
 	// A commit goes to the current segment if it is not yet full: 2+2
 	// rows, then a new segment for the next 2+2.
 	if len(cat.segments) != 2 {

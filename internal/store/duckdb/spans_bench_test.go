@@ -13,15 +13,15 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
+	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/otlp"
 	"github.com/prodex/prodex/internal/schema"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // capture is an otlp.Sink that keeps what it is given.
-type capture struct{ got [][]*store.Batch }
+type capture struct{ got [][]*event.Batch }
 
-func (c *capture) SubmitAll(_ context.Context, bs []*store.Batch) error {
+func (c *capture) SubmitAll(_ context.Context, bs []*event.Batch) error {
 	c.got = append(c.got, bs)
 	return nil
 }
@@ -31,7 +31,7 @@ func (c *capture) Admit() (func(), error) { return func() {}, nil }
 // spanGroups converts synthetic OTLP requests of 500 spans (5 services)
 // into the batches the receiver submits, 8 requests per group commit as
 // the server gathers them with 16 clients.
-func spanGroups(b *testing.B, groups int) [][]*store.Batch {
+func spanGroups(b *testing.B, groups int) [][]*event.Batch {
 	rng := rand.New(rand.NewPCG(1, 2))
 	sink := &capture{}
 	rc := &otlp.Receiver{Sink: sink}
@@ -41,14 +41,14 @@ func spanGroups(b *testing.B, groups int) [][]*store.Batch {
 			b.Fatal(err)
 		}
 	}
-	out := make([][]*store.Batch, groups)
+	out := make([][]*event.Batch, groups)
 	for i, bs := range sink.got {
 		out[i/8] = append(out[i/8], bs...)
 	}
 	return out
 }
 
-func spanCount(g []*store.Batch) int {
+func spanCount(g []*event.Batch) int {
 	n := 0
 	for _, b := range g {
 		n += len(b.Events)
@@ -102,7 +102,7 @@ type direct struct {
 	rows []map[string][][]driver.Value // per group, per dataset
 }
 
-func newDirect(b *testing.B, groups [][]*store.Batch) *direct {
+func newDirect(b *testing.B, groups [][]*event.Batch) *direct {
 	c, err := duckdb.NewConnector(filepath.Join(b.TempDir(), "direct.db"), nil)
 	if err != nil {
 		b.Fatal(err)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/schema"
-	"github.com/prodex/prodex/internal/store"
 )
 
 const usPerDay = int64(24 * time.Hour / time.Microsecond)
@@ -46,7 +46,7 @@ type col struct {
 // event without an entry in its batch's Errs is durable. Per-event
 // rejections (the dataset's column limit, an event older than retention) go
 // to Errs; an error return means nothing was stored.
-func (s *Store) Append(ctx context.Context, batches []*store.Batch) error {
+func (s *Store) Append(ctx context.Context, batches []*event.Batch) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.poisoned.Load() {
@@ -76,7 +76,7 @@ func (s *Store) Append(ctx context.Context, batches []*store.Batch) error {
 
 // plan decides, for every event, which columns it needs with which types,
 // rejecting events the dataset cannot take.
-func (s *Store) plan(w *write, b *store.Batch) {
+func (s *Store) plan(w *write, b *event.Batch) {
 	ds := w.datasets[b.Dataset]
 	if ds == nil {
 		ds = s.datasets[b.Dataset] // only this goroutine mutates the map
@@ -175,7 +175,7 @@ func countNew(m map[string]col) int {
 
 // commit runs the plan in one transaction and, once committed, makes the
 // catalog changes visible to readers.
-func (s *Store) commit(ctx context.Context, w *write, batches []*store.Batch) error {
+func (s *Store) commit(ctx context.Context, w *write, batches []*event.Batch) error {
 	tx, err := s.wconn.(driver.ConnBeginTx).BeginTx(ctx, driver.TxOptions{})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -74,7 +74,7 @@ func explainRun(t *testing.T, st Events, ds string, r *explain.Request) *explain
 	if r.StartTime == 0 && r.TimeRange == 0 {
 		r.StartTime, r.EndTime = t0.Unix(), t0.Add(time.Hour).Unix()
 	}
-	a, err := st.Explain(context.Background(), ds, r, t0.Add(time.Hour), func(string) (slo.SLO, bool) { return slo.SLO{}, false })
+	a, err := explain.Ask(context.Background(), st, ds, r, t0.Add(time.Hour), func(string) (slo.SLO, bool) { return slo.SLO{}, false })
 	if err != nil {
 		t.Fatalf("explain %+v: %v", r.Selection, err)
 	}
@@ -112,7 +112,7 @@ func explainFilter(t *testing.T, open Opener) {
 		Selection: explain.Selection{Filters: []query.Filter{{Column: "code", Op: "=", Value: float64(500)}}}})
 	_, c := explainColumn(a, "build")
 	want(t, "base filter", fmt.Sprintf("%d/%d %v %v", a.SelectionCount, a.BaselineCount, c.Score, c.Values[0].Value), "3/5 0.8 4512")
-	if _, err := st.Explain(context.Background(), "missing", &explain.Request{TimeRange: 3600}, t0, nil); !errors.Is(err, store.ErrNotFound) {
+	if _, err := explain.Ask(context.Background(), st, "missing", &explain.Request{TimeRange: 3600}, t0, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("explain of a missing dataset: %v, want store.ErrNotFound", err)
 	}
 }
@@ -194,7 +194,7 @@ func explainSLO(t *testing.T, open Opener) {
 	ask := func(r *explain.Request) *explain.Answer {
 		t.Helper()
 		r.StartTime, r.EndTime = t0.Unix(), t0.Add(time.Hour).Unix()
-		a, err := st.Explain(context.Background(), "x", r, t0.Add(time.Hour), slos)
+		a, err := explain.Ask(context.Background(), st, "x", r, t0.Add(time.Hour), slos)
 		if err != nil {
 			t.Fatalf("explain %+v: %v", r.Selection, err)
 		}

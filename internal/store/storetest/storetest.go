@@ -17,25 +17,22 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/event"
-	"github.com/prodex/prodex/internal/explain"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/schema"
-	"github.com/prodex/prodex/internal/slo"
 	"github.com/prodex/prodex/internal/store"
 )
 
 // Events is what the suite needs of a store.
 type Events interface {
-	Append(ctx context.Context, batches []*store.Batch) error
+	Append(ctx context.Context, batches []*event.Batch) error
 	Datasets() []store.Dataset
 	Columns(dataset string) ([]schema.Column, error)
 	SetRetention(ctx context.Context, dataset string, d time.Duration) error
 	DropExpired(ctx context.Context, now time.Time) (int, error)
 	Find(ctx context.Context, dataset, column string, value any, start, end time.Time, limit int) ([]event.Event, error)
-	Query(ctx context.Context, dataset string, s *query.Spec) (*query.Result, error)
-	// Explain answers an explain request; a missing dataset is
-	// store.ErrNotFound.
-	Explain(ctx context.Context, dataset string, r *explain.Request, now time.Time, slos func(string) (slo.SLO, bool)) (*explain.Answer, error)
+	// Source is what query.Ask and explain.Ask read; a missing dataset
+	// is store.ErrNotFound.
+	store.Source
 }
 
 // Config is what a case asks of a new store.
@@ -93,8 +90,8 @@ func ev(at time.Duration, sr int64, fields map[string]any) event.Event {
 // put appends events and fails on any rejection.
 func put(t *testing.T, st Events, ds string, evs ...event.Event) {
 	t.Helper()
-	b := &store.Batch{Dataset: ds, Events: evs, Errs: make([]error, len(evs))}
-	if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+	b := &event.Batch{Dataset: ds, Events: evs, Errs: make([]error, len(evs))}
+	if err := st.Append(context.Background(), []*event.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	for i, err := range b.Errs {
@@ -117,7 +114,7 @@ func ask(t *testing.T, st Events, ds, spec string) *query.Result {
 	if err := s.Resolve(t0.Add(time.Hour)); err != nil {
 		t.Fatalf("spec %s: %v", spec, err)
 	}
-	res, err := st.Query(context.Background(), ds, s)
+	res, err := query.Ask(context.Background(), st, ds, s)
 	if err != nil {
 		t.Fatalf("query %s: %v", spec, err)
 	}
@@ -327,8 +324,8 @@ func retention(t *testing.T, open Opener) {
 	day := 24 * time.Hour
 	old := event.Event{Time: now.Add(-10 * day), SampleRate: 1, Fields: map[string]any{"k": int64(1)}}
 	recent := event.Event{Time: now.Add(-time.Minute), SampleRate: 1, Fields: map[string]any{"k": int64(2)}}
-	b := &store.Batch{Dataset: "r", Events: []event.Event{old, recent}, Errs: make([]error, 2)}
-	if err := st.Append(context.Background(), []*store.Batch{b}); err != nil || b.Errs[0] != nil || b.Errs[1] != nil {
+	b := &event.Batch{Dataset: "r", Events: []event.Event{old, recent}, Errs: make([]error, 2)}
+	if err := st.Append(context.Background(), []*event.Batch{b}); err != nil || b.Errs[0] != nil || b.Errs[1] != nil {
 		t.Fatalf("append: %v %v", err, b.Errs)
 	}
 	if err := st.SetRetention(context.Background(), "r", 5*day); err != nil {
@@ -346,8 +343,8 @@ func retention(t *testing.T, open Opener) {
 		}
 	}
 	// A new event older than the retention is refused; the rest stored.
-	b = &store.Batch{Dataset: "r", Events: []event.Event{old, recent}, Errs: make([]error, 2)}
-	if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+	b = &event.Batch{Dataset: "r", Events: []event.Event{old, recent}, Errs: make([]error, 2)}
+	if err := st.Append(context.Background(), []*event.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	if b.Errs[0] == nil || !strings.Contains(b.Errs[0].Error(), "retention") || b.Errs[1] != nil {
@@ -369,12 +366,12 @@ func retention(t *testing.T, open Opener) {
 
 func columnLimit(t *testing.T, open Opener) {
 	st := open(t, Config{MaxColumns: 3})
-	b := &store.Batch{Dataset: "c", Events: []event.Event{
+	b := &event.Batch{Dataset: "c", Events: []event.Event{
 		ev(0, 1, map[string]any{"a": int64(1), "b": int64(1)}),
 		ev(0, 1, map[string]any{"c": int64(1), "d": int64(1)}),
 		ev(0, 1, map[string]any{"a": int64(2), "c": int64(2)}),
 	}, Errs: make([]error, 3)}
-	if err := st.Append(context.Background(), []*store.Batch{b}); err != nil {
+	if err := st.Append(context.Background(), []*event.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	if b.Errs[0] != nil || b.Errs[1] == nil || b.Errs[2] != nil {
@@ -543,7 +540,7 @@ func sloEvents(t *testing.T, open Opener) {
 		if err := s.Resolve(t0.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		res, err := st.Query(context.Background(), "slo", s)
+		res, err := query.Ask(context.Background(), st, "slo", s)
 		if err != nil {
 			t.Fatal(err)
 		}

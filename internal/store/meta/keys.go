@@ -1,4 +1,4 @@
-package duckdb
+package meta
 
 import (
 	"context"
@@ -7,16 +7,19 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/store"
 )
 
 // InsertKey stores a key's hash.
 func (s *Store) InsertKey(ctx context.Context, k auth.Key) error {
-	_, err := s.exec(ctx, `INSERT INTO px_keys (id, hash, scope, name, created_us, revoked, user_name, env) VALUES (?, ?, ?, ?, ?, false, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO px_keys (id, hash, scope, name, created_us, revoked, user_name, env)
+		VALUES ($1, $2, $3, $4, $5, false, $6, $7)`,
 		k.ID, k.Hash, string(k.Scope), k.Name, k.Created.UnixMicro(), k.User, k.Env)
 	return err
 }
 
-// LoadKeys returns every stored key.
+// LoadKeys returns every stored key. On DuckDB, user_name and env were
+// added to the table later and are NULL in the rows of older keys.
 func (s *Store) LoadKeys(ctx context.Context) ([]auth.Key, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, hash, scope, name, created_us, revoked, coalesce(user_name, ''), coalesce(env, '') FROM px_keys`)
 	if err != nil {
@@ -40,7 +43,7 @@ func (s *Store) LoadKeys(ctx context.Context) ([]auth.Key, error) {
 
 // RevokeKey marks a key revoked.
 func (s *Store) RevokeKey(ctx context.Context, id string) error {
-	_, err := s.exec(ctx, `UPDATE px_keys SET revoked = true WHERE id = ?`, id)
+	_, err := s.exec(ctx, `UPDATE px_keys SET revoked = true WHERE id = $1`, id)
 	return err
 }
 
@@ -73,4 +76,33 @@ func (s *Store) LoadUsers(ctx context.Context) ([]auth.User, error) {
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// Audit records a write.
+func (s *Store) Audit(ctx context.Context, e store.AuditEntry) error {
+	_, err := s.exec(ctx, `INSERT INTO px_audit (time_us, author, key_id, method, path, status) VALUES ($1, $2, $3, $4, $5, $6)`,
+		e.Time.UnixMicro(), e.Author, e.KeyID, e.Method, e.Path, e.Status)
+	return err
+}
+
+// AuditLog returns writes, newest first: by author when author is not
+// empty, since a time, at most limit.
+func (s *Store) AuditLog(ctx context.Context, author string, since time.Time, limit int) ([]store.AuditEntry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT time_us, author, key_id, method, path, status FROM px_audit
+		WHERE ($1 = '' OR author = $1) AND time_us >= $2 ORDER BY time_us DESC LIMIT $3`, author, since.UnixMicro(), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.AuditEntry{}
+	for rows.Next() {
+		var e store.AuditEntry
+		var us int64
+		if err := rows.Scan(&us, &e.Author, &e.KeyID, &e.Method, &e.Path, &e.Status); err != nil {
+			return nil, err
+		}
+		e.Time = time.UnixMicro(us).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }

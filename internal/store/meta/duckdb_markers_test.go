@@ -1,8 +1,7 @@
-package duckdb
+package meta
 
 import (
 	"context"
-	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -12,14 +11,14 @@ import (
 	"github.com/prodex/prodex/internal/marker"
 )
 
-func putMarker(t *testing.T, s *Store, m marker.Marker) {
+func putMarker(t *testing.T, s *embedded, m marker.Marker) {
 	t.Helper()
 	if err := s.PutMarker(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func markerIDs(t *testing.T, s *Store, datasets []string, start, end time.Time) []string {
+func markerIDs(t *testing.T, s *embedded, datasets []string, start, end time.Time) []string {
 	t.Helper()
 	ms, err := s.Markers(context.Background(), datasets, start, end)
 	if err != nil {
@@ -35,7 +34,7 @@ func markerIDs(t *testing.T, s *Store, datasets []string, start, end time.Time) 
 func TestMarkersStore(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Open(dir, Options{})
+	s, err := openEmbedded(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +109,7 @@ func TestMarkersStore(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(dir, Options{})
+	s, err = openEmbedded(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,54 +119,5 @@ func TestMarkersStore(t *testing.T) {
 	}
 	if got := markerIDs(t, s, []string{"search", "checkout", marker.AllDatasets}, time.Time{}, time.Time{}); strings.Join(got, ",") != "m4,m3,m1" {
 		t.Fatalf("after reopen: %q", got)
-	}
-}
-
-// TestMarkersMatchOverlaps checks the SQL range test against
-// marker.Marker.Overlaps on random markers and ranges.
-func TestMarkersMatchOverlaps(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	rng := rand.New(rand.NewPCG(1, 2))
-	var all []marker.Marker
-	for i := range 200 {
-		m := marker.Marker{ID: string(rune('a'+i%26)) + strings.Repeat("x", i/26), Dataset: "d", StartTime: 1000 + rng.Int64N(100)}
-		if rng.IntN(2) == 0 {
-			m.EndTime = m.StartTime + rng.Int64N(20)
-		}
-		putMarker(t, s, m)
-		all = append(all, m)
-	}
-	for range 300 {
-		var start, end time.Time
-		if rng.IntN(5) > 0 {
-			start = time.Unix(990+rng.Int64N(120), rng.Int64N(3)*5e8)
-		}
-		if rng.IntN(5) > 0 {
-			end = time.Unix(990+rng.Int64N(120), rng.Int64N(3)*5e8)
-		}
-		got := markerIDs(t, s, []string{"d"}, start, end)
-		want := []string{}
-		for _, m := range all {
-			if m.Overlaps(start, end) {
-				want = append(want, m.ID)
-			}
-		}
-		slices.Sort(got)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
-			t.Fatalf("[%v, %v): store %q, Overlaps %q", start, end, got, want)
-		}
-	}
-	// Sorted by start time.
-	ms, err := s.Markers(context.Background(), []string{"d"}, time.Time{}, time.Time{})
-	if err != nil || len(ms) != len(all) {
-		t.Fatalf("%d markers, %v", len(ms), err)
-	}
-	if !slices.IsSortedFunc(ms, func(a, b marker.Marker) int { return int(a.StartTime - b.StartTime) }) {
-		t.Fatal("markers not sorted by start time")
 	}
 }

@@ -1,4 +1,4 @@
-package duckdb
+package meta
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func histQuery(t *testing.T, ds, spec string) history.Query {
 	return q
 }
 
-func record(t *testing.T, s *Store, q history.Query, author string, at time.Time, errText string) history.Run {
+func record(t *testing.T, s *embedded, q history.Query, author string, at time.Time, errText string) history.Run {
 	t.Helper()
 	r := history.Run{ID: history.NewID(), QueryID: q.ID, Dataset: q.Dataset, Author: author, RanAt: at, DurationMS: 12.5, Rows: 3, Error: errText}
 	if err := s.RecordRun(context.Background(), q, r); err != nil {
@@ -37,7 +37,7 @@ func record(t *testing.T, s *Store, q history.Query, author string, at time.Time
 	return r
 }
 
-func runIDs(t *testing.T, s *Store, f history.RunFilter) []string {
+func runIDs(t *testing.T, s *embedded, f history.RunFilter) []string {
 	t.Helper()
 	runs, err := s.Runs(context.Background(), f)
 	if err != nil {
@@ -52,7 +52,7 @@ func runIDs(t *testing.T, s *Store, f history.RunFilter) []string {
 
 func TestQueryHistory(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, Options{})
+	s, err := openEmbedded(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestQueryHistory(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(dir, Options{})
+	s, err = openEmbedded(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestQueryHistory(t *testing.T) {
 }
 
 func TestRecordRunConcurrently(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{})
+	s, err := openEmbedded(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestRecordRunConcurrently(t *testing.T) {
 }
 
 func TestSavedQueries(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{})
+	s, err := openEmbedded(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestSavedQueries(t *testing.T) {
 // TestDropRunsBefore: old runs go, and with them the queries nothing
 // refers to any more; saved queries keep theirs.
 func TestDropRunsBefore(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{})
+	s, err := openEmbedded(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

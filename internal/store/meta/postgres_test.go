@@ -1,4 +1,4 @@
-package postgres
+package meta
 
 import (
 	"context"
@@ -13,8 +13,6 @@ import (
 	"github.com/prodex/prodex/internal/store/metatest"
 	"github.com/prodex/prodex/internal/testserver"
 )
-
-var _ metatest.Store = (*Meta)(nil)
 
 // TestPostgres runs every test against one server: starting one takes
 // about a second, a fresh database for each case a few tens of ms.
@@ -39,7 +37,7 @@ func TestPostgres(t *testing.T) {
 	}
 	t.Run("Conformance", func(t *testing.T) {
 		metatest.Run(t, func(t *testing.T) metatest.Store {
-			return open(t, fresh(t))
+			return openPostgres(t, fresh(t))
 		})
 	})
 	t.Run("OpenTwiceAtOnce", func(t *testing.T) { testOpenTwiceAtOnce(t, fresh(t)) })
@@ -50,12 +48,12 @@ func TestPostgres(t *testing.T) {
 // that Environments lists; opening one twice at once is fine.
 func testEnvironments(t *testing.T, dsn string) {
 	ctx := context.Background()
-	root := open(t, dsn)
+	root := openPostgres(t, dsn)
 	var wg sync.WaitGroup
-	envs := make([]*Meta, 2)
+	envs := make([]*Store, 2)
 	for i := range envs {
 		wg.Go(func() {
-			m, err := OpenEnv(ctx, dsn, "staging-2")
+			m, err := OpenPostgres(ctx, dsn, "staging-2")
 			if err != nil {
 				t.Error(err)
 				return
@@ -71,7 +69,7 @@ func testEnvironments(t *testing.T, dsn string) {
 	if err := envs[0].PutSLO(ctx, "only-staging", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	for what, m := range map[string]*Meta{"root": root, "staging again": envs[1]} {
+	for what, m := range map[string]*Store{"root": root, "staging again": envs[1]} {
 		slos, err := m.SLOs(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -100,9 +98,9 @@ func withDatabase(t *testing.T, dsn, name string) string {
 	return u.String()
 }
 
-func open(t *testing.T, dsn string) *Meta {
+func openPostgres(t *testing.T, dsn string) *Store {
 	t.Helper()
-	m, err := Open(context.Background(), dsn)
+	m, err := OpenPostgres(context.Background(), dsn, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,14 +113,14 @@ func open(t *testing.T, dsn string) *Meta {
 // other's writes.
 func testOpenTwiceAtOnce(t *testing.T, dsn string) {
 	const nodes = 4
-	metas := make([]*Meta, nodes)
+	metas := make([]*Store, nodes)
 	errs := make([]error, nodes)
 	var wg sync.WaitGroup
 	for i := range nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			metas[i], errs[i] = Open(context.Background(), dsn)
+			metas[i], errs[i] = OpenPostgres(context.Background(), dsn, "")
 		}()
 	}
 	wg.Wait()

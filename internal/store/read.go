@@ -1,0 +1,45 @@
+package store
+
+import (
+	"database/sql"
+	"time"
+
+	"github.com/prodex/prodex/internal/schema"
+)
+
+// Dialect names the SQL an event store's database speaks, so that the
+// readers above the stores (query, explain) compile for it.
+type Dialect string
+
+// The event stores' dialects.
+const (
+	DuckDB     Dialect = "duckdb"
+	ClickHouse Dialect = "clickhouse"
+)
+
+// Catalog is what a reader needs to know of one dataset's storage: its
+// columns and a table expression that yields its events in a time range.
+// It is a snapshot. ClickHouse's catalog can also name the one table its
+// events are in (query.TableCatalog), so that shards aggregate.
+type Catalog interface {
+	// Column returns the stored column of a field name.
+	Column(name string) (schema.Column, bool)
+	// Columns lists the dataset's columns.
+	Columns() []schema.Column
+	// From returns a parenthesised table expression yielding ts (µs), sr
+	// and the given physical columns for the events in [start, end).
+	From(phys []string, start, end time.Time) string
+	// Weighted reports whether an event in [start, end) may have a sample
+	// rate above 1.
+	Weighted(start, end time.Time) bool
+}
+
+// Source is an event store as the readers above it see it: the database,
+// its dialect, and each dataset's catalog (ErrNotFound for a dataset that
+// does not exist). The stores hold events and counts; compiling a query
+// or an explanation for them is the readers' business.
+type Source interface {
+	DB() *sql.DB
+	Dialect() Dialect
+	Catalog(dataset string) (Catalog, error)
+}
