@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/lookup"
 	"github.com/prodex/prodex/internal/risk"
 	"github.com/prodex/prodex/internal/rules"
 )
@@ -360,7 +361,7 @@ func (s *Server) sloIncidents(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := s.SLOs.Incidents(r.Context(), r.PathValue("name"), limit)
 	switch {
-	case errors.Is(err, rules.ErrNotFound):
+	case errors.Is(err, lookup.ErrNotFound):
 		writeError(w, http.StatusNotFound, "SLO "+r.PathValue("name")+" does not exist")
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, err.Error())

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/lookup"
 	"github.com/prodex/prodex/internal/manifest"
 	"github.com/prodex/prodex/internal/risk"
 	"github.com/prodex/prodex/internal/rules"
@@ -187,7 +188,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 func (s *Server) deleteSLO(w http.ResponseWriter, r *http.Request) {
 	err := s.SLOs.Delete(r.Context(), r.PathValue("name"))
 	switch {
-	case errors.Is(err, rules.ErrNotFound):
+	case errors.Is(err, lookup.ErrNotFound):
 		writeError(w, http.StatusNotFound, "SLO "+r.PathValue("name")+" does not exist")
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, err.Error())

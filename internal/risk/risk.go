@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/prodex/prodex/internal/lookup"
 )
 
 // MinutesPerYear is the year the yearly figures use: 365 days.
@@ -286,7 +288,7 @@ func Try(slo, window string, b Budget, th Thresholds, risks []Risk, name string,
 		}
 	}
 	if !found {
-		return WhatIf{}, fmt.Errorf("no risk %q on SLO %s", name, slo)
+		return WhatIf{}, lookup.NotFound("no risk %q on SLO %s", name, slo)
 	}
 	after := Rank(slo, window, b, th, changed)
 	w := WhatIf{Risk: name, Register: after}

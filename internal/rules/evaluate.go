@@ -222,7 +222,7 @@ func (m *Manager) Status(name string) (Status, error) {
 	}
 	m.mu.RUnlock()
 	if !ok {
-		return Status{}, ErrNotFound
+		return Status{}, noSLO(name)
 	}
 	sort.Slice(open, func(i, j int) bool { return open[i].StartedAt.Before(open[j].StartedAt) })
 	return Status{Status: slo.ComputeStatus(e.def, e.counts, m.now()), Invalid: e.counts.invalid(), Alerts: append([]*Episode{}, open...)}, nil
@@ -251,7 +251,7 @@ func (m *Manager) Measure(ep Episode) (risk.Incident, error) {
 	e, ok := m.slos[ep.SLO]
 	m.mu.RUnlock()
 	if !ok {
-		return risk.Incident{}, ErrNotFound
+		return risk.Incident{}, noSLO(ep.SLO)
 	}
 	return risk.Measure(ep.ID, ep.SLO, string(ep.Severity), ep.StartedAt, ep.ResolvedAt, 1-e.def.Target/100, e.counts, m.now()), nil
 }
@@ -264,7 +264,7 @@ func (m *Manager) Incidents(ctx context.Context, sloName string, limit int) ([]r
 	e, ok := m.slos[sloName]
 	m.mu.RUnlock()
 	if !ok {
-		return nil, ErrNotFound
+		return nil, noSLO(sloName)
 	}
 	eps, err := m.Alerts(ctx, sloName, false, limit)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prodex/prodex/internal/lookup"
 	"github.com/prodex/prodex/internal/slo"
 	"github.com/prodex/prodex/internal/store"
 )
@@ -42,8 +43,9 @@ type Store interface {
 	Outbox
 }
 
-// ErrNotFound is returned for an SLO that does not exist.
-var ErrNotFound = errors.New("no such SLO")
+// noSLO is the error for an SLO that does not exist: lookup.ErrNotFound,
+// saying what the API answers.
+func noSLO(name string) error { return lookup.NotFound("SLO %s does not exist", name) }
 
 // Manager owns the SLOs.
 type Manager struct {

@@ -125,7 +125,7 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	delete(m.slos, name)
 	m.mu.Unlock()
 	if !ok {
-		return ErrNotFound
+		return noSLO(name)
 	}
 	if err := m.store.RemoveCounter(ctx, name); err != nil {
 		return err

@@ -4,12 +4,12 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/lookup"
 )
 
 // Batch is the events of one write request for one dataset. The store fills
@@ -28,8 +28,9 @@ type Dataset struct {
 	Columns   int           `json:"columns"`
 }
 
-// ErrNotFound is returned for a dataset that does not exist.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound is returned for a dataset (or stored query) that does not
+// exist. It is lookup.ErrNotFound, the one not-found error of every package.
+var ErrNotFound = lookup.ErrNotFound
 
 // MaxDatasetName is the longest dataset name accepted.
 const MaxDatasetName = 128
