@@ -69,7 +69,7 @@ func (t Target) Validate() error {
 	}
 	u, err := url.Parse(t.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("url: %q is not an absolute http or https URL", t.URL)
+		return fmt.Errorf("url: %q is not an http(s) URL", t.URL)
 	}
 	return nil
 }

@@ -58,8 +58,8 @@ func (m *Manager) owe(e *entry, ep *Episode) []owed {
 	}
 	msg = notify.Clean(msg) // stored as JSON, which has no NaN or infinity
 	out := make([]owed, len(e.def.Notify))
-	for i, n := range e.def.Notify {
-		out[i] = owed{id: fmt.Sprintf("%s/%s/%d", ep.ID, ep.State, i), t: notify.Target{Type: n.Type, URL: n.URL, Secret: n.Secret, RoutingKey: n.RoutingKey}, m: msg}
+	for i, t := range e.def.Notify {
+		out[i] = owed{id: fmt.Sprintf("%s/%s/%d", ep.ID, ep.State, i), t: t, m: msg}
 	}
 	return out
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prodex/prodex/internal/notify"
 )
 
 // issueExample must parse exactly as written.
@@ -86,7 +88,7 @@ func TestParse(t *testing.T) {
 	a, b, c := slos[0], slos[1], slos[2]
 	if a.Name != "checkout-availability" || a.Dataset != "checkout" || a.Description != "Checkout requests succeed" || a.Target != 99.9 ||
 		a.Window != (Window{Days: 30}) || a.SLI != (SLI{Good: "status_code < 500"}) ||
-		len(a.Notify) != 1 || a.Notify[0] != (Notify{Type: "webhook", URL: "http://127.0.0.1:9999/hook"}) || a.Tags != nil {
+		len(a.Notify) != 1 || a.Notify[0] != (notify.Target{Type: "webhook", URL: "http://127.0.0.1:9999/hook"}) || a.Tags != nil {
 		t.Errorf("prodex/v1: %+v", a)
 	}
 	al := b.Alerts

@@ -1,7 +1,8 @@
 // Package slo defines SLOs, reads them as code (prodex/v1 and OpenSLO v1
 // documents) and does the error-budget, burn-rate and alert-rule
 // arithmetic. It knows nothing of storage, HTTP or expression syntax:
-// SLI expressions are plain strings checked elsewhere.
+// SLI expressions are plain strings checked elsewhere, and notification
+// targets are notify's, validated there.
 package slo
 
 import (
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prodex/prodex/internal/notify"
 )
 
 // SLO is a service level objective over a dataset's events.
@@ -25,7 +28,7 @@ type SLO struct {
 	Target      float64           `json:"target"`            // percent, 0 < target < 100, e.g. 99.9
 	Window      Window            `json:"window"`
 	SLI         SLI               `json:"sli"`
-	Notify      []Notify          `json:"notify,omitempty"`
+	Notify      []notify.Target   `json:"notify,omitempty"`
 	Alerts      Alerts            `json:"alerts,omitempty"`
 }
 
@@ -34,14 +37,6 @@ type SLO struct {
 type SLI struct {
 	Eligible string `json:"eligible,omitempty"`
 	Good     string `json:"good"`
-}
-
-// Notify is a notification receiver.
-type Notify struct {
-	Type       string `json:"type"` // webhook, slack or pagerduty
-	URL        string `json:"url,omitempty"`
-	Secret     string `json:"secret,omitempty"`
-	RoutingKey string `json:"routing_key,omitempty"`
 }
 
 // Severity is how urgently a person must act: page now, ticket for days.
@@ -132,32 +127,12 @@ func (s *SLO) Validate() error {
 			return fmt.Errorf("spec.runbook: %q is not an absolute URL", s.Runbook)
 		}
 	}
-	for i, n := range s.Notify {
-		f := fmt.Sprintf("spec.notify[%d]", i)
-		switch n.Type {
-		case "webhook", "slack":
-			if n.URL == "" {
-				return fmt.Errorf("%s.url: required for %s", f, n.Type)
-			}
-		case "pagerduty":
-			if n.RoutingKey == "" {
-				return fmt.Errorf("%s.routing_key: required for pagerduty", f)
-			}
-		case "":
-			return fmt.Errorf("%s.type: required (webhook, slack or pagerduty)", f)
-		default:
-			return fmt.Errorf("%s.type: %q is not webhook, slack or pagerduty", f, n.Type)
-		}
-		if n.URL != "" && !httpURL(n.URL) {
-			return fmt.Errorf("%s.url: %q is not an http(s) URL", f, n.URL)
+	for i, t := range s.Notify {
+		if err := t.Validate(); err != nil {
+			return fmt.Errorf("spec.notify[%d].%w", i, err)
 		}
 	}
 	return s.Alerts.validate()
-}
-
-func httpURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func (a Alerts) validate() error {

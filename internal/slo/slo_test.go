@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prodex/prodex/internal/notify"
 )
 
 func TestParseDuration(t *testing.T) {
@@ -118,7 +120,7 @@ func TestValidate(t *testing.T) {
 		{"valid", func(*SLO) {}, ""},
 		{"63 characters", func(s *SLO) { s.Name = "a" + strings.Repeat("b", 62) }, ""},
 		{"all notifiers", func(s *SLO) {
-			s.Notify = []Notify{{Type: "webhook", URL: "http://127.0.0.1:9999/hook", Secret: "s"}, {Type: "slack", URL: "https://hooks.slack.com/x"}, {Type: "pagerduty", RoutingKey: "k"}}
+			s.Notify = []notify.Target{{Type: "webhook", URL: "http://127.0.0.1:9999/hook", Secret: "s"}, {Type: "slack", URL: "https://hooks.slack.com/x"}, {Type: "pagerduty", RoutingKey: "k"}}
 		}, ""},
 		{"no name", func(s *SLO) { s.Name = "" }, "metadata.name: required"},
 		{"64 characters", func(s *SLO) { s.Name = "a" + strings.Repeat("b", 63) }, "metadata.name: "},
@@ -133,11 +135,11 @@ func TestValidate(t *testing.T) {
 		{"both windows", func(s *SLO) { s.Window = Window{Days: 30, CalendarMonth: true} }, "spec.window: "},
 		{"no good", func(s *SLO) { s.SLI.Good = " " }, "spec.sli.good: required"},
 		{"relative runbook", func(s *SLO) { s.Runbook = "/wiki/checkout" }, "spec.runbook: "},
-		{"notify type", func(s *SLO) { s.Notify = []Notify{{Type: "email", URL: "http://x"}} }, `spec.notify[0].type: "email" is not webhook, slack or pagerduty`},
-		{"notify no type", func(s *SLO) { s.Notify = []Notify{{URL: "http://x"}} }, "spec.notify[0].type: required"},
-		{"webhook without url", func(s *SLO) { s.Notify = []Notify{{Type: "slack", URL: "http://x"}, {Type: "webhook"}} }, "spec.notify[1].url: required"},
-		{"webhook bad url", func(s *SLO) { s.Notify = []Notify{{Type: "webhook", URL: "ftp://x"}} }, "spec.notify[0].url: "},
-		{"pagerduty without key", func(s *SLO) { s.Notify = []Notify{{Type: "pagerduty"}} }, "spec.notify[0].routing_key: required"},
+		{"notify type", func(s *SLO) { s.Notify = []notify.Target{{Type: "email", URL: "http://x"}} }, `spec.notify[0].type: "email" is not webhook, slack or pagerduty`},
+		{"notify no type", func(s *SLO) { s.Notify = []notify.Target{{URL: "http://x"}} }, "spec.notify[0].type: required"},
+		{"webhook without url", func(s *SLO) { s.Notify = []notify.Target{{Type: "slack", URL: "http://x"}, {Type: "webhook"}} }, "spec.notify[1].url: required"},
+		{"webhook bad url", func(s *SLO) { s.Notify = []notify.Target{{Type: "webhook", URL: "ftp://x"}} }, "spec.notify[0].url: "},
+		{"pagerduty without key", func(s *SLO) { s.Notify = []notify.Target{{Type: "pagerduty"}} }, "spec.notify[0].routing_key: required"},
 		{"negative min_events", func(s *SLO) { s.Alerts.MinEvents = -1 }, "spec.alerts.min_events: "},
 		{"burn severity", func(s *SLO) {
 			s.Alerts.BurnRates = []BurnRule{{Severity: "urgent", Long: Duration(time.Hour), Short: Duration(5 * time.Minute), Factor: 14.4}}
