@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prodex/prodex/internal/duration"
 	"github.com/prodex/prodex/internal/notify"
 )
 
@@ -94,9 +95,9 @@ func TestParse(t *testing.T) {
 	al := b.Alerts
 	if b.Tags["team"] != "search" || b.Tags["tier"] != "1" || !b.Window.CalendarMonth || b.Runbook != "https://wiki.example.com/search" ||
 		b.SLI.Eligible != `endpoint == "/search"` || b.Notify[0].RoutingKey != "abc" || al.MinEvents != 50 ||
-		al.BurnRates[0] != (BurnRule{Page, Duration(time.Hour), Duration(5 * time.Minute), 10}) ||
-		al.ExhaustionPage != Duration(day) || al.ExhaustionTicket != Duration(7*day) ||
-		al.BudgetRules[0] != (BudgetRule{Ticket, 20, Duration(day)}) {
+		al.BurnRates[0] != (BurnRule{Page, duration.Duration(time.Hour), duration.Duration(5 * time.Minute), 10}) ||
+		al.ExhaustionPage != duration.Duration(day) || al.ExhaustionTicket != duration.Duration(7*day) ||
+		al.BudgetRules[0] != (BudgetRule{Ticket, 20, duration.Duration(day)}) {
 		t.Errorf("full prodex/v1: %+v", b)
 	}
 	if c.Name != "search-availability" || c.Dataset != "search" || c.Target != 99.9 || c.Window != (Window{Days: 28}) ||
