@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/lookup"
 	"github.com/prodex/prodex/internal/risk"
-	"github.com/prodex/prodex/internal/rules"
 )
 
 func (s *Server) riskRoutes(mux *http.ServeMux) {
@@ -179,7 +179,7 @@ func (s *Server) sloIncidents(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := s.SLOs.Incidents(r.Context(), r.PathValue("name"), limit)
 	switch {
-	case errors.Is(err, rules.ErrNotFound):
+	case errors.Is(err, lookup.ErrNotFound):
 		s.fail(w, r, httpError(http.StatusNotFound, "SLO "+r.PathValue("name")+" does not exist"))
 	case err != nil:
 		s.fail(w, r, err)

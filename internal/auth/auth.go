@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prodex/prodex/internal/lookup"
 )
 
 // Scope is what a key may do.
@@ -70,8 +72,9 @@ type Storage interface {
 	LoadUsers(ctx context.Context) ([]User, error)
 }
 
-// ErrNoUser is returned for a user that does not exist.
-var ErrNoUser = errors.New("no user")
+// ErrNoUser is returned, wrapped, for a user that does not exist; it is a
+// lookup.ErrNotFound.
+var ErrNoUser = lookup.NotFound("no user")
 
 // Role is what a person may do; their personal keys act with its scope.
 type Role string
@@ -275,7 +278,7 @@ func (r *Keyring) revoke(ctx context.Context, id string) error {
 	_, ok := r.byID[id]
 	r.mu.RUnlock()
 	if !ok {
-		return fmt.Errorf("no key with id %q", id)
+		return lookup.NotFound("no key with id %q", id)
 	}
 	if err := r.store.RevokeKey(ctx, id); err != nil {
 		return err

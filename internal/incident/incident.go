@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prodex/prodex/internal/duration"
 	"github.com/prodex/prodex/internal/risk"
 )
 
@@ -48,13 +49,13 @@ type Incident struct {
 	ResolvedAt  *time.Time `json:"resolved_at"`
 	// TTD is DetectedAt − StartedAt; TTR is from detection to mitigation
 	// (or resolution, when it was never marked mitigated).
-	TTD        risk.Duration  `json:"ttd"`
-	TTR        *risk.Duration `json:"ttr"`
-	Events     []Event        `json:"events"`
-	Postmortem *Postmortem    `json:"postmortem,omitempty"`
-	Author     string         `json:"author"`
-	CreatedAt  time.Time      `json:"created_at"`
-	UpdatedAt  time.Time      `json:"updated_at"`
+	TTD        duration.Coarse  `json:"ttd"`
+	TTR        *duration.Coarse `json:"ttr"`
+	Events     []Event          `json:"events"`
+	Postmortem *Postmortem      `json:"postmortem,omitempty"`
+	Author     string           `json:"author"`
+	CreatedAt  time.Time        `json:"created_at"`
+	UpdatedAt  time.Time        `json:"updated_at"`
 }
 
 // Event is one change to the incident, as it happened.
@@ -202,7 +203,7 @@ func (inc *Incident) Apply(c Change, author string, now time.Time) error {
 func (inc *Incident) times() {
 	inc.TTD = 0
 	if inc.DetectedAt.After(inc.StartedAt) {
-		inc.TTD = risk.Duration(inc.DetectedAt.Sub(inc.StartedAt))
+		inc.TTD = duration.Coarse(inc.DetectedAt.Sub(inc.StartedAt))
 	}
 	inc.TTR = nil
 	end := inc.MitigatedAt
@@ -210,9 +211,9 @@ func (inc *Incident) times() {
 		end = inc.ResolvedAt
 	}
 	if end != nil {
-		d := risk.Duration(0)
+		d := duration.Coarse(0)
 		if end.After(inc.DetectedAt) {
-			d = risk.Duration(end.Sub(inc.DetectedAt))
+			d = duration.Coarse(end.Sub(inc.DetectedAt))
 		}
 		inc.TTR = &d
 	}

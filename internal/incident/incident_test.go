@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prodex/prodex/internal/risk"
+	"github.com/prodex/prodex/internal/duration"
 )
 
 func TestLifecycleMeasuresTimes(t *testing.T) {
@@ -14,14 +14,14 @@ func TestLifecycleMeasuresTimes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if inc.Severity != "sev2" || inc.Status != Investigating || inc.TTD != risk.Duration(4*time.Minute) || inc.TTR != nil {
+	if inc.Severity != "sev2" || inc.Status != Investigating || inc.TTD != duration.Coarse(4*time.Minute) || inc.TTR != nil {
 		t.Fatalf("opened: %+v", inc)
 	}
 	cmd, mit := "alice", Mitigated
 	if err := inc.Apply(Change{Commander: &cmd, Status: &mit}, "alice", t0.Add(20*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if inc.TTR == nil || *inc.TTR != risk.Duration(16*time.Minute) || inc.Commander != "alice" {
+	if inc.TTR == nil || *inc.TTR != duration.Coarse(16*time.Minute) || inc.Commander != "alice" {
 		t.Fatalf("mitigated: %+v", inc)
 	}
 	res := Resolved
@@ -29,7 +29,7 @@ func TestLifecycleMeasuresTimes(t *testing.T) {
 	if err := inc.Apply(Change{Status: &res, Postmortem: &pm}, "bob", t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if *inc.TTR != risk.Duration(16*time.Minute) || inc.ResolvedAt == nil || inc.Postmortem.FollowUps[0].Risk != "bad-deploy" {
+	if *inc.TTR != duration.Coarse(16*time.Minute) || inc.ResolvedAt == nil || inc.Postmortem.FollowUps[0].Risk != "bad-deploy" {
 		t.Fatalf("resolved: %+v", inc)
 	}
 	var kinds []string
@@ -40,7 +40,7 @@ func TestLifecycleMeasuresTimes(t *testing.T) {
 		t.Errorf("events %s", got)
 	}
 	m := inc.Measured(-1)
-	if m.TTD != risk.Duration(4*time.Minute) || m.TTR != risk.Duration(16*time.Minute) || m.Ongoing {
+	if m.TTD != duration.Coarse(4*time.Minute) || m.TTR != duration.Coarse(16*time.Minute) || m.Ongoing {
 		t.Errorf("measured %+v", m)
 	}
 }

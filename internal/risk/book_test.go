@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prodex/prodex/internal/duration"
 	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/slo"
 )
@@ -40,7 +41,7 @@ func newBook(alerts oneSLO, worked workLog) *Book {
 	return &Book{Store: memStore{}, SLOs: alerts, Work: worked, Now: time.Now}
 }
 
-var dbFailover = Risk{Name: "db-failover", SLO: "checkout", ETTD: Duration(30 * time.Minute), ETTR: Duration(time.Hour), FrequencyPerYear: 4, ImpactPercent: 50}
+var dbFailover = Risk{Name: "db-failover", SLO: "checkout", ETTD: duration.Coarse(30 * time.Minute), ETTR: duration.Coarse(time.Hour), FrequencyPerYear: 4, ImpactPercent: 50}
 
 // Save says what it did, as SLO apply does, and stores nothing on a dry
 // run or when nothing changed.
@@ -89,10 +90,10 @@ func TestBookRegisterLearns(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	end := t0.Add(40 * time.Minute)
 	alerts := oneSLO{{AlertID: "a1", SLO: "checkout", BadStart: t0, Detected: t0.Add(10 * time.Minute), BadEnd: &end,
-		TTD: Duration(10 * time.Minute), TTR: Duration(30 * time.Minute), ImpactPercent: 20}}
+		TTD: duration.Coarse(10 * time.Minute), TTR: duration.Coarse(30 * time.Minute), ImpactPercent: 20}}
 	worked := workLog{
-		{Risk: "db-failover", AlertID: "a1", Incident: Incident{TTD: Duration(20 * time.Minute), TTR: Duration(40 * time.Minute), ImpactPercent: -1}},
-		{Risk: "other", Incident: Incident{TTD: Duration(time.Hour), ImpactPercent: -1}},
+		{Risk: "db-failover", AlertID: "a1", Incident: Incident{TTD: duration.Coarse(20 * time.Minute), TTR: duration.Coarse(40 * time.Minute), ImpactPercent: -1}},
+		{Risk: "other", Incident: Incident{TTD: duration.Coarse(time.Hour), ImpactPercent: -1}},
 	}
 	b := newBook(alerts, worked)
 	if _, err := b.Save(ctx, dbFailover, false); err != nil {
@@ -103,7 +104,7 @@ func TestBookRegisterLearns(t *testing.T) {
 		t.Fatalf("%+v, %v", reg, err)
 	}
 	o := reg.Risks[0].Observed
-	if o == nil || o.Incidents != 1 || o.TTD != Duration(20*time.Minute) || o.ImpactPercent != 20 {
+	if o == nil || o.Incidents != 1 || o.TTD != duration.Coarse(20*time.Minute) || o.ImpactPercent != 20 {
 		t.Errorf("observed %+v", o)
 	}
 	// Linked to the alert, the alert's own measure counts instead.
@@ -111,7 +112,7 @@ func TestBookRegisterLearns(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg, _ = b.Register(ctx, "checkout", DefaultThresholds)
-	if o := reg.Risks[0].Observed; o == nil || o.Incidents != 1 || o.TTD != Duration(10*time.Minute) {
+	if o := reg.Risks[0].Observed; o == nil || o.Incidents != 1 || o.TTD != duration.Coarse(10*time.Minute) {
 		t.Errorf("linked: observed %+v", o)
 	}
 	if _, err := b.Register(ctx, "search", DefaultThresholds); !problem.Is(err, problem.NotFound) || err.Error() != "SLO search does not exist" {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/prodex/prodex/internal/duration"
 	"github.com/prodex/prodex/internal/slo"
 )
 
@@ -30,8 +31,8 @@ type Incident struct {
 	Resolved *time.Time `json:"resolved"`
 	// TTD is Detected − BadStart; TTR is BadEnd − Detected (0 when the
 	// burn stopped before the alert fired).
-	TTD Duration `json:"ttd"`
-	TTR Duration `json:"ttr"`
+	TTD duration.Coarse `json:"ttd"`
+	TTR duration.Coarse `json:"ttr"`
 	// ImpactPercent is bad ÷ eligible over [BadStart, BadEnd).
 	ImpactPercent float64 `json:"impact_percent"`
 	// BadMinutes is the incident's cost as the risk arithmetic counts it:
@@ -106,13 +107,13 @@ func Measure(id, sloName, severity string, detected time.Time, resolved *time.Ti
 		inc.Ongoing = true
 	}
 	if inc.Detected.After(inc.BadStart) {
-		inc.TTD = Duration(inc.Detected.Sub(inc.BadStart))
+		inc.TTD = duration.Coarse(inc.Detected.Sub(inc.BadStart))
 	}
 	to := now
 	if inc.BadEnd != nil {
 		to = *inc.BadEnd
 		if to.After(inc.Detected) {
-			inc.TTR = Duration(to.Sub(inc.Detected))
+			inc.TTR = duration.Coarse(to.Sub(inc.Detected))
 		}
 	}
 	if c := src.Sum(inc.BadStart, to); c.Eligible > 0 {
@@ -124,10 +125,10 @@ func Measure(id, sloName, severity string, detected time.Time, resolved *time.Ti
 
 // Observed compares a risk's estimates with its linked incidents.
 type Observed struct {
-	Incidents     int      `json:"incidents"`
-	TTD           Duration `json:"ttd"` // means over the incidents
-	TTR           Duration `json:"ttr"`
-	ImpactPercent float64  `json:"impact_percent"`
+	Incidents     int             `json:"incidents"`
+	TTD           duration.Coarse `json:"ttd"` // means over the incidents
+	TTR           duration.Coarse `json:"ttr"`
+	ImpactPercent float64         `json:"impact_percent"`
 	// Suggestions name the estimates the incidents contradict (by more
 	// than a quarter), with the measured value to use instead.
 	Suggestions []string `json:"suggestions"`
@@ -154,7 +155,7 @@ func Observe(r Risk, incidents []Incident) *Observed {
 	if n == 0 {
 		return nil
 	}
-	o := &Observed{Incidents: n, TTD: Duration(ttd / float64(n)).round(), TTR: Duration(ttr / float64(n)).round(), Suggestions: []string{}}
+	o := &Observed{Incidents: n, TTD: round(duration.Coarse(ttd / float64(n))), TTR: round(duration.Coarse(ttr / float64(n))), Suggestions: []string{}}
 	if withImpact > 0 {
 		o.ImpactPercent = math.Round(impact/float64(withImpact)*10) / 10
 	}
@@ -172,10 +173,10 @@ func Observe(r Risk, incidents []Incident) *Observed {
 }
 
 // round rounds to the minute when longer than one, else to the second.
-func (d Duration) round() Duration {
+func round(d duration.Coarse) duration.Coarse {
 	t := time.Duration(d)
 	if t >= time.Minute {
-		return Duration(t.Round(time.Minute))
+		return duration.Coarse(t.Round(time.Minute))
 	}
-	return Duration(t.Round(time.Second))
+	return duration.Coarse(t.Round(time.Second))
 }

@@ -3,6 +3,7 @@ package risk
 import (
 	"fmt"
 
+	"github.com/prodex/prodex/internal/duration"
 	"github.com/prodex/prodex/internal/manifest"
 )
 
@@ -16,17 +17,17 @@ type doc struct {
 		Annotations map[string]string `json:"annotations"` // accepted, not kept
 	} `json:"metadata"`
 	Spec struct {
-		SLO                 string   `json:"slo"`
-		Description         string   `json:"description"`
-		ETTD                Duration `json:"ettd"`
-		ETTR                Duration `json:"ettr"`
-		FrequencyPerYear    float64  `json:"frequency_per_year"`
-		TimeBetweenFailures Duration `json:"time_between_failures"`
-		ImpactPercent       float64  `json:"impact_percent"`
-		Owner               string   `json:"owner"`
-		Status              string   `json:"status"`
-		Links               []Link   `json:"links"`
-		Incidents           []string `json:"incidents"`
+		SLO                 string          `json:"slo"`
+		Description         string          `json:"description"`
+		ETTD                duration.Coarse `json:"ettd"`
+		ETTR                duration.Coarse `json:"ettr"`
+		FrequencyPerYear    float64         `json:"frequency_per_year"`
+		TimeBetweenFailures duration.Coarse `json:"time_between_failures"`
+		ImpactPercent       float64         `json:"impact_percent"`
+		Owner               string          `json:"owner"`
+		Status              string          `json:"status"`
+		Links               []Link          `json:"links"`
+		Incidents           []string        `json:"incidents"`
 	} `json:"spec"`
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prodex/prodex/internal/duration"
 	"github.com/prodex/prodex/internal/manifest"
 )
 
@@ -26,7 +27,7 @@ spec: {slo: checkout-availability, ettd: 30m, ettr: 60m, frequency_per_year: 4, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Risk{Name: "primary-db-failover", SLO: "checkout-availability", ETTD: Duration(30 * time.Minute), ETTR: Duration(time.Hour),
+	want := Risk{Name: "primary-db-failover", SLO: "checkout-availability", ETTD: duration.Coarse(30 * time.Minute), ETTR: duration.Coarse(time.Hour),
 		FrequencyPerYear: 4, ImpactPercent: 50, Status: Open}
 	if r.Name != want.Name || r.SLO != want.SLO || r.ETTD != want.ETTD || r.ETTR != want.ETTR || r.FrequencyPerYear != 4 || r.ImpactPercent != 50 || r.Status != Open {
 		t.Errorf("got %+v", r)

@@ -15,6 +15,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/prodex/prodex/internal/duration"
+	"github.com/prodex/prodex/internal/lookup"
 )
 
 // MinutesPerYear is the year the yearly figures use: 365 days.
@@ -30,19 +33,19 @@ const (
 
 // Risk is one thing that can go wrong, as a team estimates it.
 type Risk struct {
-	Name        string   `json:"name"`
-	SLO         string   `json:"slo"`
-	Description string   `json:"description,omitempty"`
-	ETTD        Duration `json:"ettd"` // expected time to detect
-	ETTR        Duration `json:"ettr"` // expected time to repair, once detected
+	Name        string          `json:"name"`
+	SLO         string          `json:"slo"`
+	Description string          `json:"description,omitempty"`
+	ETTD        duration.Coarse `json:"ettd"` // expected time to detect
+	ETTR        duration.Coarse `json:"ettr"` // expected time to repair, once detected
 	// FrequencyPerYear is incidents per year; TimeBetweenFailures may be
 	// given instead (it sets the frequency).
-	FrequencyPerYear    float64  `json:"frequency_per_year"`
-	TimeBetweenFailures Duration `json:"time_between_failures,omitempty"`
-	ImpactPercent       float64  `json:"impact_percent"` // share of users or events affected
-	Owner               string   `json:"owner,omitempty"`
-	Status              string   `json:"status"`
-	Links               []Link   `json:"links,omitempty"`
+	FrequencyPerYear    float64         `json:"frequency_per_year"`
+	TimeBetweenFailures duration.Coarse `json:"time_between_failures,omitempty"`
+	ImpactPercent       float64         `json:"impact_percent"` // share of users or events affected
+	Owner               string          `json:"owner,omitempty"`
+	Status              string          `json:"status"`
+	Links               []Link          `json:"links,omitempty"`
 	// Incidents are the alert episodes observed to be this risk.
 	Incidents []string `json:"incidents,omitempty"`
 }
@@ -226,11 +229,11 @@ func Rank(slo, window string, b Budget, th Thresholds, risks []Risk) Register {
 
 // Change is a what-if: new values for some of a risk's estimates.
 type Change struct {
-	ETTD             *Duration `json:"ettd,omitempty"`
-	ETTR             *Duration `json:"ettr,omitempty"`
-	FrequencyPerYear *float64  `json:"frequency_per_year,omitempty"`
-	ImpactPercent    *float64  `json:"impact_percent,omitempty"`
-	Status           *string   `json:"status,omitempty"`
+	ETTD             *duration.Coarse `json:"ettd,omitempty"`
+	ETTR             *duration.Coarse `json:"ettr,omitempty"`
+	FrequencyPerYear *float64         `json:"frequency_per_year,omitempty"`
+	ImpactPercent    *float64         `json:"impact_percent,omitempty"`
+	Status           *string          `json:"status,omitempty"`
 }
 
 // WhatIf is the register before and after a change to one risk, and what
@@ -286,7 +289,7 @@ func Try(slo, window string, b Budget, th Thresholds, risks []Risk, name string,
 		}
 	}
 	if !found {
-		return WhatIf{}, fmt.Errorf("no risk %q on SLO %s", name, slo)
+		return WhatIf{}, lookup.NotFound("no risk %q on SLO %s", name, slo)
 	}
 	after := Rank(slo, window, b, th, changed)
 	w := WhatIf{Risk: name, Register: after}

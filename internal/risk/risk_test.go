@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prodex/prodex/internal/duration"
 	"github.com/prodex/prodex/internal/slo"
 )
 
@@ -27,15 +28,15 @@ func TestBudgetAndCost(t *testing.T) {
 		incidentPct                   float64
 		tooCostly, threatens          bool
 	}{
-		{"issue example", Risk{ETTD: Duration(30 * time.Minute), ETTR: Duration(60 * time.Minute), FrequencyPerYear: 4, ImpactPercent: 50},
+		{"issue example", Risk{ETTD: duration.Coarse(30 * time.Minute), ETTR: duration.Coarse(60 * time.Minute), FrequencyPerYear: 4, ImpactPercent: 50},
 			month, 45, 180, 100 * 180 / 525.6, 100 * 45 / 43.2, true, false},
-		{"rare total outage", Risk{ETTD: Duration(5 * time.Minute), ETTR: Duration(4 * time.Hour), FrequencyPerYear: 0.5, ImpactPercent: 100},
+		{"rare total outage", Risk{ETTD: duration.Coarse(5 * time.Minute), ETTR: duration.Coarse(4 * time.Hour), FrequencyPerYear: 0.5, ImpactPercent: 100},
 			month, 245, 122.5, 100 * 122.5 / 525.6, 100 * 245 / 43.2, true, false},
-		{"frequent small blip", Risk{ETTD: Duration(2 * time.Minute), ETTR: Duration(3 * time.Minute), FrequencyPerYear: 365, ImpactPercent: 40},
+		{"frequent small blip", Risk{ETTD: duration.Coarse(2 * time.Minute), ETTR: duration.Coarse(3 * time.Minute), FrequencyPerYear: 365, ImpactPercent: 40},
 			month, 2, 730, 100 * 730 / 525.6, 100 * 2 / 43.2, false, true},
-		{"99 % over 7 days", Risk{ETTD: Duration(10 * time.Minute), ETTR: Duration(20 * time.Minute), FrequencyPerYear: 12, ImpactPercent: 10},
+		{"99 % over 7 days", Risk{ETTD: duration.Coarse(10 * time.Minute), ETTR: duration.Coarse(20 * time.Minute), FrequencyPerYear: 12, ImpactPercent: 10},
 			Budget{Target: 99, Window: 7 * 24 * time.Hour}, 3, 36, 100 * 36 / 5256.0, 100 * 3 / 100.8, false, false},
-		{"fixed costs nothing", Risk{ETTD: Duration(30 * time.Minute), ETTR: Duration(60 * time.Minute), FrequencyPerYear: 4, ImpactPercent: 50, Status: Fixed},
+		{"fixed costs nothing", Risk{ETTD: duration.Coarse(30 * time.Minute), ETTR: duration.Coarse(60 * time.Minute), FrequencyPerYear: 4, ImpactPercent: 50, Status: Fixed},
 			month, 45, 0, 0, 100 * 45 / 43.2, false, false},
 	} {
 		got := Assess(c.r, c.b, DefaultThresholds)
@@ -45,16 +46,16 @@ func TestBudgetAndCost(t *testing.T) {
 		}
 	}
 	// The issue's example is 34 % of the yearly budget.
-	if p := Assess(Risk{ETTD: Duration(30 * time.Minute), ETTR: Duration(time.Hour), FrequencyPerYear: 4, ImpactPercent: 50}, month, DefaultThresholds).YearBudgetPercent; math.Round(p) != 34 {
+	if p := Assess(Risk{ETTD: duration.Coarse(30 * time.Minute), ETTR: duration.Coarse(time.Hour), FrequencyPerYear: 4, ImpactPercent: 50}, month, DefaultThresholds).YearBudgetPercent; math.Round(p) != 34 {
 		t.Errorf("issue example: %.1f%%", p)
 	}
 }
 
 func TestRegisterStack(t *testing.T) {
 	risks := []Risk{
-		{Name: "db-failover", ETTD: Duration(30 * time.Minute), ETTR: Duration(time.Hour), FrequencyPerYear: 4, ImpactPercent: 50},         // 180
-		{Name: "bad-deploy", ETTD: Duration(10 * time.Minute), ETTR: Duration(20 * time.Minute), FrequencyPerYear: 12, ImpactPercent: 100}, // 360
-		{Name: "cert-expiry", ETTD: Duration(time.Hour), ETTR: Duration(time.Hour), FrequencyPerYear: 1, ImpactPercent: 100, Status: Fixed},
+		{Name: "db-failover", ETTD: duration.Coarse(30 * time.Minute), ETTR: duration.Coarse(time.Hour), FrequencyPerYear: 4, ImpactPercent: 50},         // 180
+		{Name: "bad-deploy", ETTD: duration.Coarse(10 * time.Minute), ETTR: duration.Coarse(20 * time.Minute), FrequencyPerYear: 12, ImpactPercent: 100}, // 360
+		{Name: "cert-expiry", ETTD: duration.Coarse(time.Hour), ETTR: duration.Coarse(time.Hour), FrequencyPerYear: 1, ImpactPercent: 100, Status: Fixed},
 	}
 	reg := Rank("checkout", "30d", month, DefaultThresholds, risks)
 	if reg.Risks[0].Risk.Name != "bad-deploy" || reg.Risks[1].Risk.Name != "db-failover" || reg.Risks[2].Risk.Name != "cert-expiry" {
@@ -70,7 +71,7 @@ func TestRegisterStack(t *testing.T) {
 func TestRankMonotone(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	random := func(name string) Risk {
-		return Risk{Name: name, ETTD: Duration(time.Duration(1+rng.Intn(120)) * time.Minute), ETTR: Duration(time.Duration(1+rng.Intn(600)) * time.Minute),
+		return Risk{Name: name, ETTD: duration.Coarse(time.Duration(1+rng.Intn(120)) * time.Minute), ETTR: duration.Coarse(time.Duration(1+rng.Intn(600)) * time.Minute),
 			FrequencyPerYear: 0.1 + rng.Float64()*50, ImpactPercent: 1 + rng.Float64()*99}
 	}
 	rankOf := func(risks []Risk, name string) (int, float64) {
@@ -94,9 +95,9 @@ func TestRankMonotone(t *testing.T) {
 		case 1:
 			r.ImpactPercent = math.Min(100, r.ImpactPercent*(1+rng.Float64()))
 		case 2:
-			r.ETTD += Duration(time.Duration(1+rng.Intn(60)) * time.Minute)
+			r.ETTD += duration.Coarse(time.Duration(1+rng.Intn(60)) * time.Minute)
 		case 3:
-			r.ETTR += Duration(time.Duration(1+rng.Intn(60)) * time.Minute)
+			r.ETTR += duration.Coarse(time.Duration(1+rng.Intn(60)) * time.Minute)
 		}
 		rank2, cost2 := rankOf(grown, r.Name)
 		if cost2 < cost || rank2 > rank {
@@ -107,13 +108,13 @@ func TestRankMonotone(t *testing.T) {
 
 func TestWhatIfDoesNotMutate(t *testing.T) {
 	risks := []Risk{
-		{Name: "db-failover", SLO: "s", ETTD: Duration(30 * time.Minute), ETTR: Duration(time.Hour), FrequencyPerYear: 4, ImpactPercent: 50, Status: Open, Links: []Link{{URL: "https://x"}}},
-		{Name: "bad-deploy", SLO: "s", ETTD: Duration(10 * time.Minute), ETTR: Duration(20 * time.Minute), FrequencyPerYear: 12, ImpactPercent: 100, Status: Open},
+		{Name: "db-failover", SLO: "s", ETTD: duration.Coarse(30 * time.Minute), ETTR: duration.Coarse(time.Hour), FrequencyPerYear: 4, ImpactPercent: 50, Status: Open, Links: []Link{{URL: "https://x"}}},
+		{Name: "bad-deploy", SLO: "s", ETTD: duration.Coarse(10 * time.Minute), ETTR: duration.Coarse(20 * time.Minute), FrequencyPerYear: 12, ImpactPercent: 100, Status: Open},
 	}
 	keep := make([]Risk, len(risks))
 	copy(keep, risks)
 	keep[0].Links = append([]Link(nil), risks[0].Links...)
-	ettd := Duration(5 * time.Minute)
+	ettd := duration.Coarse(5 * time.Minute)
 	w, err := Try("s", "30d", month, DefaultThresholds, risks, "db-failover", Change{ETTD: &ettd})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +166,7 @@ func TestMeasure(t *testing.T) {
 	}
 	in := Measure("a1", "s", "page", t0.Add(8*time.Minute+30*time.Second), nil, 0.001, src, t0.Add(19*time.Minute))
 	if !in.BadStart.Equal(t0.Add(5*time.Minute)) || in.BadEnd == nil || !in.BadEnd.Equal(t0.Add(10*time.Minute)) ||
-		in.TTD != Duration(3*time.Minute+30*time.Second) || in.TTR != Duration(90*time.Second) || !near(in.ImpactPercent, 50) || !near(in.BadMinutes, 2.5) || in.Ongoing {
+		in.TTD != duration.Coarse(3*time.Minute+30*time.Second) || in.TTR != duration.Coarse(90*time.Second) || !near(in.ImpactPercent, 50) || !near(in.BadMinutes, 2.5) || in.Ongoing {
 		t.Errorf("measured %+v", in)
 	}
 	// Still burning at now: ongoing, no end.
@@ -173,9 +174,9 @@ func TestMeasure(t *testing.T) {
 	if !in.Ongoing || in.BadEnd != nil {
 		t.Errorf("ongoing: %+v", in)
 	}
-	o := Observe(Risk{ETTD: Duration(30 * time.Minute), ETTR: Duration(90 * time.Second), ImpactPercent: 50}, []Incident{
+	o := Observe(Risk{ETTD: duration.Coarse(30 * time.Minute), ETTR: duration.Coarse(90 * time.Second), ImpactPercent: 50}, []Incident{
 		Measure("a1", "s", "page", t0.Add(8*time.Minute+30*time.Second), nil, 0.001, src, t0.Add(19*time.Minute))})
-	if o == nil || o.Incidents != 1 || o.TTD != Duration(4*time.Minute) || len(o.Suggestions) != 1 {
+	if o == nil || o.Incidents != 1 || o.TTD != duration.Coarse(4*time.Minute) || len(o.Suggestions) != 1 {
 		t.Errorf("observed: %+v", o)
 	}
 }

@@ -82,7 +82,7 @@ func owedRows(t *testing.T, st *embedded) []store.Owed {
 // outboxSLO is an SLO notifying url.
 func outboxSLO(url string) slo.SLO {
 	return slo.SLO{Name: "checkout", Dataset: "shop", Target: 99.9, Window: slo.Window{Days: 30},
-		SLI: slo.SLI{Good: "status_code < 500"}, Notify: []slo.Notify{{Type: "webhook", URL: url}}}
+		SLI: slo.SLI{Good: "status_code < 500"}, Notify: []notify.Target{{Type: "webhook", URL: url}}}
 }
 
 var outboxNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/prodex/prodex/internal/duration"
 )
 
 // Counts are weighted event counts (a sampled event counts its sample
@@ -76,7 +78,7 @@ func DefaultBurnRules(w Window, at time.Time) []BurnRule {
 		// One division of exact integers, so 30 days gives the double
 		// nearest 14.4, which is the literal 14.4.
 		f := float64(r.percent*minutes) / float64(100*int64(r.long/time.Minute))
-		out[i] = BurnRule{Severity: r.sev, Long: Duration(r.long), Short: Duration(r.short), Factor: math.Round(f*1000) / 1000}
+		out[i] = BurnRule{Severity: r.sev, Long: duration.Duration(r.long), Short: duration.Duration(r.short), Factor: math.Round(f*1000) / 1000}
 	}
 	return out
 }
@@ -321,7 +323,7 @@ func Evaluate(s SLO, src Source, now time.Time) []RuleResult {
 		ex := Exhaustion(left, hour, s.Target)
 		for _, r := range []struct {
 			sev Severity
-			d   Duration
+			d   duration.Duration
 		}{{Page, s.Alerts.ExhaustionPage}, {Ticket, s.Alerts.ExhaustionTicket}} {
 			if r.d <= 0 {
 				continue
@@ -389,5 +391,5 @@ func roundSeconds(s float64) string {
 	case d >= time.Second:
 		d = d.Round(time.Second)
 	}
-	return Duration(d).String()
+	return duration.Duration(d).String()
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prodex/prodex/internal/duration"
 )
 
 // minutes is a Source of per-minute counts from start on; a minute counts
@@ -97,10 +99,10 @@ func TestDefaultBurnRules(t *testing.T) {
 		}
 	}
 	want := []BurnRule{
-		{Page, Duration(time.Hour), Duration(5 * time.Minute), 14.4},
-		{Page, Duration(6 * time.Hour), Duration(30 * time.Minute), 6},
-		{Ticket, Duration(day), Duration(2 * time.Hour), 3},
-		{Ticket, Duration(3 * day), Duration(6 * time.Hour), 1},
+		{Page, duration.Duration(time.Hour), duration.Duration(5 * time.Minute), 14.4},
+		{Page, duration.Duration(6 * time.Hour), duration.Duration(30 * time.Minute), 6},
+		{Ticket, duration.Duration(day), duration.Duration(2 * time.Hour), 3},
+		{Ticket, duration.Duration(3 * day), duration.Duration(6 * time.Hour), 1},
 	}
 	for i, r := range DefaultBurnRules(Window{Days: 30}, at) {
 		if r != want[i] {
@@ -338,10 +340,10 @@ func TestEvaluateExhaustion(t *testing.T) {
 	for i := range 60 {
 		src.per = append(src.per, Counts{Eligible: 10, Good: 10 - int64(i%2)})
 	}
-	h := func(n int) Duration { return Duration(time.Duration(n) * time.Hour) }
+	h := func(n int) duration.Duration { return duration.Duration(time.Duration(n) * time.Hour) }
 	cases := []struct {
 		name           string
-		page, ticket   Duration
+		page, ticket   duration.Duration
 		minEvents      int64
 		src            Source
 		wantP, wantT   bool
@@ -383,7 +385,7 @@ func TestEvaluateExhaustion(t *testing.T) {
 func TestEvaluateBudgetRules(t *testing.T) {
 	// 99 % over 30 days; three days at 1000 events a minute make a budget
 	// of 43,200 events. 20 % of it is 8,640: six bad a minute for a day.
-	rule := BudgetRule{Severity: Ticket, Percent: 20, Within: Duration(day)}
+	rule := BudgetRule{Severity: Ticket, Percent: 20, Within: duration.Duration(day)}
 	const id = "budget:ticket:20%/1d"
 	cases := []struct {
 		name      string

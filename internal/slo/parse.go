@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/manifest"
+	"github.com/prodex/prodex/internal/notify"
 )
 
 // prodexDoc is a prodex/v1 SLO document, in the Kubernetes shape.
@@ -21,14 +22,14 @@ type prodexDoc struct {
 		Annotations map[string]string `json:"annotations"` // accepted, not kept
 	} `json:"metadata"`
 	Spec struct {
-		Dataset     string   `json:"dataset"`
-		Description string   `json:"description"`
-		Runbook     string   `json:"runbook"`
-		Target      float64  `json:"target"`
-		Window      Window   `json:"window"`
-		SLI         SLI      `json:"sli"`
-		Notify      []Notify `json:"notify"`
-		Alerts      Alerts   `json:"alerts"`
+		Dataset     string          `json:"dataset"`
+		Description string          `json:"description"`
+		Runbook     string          `json:"runbook"`
+		Target      float64         `json:"target"`
+		Window      Window          `json:"window"`
+		SLI         SLI             `json:"sli"`
+		Notify      []notify.Target `json:"notify"`
+		Alerts      Alerts          `json:"alerts"`
 	} `json:"spec"`
 }
 

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prodex/prodex/internal/duration"
+	"github.com/prodex/prodex/internal/notify"
 )
 
 // issueExample must parse exactly as written.
@@ -86,15 +89,15 @@ func TestParse(t *testing.T) {
 	a, b, c := slos[0], slos[1], slos[2]
 	if a.Name != "checkout-availability" || a.Dataset != "checkout" || a.Description != "Checkout requests succeed" || a.Target != 99.9 ||
 		a.Window != (Window{Days: 30}) || a.SLI != (SLI{Good: "status_code < 500"}) ||
-		len(a.Notify) != 1 || a.Notify[0] != (Notify{Type: "webhook", URL: "http://127.0.0.1:9999/hook"}) || a.Tags != nil {
+		len(a.Notify) != 1 || a.Notify[0] != (notify.Target{Type: "webhook", URL: "http://127.0.0.1:9999/hook"}) || a.Tags != nil {
 		t.Errorf("prodex/v1: %+v", a)
 	}
 	al := b.Alerts
 	if b.Tags["team"] != "search" || b.Tags["tier"] != "1" || !b.Window.CalendarMonth || b.Runbook != "https://wiki.example.com/search" ||
 		b.SLI.Eligible != `endpoint == "/search"` || b.Notify[0].RoutingKey != "abc" || al.MinEvents != 50 ||
-		al.BurnRates[0] != (BurnRule{Page, Duration(time.Hour), Duration(5 * time.Minute), 10}) ||
-		al.ExhaustionPage != Duration(day) || al.ExhaustionTicket != Duration(7*day) ||
-		al.BudgetRules[0] != (BudgetRule{Ticket, 20, Duration(day)}) {
+		al.BurnRates[0] != (BurnRule{Page, duration.Duration(time.Hour), duration.Duration(5 * time.Minute), 10}) ||
+		al.ExhaustionPage != duration.Duration(day) || al.ExhaustionTicket != duration.Duration(7*day) ||
+		al.BudgetRules[0] != (BudgetRule{Ticket, 20, duration.Duration(day)}) {
 		t.Errorf("full prodex/v1: %+v", b)
 	}
 	if c.Name != "search-availability" || c.Dataset != "search" || c.Target != 99.9 || c.Window != (Window{Days: 28}) ||

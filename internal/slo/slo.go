@@ -1,7 +1,8 @@
 // Package slo defines SLOs, reads them as code (prodex/v1 and OpenSLO v1
 // documents) and does the error-budget, burn-rate and alert-rule
 // arithmetic. It knows nothing of storage, HTTP or expression syntax:
-// SLI expressions are plain strings checked elsewhere.
+// SLI expressions are plain strings checked elsewhere, and notification
+// targets are notify's, validated there.
 package slo
 
 import (
@@ -13,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prodex/prodex/internal/duration"
+	"github.com/prodex/prodex/internal/notify"
 )
 
 // SLO is a service level objective over a dataset's events.
@@ -25,7 +29,7 @@ type SLO struct {
 	Target      float64           `json:"target"`            // percent, 0 < target < 100, e.g. 99.9
 	Window      Window            `json:"window"`
 	SLI         SLI               `json:"sli"`
-	Notify      []Notify          `json:"notify,omitempty"`
+	Notify      []notify.Target   `json:"notify,omitempty"`
 	Alerts      Alerts            `json:"alerts,omitempty"`
 }
 
@@ -34,14 +38,6 @@ type SLO struct {
 type SLI struct {
 	Eligible string `json:"eligible,omitempty"`
 	Good     string `json:"good"`
-}
-
-// Notify is a notification receiver.
-type Notify struct {
-	Type       string `json:"type"` // webhook, slack or pagerduty
-	URL        string `json:"url,omitempty"`
-	Secret     string `json:"secret,omitempty"`
-	RoutingKey string `json:"routing_key,omitempty"`
 }
 
 // Severity is how urgently a person must act: page now, ticket for days.
@@ -63,27 +59,27 @@ type Alerts struct {
 	BurnRates []BurnRule `json:"burn_rates,omitempty"`
 	// ExhaustionPage and ExhaustionTicket fire when the budget runs out
 	// within them at the last hour's rate; zero turns them off.
-	ExhaustionPage   Duration     `json:"exhaustion_page,omitempty"`
-	ExhaustionTicket Duration     `json:"exhaustion_ticket,omitempty"`
-	BudgetRules      []BudgetRule `json:"budget_rules,omitempty"`
+	ExhaustionPage   duration.Duration `json:"exhaustion_page,omitempty"`
+	ExhaustionTicket duration.Duration `json:"exhaustion_ticket,omitempty"`
+	BudgetRules      []BudgetRule      `json:"budget_rules,omitempty"`
 }
 
 // BurnRule fires when the burn rate over both windows reaches Factor:
 // the long window makes it significant, the short one makes it stop
 // soon after the errors do.
 type BurnRule struct {
-	Severity Severity `json:"severity"`
-	Long     Duration `json:"long_window"`
-	Short    Duration `json:"short_window"`
-	Factor   float64  `json:"burn_rate"`
+	Severity Severity          `json:"severity"`
+	Long     duration.Duration `json:"long_window"`
+	Short    duration.Duration `json:"short_window"`
+	Factor   float64           `json:"burn_rate"`
 }
 
 // BudgetRule fires when the bad events of the last Within exceed Percent
 // of the window's error budget.
 type BudgetRule struct {
-	Severity Severity `json:"severity"`
-	Percent  float64  `json:"percent"`
-	Within   Duration `json:"within"`
+	Severity Severity          `json:"severity"`
+	Percent  float64           `json:"percent"`
+	Within   duration.Duration `json:"within"`
 }
 
 // DefaultMinEvents is the traffic a rule's long window needs before the
@@ -132,32 +128,12 @@ func (s *SLO) Validate() error {
 			return fmt.Errorf("spec.runbook: %q is not an absolute URL", s.Runbook)
 		}
 	}
-	for i, n := range s.Notify {
-		f := fmt.Sprintf("spec.notify[%d]", i)
-		switch n.Type {
-		case "webhook", "slack":
-			if n.URL == "" {
-				return fmt.Errorf("%s.url: required for %s", f, n.Type)
-			}
-		case "pagerduty":
-			if n.RoutingKey == "" {
-				return fmt.Errorf("%s.routing_key: required for pagerduty", f)
-			}
-		case "":
-			return fmt.Errorf("%s.type: required (webhook, slack or pagerduty)", f)
-		default:
-			return fmt.Errorf("%s.type: %q is not webhook, slack or pagerduty", f, n.Type)
-		}
-		if n.URL != "" && !httpURL(n.URL) {
-			return fmt.Errorf("%s.url: %q is not an http(s) URL", f, n.URL)
+	for i, t := range s.Notify {
+		if err := t.Validate(); err != nil {
+			return fmt.Errorf("spec.notify[%d].%w", i, err)
 		}
 	}
 	return s.Alerts.validate()
-}
-
-func httpURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func (a Alerts) validate() error {
@@ -201,78 +177,6 @@ func (s Severity) valid() bool { return s == Page || s == Ticket }
 
 const day = 24 * time.Hour
 
-// Duration is a time.Duration written as Go does ("90m", "1h") or with
-// days and weeks ("3d", "2w", "1d12h"), since SLO windows are counted in
-// days.
-type Duration time.Duration
-
-// dayUnits finds the day and week terms of a duration.
-var dayUnits = regexp.MustCompile(`(\d+(?:\.\d*)?|\.\d+)([dw])`)
-
-// ParseDuration reads a Duration: Go's syntax plus d (24h) and w (7d).
-func ParseDuration(s string) (Duration, error) {
-	in := strings.TrimSpace(s)
-	bad := false
-	// Rewrite days and weeks as hours for time.ParseDuration.
-	goSyntax := dayUnits.ReplaceAllStringFunc(in, func(t string) string {
-		v, err := strconv.ParseFloat(t[:len(t)-1], 64)
-		if err != nil {
-			bad = true
-			return t
-		}
-		if t[len(t)-1] == 'w' {
-			v *= 7
-		}
-		return strconv.FormatFloat(v*24, 'f', -1, 64) + "h"
-	})
-	d, err := time.ParseDuration(goSyntax)
-	if bad || err != nil || strings.ContainsAny(goSyntax, "dw") {
-		return 0, fmt.Errorf("invalid duration %q (want e.g. 5m, 1h, 3d or 2w)", s)
-	}
-	return Duration(d), nil
-}
-
-// String writes whole days as "3d" and other durations as Go does but
-// without zero units ("1h30m", not "1h30m0s"), so that ParseDuration
-// reads them back.
-func (d Duration) String() string {
-	t := time.Duration(d)
-	switch {
-	case t == 0:
-		return "0s"
-	case t < 0 || t%time.Second != 0:
-		return t.String()
-	case t%day == 0:
-		return strconv.FormatInt(int64(t/day), 10) + "d"
-	}
-	var b []byte
-	for _, u := range []struct {
-		n    time.Duration
-		unit byte
-	}{{t / time.Hour, 'h'}, {t % time.Hour / time.Minute, 'm'}, {t % time.Minute / time.Second, 's'}} {
-		if u.n > 0 {
-			b = strconv.AppendInt(b, int64(u.n), 10)
-			b = append(b, u.unit)
-		}
-	}
-	return string(b)
-}
-
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
-
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("want a duration string such as \"1h\" or \"3d\", got %s", b)
-	}
-	v, err := ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = v
-	return nil
-}
-
 // Window is the period an SLO is measured over: the last Days days, or
 // the current calendar month (UTC).
 type Window struct {
@@ -287,7 +191,7 @@ func ParseWindow(s string) (Window, error) {
 	case "calendar-month", "month":
 		return Window{CalendarMonth: true}, nil
 	}
-	d, err := ParseDuration(s)
+	d, err := duration.Parse(s)
 	if err != nil || d <= 0 || time.Duration(d)%day != 0 {
 		return Window{}, fmt.Errorf("invalid window %q: want whole days (30d, 4w) or calendar-month", s)
 	}

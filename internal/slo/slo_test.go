@@ -5,44 +5,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-func TestParseDuration(t *testing.T) {
-	cases := []struct {
-		in   string
-		want time.Duration
-		out  string // String of the result
-	}{
-		{"5m", 5 * time.Minute, "5m"},
-		{"30s", 30 * time.Second, "30s"},
-		{"1m50s", 110 * time.Second, "1m50s"},
-		{"90m", 90 * time.Minute, "1h30m"},
-		{"1h", time.Hour, "1h"},
-		{"36h", 36 * time.Hour, "36h"},
-		{"3d", 72 * time.Hour, "3d"},
-		{"1.5d", 36 * time.Hour, "36h"},
-		{"1d12h", 36 * time.Hour, "36h"},
-		{"2w", 14 * day, "14d"},
-		{"0", 0, "0s"},
-		{"500ms", 500 * time.Millisecond, "500ms"},
-	}
-	for _, c := range cases {
-		d, err := ParseDuration(c.in)
-		if err != nil || time.Duration(d) != c.want || d.String() != c.out {
-			t.Errorf("ParseDuration(%q) = %v (%s), %v; want %v (%s)", c.in, time.Duration(d), d, err, c.want, c.out)
-			continue
-		}
-		back, err := ParseDuration(d.String())
-		if err != nil || back != d {
-			t.Errorf("%q does not read back: %v, %v", d.String(), back, err)
-		}
-	}
-	for _, bad := range []string{"", "d", "5", "3 days", "1y", "NaNd", "infd", "1e3d", "99999999999d"} {
-		if d, err := ParseDuration(bad); err == nil {
-			t.Errorf("ParseDuration(%q) = %v, want an error", bad, d)
-		}
-	}
-}
+	"github.com/prodex/prodex/internal/duration"
+	"github.com/prodex/prodex/internal/notify"
+)
 
 func TestDurationJSON(t *testing.T) {
 	in := `{"severity":"page","long_window":"1h","short_window":"5m","burn_rate":14.4}`
@@ -118,7 +84,7 @@ func TestValidate(t *testing.T) {
 		{"valid", func(*SLO) {}, ""},
 		{"63 characters", func(s *SLO) { s.Name = "a" + strings.Repeat("b", 62) }, ""},
 		{"all notifiers", func(s *SLO) {
-			s.Notify = []Notify{{Type: "webhook", URL: "http://127.0.0.1:9999/hook", Secret: "s"}, {Type: "slack", URL: "https://hooks.slack.com/x"}, {Type: "pagerduty", RoutingKey: "k"}}
+			s.Notify = []notify.Target{{Type: "webhook", URL: "http://127.0.0.1:9999/hook", Secret: "s"}, {Type: "slack", URL: "https://hooks.slack.com/x"}, {Type: "pagerduty", RoutingKey: "k"}}
 		}, ""},
 		{"no name", func(s *SLO) { s.Name = "" }, "metadata.name: required"},
 		{"64 characters", func(s *SLO) { s.Name = "a" + strings.Repeat("b", 63) }, "metadata.name: "},
@@ -133,31 +99,31 @@ func TestValidate(t *testing.T) {
 		{"both windows", func(s *SLO) { s.Window = Window{Days: 30, CalendarMonth: true} }, "spec.window: "},
 		{"no good", func(s *SLO) { s.SLI.Good = " " }, "spec.sli.good: required"},
 		{"relative runbook", func(s *SLO) { s.Runbook = "/wiki/checkout" }, "spec.runbook: "},
-		{"notify type", func(s *SLO) { s.Notify = []Notify{{Type: "email", URL: "http://x"}} }, `spec.notify[0].type: "email" is not webhook, slack or pagerduty`},
-		{"notify no type", func(s *SLO) { s.Notify = []Notify{{URL: "http://x"}} }, "spec.notify[0].type: required"},
-		{"webhook without url", func(s *SLO) { s.Notify = []Notify{{Type: "slack", URL: "http://x"}, {Type: "webhook"}} }, "spec.notify[1].url: required"},
-		{"webhook bad url", func(s *SLO) { s.Notify = []Notify{{Type: "webhook", URL: "ftp://x"}} }, "spec.notify[0].url: "},
-		{"pagerduty without key", func(s *SLO) { s.Notify = []Notify{{Type: "pagerduty"}} }, "spec.notify[0].routing_key: required"},
+		{"notify type", func(s *SLO) { s.Notify = []notify.Target{{Type: "email", URL: "http://x"}} }, `spec.notify[0].type: "email" is not webhook, slack or pagerduty`},
+		{"notify no type", func(s *SLO) { s.Notify = []notify.Target{{URL: "http://x"}} }, "spec.notify[0].type: required"},
+		{"webhook without url", func(s *SLO) { s.Notify = []notify.Target{{Type: "slack", URL: "http://x"}, {Type: "webhook"}} }, "spec.notify[1].url: required"},
+		{"webhook bad url", func(s *SLO) { s.Notify = []notify.Target{{Type: "webhook", URL: "ftp://x"}} }, "spec.notify[0].url: "},
+		{"pagerduty without key", func(s *SLO) { s.Notify = []notify.Target{{Type: "pagerduty"}} }, "spec.notify[0].routing_key: required"},
 		{"negative min_events", func(s *SLO) { s.Alerts.MinEvents = -1 }, "spec.alerts.min_events: "},
 		{"burn severity", func(s *SLO) {
-			s.Alerts.BurnRates = []BurnRule{{Severity: "urgent", Long: Duration(time.Hour), Short: Duration(5 * time.Minute), Factor: 14.4}}
+			s.Alerts.BurnRates = []BurnRule{{Severity: "urgent", Long: duration.Duration(time.Hour), Short: duration.Duration(5 * time.Minute), Factor: 14.4}}
 		}, `spec.alerts.burn_rates[0].severity: "urgent" is not page or ticket`},
 		{"long not longer", func(s *SLO) {
-			s.Alerts.BurnRates = []BurnRule{{Severity: Page, Long: Duration(time.Hour), Short: Duration(time.Hour), Factor: 14.4}}
+			s.Alerts.BurnRates = []BurnRule{{Severity: Page, Long: duration.Duration(time.Hour), Short: duration.Duration(time.Hour), Factor: 14.4}}
 		}, "spec.alerts.burn_rates[0].long_window: must be longer than short_window"},
 		{"no short", func(s *SLO) {
-			s.Alerts.BurnRates = []BurnRule{{Severity: Page, Long: Duration(time.Hour), Factor: 14.4}}
+			s.Alerts.BurnRates = []BurnRule{{Severity: Page, Long: duration.Duration(time.Hour), Factor: 14.4}}
 		}, "spec.alerts.burn_rates[0].short_window: must be positive"},
 		{"factor 0", func(s *SLO) {
-			s.Alerts.BurnRates = []BurnRule{{Severity: Page, Long: Duration(time.Hour), Short: Duration(5 * time.Minute)}}
+			s.Alerts.BurnRates = []BurnRule{{Severity: Page, Long: duration.Duration(time.Hour), Short: duration.Duration(5 * time.Minute)}}
 		}, "spec.alerts.burn_rates[0].burn_rate: must be positive"},
-		{"negative exhaustion", func(s *SLO) { s.Alerts.ExhaustionTicket = Duration(-time.Hour) }, "spec.alerts.exhaustion_ticket: "},
+		{"negative exhaustion", func(s *SLO) { s.Alerts.ExhaustionTicket = duration.Duration(-time.Hour) }, "spec.alerts.exhaustion_ticket: "},
 		{"budget percent", func(s *SLO) {
-			s.Alerts.BudgetRules = []BudgetRule{{Severity: Ticket, Percent: 0, Within: Duration(day)}}
+			s.Alerts.BudgetRules = []BudgetRule{{Severity: Ticket, Percent: 0, Within: duration.Duration(day)}}
 		}, "spec.alerts.budget_rules[0].percent: "},
 		{"budget within", func(s *SLO) { s.Alerts.BudgetRules = []BudgetRule{{Severity: Ticket, Percent: 20}} }, "spec.alerts.budget_rules[0].within: "},
 		{"budget severity", func(s *SLO) {
-			s.Alerts.BudgetRules = []BudgetRule{{Severity: "PAGE", Percent: 20, Within: Duration(day)}}
+			s.Alerts.BudgetRules = []BudgetRule{{Severity: "PAGE", Percent: 20, Within: duration.Duration(day)}}
 		}, "spec.alerts.budget_rules[0].severity: "},
 	}
 	for _, c := range cases {
@@ -192,7 +158,7 @@ func TestDefaults(t *testing.T) {
 	}
 
 	own := valid()
-	own.Alerts = Alerts{MinEvents: 5, BurnRates: []BurnRule{{Severity: Page, Long: Duration(time.Hour), Short: Duration(5 * time.Minute), Factor: 10}}}
+	own.Alerts = Alerts{MinEvents: 5, BurnRates: []BurnRule{{Severity: Page, Long: duration.Duration(time.Hour), Short: duration.Duration(5 * time.Minute), Factor: 10}}}
 	own.Defaults()
 	if own.Alerts.MinEvents != 5 || len(own.Alerts.BurnRates) != 1 {
 		t.Errorf("defaults replaced explicit rules: %+v", own.Alerts)
@@ -208,7 +174,7 @@ func TestDefaults(t *testing.T) {
 
 func TestSLOJSON(t *testing.T) {
 	s := valid()
-	s.Alerts.ExhaustionPage = Duration(2 * day)
+	s.Alerts.ExhaustionPage = duration.Duration(2 * day)
 	b, err := json.Marshal(s)
 	if err != nil {
 		t.Fatal(err)

@@ -5,8 +5,9 @@
 package store
 
 import (
-	"errors"
 	"time"
+
+	"github.com/prodex/prodex/internal/lookup"
 )
 
 // Dataset describes a dataset.
@@ -18,4 +19,4 @@ type Dataset struct {
 }
 
 // ErrNotFound is returned for a dataset that does not exist.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = lookup.ErrNotFound
