@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/clickhouse"
@@ -141,7 +142,7 @@ func stored(st benchStore, dataset string, start, end time.Time) (int, error) {
 		return 0, err
 	}
 	res, err := query.Ask(context.Background(), st, dataset, s)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, problem.ErrNotFound) {
 		return 0, nil
 	}
 	if err != nil || len(res.Results) != 1 {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/schema"
-	"github.com/prodex/prodex/internal/store"
 )
 
 func (s *Server) getColumns(w http.ResponseWriter, r *http.Request) {
@@ -62,7 +62,7 @@ func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) {
 	}
 	err = s.Events.SetRetention(r.Context(), ds, time.Duration(*body.RetentionDays*24*float64(time.Hour)))
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, problem.ErrNotFound):
 		s.fail(w, r, storeError(ds, err))
 	case err != nil:
 		s.fail(w, r, badRequest("retention_days: "+err.Error()))
@@ -117,7 +117,7 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
 // storeError is the answer to an event store's error about dataset ds:
 // a 404 when the dataset does not exist, else err itself (nil stays nil).
 func storeError(ds string, err error) error {
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, problem.ErrNotFound) {
 		return httpError(http.StatusNotFound, "dataset "+ds+" does not exist")
 	}
 	return err

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/explain"
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/slo"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // postExplain compares a selection of events with its baseline.
@@ -40,7 +40,7 @@ func (s *Server) postExplain(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	began := time.Now()
 	ans, err := explain.Ask(ctx, s.Events, ds, req, s.Now(), lookup)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, problem.ErrNotFound) {
 		s.fail(w, r, storeError(ds, err))
 		return
 	}

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/history"
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/query"
-	"github.com/prodex/prodex/internal/store"
 )
 
 const maxSpecBytes = 1 << 20
@@ -69,7 +69,7 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 	res, err := query.Ask(ctx, s.Events, ds, spec)
 	var bad *query.Error
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, problem.ErrNotFound):
 		s.fail(w, r, storeError(ds, err))
 		return
 	case errors.As(err, &bad): // the spec does not fit the dataset

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/prodex/prodex/internal/auth"
-	"github.com/prodex/prodex/internal/lookup"
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/risk"
 )
 
@@ -179,7 +179,7 @@ func (s *Server) sloIncidents(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := s.SLOs.Incidents(r.Context(), r.PathValue("name"), limit)
 	switch {
-	case errors.Is(err, lookup.ErrNotFound):
+	case errors.Is(err, problem.ErrNotFound):
 		s.fail(w, r, httpError(http.StatusNotFound, "SLO "+r.PathValue("name")+" does not exist"))
 	case err != nil:
 		s.fail(w, r, err)

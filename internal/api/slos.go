@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/prodex/prodex/internal/auth"
-	"github.com/prodex/prodex/internal/lookup"
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/slo"
 )
 
@@ -113,7 +113,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 func (s *Server) deleteSLO(w http.ResponseWriter, r *http.Request) {
 	err := s.SLOs.Delete(r.Context(), r.PathValue("name"))
 	switch {
-	case errors.Is(err, lookup.ErrNotFound):
+	case errors.Is(err, problem.ErrNotFound):
 		s.fail(w, r, noSLO(r))
 	case err != nil:
 		s.fail(w, r, err)

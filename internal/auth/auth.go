@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prodex/prodex/internal/lookup"
+	"github.com/prodex/prodex/internal/problem"
 )
 
 // Scope is what a key may do.
@@ -73,8 +73,8 @@ type Storage interface {
 }
 
 // ErrNoUser is returned, wrapped, for a user that does not exist; it is a
-// lookup.ErrNotFound.
-var ErrNoUser = lookup.NotFound("no user")
+// problem.ErrNotFound.
+var ErrNoUser = problem.Errorf(problem.NotFound, "no user")
 
 // Role is what a person may do; their personal keys act with its scope.
 type Role string
@@ -278,7 +278,7 @@ func (r *Keyring) revoke(ctx context.Context, id string) error {
 	_, ok := r.byID[id]
 	r.mu.RUnlock()
 	if !ok {
-		return lookup.NotFound("no key with id %q", id)
+		return problem.Errorf(problem.NotFound, "no key with id %q", id)
 	}
 	if err := r.store.RevokeKey(ctx, id); err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 // Ask answers a request over a dataset of an event store, in the store's
 // dialect (Run on DuckDB, RunClickHouse on ClickHouse): the one place that
 // picks it, so that the stores need not know explanations. A missing
-// dataset is store.ErrNotFound; slos looks up an SLO for an SLO selection.
+// dataset is problem.ErrNotFound; slos looks up an SLO for an SLO selection.
 func Ask(ctx context.Context, src store.Source, dataset string, r *Request, now time.Time, slos func(string) (slo.SLO, bool)) (*Answer, error) {
 	cat, err := src.Catalog(dataset)
 	if err != nil {

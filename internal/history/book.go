@@ -9,11 +9,10 @@ import (
 
 	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/query"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // Store keeps the runs, the queries and the saved queries (the metadata
-// store); a query or saved query it does not hold is store.ErrNotFound.
+// store); a query or saved query it does not hold is problem.ErrNotFound.
 type Store interface {
 	RecordRun(ctx context.Context, q Query, run Run) error
 	StoredQuery(ctx context.Context, id string) (Query, error)
@@ -56,7 +55,7 @@ func (b *Book) Query(ctx context.Context, id string) (Query, error) {
 		return Query{}, problem.New(problem.NotFound, "query "+strconv.Quote(id)+" does not exist (an id is 16 hex characters)")
 	}
 	q, err := b.Store.StoredQuery(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, problem.ErrNotFound) {
 		return q, problem.New(problem.NotFound, "query "+id+" does not exist")
 	}
 	return q, err
@@ -65,7 +64,7 @@ func (b *Book) Query(ctx context.Context, id string) (Query, error) {
 // Exists reports whether a query exists, for notes about it.
 func (b *Book) Exists(ctx context.Context, id string) (bool, error) {
 	_, err := b.Store.StoredQuery(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, problem.ErrNotFound) {
 		return false, nil
 	}
 	return err == nil, err
@@ -88,7 +87,7 @@ func (b *Book) Save(ctx context.Context, queryID, name, description, author stri
 		return Saved{}, unknown
 	}
 	saved, err := b.Store.CreateSavedQuery(ctx, sq)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, problem.ErrNotFound) {
 		return Saved{}, unknown
 	}
 	return saved, err
@@ -105,7 +104,7 @@ func (b *Book) Saved(ctx context.Context, id string) (Saved, error) {
 		return Saved{}, notSaved(id)
 	}
 	sq, err := b.Store.SavedQuery(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, problem.ErrNotFound) {
 		return sq, notSaved(id)
 	}
 	return sq, err
@@ -128,7 +127,7 @@ func (b *Book) Rename(ctx context.Context, sq Saved, name, description *string) 
 		return Saved{}, problem.Wrap(problem.Invalid, err)
 	}
 	up, err := b.Store.UpdateSavedQuery(ctx, sq.ID, sq.Name, sq.Description, b.Now().UTC())
-	if errors.Is(err, store.ErrNotFound) { // deleted meanwhile
+	if errors.Is(err, problem.ErrNotFound) { // deleted meanwhile
 		return Saved{}, notSaved(sq.ID)
 	}
 	return up, err
@@ -136,11 +135,11 @@ func (b *Book) Rename(ctx context.Context, sq Saved, name, description *string) 
 
 // Unsave removes a saved query from the collection.
 func (b *Book) Unsave(ctx context.Context, id string) error {
-	err := store.ErrNotFound
+	err := problem.ErrNotFound
 	if ValidID(id) {
 		err = b.Store.DeleteSavedQuery(ctx, id)
 	}
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, problem.ErrNotFound) {
 		return notSaved(id)
 	}
 	return err

@@ -7,7 +7,6 @@ import (
 
 	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/query"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // memStore keeps queries, runs and saved queries in memory.
@@ -25,13 +24,13 @@ func (m *memStore) RecordRun(_ context.Context, q Query, run Run) error {
 func (m *memStore) StoredQuery(_ context.Context, id string) (Query, error) {
 	q, ok := m.queries[id]
 	if !ok {
-		return q, store.ErrNotFound
+		return q, problem.ErrNotFound
 	}
 	return q, nil
 }
 func (m *memStore) CreateSavedQuery(_ context.Context, sq Saved) (Saved, error) {
 	if _, ok := m.queries[sq.QueryID]; !ok {
-		return Saved{}, store.ErrNotFound
+		return Saved{}, problem.ErrNotFound
 	}
 	m.saved[sq.ID] = sq
 	return sq, nil
@@ -39,14 +38,14 @@ func (m *memStore) CreateSavedQuery(_ context.Context, sq Saved) (Saved, error) 
 func (m *memStore) SavedQuery(_ context.Context, id string) (Saved, error) {
 	sq, ok := m.saved[id]
 	if !ok {
-		return sq, store.ErrNotFound
+		return sq, problem.ErrNotFound
 	}
 	return sq, nil
 }
 func (m *memStore) UpdateSavedQuery(_ context.Context, id, name, description string, updated time.Time) (Saved, error) {
 	sq, ok := m.saved[id]
 	if !ok {
-		return sq, store.ErrNotFound
+		return sq, problem.ErrNotFound
 	}
 	sq.Name, sq.Description, sq.UpdatedAt = name, description, updated
 	m.saved[id] = sq
@@ -54,7 +53,7 @@ func (m *memStore) UpdateSavedQuery(_ context.Context, id, name, description str
 }
 func (m *memStore) DeleteSavedQuery(_ context.Context, id string) error {
 	if _, ok := m.saved[id]; !ok {
-		return store.ErrNotFound
+		return problem.ErrNotFound
 	}
 	delete(m.saved, id)
 	return nil

@@ -24,6 +24,12 @@ const (
 	Forbidden      // the asker may not do this
 )
 
+// ErrNotFound is the one error for a lookup that found nothing (a dataset,
+// a stored or saved query, an SLO, a user, a key): stores return it or wrap
+// it, and a NotFound refusal is it too (errors.Is), so that one check
+// serves every package.
+var ErrNotFound = errors.New("not found")
+
 // Error is a refusal of one kind; its message is for the person asking.
 type Error struct {
 	Kind Kind
@@ -33,6 +39,9 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Msg }
 func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes every NotFound refusal ErrNotFound, whatever its message.
+func (e *Error) Is(target error) bool { return target == ErrNotFound && e.Kind == NotFound }
 
 // New is a refusal of kind k saying msg.
 func New(k Kind, msg string) error { return &Error{Kind: k, Msg: msg} }
@@ -51,12 +60,15 @@ func Wrap(k Kind, err error) error {
 	return &Error{Kind: k, Msg: err.Error(), Err: err}
 }
 
-// KindOf is the kind of the first *Error in err's chain, Internal when
-// there is none.
+// KindOf is the kind of the first *Error in err's chain; NotFound for an
+// error that wraps ErrNotFound; Internal otherwise.
 func KindOf(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
+	}
+	if errors.Is(err, ErrNotFound) {
+		return NotFound
 	}
 	return Internal
 }

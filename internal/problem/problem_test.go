@@ -30,3 +30,27 @@ func TestKindOf(t *testing.T) {
 		t.Error("nil is no problem")
 	}
 }
+
+func TestNotFoundIsOneError(t *testing.T) {
+	noUser := New(NotFound, "no user")
+	for _, c := range []struct {
+		err error
+		msg string
+	}{
+		{ErrNotFound, "not found"},
+		{Errorf(NotFound, "SLO %s does not exist", "checkout"), "SLO checkout does not exist"},
+		{fmt.Errorf("%w %q", noUser, "bob"), `no user "bob"`},
+		{fmt.Errorf("no such SLO %q: %w", "checkout", ErrNotFound), `no such SLO "checkout": not found`},
+	} {
+		if !errors.Is(c.err, ErrNotFound) || KindOf(c.err) != NotFound || c.err.Error() != c.msg {
+			t.Errorf("%v: errors.Is(err, ErrNotFound) = %v, kind %d, message %q; want true, NotFound, %q",
+				c.err, errors.Is(c.err, ErrNotFound), KindOf(c.err), c.err.Error(), c.msg)
+		}
+	}
+	if !errors.Is(fmt.Errorf("%w %q", noUser, "bob"), noUser) {
+		t.Error("a NotFound used as a sentinel is not found in its wrappings")
+	}
+	if errors.Is(New(Invalid, "a"), ErrNotFound) || errors.Is(errors.New("not found"), ErrNotFound) {
+		t.Error("an error is ErrNotFound by another kind or by its text")
+	}
+}

@@ -10,7 +10,7 @@ import (
 // Ask answers a resolved spec over a dataset of an event store: the one
 // place that picks the store's dialect, so that the stores need not know
 // queries. A *Error is the spec's fault; a missing dataset is
-// store.ErrNotFound.
+// problem.ErrNotFound.
 func Ask(ctx context.Context, src store.Source, dataset string, spec *Spec) (*Result, error) {
 	cat, err := src.Catalog(dataset)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/duration"
-	"github.com/prodex/prodex/internal/lookup"
+	"github.com/prodex/prodex/internal/problem"
 )
 
 // MinutesPerYear is the year the yearly figures use: 365 days.
@@ -289,7 +289,7 @@ func Try(slo, window string, b Budget, th Thresholds, risks []Risk, name string,
 		}
 	}
 	if !found {
-		return WhatIf{}, lookup.NotFound("no risk %q on SLO %s", name, slo)
+		return WhatIf{}, problem.Errorf(problem.NotFound, "no risk %q on SLO %s", name, slo)
 	}
 	after := Rank(slo, window, b, th, changed)
 	w := WhatIf{Risk: name, Register: after}

@@ -23,7 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prodex/prodex/internal/lookup"
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/slo"
 	"github.com/prodex/prodex/internal/store"
 )
@@ -43,9 +43,9 @@ type Store interface {
 	Outbox
 }
 
-// noSLO is the error for an SLO that does not exist: lookup.ErrNotFound,
+// noSLO is the error for an SLO that does not exist: problem.ErrNotFound,
 // saying what the API answers.
-func noSLO(name string) error { return lookup.NotFound("SLO %s does not exist", name) }
+func noSLO(name string) error { return problem.Errorf(problem.NotFound, "SLO %s does not exist", name) }
 
 // Manager owns the SLOs.
 type Manager struct {

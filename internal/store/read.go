@@ -35,7 +35,7 @@ type Catalog interface {
 }
 
 // Source is an event store as the readers above it see it: the database,
-// its dialect, and each dataset's catalog (ErrNotFound for a dataset that
+// its dialect, and each dataset's catalog (problem.ErrNotFound for a dataset that
 // does not exist). The stores hold events and counts; compiling a query
 // or an explanation for them is the readers' business.
 type Source interface {

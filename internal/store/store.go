@@ -6,8 +6,6 @@ package store
 
 import (
 	"time"
-
-	"github.com/prodex/prodex/internal/lookup"
 )
 
 // Dataset describes a dataset.
@@ -17,6 +15,3 @@ type Dataset struct {
 	Retention time.Duration `json:"-"`
 	Columns   int           `json:"columns"`
 }
-
-// ErrNotFound is returned for a dataset that does not exist.
-var ErrNotFound = lookup.ErrNotFound

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/schema"
 	"github.com/prodex/prodex/internal/store"
 )
@@ -173,7 +174,7 @@ func (s *Store) lookup(ctx context.Context, name string) (*dataset, error) {
 		s.mu.RUnlock()
 	}
 	if ds == nil {
-		return nil, store.ErrNotFound
+		return nil, problem.ErrNotFound
 	}
 	return ds, nil
 }

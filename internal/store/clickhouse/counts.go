@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/sli"
 	"github.com/prodex/prodex/internal/store"
 )
@@ -121,7 +122,7 @@ func (s *Store) countSelect(c *counter, cat *Catalog, where string) (string, uin
 // countCatalog is a dataset's catalog, empty while it has no events.
 func (s *Store) countCatalog(name string) (*Catalog, error) {
 	cat, err := s.catalog(name)
-	if err == store.ErrNotFound {
+	if err == problem.ErrNotFound {
 		return s.catalogOf(name, nil), nil
 	}
 	return cat, err
@@ -146,7 +147,7 @@ func (s *Store) SetCounter(ctx context.Context, c store.Counter, backfill bool, 
 	k := &counter{Counter: c, key: hash(c.Name), gen: counterGen(c)}
 	// The dataset's tables must exist for the view to read them; a
 	// dataset not written yet stays unlisted until it is.
-	if _, err := s.lookup(ctx, c.Dataset); err == store.ErrNotFound {
+	if _, err := s.lookup(ctx, c.Dataset); err == problem.ErrNotFound {
 		if err := s.createTables(ctx, c.Dataset); err != nil {
 			return err
 		}

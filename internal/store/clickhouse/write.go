@@ -11,8 +11,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/schema"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // Append stores batches of events, filling each batch's Errs with the
@@ -288,7 +288,7 @@ func inTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
 func (s *Store) dataset(ctx context.Context, name string, now time.Time) (*dataset, error) {
 	if ds, err := s.lookup(ctx, name); err == nil {
 		return ds, nil
-	} else if err != store.ErrNotFound {
+	} else if err != problem.ErrNotFound {
 		return nil, err
 	}
 	if err := s.createTables(ctx, name); err != nil {

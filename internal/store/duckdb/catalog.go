@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/schema"
 	"github.com/prodex/prodex/internal/store"
 )
@@ -46,7 +47,7 @@ func (s *Store) catalog(name string) (*Catalog, error) {
 	defer s.mu.RUnlock()
 	ds := s.datasets[name]
 	if ds == nil {
-		return nil, store.ErrNotFound
+		return nil, problem.ErrNotFound
 	}
 	c := &Catalog{name: name, cols: make(map[string]schema.Column, len(ds.cols))}
 	for n, col := range ds.cols {

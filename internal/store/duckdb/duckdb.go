@@ -29,6 +29,7 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/schema"
 	"github.com/prodex/prodex/internal/store"
 )
@@ -444,7 +445,7 @@ func (s *Store) Columns(name string) ([]schema.Column, error) {
 	defer s.mu.RUnlock()
 	ds := s.datasets[name]
 	if ds == nil {
-		return nil, store.ErrNotFound
+		return nil, problem.ErrNotFound
 	}
 	out := make([]schema.Column, len(ds.order))
 	for i, c := range ds.order {
@@ -462,7 +463,7 @@ func (s *Store) SetRetention(ctx context.Context, name string, d time.Duration) 
 	defer s.mu.Unlock()
 	ds := s.datasets[name]
 	if ds == nil {
-		return store.ErrNotFound
+		return problem.ErrNotFound
 	}
 	if _, err := s.exec(ctx, `UPDATE px_datasets SET retention_s = ? WHERE id = ?`, int64(d/time.Second), ds.id); err != nil {
 		return err

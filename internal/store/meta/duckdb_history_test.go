@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/history"
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/query"
-	"github.com/prodex/prodex/internal/store"
 )
 
 var histT0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
@@ -67,7 +67,7 @@ func TestQueryHistory(t *testing.T) {
 	if err != nil || got.ID != p99.ID || got.Dataset != "checkout" || string(got.Spec) != string(p99.Spec) || !got.CreatedAt.Equal(histT0) {
 		t.Fatalf("StoredQuery = %+v, %v; want %+v", got, err, p99)
 	}
-	if _, err := s.StoredQuery(ctx, "0000000000000000"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.StoredQuery(ctx, "0000000000000000"); !errors.Is(err, problem.ErrNotFound) {
 		t.Errorf("unknown query: %v, want ErrNotFound", err)
 	}
 
@@ -181,7 +181,7 @@ func TestSavedQueries(t *testing.T) {
 	if slow.Dataset != "checkout" || string(slow.Spec) != string(q.Spec) || slow.Author != "bob" || slow.QueryID != q.ID || !slow.CreatedAt.Equal(histT0) {
 		t.Errorf("saved query read back as %+v", slow)
 	}
-	if _, err := s.CreateSavedQuery(ctx, history.Saved{ID: history.NewID(), Name: "x", QueryID: "ffffffffffffffff"}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.CreateSavedQuery(ctx, history.Saved{ID: history.NewID(), Name: "x", QueryID: "ffffffffffffffff"}); !errors.Is(err, problem.ErrNotFound) {
 		t.Errorf("saving an unknown query: %v, want ErrNotFound", err)
 	}
 
@@ -217,16 +217,16 @@ func TestSavedQueries(t *testing.T) {
 	if err != nil || up.Name != "Slow checkouts (EU)" || up.Description != "" || !up.UpdatedAt.Equal(later) || !up.CreatedAt.Equal(histT0) || up.Author != "bob" {
 		t.Errorf("update: %+v, %v", up, err)
 	}
-	if _, err := s.UpdateSavedQuery(ctx, "0000000000000000", "x", "", later); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.UpdateSavedQuery(ctx, "0000000000000000", "x", "", later); !errors.Is(err, problem.ErrNotFound) {
 		t.Errorf("update unknown: %v", err)
 	}
 	if err := s.DeleteSavedQuery(ctx, errs.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteSavedQuery(ctx, errs.ID); !errors.Is(err, store.ErrNotFound) {
+	if err := s.DeleteSavedQuery(ctx, errs.ID); !errors.Is(err, problem.ErrNotFound) {
 		t.Errorf("delete twice: %v", err)
 	}
-	if _, err := s.SavedQuery(ctx, errs.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.SavedQuery(ctx, errs.ID); !errors.Is(err, problem.ErrNotFound) {
 		t.Errorf("get deleted: %v", err)
 	}
 	if got := names(""); got != "[Slow checkouts (EU)]" {
@@ -276,7 +276,7 @@ func TestDropRunsBefore(t *testing.T) {
 	if ids := runIDs(t, s, history.RunFilter{}); len(ids) != 1 || ids[0] != recent.ID {
 		t.Errorf("runs left: %v", ids)
 	}
-	if _, err := s.StoredQuery(ctx, gone.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.StoredQuery(ctx, gone.ID); !errors.Is(err, problem.ErrNotFound) {
 		t.Errorf("unreferenced query kept: %v", err)
 	}
 	for _, q := range []history.Query{kept, saved} {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/history"
-	"github.com/prodex/prodex/internal/store"
+	"github.com/prodex/prodex/internal/problem"
 )
 
 // Query history: px_queries holds each distinct question once, by id;
@@ -42,14 +42,14 @@ func (s *Store) RecordRun(ctx context.Context, q history.Query, run history.Run)
 	return nil
 }
 
-// StoredQuery returns the query with that id, or store.ErrNotFound.
+// StoredQuery returns the query with that id, or problem.ErrNotFound.
 func (s *Store) StoredQuery(ctx context.Context, id string) (history.Query, error) {
 	var q history.Query
 	var spec string
 	var created int64
 	err := s.db.QueryRowContext(ctx, `SELECT id, dataset, spec, created_us FROM px_queries WHERE id = $1`, id).Scan(&q.ID, &q.Dataset, &spec, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return history.Query{}, store.ErrNotFound
+		return history.Query{}, problem.ErrNotFound
 	}
 	if err != nil {
 		return history.Query{}, err
@@ -119,7 +119,7 @@ const savedColumns = `SELECT sq.id, sq.name, sq.description, sq.query_id, q.data
 	FROM px_saved_queries sq JOIN px_queries q ON q.id = sq.query_id`
 
 // CreateSavedQuery adds a saved query; its query must be stored already
-// (store.ErrNotFound otherwise). Dataset and Spec are taken from the query.
+// (problem.ErrNotFound otherwise). Dataset and Spec are taken from the query.
 func (s *Store) CreateSavedQuery(ctx context.Context, sq history.Saved) (history.Saved, error) {
 	// The insert reads the query it refers to, so a query dropped at the
 	// same moment cannot be saved half.
@@ -130,12 +130,12 @@ func (s *Store) CreateSavedQuery(ctx context.Context, sq history.Saved) (history
 		return history.Saved{}, err
 	}
 	if affected(res) == 0 {
-		return history.Saved{}, store.ErrNotFound
+		return history.Saved{}, problem.ErrNotFound
 	}
 	return s.SavedQuery(ctx, sq.ID)
 }
 
-// SavedQuery returns the saved query with that id, or store.ErrNotFound.
+// SavedQuery returns the saved query with that id, or problem.ErrNotFound.
 func (s *Store) SavedQuery(ctx context.Context, id string) (history.Saved, error) {
 	var w where
 	w.conds = append(w.conds, `sq.id = `+w.bind(id))
@@ -144,7 +144,7 @@ func (s *Store) SavedQuery(ctx context.Context, id string) (history.Saved, error
 		return history.Saved{}, err
 	}
 	if len(list) == 0 {
-		return history.Saved{}, store.ErrNotFound
+		return history.Saved{}, problem.ErrNotFound
 	}
 	return list[0], nil
 }
@@ -188,7 +188,7 @@ func (s *Store) savedQueries(ctx context.Context, w *where, limit int) ([]histor
 }
 
 // UpdateSavedQuery changes a saved query's name and description
-// (store.ErrNotFound when there is none with that id).
+// (problem.ErrNotFound when there is none with that id).
 func (s *Store) UpdateSavedQuery(ctx context.Context, id, name, description string, updated time.Time) (history.Saved, error) {
 	res, err := s.exec(ctx, `UPDATE px_saved_queries SET name = $1, description = $2, updated_us = $3 WHERE id = $4`,
 		name, description, updated.UnixMicro(), id)
@@ -196,12 +196,12 @@ func (s *Store) UpdateSavedQuery(ctx context.Context, id, name, description stri
 		return history.Saved{}, err
 	}
 	if affected(res) == 0 {
-		return history.Saved{}, store.ErrNotFound
+		return history.Saved{}, problem.ErrNotFound
 	}
 	return s.SavedQuery(ctx, id)
 }
 
-// DeleteSavedQuery removes a saved query (store.ErrNotFound when there is
+// DeleteSavedQuery removes a saved query (problem.ErrNotFound when there is
 // none with that id). Its query and runs stay: they are history.
 func (s *Store) DeleteSavedQuery(ctx context.Context, id string) error {
 	res, err := s.exec(ctx, `DELETE FROM px_saved_queries WHERE id = $1`, id)
@@ -209,7 +209,7 @@ func (s *Store) DeleteSavedQuery(ctx context.Context, id string) error {
 		return err
 	}
 	if affected(res) == 0 {
-		return store.ErrNotFound
+		return problem.ErrNotFound
 	}
 	return nil
 }

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/history"
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/query"
-	"github.com/prodex/prodex/internal/store"
 )
 
 func histQuery(t *testing.T, ds, spec string, created time.Time) history.Query {
@@ -75,7 +75,7 @@ func testQueryHistory(t *testing.T, s Store) {
 	if err != nil || got.ID != p99.ID || got.Dataset != "checkout" || string(got.Spec) != string(p99.Spec) || !got.CreatedAt.Equal(t0) {
 		t.Fatalf("StoredQuery = %+v, %v; want %+v", got, err, p99)
 	}
-	if _, err := s.StoredQuery(ctx, "0000000000000000"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.StoredQuery(ctx, "0000000000000000"); !errors.Is(err, problem.ErrNotFound) {
 		t.Errorf("unknown query: %v, want ErrNotFound", err)
 	}
 	if err := s.RecordRun(ctx, p99, history.Run{ID: history.NewID(), QueryID: cnt.ID}); err == nil {
@@ -176,7 +176,7 @@ func testSavedQueries(t *testing.T, s Store) {
 	if got, err := s.SavedQuery(ctx, slow.ID); err != nil || got.ID != slow.ID || got.Description != slow.Description || string(got.Spec) != string(q.Spec) {
 		t.Errorf("SavedQuery = %+v, %v", got, err)
 	}
-	if _, err := s.CreateSavedQuery(ctx, history.Saved{ID: history.NewID(), Name: "x", QueryID: "ffffffffffffffff"}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.CreateSavedQuery(ctx, history.Saved{ID: history.NewID(), Name: "x", QueryID: "ffffffffffffffff"}); !errors.Is(err, problem.ErrNotFound) {
 		t.Errorf("saving an unknown query: %v, want ErrNotFound", err)
 	}
 
@@ -222,16 +222,16 @@ func testSavedQueries(t *testing.T, s Store) {
 		up.Author != "bob" || string(up.Spec) != string(q.Spec) {
 		t.Errorf("update: %+v, %v", up, err)
 	}
-	if _, err := s.UpdateSavedQuery(ctx, "0000000000000000", "x", "", later); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.UpdateSavedQuery(ctx, "0000000000000000", "x", "", later); !errors.Is(err, problem.ErrNotFound) {
 		t.Errorf("update unknown: %v, want ErrNotFound", err)
 	}
 	if err := s.DeleteSavedQuery(ctx, errs.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteSavedQuery(ctx, errs.ID); !errors.Is(err, store.ErrNotFound) {
+	if err := s.DeleteSavedQuery(ctx, errs.ID); !errors.Is(err, problem.ErrNotFound) {
 		t.Errorf("delete twice: %v, want ErrNotFound", err)
 	}
-	if _, err := s.SavedQuery(ctx, errs.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.SavedQuery(ctx, errs.ID); !errors.Is(err, problem.ErrNotFound) {
 		t.Errorf("get deleted: %v, want ErrNotFound", err)
 	}
 	if got := names("", 0); got != "[Apdex Slow checkouts (EU) Ärger]" {
@@ -269,7 +269,7 @@ func testDropRunsBefore(t *testing.T, s Store) {
 	if ids := runIDs(t, s, history.RunFilter{}); !slices.Equal(ids, []string{recent.ID}) {
 		t.Errorf("runs left: %v, want %v", ids, []string{recent.ID})
 	}
-	if _, err := s.StoredQuery(ctx, gone.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.StoredQuery(ctx, gone.ID); !errors.Is(err, problem.ErrNotFound) {
 		t.Errorf("unreferenced query kept: %v", err)
 	}
 	for _, q := range []history.Query{kept, saved} {

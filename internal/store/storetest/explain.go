@@ -10,9 +10,9 @@ import (
 
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/explain"
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/slo"
-	"github.com/prodex/prodex/internal/store"
 )
 
 // explainEvents: build 4512 on host db-3 fails (code 500); ms is slow
@@ -112,8 +112,8 @@ func explainFilter(t *testing.T, open Opener) {
 		Selection: explain.Selection{Filters: []query.Filter{{Column: "code", Op: "=", Value: float64(500)}}}})
 	_, c := explainColumn(a, "build")
 	want(t, "base filter", fmt.Sprintf("%d/%d %v %v", a.SelectionCount, a.BaselineCount, c.Score, c.Values[0].Value), "3/5 0.8 4512")
-	if _, err := explain.Ask(context.Background(), st, "missing", &explain.Request{TimeRange: 3600}, t0, nil); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("explain of a missing dataset: %v, want store.ErrNotFound", err)
+	if _, err := explain.Ask(context.Background(), st, "missing", &explain.Request{TimeRange: 3600}, t0, nil); !errors.Is(err, problem.ErrNotFound) {
+		t.Errorf("explain of a missing dataset: %v, want problem.ErrNotFound", err)
 	}
 }
 

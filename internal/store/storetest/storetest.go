@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/schema"
 	"github.com/prodex/prodex/internal/store"
@@ -31,7 +32,7 @@ type Events interface {
 	DropExpired(ctx context.Context, now time.Time) (int, error)
 	Find(ctx context.Context, dataset, column string, value any, start, end time.Time, limit int) ([]event.Event, error)
 	// Source is what query.Ask and explain.Ask read; a missing dataset
-	// is store.ErrNotFound.
+	// is problem.ErrNotFound.
 	store.Source
 }
 
@@ -197,8 +198,8 @@ func dynamicColumns(t *testing.T, open Opener) {
 		names = append(names, fmt.Sprintf("%s/%d", d.Name, d.Columns))
 	}
 	want(t, "datasets", strings.Join(names, " "), "other/1 web/4")
-	if _, err := st.Columns("missing"); err != store.ErrNotFound {
-		t.Errorf("columns of a missing dataset: %v, want store.ErrNotFound", err)
+	if _, err := st.Columns("missing"); err != problem.ErrNotFound {
+		t.Errorf("columns of a missing dataset: %v, want problem.ErrNotFound", err)
 	}
 	want(t, "query", rows(ask(t, st, "web", `{"calculations":[{"op":"COUNT"},{"op":"MAX","column":"status"},{"op":"MIN","column":"path"}]}`)),
 		"COUNT=2(int64) MAX(status)=500(int64) MIN(path)=/a(string)")
@@ -334,7 +335,7 @@ func retention(t *testing.T, open Opener) {
 	if err := st.SetRetention(context.Background(), "r", time.Minute); err == nil {
 		t.Error("a retention under an hour was accepted")
 	}
-	if err := st.SetRetention(context.Background(), "nope", 5*day); err != store.ErrNotFound {
+	if err := st.SetRetention(context.Background(), "nope", 5*day); err != problem.ErrNotFound {
 		t.Errorf("retention of a missing dataset: %v", err)
 	}
 	for _, d := range st.Datasets() {
