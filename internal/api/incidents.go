@@ -265,7 +265,7 @@ func (s *Server) incidentTimeline(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incident": inc, "timeline": entries})
+	writeJSON(w, http.StatusOK, IncidentTimeline{Incident: inc, Timeline: entries})
 }
 
 func (s *Server) timeline(ctx context.Context, inc *incident.Incident) ([]TimelineEntry, error) {
