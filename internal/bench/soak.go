@@ -19,6 +19,7 @@ import (
 	"github.com/prodex/prodex/internal/api"
 	"github.com/prodex/prodex/internal/client"
 	"github.com/prodex/prodex/internal/ingest"
+	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/slo"
 )
@@ -65,7 +66,7 @@ func (b Soak) Run(ctx context.Context, w io.Writer) error {
 	defer ln.Close()
 	paged := make(chan time.Time, 1)
 	go http.Serve(ln, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		var m struct{ Severity, State string }
+		var m notify.Message // the webhook's body
 		json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&m)
 		if m.Severity == "page" && m.State == "firing" {
 			select {

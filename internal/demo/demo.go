@@ -24,6 +24,7 @@ import (
 	"github.com/prodex/prodex/internal/client"
 	"github.com/prodex/prodex/internal/explain"
 	"github.com/prodex/prodex/internal/marker"
+	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
@@ -123,7 +124,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	}
 	paged := make(chan string, 8)
 	go http.Serve(rl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m struct{ SLO, Severity, State, Summary string }
+		var m notify.Message // the webhook's body
 		json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&m)
 		say("RECEIVER got a %s %s for SLO %s: %s", m.Severity, m.State, m.SLO, m.Summary)
 		if m.Severity == "page" && m.State == "firing" {
