@@ -57,7 +57,7 @@ func printJSON(raw []byte, err error) error {
 		return err
 	}
 	var b bytes.Buffer
-	if err := json.Indent(&b, raw, "", "  "); err != nil {
+	if err := json.Indent(&b, bytes.TrimSpace(raw), "", "  "); err != nil {
 		return err
 	}
 	fmt.Println(b.String())
