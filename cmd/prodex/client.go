@@ -2,23 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"strings"
-	"time"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	pxclient "github.com/prodex/prodex/internal/client"
 )
 
-// client talks to a running server for the CLI commands.
-type client struct {
-	server string
-	key    string
-	http   *http.Client
-}
+// client is a command's typed client of a running server, over its
+// --server and --key flags.
+type client struct{ pxclient.Client }
 
 // addClientFlags adds --server and --key, defaulting from PRODEX_SERVER and
 // PRODEX_KEY.
@@ -27,65 +24,50 @@ func addClientFlags(cmd *cobra.Command, c *client) {
 	if server == "" {
 		server = "http://127.0.0.1:8080"
 	}
-	cmd.Flags().StringVar(&c.server, "server", server, "Prodex server URL (env PRODEX_SERVER)")
-	cmd.Flags().StringVar(&c.key, "key", os.Getenv("PRODEX_KEY"), "API key (env PRODEX_KEY)")
+	cmd.Flags().StringVar(&c.Server, "server", server, "Prodex server URL (env PRODEX_SERVER)")
+	cmd.Flags().StringVar(&c.Key, "key", os.Getenv("PRODEX_KEY"), "API key (env PRODEX_KEY)")
 }
 
-// do sends a request; v, if not nil, is encoded as the JSON body; the JSON
-// answer is decoded into out. A non-2xx answer becomes an error carrying
-// the server's message.
-func (c *client) do(method, path string, v any, out any) error {
-	var body io.Reader
-	if v != nil {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
+// addClientCommands adds subcommands of cmd that share one client's flags.
+func addClientCommands(cmd *cobra.Command, c *client, subs ...*cobra.Command) {
+	for _, sub := range subs {
+		addClientFlags(sub, c)
+		cmd.AddCommand(sub)
 	}
-	return c.raw(method, path, "application/json", body, out)
 }
 
-func (c *client) raw(method, path, contentType string, body io.Reader, out any) error {
-	if c.key == "" {
-		return fmt.Errorf("no API key: pass --key or set PRODEX_KEY")
-	}
-	req, err := http.NewRequest(method, strings.TrimRight(c.server, "/")+path, body)
+// table is a table on standard output, under a header of tab-separated
+// column names.
+func table(header string) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	return tw
+}
+
+// do calls a route by method and path, for the commands not yet written
+// with the client's typed methods (prodex envs).
+func (c *client) do(method, path string, v, out any) error {
+	return c.Do(context.Background(), method, path, v, out)
+}
+
+// printJSON prints an answer as the server wrote it, indented, unless
+// getting it failed.
+func printJSON(raw []byte, err error) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("X-Honeycomb-Team", c.key)
-	if body != nil {
-		req.Header.Set("Content-Type", contentType)
-	}
-	hc := c.http
-	if hc == nil {
-		hc = &http.Client{Timeout: 5 * time.Minute}
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
+	var b bytes.Buffer
+	if err := json.Indent(&b, bytes.TrimSpace(raw), "", "  "); err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s: %s", resp.Status, e.Error)
-		}
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(data)))
-	}
-	if b, ok := out.(*[]byte); ok { // the body as it is (Markdown, CSV)
-		*b = data
-		return nil
-	}
-	if out != nil && len(data) > 0 {
-		return json.Unmarshal(data, out)
-	}
+	fmt.Println(b.String())
 	return nil
+}
+
+// done prints what a command did, once it did it without error.
+func done(err error, format string, args ...any) error {
+	if err == nil {
+		fmt.Printf(format+"\n", args...)
+	}
+	return err
 }

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prodex/prodex/internal/api"
 )
 
 var binary string
@@ -176,9 +178,9 @@ func call(t *testing.T, method, url, key string, body any, out any) int {
 	return resp.StatusCode
 }
 
-func runQuery(t *testing.T, s *server, key, ds string, spec map[string]any) queryResult {
+func runQuery(t *testing.T, s *server, key, ds string, spec map[string]any) api.QueryAnswer {
 	t.Helper()
-	var res queryResult
+	var res api.QueryAnswer
 	var raw json.RawMessage
 	if code := call(t, "POST", s.url+"/api/v1/query/"+ds, key, spec, &raw); code != 200 {
 		t.Fatalf("query %v: %d %s", spec, code, raw)

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/explain"
 )
 
 // explainCmd asks which columns set a selection of events apart.
@@ -34,56 +30,28 @@ func explainCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := map[string]any{"time_range": int64(last / time.Second), "values": values}
-			sel := map[string]any{}
-			if err := addFilters(req, wheres); err != nil {
+			req := &explain.Request{TimeRange: int64(last / time.Second), Values: values}
+			if req.Filters, err = parseFilters(wheres); err != nil {
 				return err
 			}
-			if err := addFilters(sel, selects); err != nil {
+			if req.Selection.Filters, err = parseFilters(selects); err != nil {
 				return err
 			}
 			if heatmap != "" {
-				parts := strings.Split(heatmap, ":")
-				if len(parts) != 3 {
-					return fmt.Errorf("--heatmap %q: want COLUMN:MIN:MAX", heatmap)
+				if req.Selection.Heatmap, err = explain.ParseHeatmap(heatmap); err != nil {
+					return fmt.Errorf("--heatmap %q: %w", heatmap, err)
 				}
-				lo, err1 := strconv.ParseFloat(parts[1], 64)
-				hi, err2 := strconv.ParseFloat(parts[2], 64)
-				if err1 != nil || err2 != nil {
-					return fmt.Errorf("--heatmap %q: MIN and MAX must be numbers", heatmap)
-				}
-				sel["heatmap"] = map[string]any{"column": parts[0], "min": lo, "max": hi}
 			}
-			if sloName != "" {
-				sel["slo"] = sloName
-			}
-			req["selection"] = sel
-			var raw json.RawMessage
-			if err := c.do("POST", "/api/v1/explain/"+ds, req, &raw); err != nil {
-				return err
-			}
+			req.Selection.SLO = sloName
 			if asJSON {
-				return printJSON(raw)
+				return printJSON(c.ExplainJSON(cmd.Context(), ds, req))
 			}
-			var a struct {
-				SelectionCount int64 `json:"selection_count"`
-				BaselineCount  int64 `json:"baseline_count"`
-				Columns        []struct {
-					Column string
-					Score  float64
-					Values []struct {
-						Value          any
-						SelectionShare float64 `json:"selection_share"`
-						BaselineShare  float64 `json:"baseline_share"`
-					}
-				}
-			}
-			if err := json.Unmarshal(raw, &a); err != nil {
+			a, err := c.Explain(cmd.Context(), ds, req)
+			if err != nil {
 				return err
 			}
 			fmt.Printf("selection: %d events, baseline: %d events\n", a.SelectionCount, a.BaselineCount)
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "COLUMN\tSCORE\tVALUE\tSELECTION\tBASELINE")
+			tw := table("COLUMN\tSCORE\tVALUE\tSELECTION\tBASELINE")
 			for _, col := range a.Columns {
 				for i, v := range col.Values {
 					name, score := "", ""

@@ -1,16 +1,16 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/prodex/prodex/internal/incident"
 )
 
 func incidentCmd() *cobra.Command {
@@ -20,9 +20,8 @@ func incidentCmd() *cobra.Command {
 	open := &cobra.Command{
 		Use: "open --title T [--severity sev2] [--slo NAME] [--commander WHO]", Short: "Open an incident by hand (pages open their own)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var inc struct{ ID string }
-			body := map[string]string{"title": title, "severity": severity, "slo": sloName, "risk": riskName, "commander": commander, "scribe": scribe}
-			if err := c.do("POST", "/api/v1/incidents", body, &inc); err != nil {
+			inc, err := c.OpenIncident(cmd.Context(), incident.Incident{Title: title, Severity: severity, SLO: sloName, Risk: riskName, Commander: commander, Scribe: scribe})
+			if err != nil {
 				return err
 			}
 			fmt.Println(inc.ID)
@@ -38,22 +37,17 @@ func incidentCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list [--status investigating|mitigated|resolved]", Short: "List incidents, newest first", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var incs []struct {
-				ID, Title, Severity, Status, SLO, Commander, TTD string
-				TTR                                              *string
-				Detected                                         time.Time `json:"detected_at"`
-			}
-			if err := c.do("GET", "/api/v1/incidents?status="+url.QueryEscape(status), nil, &incs); err != nil {
+			incs, err := c.Incidents(cmd.Context(), status)
+			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSEVERITY\tSTATUS\tDETECTED\tTTD\tTTR\tCOMMANDER\tTITLE")
+			tw := table("ID\tSEVERITY\tSTATUS\tDETECTED\tTTD\tTTR\tCOMMANDER\tTITLE")
 			for _, i := range incs {
 				ttr := "-"
 				if i.TTR != nil {
-					ttr = *i.TTR
+					ttr = i.TTR.String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.ID, i.Severity, i.Status, i.Detected.Local().Format(time.DateTime), i.TTD, ttr, i.Commander, i.Title)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.ID, i.Severity, i.Status, i.DetectedAt.Local().Format(time.DateTime), i.TTD, ttr, i.Commander, i.Title)
 			}
 			return tw.Flush()
 		},
@@ -62,23 +56,17 @@ func incidentCmd() *cobra.Command {
 	show := &cobra.Command{
 		Use: "show ID", Short: "Show an incident and its timeline: alert, status changes, markers, notes, queries run", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var out struct {
-				Incident struct {
-					ID, Title, Severity, Status, SLO, Risk, Commander, Scribe, TTD string
-					TTR                                                            *string
-				}
-				Timeline []struct {
-					Time               time.Time
-					Kind, Author, Text string
-				}
-			}
-			if err := c.do("GET", "/api/v1/incidents/"+url.PathEscape(args[0])+"/timeline", nil, &out); err != nil {
+			out, err := c.IncidentTimeline(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
 			i := out.Incident
+			if i == nil {
+				i = &incident.Incident{}
+			}
 			ttr := "not yet"
 			if i.TTR != nil {
-				ttr = *i.TTR
+				ttr = i.TTR.String()
 			}
 			fmt.Printf("%s %s [%s, %s]\ncommander %s, scribe %s; SLO %s; risk %s; time to detect %s, to repair %s\n\n",
 				i.ID, i.Title, i.Severity, i.Status, orDash(i.Commander), orDash(i.Scribe), orDash(i.SLO), orDash(i.Risk), i.TTD, ttr)
@@ -94,30 +82,26 @@ func incidentCmd() *cobra.Command {
 	update := &cobra.Command{
 		Use: "update ID [--status S] [--commander WHO] [--scribe WHO] [--severity S] [--risk NAME] [--summary TEXT --factor F --follow-up 'TITLE[=RISK]']", Short: "Change an incident; every change goes in its timeline", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ch := map[string]any{}
-			for flag, key := range map[string]string{"status": "status", "commander": "commander", "scribe": "scribe", "severity": "severity", "risk": "risk", "title": "title"} {
+			var ch incident.Change
+			for flag, to := range map[string]**string{"status": &ch.Status, "commander": &ch.Commander, "scribe": &ch.Scribe, "severity": &ch.Severity, "risk": &ch.Risk, "title": &ch.Title} {
 				if cmd.Flags().Changed(flag) {
 					v, _ := cmd.Flags().GetString(flag)
-					ch[key] = v
+					*to = &v
 				}
 			}
 			if summary != "" || len(factors) > 0 || len(followUps) > 0 {
-				var fus []map[string]any
+				pm := &incident.Postmortem{Summary: summary, ContributingFactors: factors}
 				for _, f := range followUps {
 					t, r, _ := strings.Cut(f, "=")
-					fus = append(fus, map[string]any{"title": t, "risk": r})
+					pm.FollowUps = append(pm.FollowUps, incident.FollowUp{Title: t, Risk: r})
 				}
-				ch["postmortem"] = map[string]any{"summary": summary, "contributing_factors": factors, "follow_ups": fus}
+				ch.Postmortem = pm
 			}
-			if len(ch) == 0 {
+			if ch == (incident.Change{}) {
 				return fmt.Errorf("nothing to change: give --status, --commander, --scribe, --severity, --risk, --title or a postmortem")
 			}
-			var inc json.RawMessage
-			if err := c.do("PATCH", "/api/v1/incidents/"+url.PathEscape(args[0]), ch, &inc); err != nil {
-				return err
-			}
-			fmt.Printf("incident/%s updated\n", args[0])
-			return nil
+			_, err := c.UpdateIncident(cmd.Context(), args[0], ch)
+			return done(err, "incident/%s updated", args[0])
 		},
 	}
 	update.Flags().String("status", "", "investigating, mitigated or resolved")
@@ -129,10 +113,7 @@ func incidentCmd() *cobra.Command {
 	update.Flags().StringVar(&summary, "summary", "", "postmortem: what happened")
 	update.Flags().StringArrayVar(&factors, "factor", nil, "postmortem: a contributing factor (repeatable)")
 	update.Flags().StringArrayVar(&followUps, "follow-up", nil, "postmortem: a follow-up, 'TITLE' or 'TITLE=RISK' (repeatable)")
-	for _, sub := range []*cobra.Command{open, list, show, update} {
-		addClientFlags(sub, &c)
-		cmd.AddCommand(sub)
-	}
+	addClientCommands(cmd, &c, open, list, show, update)
 	return cmd
 }
 
@@ -169,8 +150,8 @@ func notesCmd() *cobra.Command {
 				}
 				text = string(b)
 			}
-			var n struct{ ID string }
-			if err := c.do("POST", "/api/v1/notes", map[string]string{"target_type": t, "target_id": id, "text": text}, &n); err != nil {
+			n, err := c.AddNote(cmd.Context(), t, id, text)
+			if err != nil {
 				return err
 			}
 			fmt.Println(n.ID)
@@ -184,15 +165,12 @@ func notesCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var notes []struct {
-				ID, Author, Text string
-				Created          time.Time `json:"created_at"`
-			}
-			if err := c.do("GET", "/api/v1/notes?target_type="+url.QueryEscape(t)+"&target_id="+url.QueryEscape(id), nil, &notes); err != nil {
+			notes, err := c.Notes(cmd.Context(), t, id)
+			if err != nil {
 				return err
 			}
 			for _, n := range notes {
-				fmt.Printf("%s  %s (%s)\n%s\n\n", n.Created.Local().Format(time.DateTime), n.Author, n.ID, n.Text)
+				fmt.Printf("%s  %s (%s)\n%s\n\n", n.CreatedAt.Local().Format(time.DateTime), n.Author, n.ID, n.Text)
 			}
 			return nil
 		},

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/prodex/prodex/internal/auth"
-	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
 func keysCmd() *cobra.Command {
@@ -35,24 +32,7 @@ func keysCreateCmd() *cobra.Command {
 				return err
 			}
 			if dataDir != "" {
-				st, err := openEmbedded(dataDir, duckdb.Options{})
-				if err != nil {
-					return err
-				}
-				defer st.close()
-				ring, err := auth.NewKeyring(context.Background(), st.meta)
-				if err != nil {
-					return err
-				}
-				if err := auth.CheckEnv(env); err != nil {
-					return err
-				}
-				if env != "" { // the environment starts with the server
-					if err := os.MkdirAll(envDir(dataDir, env), 0o755); err != nil {
-						return err
-					}
-				}
-				secret, k, err := ring.CreateIn(context.Background(), env, sc, name)
+				secret, k, err := createKey(dataDir, env, sc, name)
 				if err != nil {
 					return err
 				}
@@ -60,11 +40,8 @@ func keysCreateCmd() *cobra.Command {
 				fmt.Println(secret)
 				return nil
 			}
-			var out struct {
-				ID  string `json:"id"`
-				Key string `json:"key"`
-			}
-			if err := c.do("POST", "/api/v1/keys", map[string]string{"scope": scope, "name": name, "environment": env}, &out); err != nil {
+			out, err := c.CreateKey(cmd.Context(), env, sc, name)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "created %s key %s\n", scope, out.ID)
@@ -88,12 +65,11 @@ func keysListCmd() *cobra.Command {
 		Short: "List API keys (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var keys []auth.Key
-			if err := c.do("GET", "/api/v1/keys", nil, &keys); err != nil {
+			keys, err := c.Keys(cmd.Context())
+			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSCOPE\tNAME\tCREATED\tREVOKED")
+			tw := table("ID\tSCOPE\tNAME\tCREATED\tREVOKED")
 			for _, k := range keys {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", k.ID, k.Scope, k.Name, k.Created.Format(time.RFC3339), k.Revoked)
 			}
@@ -111,7 +87,7 @@ func keysRevokeCmd() *cobra.Command {
 		Short: "Revoke an API key",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.do("DELETE", "/api/v1/keys/"+args[0], nil, nil)
+			return c.RevokeKey(cmd.Context(), args[0])
 		},
 	}
 	addClientFlags(cmd, &c)

@@ -2,10 +2,7 @@ package main
 
 import (
 	"fmt"
-	"net/url"
-	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,24 +22,16 @@ func markerCmd() *cobra.Command {
 			if typ == "" || msg == "" {
 				return fmt.Errorf("--type and --message are required")
 			}
-			body := map[string]any{"type": typ, "message": msg}
-			for _, f := range []struct{ name, v string }{{"url", link}, {"color", color}} {
-				if f.v != "" {
-					body[f.name] = f.v
-				}
+			in := marker.Input{Type: &typ, Message: &msg, URL: optional(link), Color: optional(color)}
+			var err error
+			if in.StartTime, err = unixFlag("--start", start); err != nil {
+				return err
 			}
-			for _, f := range []struct{ flag, field, v string }{{"--start", "start_time", start}, {"--end", "end_time", end}} {
-				if f.v == "" {
-					continue
-				}
-				t, err := parseTime(f.v)
-				if err != nil {
-					return fmt.Errorf("%s: want RFC 3339 or Unix seconds, got %q", f.flag, f.v)
-				}
-				body[f.field] = t.Unix()
+			if in.EndTime, err = unixFlag("--end", end); err != nil {
+				return err
 			}
-			var m marker.Marker
-			if err := c.do("POST", "/1/markers/"+url.PathEscape(ds), body, &m); err != nil {
+			m, err := c.CreateMarker(cmd.Context(), ds, in)
+			if err != nil {
 				return err
 			}
 			fmt.Println(m.ID)
@@ -62,12 +51,11 @@ func markerCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list [--dataset NAME]", Short: "List a dataset's markers (default: the environment-wide ones)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var ms []marker.Marker
-			if err := c.do("GET", "/1/markers/"+url.PathEscape(listDS), nil, &ms); err != nil {
+			ms, err := c.Markers(cmd.Context(), listDS)
+			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTART\tEND\tTYPE\tMESSAGE\tURL\tAUTHOR")
+			tw := table("ID\tSTART\tEND\tTYPE\tMESSAGE\tURL\tAUTHOR")
 			for _, m := range ms {
 				endS := "-"
 				if m.EndTime != 0 {
@@ -84,21 +72,36 @@ func markerCmd() *cobra.Command {
 	del := &cobra.Command{
 		Use: "delete DATASET ID", Short: "Delete a marker", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := c.do("DELETE", "/1/markers/"+url.PathEscape(args[0])+"/"+url.PathEscape(args[1]), nil, nil); err != nil {
-				return err
-			}
-			fmt.Printf("marker %s deleted\n", args[1])
-			return nil
+			_, err := c.DeleteMarker(cmd.Context(), args[0], args[1])
+			return done(err, "marker %s deleted", args[1])
 		},
 	}
-	for _, sub := range []*cobra.Command{add, list, del} {
-		addClientFlags(sub, &c)
-		cmd.AddCommand(sub)
-	}
+	addClientCommands(cmd, &c, add, list, del)
 	return cmd
 }
 
 // markerLine shows a multi-line message on one table line.
 func markerLine(s string) string {
 	return strings.NewReplacer("\n", " ⏎ ", "\t", " ").Replace(s)
+}
+
+// optional is s, or nil for a field left out when it is empty.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// unixFlag reads flag's time v as Unix seconds; nil when v is empty.
+func unixFlag(flag, v string) (*int64, error) {
+	if v == "" {
+		return nil, nil
+	}
+	t, err := parseTime(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: want RFC 3339 or Unix seconds, got %q", flag, v)
+	}
+	unix := t.Unix()
+	return &unix, nil
 }

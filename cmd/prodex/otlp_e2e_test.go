@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -297,4 +298,13 @@ func clipText(s string) string {
 		return s[:300] + "…"
 	}
 	return s
+}
+
+// gzipped compresses a request body as clients do before sending it.
+func gzipped(body []byte) []byte {
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(body)
+	w.Close()
+	return gz.Bytes()
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,7 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prodex/prodex/internal/api"
 	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/query"
 )
 
 func queryCmd() *cobra.Command {
@@ -42,74 +43,54 @@ func queryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			spec := map[string]any{}
-			var cs []map[string]any
+			spec := &query.Spec{Breakdowns: by, TimeRange: int64(last / time.Second)}
 			for _, s := range calcs {
-				c, err := parseCalc(s)
+				calc, err := query.ParseCalculation(s)
 				if err != nil {
-					return err
+					return fmt.Errorf("--calc %q: %w", s, err)
 				}
-				cs = append(cs, c)
+				spec.Calculations = append(spec.Calculations, calc)
 			}
-			if len(cs) == 0 {
-				cs = []map[string]any{{"op": "COUNT"}}
+			if len(spec.Calculations) == 0 {
+				spec.Calculations = []query.Calculation{{Op: "COUNT"}}
 			}
-			spec["calculations"] = cs
-			if err := addFilters(spec, wheres); err != nil {
+			if spec.Filters, err = parseFilters(wheres); err != nil {
 				return err
 			}
 			if or {
-				spec["filter_combination"] = "OR"
+				spec.FilterCombination = "OR"
 			}
-			if len(by) > 0 {
-				spec["breakdowns"] = by
-			}
-			var os_ []map[string]any
-			for _, o := range orders {
-				x, err := parseOrder(o)
+			for _, s := range orders {
+				o, err := query.ParseOrder(s)
 				if err != nil {
-					return err
+					return fmt.Errorf("--order %q: %w", s, err)
 				}
-				os_ = append(os_, x)
+				spec.Orders = append(spec.Orders, o)
 			}
-			if len(os_) > 0 {
-				spec["orders"] = os_
-			}
-			if limit > 0 {
-				spec["limit"] = limit
-			}
-			if gran > 0 {
-				spec["granularity"] = int64(gran / time.Second)
-			}
-			if start != "" || end != "" {
-				for flag, v := range map[string]string{"start_time": start, "end_time": end} {
-					if v == "" {
-						continue
-					}
-					t, err := parseTime(v)
+			spec.Limit, spec.Granularity = max(limit, 0), max(int64(gran/time.Second), 0)
+			for _, f := range []struct {
+				flag, v string
+				to      *int64
+			}{{"start", start, &spec.StartTime}, {"end", end, &spec.EndTime}} {
+				if f.v != "" {
+					t, err := parseTime(f.v)
 					if err != nil {
-						return fmt.Errorf("--%s: %w", strings.TrimSuffix(flag, "_time"), err)
+						return fmt.Errorf("--%s: %w", f.flag, err)
 					}
-					spec[flag] = t.Unix()
+					*f.to = t.Unix()
 				}
-				if start == "" || end == "" {
-					spec["time_range"] = int64(last / time.Second)
-				}
-			} else {
-				spec["time_range"] = int64(last / time.Second)
 			}
-			var raw json.RawMessage
-			if err := c.do("POST", "/api/v1/query/"+ds, spec, &raw); err != nil {
-				return err
+			if start != "" && end != "" {
+				spec.TimeRange = 0 // the two ends say it
 			}
 			if asJSON { // the answer as the server gave it, markers and all
-				return printJSON(raw)
+				return printJSON(c.QueryJSON(cmd.Context(), ds, spec))
 			}
-			var res queryResult
-			if err := json.Unmarshal(raw, &res); err != nil {
+			res, err := c.Query(cmd.Context(), ds, spec)
+			if err != nil {
 				return err
 			}
-			printResult(res, by, cs, series)
+			printResult(res, by, spec.Calculations, series)
 			printPermalink(&c, res)
 			return nil
 		},
@@ -132,148 +113,20 @@ func queryCmd() *cobra.Command {
 	return cmd
 }
 
-type queryResult struct {
-	Series []struct {
-		Time time.Time      `json:"time"`
-		Data map[string]any `json:"data"`
-	} `json:"series"`
-	Results []struct {
-		Data map[string]any `json:"data"`
-	} `json:"results"`
-	QueryID   string `json:"query_id,omitempty"`
-	Permalink string `json:"permalink,omitempty"`
-}
-
-var calcRE = regexp.MustCompile(`^\s*([A-Za-z_0-9]+)\s*(?:\((.*)\))?\s*$`)
-
-func parseCalc(s string) (map[string]any, error) {
-	m := calcRE.FindStringSubmatch(s)
-	if m == nil {
-		return nil, fmt.Errorf("--calc %q: want OP or OP(column)", s)
-	}
-	c := map[string]any{"op": strings.ToUpper(m[1])}
-	if m[2] != "" {
-		c["column"] = m[2]
-	}
-	return c, nil
-}
-
-var filterOps = []string{"does-not-start-with", "does-not-end-with", "does-not-contain", "does-not-exist",
-	"starts-with", "ends-with", "contains", "exists", "not-in", "in", "!=", ">=", "<=", "=", ">", "<"}
-
-// parseWhere reads 'COLUMN OP VALUE'. The column may be double-quoted; the
-// value is a number when it parses as one, unless quoted.
-// addFilters parses --where style filters into m["filters"], if any.
-func addFilters(m map[string]any, wheres []string) error {
-	var fs []map[string]any
+// parseFilters reads --where style filters.
+func parseFilters(wheres []string) ([]query.Filter, error) {
+	var fs []query.Filter
 	for _, w := range wheres {
-		f, err := parseWhere(w)
+		f, err := query.ParseFilter(w)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("--where %q: %w", w, err)
 		}
 		fs = append(fs, f)
 	}
-	if len(fs) > 0 {
-		m["filters"] = fs
-	}
-	return nil
+	return fs, nil
 }
 
-func parseWhere(s string) (map[string]any, error) {
-	s = strings.TrimSpace(s)
-	var col, rest string
-	if strings.HasPrefix(s, `"`) {
-		q, err := strconv.QuotedPrefix(s)
-		if err != nil {
-			return nil, fmt.Errorf("--where %q: bad quoted column", s)
-		}
-		col, _ = strconv.Unquote(q)
-		rest = strings.TrimSpace(s[len(q):])
-	} else {
-		i := strings.IndexAny(s, " \t!=<>")
-		if i <= 0 {
-			return nil, fmt.Errorf("--where %q: want 'COLUMN OP VALUE'", s)
-		}
-		col, rest = s[:i], strings.TrimSpace(s[i:])
-	}
-	for _, op := range filterOps {
-		if !strings.HasPrefix(rest, op) {
-			continue
-		}
-		val := strings.TrimSpace(rest[len(op):])
-		if isWord(op) && val != "" && !strings.HasPrefix(rest[len(op):], " ") {
-			continue // e.g. "in" is a prefix of "inside"
-		}
-		f := map[string]any{"column": col, "op": op}
-		switch op {
-		case "exists", "does-not-exist":
-			if val != "" {
-				return nil, fmt.Errorf("--where %q: %s takes no value", s, op)
-			}
-		case "in", "not-in":
-			var vs []any
-			for _, v := range strings.Split(val, ",") {
-				vs = append(vs, parseValue(strings.TrimSpace(v)))
-			}
-			f["value"] = vs
-		default:
-			if val == "" {
-				return nil, fmt.Errorf("--where %q: %s needs a value", s, op)
-			}
-			f["value"] = parseValue(val)
-		}
-		return f, nil
-	}
-	return nil, fmt.Errorf("--where %q: unknown operator; use one of %s", s, strings.Join(filterOps, " "))
-}
-
-func isWord(op string) bool { return op[0] >= 'a' && op[0] <= 'z' }
-
-func parseValue(v string) any {
-	if uq, err := strconv.Unquote(v); err == nil && strings.HasPrefix(v, `"`) {
-		return uq
-	}
-	if i, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return i
-	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		return f
-	}
-	switch v {
-	case "true":
-		return true
-	case "false":
-		return false
-	}
-	return v
-}
-
-func parseOrder(s string) (map[string]any, error) {
-	f := strings.Fields(s)
-	if len(f) == 0 || len(f) > 2 {
-		return nil, fmt.Errorf("--order %q: want 'COLUMN|CALC [asc|desc]'", s)
-	}
-	o := map[string]any{"order": "descending"}
-	if len(f) == 2 {
-		switch strings.ToLower(f[1]) {
-		case "asc", "ascending":
-			o["order"] = "ascending"
-		case "desc", "descending":
-		default:
-			return nil, fmt.Errorf("--order %q: direction must be asc or desc", s)
-		}
-	}
-	if m := calcRE.FindStringSubmatch(f[0]); m != nil && (m[2] != "" || strings.ToUpper(m[1]) == "COUNT") && strings.ToUpper(m[1]) == m[1] {
-		o["op"] = m[1]
-		if m[2] != "" {
-			o["column"] = m[2]
-		}
-	} else {
-		o["column"] = f[0]
-	}
-	return o, nil
-}
-
+// parseTime reads RFC 3339 or Unix seconds.
 func parseTime(v string) (time.Time, error) {
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 		return time.Unix(n, 0), nil
@@ -281,23 +134,57 @@ func parseTime(v string) (time.Time, error) {
 	return time.Parse(time.RFC3339, v)
 }
 
-func calcName(c map[string]any) string {
-	if col, ok := c["column"]; ok {
-		return fmt.Sprintf("%s(%s)", c["op"], col)
+// questionFlags are prodex query's flags that make a new question, which
+// --id (re-run a stored one) does not take.
+var questionFlags = []string{"calc", "where", "or", "by", "order", "last", "start", "end", "granularity", "limit"}
+
+// rerunStored runs a stored query again by id (over its own interval) and
+// prints the answer as prodex query does.
+func rerunStored(cmd *cobra.Command, c *client, id string, args []string, asJSON, series bool) error {
+	if len(args) > 0 {
+		return fmt.Errorf("--id re-runs a stored query on its own dataset; give no DATASET")
 	}
-	return fmt.Sprint(c["op"])
+	for _, f := range questionFlags {
+		if cmd.Flags().Changed(f) {
+			return fmt.Errorf("--id re-runs a stored query exactly; --%s does not apply", f)
+		}
+	}
+	q, err := c.StoredQuery(cmd.Context(), id)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.RunStoredQueryJSON(cmd.Context(), id))
+	}
+	res, err := c.RunStoredQuery(cmd.Context(), id)
+	if err != nil {
+		return err
+	}
+	var spec query.Spec
+	if err := json.Unmarshal(q.Spec, &spec); err != nil {
+		return fmt.Errorf("stored query %s: %w", id, err)
+	}
+	printResult(res, spec.Breakdowns, spec.Calculations, series)
+	printPermalink(c, res)
+	return nil
 }
 
-func printResult(res queryResult, by []string, cs []map[string]any, series bool) {
+// printResult prints an answer as a table: a column per breakdown and per
+// calculation, a row per group; with series, the time series above it.
+func printResult(res api.QueryAnswer, by []string, calcs []query.Calculation, series bool) {
+	r := res.Result
+	if r == nil {
+		r = &query.Result{}
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	cols := append([]string(nil), by...)
-	for _, c := range cs {
-		cols = append(cols, calcName(c))
+	for _, c := range calcs {
+		cols = append(cols, c.Label())
 	}
 	if series {
 		fmt.Fprintln(tw, "TIME\t"+strings.Join(cols, "\t"))
-		sort.SliceStable(res.Series, func(i, j int) bool { return res.Series[i].Time.Before(res.Series[j].Time) })
-		for _, p := range res.Series {
+		sort.SliceStable(r.Series, func(i, j int) bool { return r.Series[i].Time.Before(r.Series[j].Time) })
+		for _, p := range r.Series {
 			fmt.Fprint(tw, p.Time.Format(time.RFC3339))
 			for _, c := range cols {
 				fmt.Fprint(tw, "\t"+cell(p.Data[c]))
@@ -307,12 +194,12 @@ func printResult(res queryResult, by []string, cs []map[string]any, series bool)
 		fmt.Fprintln(tw)
 	}
 	fmt.Fprintln(tw, strings.Join(cols, "\t"))
-	for _, r := range res.Results {
+	for _, row := range r.Results {
 		for i, c := range cols {
 			if i > 0 {
 				fmt.Fprint(tw, "\t")
 			}
-			fmt.Fprint(tw, cell(r.Data[c]))
+			fmt.Fprint(tw, cell(row.Data[c]))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -330,4 +217,13 @@ func cell(v any) string {
 		return string(b)
 	}
 	return fmt.Sprint(v)
+}
+
+// printPermalink prints the line under a query's answer that names the
+// question: its id and permalink. It goes to standard error, as the CLI's
+// other remarks do, so that standard output stays the table.
+func printPermalink(c *client, res api.QueryAnswer) {
+	if res.QueryID != "" {
+		fmt.Fprintf(os.Stderr, "query %s — permalink %s%s\n", res.QueryID, c.URL(), res.Permalink)
+	}
 }

@@ -1,63 +1,31 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/prodex/prodex/internal/duration"
+	"github.com/prodex/prodex/internal/risk"
 )
 
-// registerView is the part of a risk register the table shows.
-type registerView struct {
-	SLO                    string
-	Target                 float64
-	Window                 string
-	YearBudgetMinutes      float64 `json:"year_budget_minutes"`
-	TotalBadMinutesPerYear float64 `json:"total_bad_minutes_per_year"`
-	TotalBudgetPercent     float64 `json:"total_budget_percent"`
-	Achievable             bool
-	HeadroomMinutes        float64 `json:"headroom_minutes"`
-	Risks                  []struct {
-		Rank int
-		Risk struct {
-			Name, Status, ETTD, ETTR string
-			Frequency                float64 `json:"frequency_per_year"`
-			Impact                   float64 `json:"impact_percent"`
-		}
-		PerIncident  float64 `json:"bad_minutes_per_incident"`
-		PerYear      float64 `json:"bad_minutes_per_year"`
-		YearPercent  float64 `json:"year_budget_percent"`
-		Cumulative   float64 `json:"cumulative_percent"`
-		Threatens    bool    `json:"threatens_slo"`
-		TooCostly    bool    `json:"incident_too_costly"`
-		IncidentPcnt float64 `json:"incident_budget_percent"`
-		Observed     *struct {
-			Incidents   int
-			TTD, TTR    string
-			Impact      float64 `json:"impact_percent"`
-			Suggestions []string
-		}
-	}
-}
-
-func (reg registerView) print() error {
+// printRegister prints a risk register as a table, with its verdict and
+// what linked incidents measured.
+func printRegister(reg risk.Register) error {
 	fmt.Printf("Risks to SLO %s (%g%% over %s): budget %.1f bad minutes a year\n\n", reg.SLO, reg.Target, reg.Window, reg.YearBudgetMinutes)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tRISK\tSTATUS\tETTD\tETTR\t/YEAR\tIMPACT\tBAD MIN/INCIDENT\tBAD MIN/YEAR\t% BUDGET\tCUMULATIVE\tFLAGS")
+	tw := table("#\tRISK\tSTATUS\tETTD\tETTR\t/YEAR\tIMPACT\tBAD MIN/INCIDENT\tBAD MIN/YEAR\t% BUDGET\tCUMULATIVE\tFLAGS")
 	for _, e := range reg.Risks {
 		var flags []string
-		if e.Threatens {
+		if e.ThreatensSLO {
 			flags = append(flags, "THREATENS SLO")
 		}
-		if e.TooCostly {
-			flags = append(flags, fmt.Sprintf("one incident = %.0f%% of window budget", e.IncidentPcnt))
+		if e.IncidentTooCostly {
+			flags = append(flags, fmt.Sprintf("one incident = %.0f%% of window budget", e.IncidentBudgetPercent))
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.3g\t%g%%\t%.1f\t%.1f\t%.1f%%\t%.1f%%\t%s\n", e.Rank, e.Risk.Name, e.Risk.Status, e.Risk.ETTD, e.Risk.ETTR,
-			e.Risk.Frequency, e.Risk.Impact, e.PerIncident, e.PerYear, e.YearPercent, e.Cumulative, strings.Join(flags, ", "))
+			e.Risk.FrequencyPerYear, e.Risk.ImpactPercent, e.BadMinutesPerIncident, e.BadMinutesPerYear, e.YearBudgetPercent, e.CumulativePercent, strings.Join(flags, ", "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -69,7 +37,7 @@ func (reg registerView) print() error {
 	fmt.Printf("\nTotal %.1f bad minutes a year = %.1f%% of the budget: %s (headroom %.1f minutes).\n", reg.TotalBadMinutesPerYear, reg.TotalBudgetPercent, verdict, reg.HeadroomMinutes)
 	for _, e := range reg.Risks {
 		if o := e.Observed; o != nil {
-			fmt.Printf("%s: %d incidents observed: TTD %s, TTR %s, impact %.1f%%", e.Risk.Name, o.Incidents, o.TTD, o.TTR, o.Impact)
+			fmt.Printf("%s: %d incidents observed: TTD %s, TTR %s, impact %.1f%%", e.Risk.Name, o.Incidents, o.TTD, o.TTR, o.ImpactPercent)
 			if len(o.Suggestions) > 0 {
 				fmt.Printf("; update %s", strings.Join(o.Suggestions, "; "))
 			}
@@ -84,44 +52,29 @@ func riskCmd() *cobra.Command {
 	var c client
 	var sloName, format string
 	var incidentTh, threatTh float64
-	thresholdQuery := func() string {
-		q := url.Values{}
-		if incidentTh > 0 {
-			q.Set("incident_threshold", fmt.Sprint(incidentTh))
-		}
-		if threatTh > 0 {
-			q.Set("threat_threshold", fmt.Sprint(threatTh))
-		}
-		return q.Encode()
-	}
+	thresholds := func() risk.Thresholds { return risk.Thresholds{IncidentPercent: incidentTh, ThreatPercent: threatTh} }
 	report := &cobra.Command{
 		Use: "report --slo NAME", Short: "Print the ranked register: bad minutes per year and share of budget per risk", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if sloName == "" {
 				return fmt.Errorf("give the SLO with --slo NAME")
 			}
-			q := thresholdQuery()
-			path := "/api/v1/slos/" + url.PathEscape(sloName) + "/risks?" + q
 			switch format {
-			case "table", "json":
-				var raw json.RawMessage
-				if err := c.do("GET", path, nil, &raw); err != nil {
+			case "table":
+				reg, err := c.RiskRegister(cmd.Context(), sloName, thresholds())
+				if err != nil {
+					return err
+				}
+				return printRegister(reg)
+			case "json", "markdown", "csv":
+				body, err := c.RiskReport(cmd.Context(), sloName, thresholds(), format)
+				if err != nil {
 					return err
 				}
 				if format == "json" {
-					return printJSON(raw)
+					return printJSON(body, nil)
 				}
-				var reg registerView
-				if err := json.Unmarshal(raw, &reg); err != nil {
-					return err
-				}
-				return reg.print()
-			case "markdown", "csv":
-				var body []byte
-				if err := c.do("GET", path+"&format="+format, nil, &body); err != nil {
-					return err
-				}
-				_, err := os.Stdout.Write(body)
+				_, err = os.Stdout.Write(body)
 				return err
 			}
 			return fmt.Errorf("--format: %q is not one of table, markdown, csv, json", format)
@@ -136,18 +89,13 @@ func riskCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List risks", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var risks []struct {
-				Name, SLO, Status, Owner, ETTD, ETTR string
-				Frequency                            float64 `json:"frequency_per_year"`
-				Impact                               float64 `json:"impact_percent"`
-			}
-			if err := c.do("GET", "/api/v1/risks?slo="+url.QueryEscape(sloName), nil, &risks); err != nil {
+			risks, err := c.Risks(cmd.Context(), sloName)
+			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSLO\tSTATUS\tOWNER\tETTD\tETTR\t/YEAR\tIMPACT")
+			tw := table("NAME\tSLO\tSTATUS\tOWNER\tETTD\tETTR\t/YEAR\tIMPACT")
 			for _, r := range risks {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.3g\t%g%%\n", r.Name, r.SLO, r.Status, r.Owner, r.ETTD, r.ETTR, r.Frequency, r.Impact)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.3g\t%g%%\n", r.Name, r.SLO, r.Status, r.Owner, r.ETTD, r.ETTR, r.FrequencyPerYear, r.ImpactPercent)
 			}
 			return tw.Flush()
 		},
@@ -156,21 +104,13 @@ func riskCmd() *cobra.Command {
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Print a risk as JSON", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var raw json.RawMessage
-			if err := c.do("GET", "/api/v1/risks/"+url.PathEscape(args[0]), nil, &raw); err != nil {
-				return err
-			}
-			return printJSON(raw)
+			return printJSON(c.RiskJSON(cmd.Context(), args[0]))
 		},
 	}
 	del := &cobra.Command{
 		Use: "delete NAME", Short: "Delete a risk", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := c.do("DELETE", "/api/v1/risks/"+url.PathEscape(args[0]), nil, nil); err != nil {
-				return err
-			}
-			fmt.Printf("risk/%s deleted\n", args[0])
-			return nil
+			return done(c.DeleteRisk(cmd.Context(), args[0]), "risk/%s deleted", args[0])
 		},
 	}
 	var ettd, ettr, status string
@@ -178,42 +118,40 @@ func riskCmd() *cobra.Command {
 	whatIf := &cobra.Command{
 		Use: "what-if NAME [--ettd D] [--ettr D] [--frequency N] [--impact P]", Short: "Cost and rank of a risk with changed estimates, nothing saved", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			change := map[string]any{}
-			if ettd != "" {
-				change["ettd"] = ettd
-			}
-			if ettr != "" {
-				change["ettr"] = ettr
+			var ch risk.Change
+			for _, f := range []struct {
+				flag, v string
+				to      **duration.Coarse
+			}{{"ettd", ettd, &ch.ETTD}, {"ettr", ettr, &ch.ETTR}} {
+				if f.v != "" {
+					d, err := duration.Parse(f.v)
+					if err != nil {
+						return fmt.Errorf("--%s: %w", f.flag, err)
+					}
+					c := duration.Coarse(d)
+					*f.to = &c
+				}
 			}
 			if cmd.Flags().Changed("frequency") {
-				change["frequency_per_year"] = freq
+				ch.FrequencyPerYear = &freq
 			}
 			if cmd.Flags().Changed("impact") {
-				change["impact_percent"] = impact
+				ch.ImpactPercent = &impact
 			}
 			if status != "" {
-				change["status"] = status
+				ch.Status = &status
 			}
-			if len(change) == 0 {
+			if ch == (risk.Change{}) {
 				return fmt.Errorf("change at least one of --ettd, --ettr, --frequency, --impact, --status")
 			}
-			var w struct {
-				Before, After struct {
-					Rank    int
-					PerYear float64 `json:"bad_minutes_per_year"`
-					Percent float64 `json:"year_budget_percent"`
-				}
-				Saved  float64      `json:"bad_minutes_saved_per_year"`
-				Freed  float64      `json:"budget_percent_freed"`
-				Regist registerView `json:"register"`
-			}
-			if err := c.do("POST", "/api/v1/risks/"+url.PathEscape(args[0])+"/what-if?"+thresholdQuery(), change, &w); err != nil {
+			w, err := c.WhatIf(cmd.Context(), args[0], ch, thresholds())
+			if err != nil {
 				return err
 			}
 			fmt.Printf("%s: %.1f → %.1f bad minutes a year (%.1f%% → %.1f%% of the budget), rank %d → %d\n",
-				args[0], w.Before.PerYear, w.After.PerYear, w.Before.Percent, w.After.Percent, w.Before.Rank, w.After.Rank)
-			fmt.Printf("saves %.1f bad minutes a year, %.1f%% of the yearly budget\n\n", w.Saved, w.Freed)
-			return w.Regist.print()
+				args[0], w.Before.BadMinutesPerYear, w.After.BadMinutesPerYear, w.Before.YearBudgetPercent, w.After.YearBudgetPercent, w.Before.Rank, w.After.Rank)
+			fmt.Printf("saves %.1f bad minutes a year, %.1f%% of the yearly budget\n\n", w.BadMinutesSavedPerYear, w.BudgetPercentFreed)
+			return printRegister(w.Register)
 		},
 	}
 	whatIf.Flags().StringVar(&ettd, "ettd", "", "time to detect, e.g. 5m")
@@ -226,16 +164,10 @@ func riskCmd() *cobra.Command {
 	link := &cobra.Command{
 		Use: "link NAME ALERT_ID", Short: "Record that an alert episode (see prodex slo incidents) was this risk happening", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := c.do("POST", "/api/v1/risks/"+url.PathEscape(args[0])+"/incidents", map[string]string{"alert_id": args[1]}, nil); err != nil {
-				return err
-			}
-			fmt.Printf("risk/%s linked to alert %s\n", args[0], args[1])
-			return nil
+			_, err := c.LinkIncident(cmd.Context(), args[0], args[1])
+			return done(err, "risk/%s linked to alert %s", args[0], args[1])
 		},
 	}
-	for _, sub := range []*cobra.Command{report, list, get, del, whatIf, link} {
-		addClientFlags(sub, &c)
-		cmd.AddCommand(sub)
-	}
+	addClientCommands(cmd, &c, report, list, get, del, whatIf, link)
 	return cmd
 }

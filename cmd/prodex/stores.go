@@ -177,3 +177,27 @@ func nodeID(listen string) string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s/%s/%d", host, listen, os.Getpid())
 }
+
+// createKey makes a key straight in the embedded store of data directory
+// dir, before any server has started there (to bootstrap); a new
+// environment env gets its directory, which the server opens at start.
+func createKey(dir, env string, sc auth.Scope, name string) (string, auth.Key, error) {
+	if err := auth.CheckEnv(env); err != nil {
+		return "", auth.Key{}, err
+	}
+	st, err := openEmbedded(dir, duckdb.Options{})
+	if err != nil {
+		return "", auth.Key{}, err
+	}
+	defer st.close()
+	ring, err := auth.NewKeyring(context.Background(), st.meta)
+	if err != nil {
+		return "", auth.Key{}, err
+	}
+	if env != "" {
+		if err := os.MkdirAll(envDir(dir, env), 0o755); err != nil {
+			return "", auth.Key{}, err
+		}
+	}
+	return ring.CreateIn(context.Background(), env, sc, name)
+}

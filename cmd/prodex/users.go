@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"net/url"
 	"os"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/prodex/prodex/internal/auth"
 )
 
 func usersCmd() *cobra.Command {
@@ -15,12 +15,11 @@ func usersCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List users", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var users []struct{ Name, Email, Role string }
-			if err := c.do("GET", "/api/v1/users", nil, &users); err != nil {
+			users, err := c.Users(cmd.Context())
+			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tEMAIL")
+			tw := table("NAME\tROLE\tEMAIL")
 			for _, u := range users {
 				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.Email)
 			}
@@ -31,8 +30,8 @@ func usersCmd() *cobra.Command {
 	set := &cobra.Command{
 		Use: "set NAME --role viewer|editor|admin [--email E]", Short: "Create or update a user", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var u struct{ Name, Role string }
-			if err := c.do("PUT", "/api/v1/users/"+url.PathEscape(args[0]), map[string]string{"role": role, "email": email}, &u); err != nil {
+			u, err := c.SetUser(cmd.Context(), auth.User{Name: args[0], Role: auth.Role(role), Email: email})
+			if err != nil {
 				return err
 			}
 			fmt.Printf("user/%s is %s\n", u.Name, u.Role)
@@ -44,18 +43,14 @@ func usersCmd() *cobra.Command {
 	del := &cobra.Command{
 		Use: "delete NAME", Short: "Delete a user and revoke their keys", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := c.do("DELETE", "/api/v1/users/"+url.PathEscape(args[0]), nil, nil); err != nil {
-				return err
-			}
-			fmt.Printf("user/%s deleted, their keys revoked\n", args[0])
-			return nil
+			return done(c.DeleteUser(cmd.Context(), args[0]), "user/%s deleted, their keys revoked", args[0])
 		},
 	}
 	key := &cobra.Command{
 		Use: "key NAME [--name laptop]", Short: "Make a personal key for a user; it is the last line of output", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var out struct{ ID, Scope, Key string }
-			if err := c.do("POST", "/api/v1/users/"+url.PathEscape(args[0])+"/keys", map[string]string{"name": keyName}, &out); err != nil {
+			out, err := c.CreateUserKey(cmd.Context(), args[0], keyName)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "created %s's key %s (%s, follows their role)\n", args[0], out.ID, out.Scope)
@@ -64,9 +59,6 @@ func usersCmd() *cobra.Command {
 		},
 	}
 	key.Flags().StringVar(&keyName, "name", "", "what the key is for")
-	for _, sub := range []*cobra.Command{list, set, del, key} {
-		addClientFlags(sub, &c)
-		cmd.AddCommand(sub)
-	}
+	addClientCommands(cmd, &c, list, set, del, key)
 	return cmd
 }

@@ -103,7 +103,7 @@ func (s *Server) postKey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "scope": k.Scope, "name": k.Name, "environment": k.Env, "created_at": k.Created, "key": secret})
+	writeJSON(w, http.StatusCreated, NewKey{ID: k.ID, Scope: k.Scope, Name: k.Name, Environment: k.Env, CreatedAt: k.Created, Key: secret})
 }
 
 func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {

@@ -8,12 +8,6 @@ import (
 	"github.com/prodex/prodex/internal/ingest"
 )
 
-// batchStatus is one element of a /1/batch response, as Honeycomb sends it.
-type batchStatus struct {
-	Status int    `json:"status"`
-	Error  string `json:"error,omitempty"`
-}
-
 func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 	ds, err := dataset(r)
 	if err != nil {
@@ -33,10 +27,10 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	b := &event.Batch{Dataset: ds, Events: make([]event.Event, 0, len(items))}
 	index := make([]int, 0, len(items)) // batch position of each event in b
-	out := make([]batchStatus, len(items))
+	out := make([]BatchStatus, len(items))
 	for i, it := range items {
 		if it.Err != nil {
-			out[i] = batchStatus{Status: http.StatusBadRequest, Error: it.Err.Error()}
+			out[i] = BatchStatus{Status: http.StatusBadRequest, Error: it.Err.Error()}
 			continue
 		}
 		b.Events = append(b.Events, it.Event)
@@ -50,9 +44,9 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	for j, i := range index {
 		if j < len(b.Errs) && b.Errs[j] != nil {
-			out[i] = batchStatus{Status: http.StatusBadRequest, Error: b.Errs[j].Error()}
+			out[i] = BatchStatus{Status: http.StatusBadRequest, Error: b.Errs[j].Error()}
 		} else {
-			out[i] = batchStatus{Status: http.StatusAccepted}
+			out[i] = BatchStatus{Status: http.StatusAccepted}
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

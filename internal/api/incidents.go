@@ -75,5 +75,5 @@ func (s *Server) incidentTimeline(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incident": inc, "timeline": entries})
+	writeJSON(w, http.StatusOK, IncidentTimeline{Incident: inc, Timeline: entries})
 }

@@ -36,14 +36,6 @@ func (s *Server) postQuery(w http.ResponseWriter, r *http.Request) {
 	s.answerQuery(w, r, ds, spec)
 }
 
-// queryAnswer is a query's answer with the id and permalink of the
-// question (see package history).
-type queryAnswer struct {
-	*query.Result
-	QueryID   string `json:"query_id,omitempty"`
-	Permalink string `json:"permalink,omitempty"`
-}
-
 // answerQuery runs spec on dataset ds, records the run in the query
 // history and answers; postQuery and the re-run of a stored query share it.
 func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, spec *query.Spec) {
@@ -89,7 +81,7 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 		return
 	}
 	id := s.recordRun(r, ds, spec, began, len(res.Results), "")
-	ans := queryAnswer{Result: res, QueryID: id}
+	ans := QueryAnswer{Result: res, QueryID: id}
 	if id != "" {
 		ans.Permalink = history.Permalink(id)
 	}

@@ -131,16 +131,6 @@ func (s *Server) sloStatus(w http.ResponseWriter, r *http.Request) {
 	s.writeSLOStatus(w, r, st)
 }
 
-// gateAnswer tells a deploy pipeline whether the SLO can afford a risk.
-type gateAnswer struct {
-	SLO                    string   `json:"slo"`
-	OK                     bool     `json:"ok"`
-	Reason                 string   `json:"reason"`
-	BudgetRemainingPercent float64  `json:"budget_remaining_percent"`
-	MinRemainingPercent    float64  `json:"min_remaining_percent"`
-	OpenAlerts             []string `json:"open_alerts"`
-}
-
 // sloGate answers "is it safe to ship a risky change?": yes when at least
 // min_remaining percent of the error budget is left and nothing pages.
 func (s *Server) sloGate(w http.ResponseWriter, r *http.Request) {
@@ -158,7 +148,7 @@ func (s *Server) sloGate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, noSLO(r))
 		return
 	}
-	a := gateAnswer{SLO: st.SLO, OK: true, BudgetRemainingPercent: st.BudgetRemainingPercent, MinRemainingPercent: min, OpenAlerts: []string{}}
+	a := GateAnswer{SLO: st.SLO, OK: true, BudgetRemainingPercent: st.BudgetRemainingPercent, MinRemainingPercent: min, OpenAlerts: []string{}}
 	for _, ep := range st.Alerts {
 		a.OpenAlerts = append(a.OpenAlerts, string(ep.Severity)+": "+ep.Detail)
 	}

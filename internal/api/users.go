@@ -77,7 +77,7 @@ func (s *Server) postUserKey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "scope": k.Scope, "name": k.Name, "user": k.User, "environment": k.Env, "created_at": k.Created, "key": secret})
+	writeJSON(w, http.StatusCreated, NewKey{ID: k.ID, Scope: k.Scope, Name: k.Name, User: k.User, Environment: k.Env, CreatedAt: k.Created, Key: secret})
 }
 
 // getAudit answers GET /api/v1/audit?author=&since=&limit=: every write

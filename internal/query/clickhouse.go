@@ -159,7 +159,7 @@ func CompileClickHouse(s *Spec, cat Catalog) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.calcs = append(p.calcs, planCalc{label: calc.label(), kind: op.kind, typ: col.Type})
+		p.calcs = append(p.calcs, planCalc{label: calc.Label(), kind: op.kind, typ: col.Type})
 		sel = append(sel, chAggregate(op, c.x(col.Phys), filt, weighted)+" AS __a"+strconv.Itoa(i))
 	}
 	calcAlias := func(k int) string { return "__a" + strconv.Itoa(k) }

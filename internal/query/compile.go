@@ -189,7 +189,7 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 
 	for i, calc := range s.Calculations {
 		op := ops[calc.Op]
-		p.calcs = append(p.calcs, planCalc{label: calc.label(), kind: op.kind})
+		p.calcs = append(p.calcs, planCalc{label: calc.Label(), kind: op.kind})
 		nargs := len(c.args)
 		filt, col, err := c.calculation(i, calc)
 		if err != nil {

@@ -235,7 +235,7 @@ func (s *Spec) Resolve(now time.Time) error {
 		if err := checkCombination(field+".filter_combination", c.FilterCombination); err != nil {
 			return err
 		}
-		name := c.label()
+		name := c.Label()
 		if seen[name] {
 			return errorf(field, "%q appears twice in the answer; give one of them a distinct \"name\"", name)
 		}
@@ -302,9 +302,9 @@ func checkCombination(field, fc string) error {
 	return errorf(field, "must be AND or OR, not %q", fc)
 }
 
-// label is the key of a calculation's value in the answer: its name, or
+// Label is the key of a calculation's value in the answer: its name, or
 // Honeycomb's OP(column).
-func (c Calculation) label() string {
+func (c Calculation) Label() string {
 	if c.Name != "" {
 		return c.Name
 	}

@@ -1,17 +1,15 @@
-package main
+package bench
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
-	"os"
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/spf13/cobra"
 
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/problem"
@@ -21,98 +19,109 @@ import (
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
-// benchQueryCmd loads synthetic events into an embedded store (once; later
-// runs reuse them) and times one query through Prodex's engine against the
-// same question written by hand in DuckDB SQL, in the same process.
-func benchQueryCmd() *cobra.Command {
-	var dir, storeURL string
-	var events, runs int
-	var span time.Duration
-	cmd := &cobra.Command{
-		Use:   "query",
-		Short: "Time COUNT + P99 by service by minute over N stored events, against hand-written SQL on the same engine",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			// Yesterday from 04:00 UTC: inside retention, and the same
-			// range all day, so that reruns find the data loaded.
-			y := time.Now().UTC().AddDate(0, 0, -1)
-			start := time.Date(y.Year(), y.Month(), y.Day(), 4, 0, 0, 0, time.UTC)
-			end := start.Add(span)
-			dst, ch, err := openBenchStore(dir, storeURL)
-			if err != nil {
-				return err
-			}
-			var st benchStore
-			var direct func() ([]directQuery, error)
-			if ch != nil {
-				defer ch.Close()
-				st, direct = ch, func() ([]directQuery, error) { return handWrittenClickHouse(ch, start, end) }
-				fmt.Printf("ClickHouse, %d shard(s)\n", ch.Shards())
-			} else {
-				defer dst.Close()
-				st, direct = dst, func() ([]directQuery, error) { return handWritten(dst, start, end) }
-			}
-			if err := benchLoad(st, events, start, span); err != nil {
-				return err
-			}
-			spec := fmt.Sprintf(`{"start_time":%d,"end_time":%d,"granularity":60,"breakdowns":["service"],"calculations":[{"op":"COUNT"},{"op":"P99","column":"duration_ms"}]}`, start.Unix(), end.Unix())
-			ctx := context.Background()
-			prodex := func() (int, error) {
-				s, err := query.Parse([]byte(spec))
-				if err != nil {
-					return 0, err
-				}
-				if err := s.Resolve(end); err != nil {
-					return 0, err
-				}
-				res, err := query.Ask(ctx, st, "benchq", s)
-				if err != nil {
-					return 0, err
-				}
-				return len(res.Series) + len(res.Results), nil
-			}
-			others, err := direct()
-			if err != nil {
-				return err
-			}
-			fmt.Printf("%d events over %s; question: COUNT, P99(duration_ms) by service, per minute and overall\n", events, span)
-			all := append([]directQuery{{"prodex query engine", prodex}}, others...)
-			med, rows, err := timeRuns(runs, all)
-			if err != nil {
-				return err
-			}
-			for i, q := range all {
-				fmt.Printf("%-40s %8.3fs  (%d rows)", q.name, med[i].Seconds(), rows[i])
-				if i > 0 {
-					fmt.Printf("  prodex/direct = %.2f×", med[0].Seconds()/med[i].Seconds())
-				}
-				fmt.Println()
-			}
-			return nil
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&dir, "data", "bench-data", "data directory of the embedded store to load and query (reused between runs)")
-	f.StringVar(&storeURL, "store", "", "run on ClickHouse instead: clickhouse://HOST:PORT/DATABASE[?cluster=NAME] (data kept for reruns)")
-	f.IntVar(&events, "events", 100_000_000, "events to store")
-	f.DurationVar(&span, "span", 16*time.Hour, "time the events are spread over")
-	f.IntVar(&runs, "runs", 3, "timed runs of each query (the median is reported)")
-	return cmd
+// Store is where the query and explain benchmarks keep their events: the
+// embedded store in Dir, or ClickHouse at URL. Loaded events stay, so that
+// a rerun finds them.
+type Store struct {
+	Dir string
+	URL string // clickhouse://HOST:PORT/DATABASE[?cluster=NAME]; "" for the embedded store
+	// Open opens the embedded store (as the server would, with its advice
+	// when another process holds it).
+	Open func(dir string) (*duckdb.Store, error)
+	// Progress is told how the loading goes (nil: not told).
+	Progress io.Writer
 }
 
-// openBenchStore opens the ClickHouse store at storeURL, or else the
-// embedded store in dir: one of the two it returns is nil.
-func openBenchStore(dir, storeURL string) (*duckdb.Store, *clickhouse.Store, error) {
-	if storeURL == "" {
-		st, err := openStore(dir, duckdb.Options{})
+// open opens the ClickHouse store at URL, or else the embedded store in
+// Dir: one of the two it returns is nil.
+func (s Store) open() (*duckdb.Store, *clickhouse.Store, error) {
+	if s.URL == "" {
+		st, err := s.Open(s.Dir)
 		return st, nil, err
 	}
-	addr, opts, err := clickhouse.ParseURL(storeURL)
+	addr, opts, err := clickhouse.ParseURL(s.URL)
 	if err != nil {
 		return nil, nil, err
 	}
 	ch, err := clickhouse.Open(context.Background(), addr, opts)
 	return nil, ch, err
+}
+
+func (s Store) progress() io.Writer {
+	if s.Progress == nil {
+		return io.Discard
+	}
+	return s.Progress
+}
+
+// Query loads synthetic events into a store (once; later runs reuse them)
+// and times one question, COUNT and P99 by service by minute, through
+// Prodex's engine against the same question written by hand in the
+// store's SQL, in the same process.
+type Query struct {
+	Store  Store
+	Events int           // to store
+	Span   time.Duration // the events are spread over
+	Runs   int           // timed runs of each query; the median is reported
+}
+
+// Run loads the events, times the queries and writes the report to w.
+func (b Query) Run(ctx context.Context, w io.Writer) error {
+	// Yesterday from 04:00 UTC: inside retention, and the same
+	// range all day, so that reruns find the data loaded.
+	y := time.Now().UTC().AddDate(0, 0, -1)
+	start := time.Date(y.Year(), y.Month(), y.Day(), 4, 0, 0, 0, time.UTC)
+	end := start.Add(b.Span)
+	dst, ch, err := b.Store.open()
+	if err != nil {
+		return err
+	}
+	var st benchStore
+	var direct func() ([]directQuery, error)
+	if ch != nil {
+		defer ch.Close()
+		st, direct = ch, func() ([]directQuery, error) { return handWrittenClickHouse(ch, start, end) }
+		fmt.Fprintf(w, "ClickHouse, %d shard(s)\n", ch.Shards())
+	} else {
+		defer dst.Close()
+		st, direct = dst, func() ([]directQuery, error) { return handWritten(dst, start, end) }
+	}
+	if err := benchLoad(st, b.Events, start, b.Span, b.Store.progress()); err != nil {
+		return err
+	}
+	spec := fmt.Sprintf(`{"start_time":%d,"end_time":%d,"granularity":60,"breakdowns":["service"],"calculations":[{"op":"COUNT"},{"op":"P99","column":"duration_ms"}]}`, start.Unix(), end.Unix())
+	prodex := func() (int, error) {
+		s, err := query.Parse([]byte(spec))
+		if err != nil {
+			return 0, err
+		}
+		if err := s.Resolve(end); err != nil {
+			return 0, err
+		}
+		res, err := query.Ask(ctx, st, "benchq", s)
+		if err != nil {
+			return 0, err
+		}
+		return len(res.Series) + len(res.Results), nil
+	}
+	others, err := direct()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%d events over %s; question: COUNT, P99(duration_ms) by service, per minute and overall\n", b.Events, b.Span)
+	all := append([]directQuery{{"prodex query engine", prodex}}, others...)
+	med, rows, err := timeRuns(b.Runs, all)
+	if err != nil {
+		return err
+	}
+	for i, q := range all {
+		fmt.Fprintf(w, "%-40s %8.3fs  (%d rows)", q.name, med[i].Seconds(), rows[i])
+		if i > 0 {
+			fmt.Fprintf(w, "  prodex/direct = %.2f×", med[0].Seconds()/med[i].Seconds())
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
 }
 
 // countRows is a query to time, answering the number of rows it gave.
@@ -190,7 +199,7 @@ func timeRuns(runs int, qs []directQuery) ([]time.Duration, []int, error) {
 
 // benchLoad appends events through the store's own write path until the
 // dataset holds n of them.
-func benchLoad(st benchStore, n int, start time.Time, span time.Duration) error {
+func benchLoad(st benchStore, n int, start time.Time, span time.Duration, progress io.Writer) error {
 	have, err := stored(st, "benchq", start, start.Add(span))
 	if err != nil {
 		return err
@@ -233,7 +242,7 @@ func benchLoad(st benchStore, n int, start time.Time, span time.Duration) error 
 		done += k
 		if done%(10*batch) == 0 || done == n {
 			el := time.Since(t0)
-			fmt.Fprintf(os.Stderr, "loaded %d/%d events (%.0f events/s through Store.Append)\n", done, n, float64(done-have)/el.Seconds())
+			fmt.Fprintf(progress, "loaded %d/%d events (%.0f events/s through Store.Append)\n", done, n, float64(done-have)/el.Seconds())
 		}
 	}
 	return nil
