@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/prodex/prodex/internal/problem"
-	"github.com/prodex/prodex/internal/query"
 )
 
 // Store keeps the runs, the queries and the saved queries (the metadata
@@ -33,7 +32,7 @@ type Book struct {
 // took took: rows answer rows, or errText when it failed. It returns the
 // query's id. The run is recorded even when ctx has been cancelled (the
 // client has gone away).
-func (b *Book) Record(ctx context.Context, ds string, spec *query.Spec, author string, took time.Duration, rows int, errText string) (string, error) {
+func (b *Book) Record(ctx context.Context, ds string, spec Spec, author string, took time.Duration, rows int, errText string) (string, error) {
 	now := b.Now()
 	q, err := NewQuery(ds, spec, now)
 	if err != nil {

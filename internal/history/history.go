@@ -13,7 +13,6 @@
 package history
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -23,8 +22,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/prodex/prodex/internal/query"
 )
 
 // Query is a question as stored: its id, dataset and absolute spec.
@@ -91,60 +88,13 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Field + ": " + e.Msg }
 
-// Canonical is the spec as a query is stored and identified: resolved at
-// now (so the interval is absolute and the defaults are filled in),
-// without time_range, with the spellings the engine treats alike made one.
-// It does not change spec.
-func Canonical(spec *query.Spec, now time.Time) (json.RawMessage, error) {
-	c := *spec
-	c.Calculations = append([]query.Calculation(nil), spec.Calculations...)
-	c.Orders = append([]query.Order(nil), spec.Orders...)
-	c.Havings = append([]query.Having(nil), spec.Havings...)
-	// Resolve is idempotent: a spec already resolved keeps its interval.
-	if err := c.Resolve(now); err != nil {
-		return nil, err
-	}
-	c.TimeRange = 0
-	c.StartTime, c.EndTime = c.Start.Unix(), c.End.Unix()
-	c.FilterCombination = combination(c.FilterCombination)
-	for i := range c.Calculations {
-		c.Calculations[i].FilterCombination = combination(c.Calculations[i].FilterCombination)
-	}
-	for i := range c.Orders {
-		o := &c.Orders[i]
-		o.Op = strings.ToUpper(o.Op)
-		switch strings.ToLower(o.Order) {
-		case "descending", "desc":
-			o.Order = "descending"
-		default:
-			o.Order = "ascending"
-		}
-	}
-	for i := range c.Havings {
-		c.Havings[i].CalculateOp = strings.ToUpper(c.Havings[i].CalculateOp)
-	}
-	return marshal(c)
-}
-
-// combination spells a filter combination one way: "" for AND (the
-// default), OR otherwise.
-func combination(fc string) string {
-	if strings.EqualFold(fc, "OR") {
-		return "OR"
-	}
-	return ""
-}
-
-// marshal encodes without HTML escaping, so that the stored text of a
-// filter like "status_code >= 500" can be searched as it is written.
-func marshal(v any) (json.RawMessage, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return json.RawMessage(bytes.TrimRight(b.Bytes(), "\n")), nil
+// Spec is a question a query is made from: query.Spec, which says its
+// canonical form — resolved at now, absolute, each spelling made one — so
+// that the same question asked twice has one id. The history takes it as
+// an interface, so that the metadata store that keeps queries need not
+// import the query engine.
+type Spec interface {
+	Canonical(now time.Time) (json.RawMessage, error)
 }
 
 // ID is a query's id: the first 16 hex characters of the SHA-256 of the
@@ -158,8 +108,8 @@ func ID(dataset string, canonical json.RawMessage) string {
 }
 
 // NewQuery makes the stored form of spec asked of dataset at now.
-func NewQuery(dataset string, spec *query.Spec, now time.Time) (Query, error) {
-	c, err := Canonical(spec, now)
+func NewQuery(dataset string, spec Spec, now time.Time) (Query, error) {
+	c, err := spec.Canonical(now)
 	if err != nil {
 		return Query{}, err
 	}
