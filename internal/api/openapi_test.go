@@ -3,10 +3,13 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/prodex/prodex/internal/api/openapi"
 	"github.com/prodex/prodex/internal/otlp"
+	"github.com/prodex/prodex/internal/problem"
 )
 
 var update = flag.Bool("update", false, "rewrite openapi.json and the reference in docs/api.md from the route table")
@@ -35,8 +39,8 @@ type sourceRoute struct {
 	otlp     bool
 }
 
-// sourceRoutes reads the registrations in this package's sources,
-// mux.HandleFunc("PATTERN", wrappers…): the scope s.with(auth.X, …) asks
+// sourceRoutes reads the registrations in this package's sources, each
+// a call of mux.HandleFunc with the pattern and the wrapped handler: the scope s.with(auth.X, …) asks
 // (s.with("", …) any key; s.withOTLP ingest; no s.with: public) and
 // whether s.rootOnly wraps the handler.
 func sourceRoutes(t *testing.T) map[string]sourceRoute {
@@ -244,5 +248,37 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 	if n, bad := c.Report(); n != 4 || len(bad) > 0 {
 		t.Errorf("%d answers checked, want 4; violations:\n%s", n, strings.Join(bad, "\n"))
+	}
+}
+
+// TestOpenAPIErrorShapes: the answers of s.fail, which the end-to-end
+// tests rarely provoke (a 500 above all), hold to the document: the
+// API's error, a 500's request id outside /1/ and none under it.
+func TestOpenAPIErrorShapes(t *testing.T) {
+	c, err := openapi.NewChecker(openAPI, "/api/v1/", "/1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, e := range []struct {
+		method, path string
+		err          error
+	}{
+		{"GET", "/api/v1/slos", errors.New("disk on fire")},
+		{"GET", "/1/columns/checkout", errors.New("disk on fire")},
+		{"POST", "/1/batch/checkout", &apiError{status: 503, msg: "busy", retryAfter: 5}},
+		{"GET", "/api/v1/incidents/x", problem.New(problem.NotFound, "incident x does not exist")},
+		{"POST", "/api/v1/risks/r/what-if", problem.New(problem.Conflict, "gone")},
+		{"DELETE", "/api/v1/notes/n", problem.New(problem.Forbidden, "not yours")},
+		{"POST", "/api/v1/query/checkout", badRequest("time_range: must be positive")},
+	} {
+		h := identified(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, e.err) }))
+		req := httptest.NewRequest(e.method, e.path, nil)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		c.Check(req, rec.Result(), rec.Body.Bytes())
+	}
+	if n, bad := c.Report(); n != 7 || len(bad) > 0 {
+		t.Errorf("%d answers checked, want 7; violations:\n%s", n, strings.Join(bad, "\n"))
 	}
 }
