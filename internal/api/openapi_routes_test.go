@@ -457,7 +457,7 @@ var apiRoutes = []openapi.Route{
 	// Incidents and notes.
 	{Pattern: "GET /api/v1/incidents", ID: "listIncidents", Tag: "incidents", Summary: "List incidents, newest first",
 		Params:  []openapi.Param{param("status", "Only those of this status."), param("slo", "Only this SLO's.")},
-		Answers: []openapi.Answer{ok(200, typ[[]*incident.Incident](), "The incidents."), invalid}},
+		Answers: []openapi.Answer{ok(200, typ[[]*incident.Incident](), "The incidents.")}},
 	{Pattern: "POST /api/v1/incidents", ID: "declareIncident", Tag: "incidents", Summary: "Open an incident by hand",
 		Body:    jsonBody[incident.Declaration]("IncidentDeclaration", "title"),
 		Answers: []openapi.Answer{ok(201, typ[incident.Incident](), "The incident."), invalid}},

@@ -68,7 +68,7 @@ func contentNames(content map[string]*MediaType) string {
 	}
 	var types []string
 	for t, mt := range content {
-		if n := SchemaName(mt.Schema); t == "application/json" && n != "" {
+		if n := SchemaName(mt.Schema); t == "application/json" && n != "object" && n != "any" {
 			t = n
 		}
 		types = append(types, t)
