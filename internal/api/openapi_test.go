@@ -136,6 +136,14 @@ func buildOpenAPI(t *testing.T) (*openapi.Document, []byte) {
 	if err != nil {
 		t.Fatalf("building the OpenAPI document: %v", err)
 	}
+	// The history keeps a query's spec as raw JSON: it is a query spec.
+	for _, name := range []string{"StoredQuery", "QueryRun", "SavedQuery"} {
+		props, _ := doc.Components.Schemas[name]["properties"].(openapi.Schema)
+		if _, ok := props["spec"]; !ok {
+			t.Fatalf("schema %s has no spec to describe as a QuerySpec", name)
+		}
+		props["spec"] = openapi.Schema{"$ref": "#/components/schemas/QuerySpec", "description": "The query's spec, with its absolute start_time and end_time."}
+	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		t.Fatal(err)
