@@ -39,7 +39,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building prodex:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	checked := holdToContract()
+	code := checked(m.Run())
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

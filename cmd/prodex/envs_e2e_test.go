@@ -165,6 +165,7 @@ func TestEnvironmentsIsolate(t *testing.T) {
 		{"GET /healthz", "GET", "/healthz", nil, []int{200}, ""},
 		{"GET /readyz", "GET", "/readyz", nil, []int{200}, ""},
 		{"GET /metrics", "GET", "/metrics", nil, []int{403}, ""},
+		{"GET /api/v1/openapi.json", "GET", "/api/v1/openapi.json", nil, []int{200}, ""},
 		{"GET /{$}", "GET", "/", nil, []int{200}, ""},
 		{"GET /signout", "GET", "/signout", nil, []int{200}, ""}, // redirected to the page
 		{"/", "GET", "/nowhere", nil, []int{404}, ""},

@@ -390,6 +390,8 @@ func TestRouteScopeMatrix(t *testing.T) {
 		{pattern: "GET /healthz", scope: public, path: "/healthz"},
 		{pattern: "GET /readyz", scope: public, path: "/readyz"},
 		{pattern: "GET /metrics", scope: "query", rootOnly: true, path: "/metrics"},
+		// The API's description: it holds no secret, and generators fetch it unattended.
+		{pattern: "GET /api/v1/openapi.json", scope: public, path: "/api/v1/openapi.json"},
 		{pattern: "GET /{$}", scope: public, path: "/"},
 		{pattern: "GET /ui/", scope: public, path: "/ui/app.js"},
 		{pattern: "GET /signout", scope: public, path: "/signout"},
@@ -416,6 +418,17 @@ func TestRouteScopeMatrix(t *testing.T) {
 	for p, r := range src {
 		if !listed[p] {
 			t.Errorf("route %q (%s, %s) is not in this test's table: add it with the scope it should need", p, r.where, r.scope)
+		}
+	}
+	// The OpenAPI document says the same of each route.
+	documented := openAPIScopes(t)
+	for _, r := range routes {
+		want := r.scope
+		if want == anyKey {
+			want = "any"
+		}
+		if d, ok := documented[r.pattern]; !ok || d.scope != want || d.rootOnly != r.rootOnly {
+			t.Errorf("route %q: the OpenAPI document says scope %q (root only %v), this table %q (root only %v)", r.pattern, d.scope, d.rootOnly, want, r.rootOnly)
 		}
 	}
 

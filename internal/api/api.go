@@ -91,8 +91,19 @@ func (s *Server) observe(kind string, began time.Time, err error) {
 
 // Handler returns the HTTP handler with every route.
 func (s *Server) Handler() http.Handler {
+	return identified(routed(s.routes().ServeMux, func(w http.ResponseWriter, r *http.Request, status int, allow string) {
+		if status == http.StatusMethodNotAllowed {
+			s.fail(w, r, httpError(status, r.Method+" is not allowed on "+r.URL.Path+"; use "+allow))
+			return
+		}
+		s.fail(w, r, httpError(http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path))
+	}))
+}
+
+// routes registers every route, on a mux that remembers their patterns.
+func (s *Server) routes() *routeMux {
 	s.defaults()
-	mux := http.NewServeMux()
+	mux := newRouteMux()
 	mux.HandleFunc("POST /1/events/{dataset}", s.with(auth.Ingest, s.postEvent))
 	mux.HandleFunc("POST /1/batch/{dataset}", s.with(auth.Ingest, s.postBatch))
 	mux.HandleFunc("GET /1/columns/{dataset}", s.with(auth.Query, s.getColumns))
@@ -120,13 +131,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.getReady)
 	mux.HandleFunc("GET /metrics", s.with(auth.Query, s.rootOnly(s.getMetrics)))
-	return identified(routed(mux, func(w http.ResponseWriter, r *http.Request, status int, allow string) {
-		if status == http.StatusMethodNotAllowed {
-			s.fail(w, r, httpError(status, r.Method+" is not allowed on "+r.URL.Path+"; use "+allow))
-			return
-		}
-		s.fail(w, r, httpError(http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path))
-	}))
+	mux.HandleFunc("GET /api/v1/openapi.json", getOpenAPI)
+	return mux
 }
 
 // routed serves mux, answering a request no route matches (404) or whose

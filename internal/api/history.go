@@ -19,7 +19,7 @@ import (
 // has a stable id (see package history) and a permalink, /q/{id}, that
 // asks exactly the same question again; queries can be saved to the
 // team's collection under a name.
-func (s *Server) historyRoutes(mux *http.ServeMux) {
+func (s *Server) historyRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /q/{id}", s.permalink(s.with(auth.Query, s.getStoredQuery)))
 	mux.HandleFunc("GET /api/v1/queries/{id}", s.with(auth.Query, s.getStoredQuery))
 	mux.HandleFunc("POST /api/v1/queries/{id}/run", s.with(auth.Query, s.rerunQuery))

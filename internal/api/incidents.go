@@ -7,7 +7,7 @@ import (
 	"github.com/prodex/prodex/internal/incident"
 )
 
-func (s *Server) incidentRoutes(mux *http.ServeMux) {
+func (s *Server) incidentRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /api/v1/incidents", s.with(auth.Query, s.listIncidents))
 	mux.HandleFunc("POST /api/v1/incidents", s.with(auth.Edit, s.postIncident))
 	mux.HandleFunc("GET /api/v1/incidents/{id}", s.with(auth.Query, s.getIncident))

@@ -15,7 +15,7 @@ import (
 // markerRoutes serves Honeycomb's Markers API. An ingest key may create
 // markers, so that a deploy pipeline can mark its deploys; changing or
 // removing one is an edit.
-func (s *Server) markerRoutes(mux *http.ServeMux) {
+func (s *Server) markerRoutes(mux *routeMux) {
 	mux.HandleFunc("POST /1/markers/{dataset}", s.with(auth.Ingest, s.postMarker))
 	mux.HandleFunc("GET /1/markers/{dataset}", s.with(auth.Query, s.listMarkers))
 	mux.HandleFunc("PUT /1/markers/{dataset}/{id}", s.with(auth.Edit, s.putMarker))

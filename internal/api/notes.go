@@ -7,7 +7,7 @@ import (
 	"github.com/prodex/prodex/internal/note"
 )
 
-func (s *Server) noteRoutes(mux *http.ServeMux) {
+func (s *Server) noteRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /api/v1/notes", s.with(auth.Query, s.listNotes))
 	mux.HandleFunc("POST /api/v1/notes", s.with(auth.Edit, s.postNote))
 	mux.HandleFunc("PUT /api/v1/notes/{id}", s.with(auth.Edit, s.putNote))

@@ -11,7 +11,7 @@ import (
 )
 
 // otlpRoutes serves OTLP/HTTP on the main listener.
-func (s *Server) otlpRoutes(mux *http.ServeMux) {
+func (s *Server) otlpRoutes(mux *routeMux) {
 	if s.OTLP == nil {
 		return
 	}
@@ -21,9 +21,9 @@ func (s *Server) otlpRoutes(mux *http.ServeMux) {
 
 // OTLPHandler serves only OTLP/HTTP, for its conventional port.
 func (s *Server) OTLPHandler() http.Handler {
-	mux := http.NewServeMux()
+	mux := newRouteMux()
 	s.otlpRoutes(mux)
-	return identified(routed(mux, func(w http.ResponseWriter, r *http.Request, status int, allow string) {
+	return identified(routed(mux.ServeMux, func(w http.ResponseWriter, r *http.Request, status int, allow string) {
 		otlp.WriteHTTPError(w, r, status, "no route for "+r.Method+" "+r.URL.Path+": OTLP/HTTP is POST /v1/traces and /v1/logs")
 	}))
 }

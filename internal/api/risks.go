@@ -15,7 +15,7 @@ import (
 	"github.com/prodex/prodex/internal/risk"
 )
 
-func (s *Server) riskRoutes(mux *http.ServeMux) {
+func (s *Server) riskRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /api/v1/risks", s.with(auth.Query, s.listRisks))
 	mux.HandleFunc("POST /api/v1/risks", s.with(auth.Edit, s.postRisk))
 	mux.HandleFunc("GET /api/v1/risks/{name}", s.with(auth.Query, s.getRisk))

@@ -15,7 +15,7 @@ import (
 
 const maxDefinitionBytes = 4 << 20
 
-func (s *Server) sloRoutes(mux *http.ServeMux) {
+func (s *Server) sloRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /api/v1/slos", s.with(auth.Query, s.listSLOs))
 	mux.HandleFunc("POST /api/v1/slos", s.with(auth.Admin, s.postSLO))
 	mux.HandleFunc("GET /api/v1/slos/{name}", s.with(auth.Query, s.getSLO))

@@ -16,7 +16,7 @@ const sessionCookie = "prodex_key"
 // another site cannot make a browser do (cross-site request forgery).
 const uiHeader = "X-Prodex-UI"
 
-func (s *Server) uiRoutes(mux *http.ServeMux) {
+func (s *Server) uiRoutes(mux *routeMux) {
 	mux.Handle("GET /ui/", ui.Assets())
 	mux.HandleFunc("GET /{$}", s.uiIndex)
 	mux.HandleFunc("GET /signout", s.uiSignOut)

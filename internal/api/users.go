@@ -9,7 +9,7 @@ import (
 	"github.com/prodex/prodex/internal/auth"
 )
 
-func (s *Server) userRoutes(mux *http.ServeMux) {
+func (s *Server) userRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /api/v1/users", s.with(auth.Admin, s.rootOnly(s.listUsers)))
 	mux.HandleFunc("PUT /api/v1/users/{name}", s.with(auth.Admin, s.rootOnly(s.putUser)))
 	mux.HandleFunc("DELETE /api/v1/users/{name}", s.with(auth.Admin, s.rootOnly(s.deleteUser)))
