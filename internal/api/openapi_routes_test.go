@@ -3,16 +3,17 @@ package api
 import (
 	"net/http"
 	"reflect"
-	"time"
 
 	"github.com/prodex/prodex/internal/api/openapi"
 	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/duration"
 	"github.com/prodex/prodex/internal/explain"
 	"github.com/prodex/prodex/internal/history"
 	"github.com/prodex/prodex/internal/incident"
 	"github.com/prodex/prodex/internal/manifest"
 	"github.com/prodex/prodex/internal/marker"
 	"github.com/prodex/prodex/internal/note"
+	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/risk"
 	"github.com/prodex/prodex/internal/rules"
@@ -53,28 +54,15 @@ type (
 		Name          string  `json:"name"`
 		RetentionDays float64 `json:"retention_days"`
 	}
-	newKeyAnswer struct {
-		ID          string     `json:"id"`
-		Scope       auth.Scope `json:"scope"`
-		Name        string     `json:"name"`
-		User        string     `json:"user,omitempty"` // a personal key's person
-		Environment string     `json:"environment"`
-		CreatedAt   time.Time  `json:"created_at"`
-		Key         string     `json:"key"` // the secret, shown this once
-	}
 	deletedAnswer struct {
 		Deleted string `json:"deleted"`
 	}
 	environmentAnswer struct {
 		Name string `json:"name"`
 	}
-	timelineAnswer struct {
-		Incident *incident.Incident `json:"incident"`
-		Timeline []TimelineEntry    `json:"timeline"`
-	}
 	// writeWithMarkers adds the markers of the answer's interval.
 	queryMarkersAnswer struct {
-		queryAnswer
+		QueryAnswer
 		Markers []marker.Marker `json:"markers"`
 	}
 	statusMarkersAnswer struct {
@@ -121,7 +109,7 @@ func typ[T any]() reflect.Type { return reflect.TypeFor[T]() }
 var schemaNames = map[reflect.Type]string{
 	typ[errorBody]():              "Error",
 	typ[slo.SLI]():                "SLI",
-	typ[slo.Notify]():             "NotifyTarget",
+	typ[notify.Target]():          "NotifyTarget",
 	typ[rules.Change]():           "SLOChange",
 	typ[statusMarkersAnswer]():    "SLOStatus",
 	typ[rules.Episode]():          "Alert",
@@ -141,19 +129,19 @@ var schemaNames = map[reflect.Type]string{
 	typ[healthAnswer]():           "Health",
 	typ[readyAnswer]():            "Readiness",
 	typ[retentionAnswer]():        "DatasetRetention",
-	typ[newKeyAnswer]():           "NewKey",
+	typ[NewKey]():                 "NewKey",
 	typ[deletedAnswer]():          "Deleted",
 	typ[environmentAnswer]():      "Environment",
-	typ[timelineAnswer]():         "IncidentTimeline",
+	typ[IncidentTimeline]():       "IncidentTimeline",
 	typ[incident.TimelineEntry](): "TimelineEntry",
 }
 
 // customSchemas describes the types that write their own JSON, and the
 // string types whose values are a fixed set.
 var customSchemas = map[reflect.Type]openapi.Named{
-	typ[slo.Duration](): {Schema: openapi.Schema{"type": "string", "description": "A duration: Go's units (90s, 30m, 1h30m) or whole days and weeks (3d, 2w).",
+	typ[duration.Duration](): {Schema: openapi.Schema{"type": "string", "description": "A duration: Go's units (90s, 30m, 1h30m) or whole days and weeks (3d, 2w).",
 		"examples": []any{"5m", "1h30m", "3d"}}},
-	typ[risk.Duration](): {Schema: openapi.Schema{"type": "string", "description": "A duration: Go's units (30m, 1h30m) or days (2d).",
+	typ[duration.Coarse](): {Schema: openapi.Schema{"type": "string", "description": "A duration read as Go's units (30m, 1h30m) or whole days and weeks (2d, 2w), and written by Prodex in the one unit it is whole in (2d, 36h, 90m), otherwise to the second (3m12s).",
 		"examples": []any{"30m", "1h30m", "2d"}}},
 	typ[slo.Window](): {Schema: openapi.Schema{"type": "string", "description": "An SLO's window: whole days (30d, 4w) or calendar-month.",
 		"examples": []any{"30d", "calendar-month"}}},
@@ -296,7 +284,7 @@ var apiRoutes = []openapi.Route{
 	{Pattern: "POST /1/batch/{dataset}", ID: "sendBatch", Tag: "events", Summary: "Send a batch of events",
 		Description: "Each event is stored or refused on its own: the answer has one status per event, in order.",
 		Body:        &openapi.Body{Content: batchBody},
-		Answers:     append([]openapi.Answer{ok(200, typ[[]batchStatus](), "One status per event: 202 stored, 400 refused with the error."), badDataset}, ingestErrors...)},
+		Answers:     append([]openapi.Answer{ok(200, typ[[]BatchStatus](), "One status per event: 202 stored, 400 refused with the error."), badDataset}, ingestErrors...)},
 	{Pattern: "GET /1/columns/{dataset}", ID: "listColumns", Tag: "events", Summary: "List a dataset's columns",
 		Answers: []openapi.Answer{ok(200, typ[[]schema.Column](), "The columns."), badDataset, noDataset}},
 	{Pattern: "GET /1/auth", ID: "checkKey", Tag: "events", Summary: "Tell the key's id, name and scope",
@@ -327,7 +315,7 @@ var apiRoutes = []openapi.Route{
 		Answers: []openapi.Answer{ok(200, typ[[]auth.Key](), "Every key, oldest first, without secrets.")}},
 	{Pattern: "POST /api/v1/keys", ID: "createKey", Tag: "admin", Summary: "Create a team key",
 		Body:    jsonBody[keyBody]("KeyRequest", "scope"),
-		Answers: []openapi.Answer{ok(201, typ[newKeyAnswer](), "The key, with its secret, shown this once."), invalid}},
+		Answers: []openapi.Answer{ok(201, typ[NewKey](), "The key, with its secret, shown this once."), invalid}},
 	{Pattern: "DELETE /api/v1/keys/{id}", ID: "revokeKey", Tag: "admin", Summary: "Revoke a key",
 		Answers: []openapi.Answer{{Status: 204, Description: "Revoked."}, notFound}},
 	{Pattern: "GET /api/v1/environments", ID: "listEnvironments", Tag: "admin", Summary: "List the environments",
@@ -345,7 +333,7 @@ var apiRoutes = []openapi.Route{
 		Answers: []openapi.Answer{ok(200, typ[deletedAnswer](), "Deleted."), notFound}},
 	{Pattern: "POST /api/v1/users/{name}/keys", ID: "createUserKey", Tag: "admin", Summary: "Create a personal key",
 		Body:    jsonBody[nameBody]("UserKeyRequest"),
-		Answers: []openapi.Answer{ok(201, typ[newKeyAnswer](), "The key, with its secret, shown this once."), invalid, notFound}},
+		Answers: []openapi.Answer{ok(201, typ[NewKey](), "The key, with its secret, shown this once."), invalid, notFound}},
 	{Pattern: "GET /api/v1/audit", ID: "listAudit", Tag: "admin", Summary: "The audit log: every write made through the API, newest first",
 		Params: []openapi.Param{param("author", "Only this author's."), {Name: "since", Description: "RFC 3339: only writes since.", Schema: openapi.Schema{"type": "string", "format": "date-time"}},
 			intParam("limit", "At most this many (default 100, at most 10000).")},
@@ -369,7 +357,7 @@ var apiRoutes = []openapi.Route{
 		Answers: []openapi.Answer{ok(200, typ[statusMarkersAnswer](), "The status over the SLO's window."), notFound}},
 	{Pattern: "GET /api/v1/slos/{name}/gate", ID: "checkSLOGate", Tag: "slos", Summary: "Whether the SLO can afford a risky change now",
 		Params:  []openapi.Param{{Name: "min_remaining", Description: "The percent of the budget that must remain (0 to 100, default 0)."}},
-		Answers: []openapi.Answer{ok(200, typ[gateAnswer](), "ok tells; reason says why."), invalid, notFound}},
+		Answers: []openapi.Answer{ok(200, typ[GateAnswer](), "ok tells; reason says why."), invalid, notFound}},
 	{Pattern: "POST /api/v1/apply", ID: "apply", Tag: "slos", Summary: "Apply SLOs and risks as code",
 		Description: "A stream of YAML or JSON documents: prodex/v1 SLO or Risk, OpenSLO v1 SLO. Every document is checked before any is applied.",
 		Params:      []openapi.Param{dryRun},
@@ -468,7 +456,7 @@ var apiRoutes = []openapi.Route{
 		Body:        jsonBody[incident.Change](""),
 		Answers:     []openapi.Answer{ok(200, typ[incident.Incident](), "The incident."), invalid, notFound}},
 	{Pattern: "GET /api/v1/incidents/{id}/timeline", ID: "getIncidentTimeline", Tag: "incidents", Summary: "An incident with its timeline",
-		Answers: []openapi.Answer{ok(200, typ[timelineAnswer](), "The incident and its timeline, in time order."), notFound}},
+		Answers: []openapi.Answer{ok(200, typ[IncidentTimeline](), "The incident and its timeline, in time order."), notFound}},
 	{Pattern: "GET /api/v1/notes", ID: "listNotes", Tag: "notes", Summary: "List notes",
 		Params:  []openapi.Param{param("target_type", "slo, query, marker or incident."), param("target_id", "The target's id (needs target_type).")},
 		Answers: []openapi.Answer{ok(200, typ[[]note.Note](), "The notes."), invalid}},
