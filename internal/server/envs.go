@@ -27,15 +27,18 @@ import (
 // environment is one environment's running parts: its own store, writer,
 // SLO rules and API, so that nothing of one is reachable from another.
 type environment struct {
-	name     string
-	st       stores
-	w        *ingest.Writer
-	slos     *rules.Manager
-	srv      *api.Server
-	handler  http.Handler
-	otlp     http.Handler
-	stop     context.CancelFunc
-	evalDone chan struct{}
+	name    string
+	st      stores
+	w       *ingest.Writer
+	slos    *rules.Manager
+	srv     *api.Server
+	handler http.Handler
+	otlp    http.Handler
+	stop    context.CancelFunc
+	// loops are the environment's goroutines that use its stores (rule
+	// evaluation, housekeeping, key reloads): its stores close once they
+	// have ended, so that no query outlives its database.
+	loops sync.WaitGroup
 }
 
 // envConfig is what every environment is started with.
@@ -175,12 +178,16 @@ func (e *environments) start(name string, sts *stores) (*environment, error) {
 		log.Error("opening incidents for firing pages failed", "err", err)
 	}
 	ctx, stop := context.WithCancel(e.ctx)
-	env := &environment{name: name, st: st, w: w, slos: slos, srv: srv, handler: srv.Handler(), otlp: srv.OTLPHandler(), stop: stop, evalDone: make(chan struct{})}
-	go housekeeper{st: st, historyRetention: e.cfg.historyRetention, log: log, now: time.Now}.run(ctx)
+	env := &environment{name: name, st: st, w: w, slos: slos, srv: srv, handler: srv.Handler(), otlp: srv.OTLPHandler(), stop: stop}
+	env.loops.Go(func() {
+		housekeeper{st: st, historyRetention: e.cfg.historyRetention, log: log, now: time.Now}.run(ctx)
+	})
 	if st.shared() && name == "" {
-		go repeatEvery(ctx, followEvery, log, "reloading API keys failed; keys changed on other nodes are not seen until it works again", e.cfg.keys.Reload)
+		env.loops.Go(func() {
+			repeatEvery(ctx, followEvery, log, "reloading API keys failed; keys changed on other nodes are not seen until it works again", e.cfg.keys.Reload)
+		})
 	}
-	go func() { defer close(env.evalDone); slos.Run(ctx, e.cfg.evalEvery) }()
+	env.loops.Go(func() { slos.Run(ctx, e.cfg.evalEvery) })
 	e.mu.Lock()
 	e.all[name] = env
 	e.mu.Unlock()
@@ -356,7 +363,7 @@ func (e *environments) metricsEnvs() []metrics.Env {
 const notifyFlush = 5 * time.Second
 
 // Close stops every environment: their writers commit what they accepted,
-// their rule loops end, the notifier delivers what it can (settling it in
+// their rule and housekeeping loops end, the notifier delivers what it can (settling it in
 // the stores, which are still open), then their stores close.
 func (e *environments) Close(ctx context.Context) error {
 	e.startMu.Lock()
@@ -366,7 +373,7 @@ func (e *environments) Close(ctx context.Context) error {
 	for _, env := range e.all {
 		env.w.Close()
 		env.stop()
-		<-env.evalDone
+		env.loops.Wait()
 	}
 	if n := e.cfg.notifier; n != nil {
 		nctx, cancel := context.WithTimeout(ctx, notifyFlush)
