@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prodex/prodex/internal/bench"
+	pxserver "github.com/prodex/prodex/internal/server"
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
@@ -67,7 +68,7 @@ to a running server's OTLP/HTTP endpoint, each answered after its commit.`,
 // benchStoreFlags adds --data and --store, the store the query and explain
 // benchmarks load and keep.
 func benchStoreFlags(cmd *cobra.Command, st *bench.Store, dir, usage string) {
-	st.Open = func(dir string) (*duckdb.Store, error) { return openStore(dir, duckdb.Options{}) }
+	st.Open = func(dir string) (*duckdb.Store, error) { return pxserver.OpenStore(dir, duckdb.Options{}) }
 	st.Progress = os.Stderr
 	cmd.Flags().StringVar(&st.URL, "store", "", "run on ClickHouse instead: clickhouse://HOST:PORT/DATABASE[?cluster=NAME] (data kept for reruns)")
 	cmd.Flags().StringVar(&st.Dir, "data", dir, usage)

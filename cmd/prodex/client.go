@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -42,12 +41,6 @@ func table(header string) *tabwriter.Writer {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, header)
 	return tw
-}
-
-// do calls a route by method and path, for the commands not yet written
-// with the client's typed methods (prodex envs).
-func (c *client) do(method, path string, v, out any) error {
-	return c.Do(context.Background(), method, path, v, out)
 }
 
 // printJSON prints an answer as the server wrote it, indented, unless

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/demo"
+	pxserver "github.com/prodex/prodex/internal/server"
 )
 
 // demoCmd runs a server with a synthetic shop: several services sending
@@ -41,7 +42,7 @@ commands to look further. Stop it with Ctrl-C.`,
 			}
 			o.Binary = self
 			o.CreateKey = func(dir string) (string, error) {
-				secret, _, err := createKey(dir, "", auth.Admin, "demo")
+				secret, _, err := pxserver.CreateKey(dir, "", auth.Admin, "demo")
 				return secret, err
 			}
 			return demo.Run(cmd.Context(), o, os.Stdout)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,18 +51,7 @@ func explainCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("selection: %d events, baseline: %d events\n", a.SelectionCount, a.BaselineCount)
-			tw := table("COLUMN\tSCORE\tVALUE\tSELECTION\tBASELINE")
-			for _, col := range a.Columns {
-				for i, v := range col.Values {
-					name, score := "", ""
-					if i == 0 {
-						name, score = col.Column, fmt.Sprintf("%.3f", col.Score)
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%v\t%.1f%%\t%.1f%%\n", name, score, v.Value, 100*v.SelectionShare, 100*v.BaselineShare)
-				}
-			}
-			return tw.Flush()
+			return a.WriteTable(os.Stdout)
 		},
 	}
 	f := cmd.Flags()

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
+	"os"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -32,7 +29,7 @@ func historyCmd() *cobra.Command {
 				to      *time.Time
 			}{{"since", since, &f.Since}, {"until", until, &f.Until}} {
 				if b.v != "" {
-					t, err := parseWhen(b.v, time.Now())
+					t, err := query.ParseWhen(b.v, time.Now())
 					if err != nil {
 						return fmt.Errorf("--%s: %w", b.flag, err)
 					}
@@ -46,16 +43,7 @@ func historyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := table("TIME\tAUTHOR\tDATASET\tQUERY\tDURATION\tROWS\tQUESTION")
-			for _, r := range runs {
-				rows, question := strconv.Itoa(r.Rows), specLine(r.Spec)
-				if r.Error != "" {
-					rows, question = "failed", question+" — "+r.Error
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.RanAt.Local().Format(time.DateTime), oneLine(r.Author, 30), r.Dataset, r.QueryID,
-					msString(r.DurationMS), rows, oneLine(question, 120))
-			}
-			return tw.Flush()
+			return history.WriteRuns(os.Stdout, runs)
 		},
 	}
 	f := cmd.Flags()
@@ -85,12 +73,7 @@ func savedCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := table("ID\tNAME\tDATASET\tQUERY\tAUTHOR\tUPDATED\tQUESTION\tDESCRIPTION")
-			for _, s := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, oneLine(s.Name, 60), s.Dataset, s.QueryID, oneLine(s.Author, 30),
-					s.UpdatedAt.Local().Format(time.DateTime), oneLine(specLine(s.Spec), 100), oneLine(s.Description, 60))
-			}
-			return tw.Flush()
+			return history.WriteSaved(os.Stdout, list)
 		},
 	}
 	list.Flags().StringVar(&search, "search", "", "only saved queries whose name or description contains this text (any case)")
@@ -120,44 +103,4 @@ func savedCmd() *cobra.Command {
 	}
 	addClientCommands(cmd, &c, list, add, del)
 	return cmd
-}
-
-// specLine is a stored spec in one short line (see query.Spec.Summary),
-// in local time; the JSON itself when it is not a spec.
-func specLine(raw json.RawMessage) string {
-	var s query.Spec
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return string(raw)
-	}
-	return s.Summary(time.Local)
-}
-
-// msString prints milliseconds readably: 12ms, 1.53s.
-func msString(ms float64) string {
-	if ms < 1000 {
-		return strconv.FormatFloat(ms, 'f', 1, 64) + "ms"
-	}
-	return strconv.FormatFloat(ms/1000, 'f', 2, 64) + "s"
-}
-
-// oneLine keeps a table cell on one line and at most n characters.
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if utf8.RuneCountInString(s) > n {
-		r := []rune(s)
-		s = string(r[:n-1]) + "…"
-	}
-	return s
-}
-
-// parseWhen reads RFC 3339, Unix seconds, or a duration before now (24h).
-func parseWhen(x string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(x); err == nil {
-		return now.Add(-d), nil
-	}
-	t, err := parseTime(x)
-	if err != nil {
-		return t, fmt.Errorf("want RFC3339, Unix seconds or a duration such as 24h, not %q", x)
-	}
-	return t, nil
 }

@@ -41,15 +41,7 @@ func incidentCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := table("ID\tSEVERITY\tSTATUS\tDETECTED\tTTD\tTTR\tCOMMANDER\tTITLE")
-			for _, i := range incs {
-				ttr := "-"
-				if i.TTR != nil {
-					ttr = i.TTR.String()
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.ID, i.Severity, i.Status, i.DetectedAt.Local().Format(time.DateTime), i.TTD, ttr, i.Commander, i.Title)
-			}
-			return tw.Flush()
+			return incident.WriteTable(os.Stdout, incs)
 		},
 	}
 	list.Flags().StringVar(&status, "status", "", "only incidents in this status")

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prodex/prodex/internal/auth"
+	pxserver "github.com/prodex/prodex/internal/server"
 )
 
 func keysCmd() *cobra.Command {
@@ -32,7 +33,7 @@ func keysCreateCmd() *cobra.Command {
 				return err
 			}
 			if dataDir != "" {
-				secret, k, err := createKey(dataDir, env, sc, name)
+				secret, k, err := pxserver.CreateKey(dataDir, env, sc, name)
 				if err != nil {
 					return err
 				}

@@ -2,12 +2,12 @@ package main
 
 import (
 	"fmt"
-	"strings"
-	"time"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/prodex/prodex/internal/marker"
+	"github.com/prodex/prodex/internal/query"
 )
 
 func markerCmd() *cobra.Command {
@@ -55,16 +55,7 @@ func markerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := table("ID\tSTART\tEND\tTYPE\tMESSAGE\tURL\tAUTHOR")
-			for _, m := range ms {
-				endS := "-"
-				if m.EndTime != 0 {
-					endS = time.Unix(m.EndTime, 0).Local().Format(time.DateTime)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, time.Unix(m.StartTime, 0).Local().Format(time.DateTime), endS,
-					m.Type, markerLine(m.Message), m.URL, m.Author)
-			}
-			return tw.Flush()
+			return marker.WriteTable(os.Stdout, ms)
 		},
 	}
 	list.Flags().StringVar(&listDS, "dataset", marker.AllDatasets, "dataset whose markers to list ("+marker.AllDatasets+": the environment-wide ones)")
@@ -80,11 +71,6 @@ func markerCmd() *cobra.Command {
 	return cmd
 }
 
-// markerLine shows a multi-line message on one table line.
-func markerLine(s string) string {
-	return strings.NewReplacer("\n", " ⏎ ", "\t", " ").Replace(s)
-}
-
 // optional is s, or nil for a field left out when it is empty.
 func optional(s string) *string {
 	if s == "" {
@@ -98,7 +84,7 @@ func unixFlag(flag, v string) (*int64, error) {
 	if v == "" {
 		return nil, nil
 	}
-	t, err := parseTime(v)
+	t, err := query.ParseTime(v)
 	if err != nil {
 		return nil, fmt.Errorf("%s: want RFC 3339 or Unix seconds, got %q", flag, v)
 	}

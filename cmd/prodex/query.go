@@ -4,10 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
-	"strconv"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -73,7 +69,7 @@ func queryCmd() *cobra.Command {
 				to      *int64
 			}{{"start", start, &spec.StartTime}, {"end", end, &spec.EndTime}} {
 				if f.v != "" {
-					t, err := parseTime(f.v)
+					t, err := query.ParseTime(f.v)
 					if err != nil {
 						return fmt.Errorf("--%s: %w", f.flag, err)
 					}
@@ -90,9 +86,7 @@ func queryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printResult(res, by, spec.Calculations, series)
-			printPermalink(&c, res)
-			return nil
+			return printResult(&c, res, spec, series)
 		},
 	}
 	f := cmd.Flags()
@@ -126,14 +120,6 @@ func parseFilters(wheres []string) ([]query.Filter, error) {
 	return fs, nil
 }
 
-// parseTime reads RFC 3339 or Unix seconds.
-func parseTime(v string) (time.Time, error) {
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Unix(n, 0), nil
-	}
-	return time.Parse(time.RFC3339, v)
-}
-
 // questionFlags are prodex query's flags that make a new question, which
 // --id (re-run a stored one) does not take.
 var questionFlags = []string{"calc", "where", "or", "by", "order", "last", "start", "end", "granularity", "limit"}
@@ -164,66 +150,19 @@ func rerunStored(cmd *cobra.Command, c *client, id string, args []string, asJSON
 	if err := json.Unmarshal(q.Spec, &spec); err != nil {
 		return fmt.Errorf("stored query %s: %w", id, err)
 	}
-	printResult(res, spec.Breakdowns, spec.Calculations, series)
-	printPermalink(c, res)
-	return nil
+	return printResult(c, res, &spec, series)
 }
 
-// printResult prints an answer as a table: a column per breakdown and per
-// calculation, a row per group; with series, the time series above it.
-func printResult(res api.QueryAnswer, by []string, calcs []query.Calculation, series bool) {
-	r := res.Result
-	if r == nil {
-		r = &query.Result{}
+// printResult prints an answer to spec as a table, and under it the line
+// that names the question: its id and permalink. That line goes to
+// standard error, as the CLI's other remarks do, so that standard output
+// stays the table.
+func printResult(c *client, res api.QueryAnswer, spec *query.Spec, series bool) error {
+	if err := res.Result.WriteTable(os.Stdout, spec, series); err != nil {
+		return err
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	cols := append([]string(nil), by...)
-	for _, c := range calcs {
-		cols = append(cols, c.Label())
-	}
-	if series {
-		fmt.Fprintln(tw, "TIME\t"+strings.Join(cols, "\t"))
-		sort.SliceStable(r.Series, func(i, j int) bool { return r.Series[i].Time.Before(r.Series[j].Time) })
-		for _, p := range r.Series {
-			fmt.Fprint(tw, p.Time.Format(time.RFC3339))
-			for _, c := range cols {
-				fmt.Fprint(tw, "\t"+cell(p.Data[c]))
-			}
-			fmt.Fprintln(tw)
-		}
-		fmt.Fprintln(tw)
-	}
-	fmt.Fprintln(tw, strings.Join(cols, "\t"))
-	for _, row := range r.Results {
-		for i, c := range cols {
-			if i > 0 {
-				fmt.Fprint(tw, "\t")
-			}
-			fmt.Fprint(tw, cell(row.Data[c]))
-		}
-		fmt.Fprintln(tw)
-	}
-	tw.Flush()
-}
-
-func cell(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "(null)"
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case map[string]any, []any:
-		b, _ := json.Marshal(x)
-		return string(b)
-	}
-	return fmt.Sprint(v)
-}
-
-// printPermalink prints the line under a query's answer that names the
-// question: its id and permalink. It goes to standard error, as the CLI's
-// other remarks do, so that standard output stays the table.
-func printPermalink(c *client, res api.QueryAnswer) {
 	if res.QueryID != "" {
 		fmt.Fprintf(os.Stderr, "query %s — permalink %s%s\n", res.QueryID, c.URL(), res.Permalink)
 	}
+	return nil
 }

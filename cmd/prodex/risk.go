@@ -3,49 +3,12 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/prodex/prodex/internal/duration"
 	"github.com/prodex/prodex/internal/risk"
 )
-
-// printRegister prints a risk register as a table, with its verdict and
-// what linked incidents measured.
-func printRegister(reg risk.Register) error {
-	fmt.Printf("Risks to SLO %s (%g%% over %s): budget %.1f bad minutes a year\n\n", reg.SLO, reg.Target, reg.Window, reg.YearBudgetMinutes)
-	tw := table("#\tRISK\tSTATUS\tETTD\tETTR\t/YEAR\tIMPACT\tBAD MIN/INCIDENT\tBAD MIN/YEAR\t% BUDGET\tCUMULATIVE\tFLAGS")
-	for _, e := range reg.Risks {
-		var flags []string
-		if e.ThreatensSLO {
-			flags = append(flags, "THREATENS SLO")
-		}
-		if e.IncidentTooCostly {
-			flags = append(flags, fmt.Sprintf("one incident = %.0f%% of window budget", e.IncidentBudgetPercent))
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.3g\t%g%%\t%.1f\t%.1f\t%.1f%%\t%.1f%%\t%s\n", e.Rank, e.Risk.Name, e.Risk.Status, e.Risk.ETTD, e.Risk.ETTR,
-			e.Risk.FrequencyPerYear, e.Risk.ImpactPercent, e.BadMinutesPerIncident, e.BadMinutesPerYear, e.YearBudgetPercent, e.CumulativePercent, strings.Join(flags, ", "))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	verdict := "the SLO is achievable"
-	if !reg.Achievable {
-		verdict = "the SLO is NOT achievable with these risks"
-	}
-	fmt.Printf("\nTotal %.1f bad minutes a year = %.1f%% of the budget: %s (headroom %.1f minutes).\n", reg.TotalBadMinutesPerYear, reg.TotalBudgetPercent, verdict, reg.HeadroomMinutes)
-	for _, e := range reg.Risks {
-		if o := e.Observed; o != nil {
-			fmt.Printf("%s: %d incidents observed: TTD %s, TTR %s, impact %.1f%%", e.Risk.Name, o.Incidents, o.TTD, o.TTR, o.ImpactPercent)
-			if len(o.Suggestions) > 0 {
-				fmt.Printf("; update %s", strings.Join(o.Suggestions, "; "))
-			}
-			fmt.Println()
-		}
-	}
-	return nil
-}
 
 func riskCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "risk", Short: "The risk register: what can go wrong, against the error budget"}
@@ -65,7 +28,7 @@ func riskCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return printRegister(reg)
+				return risk.WriteTable(os.Stdout, reg)
 			case "json", "markdown", "csv":
 				body, err := c.RiskReport(cmd.Context(), sloName, thresholds(), format)
 				if err != nil {
@@ -148,10 +111,7 @@ func riskCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("%s: %.1f → %.1f bad minutes a year (%.1f%% → %.1f%% of the budget), rank %d → %d\n",
-				args[0], w.Before.BadMinutesPerYear, w.After.BadMinutesPerYear, w.Before.YearBudgetPercent, w.After.YearBudgetPercent, w.Before.Rank, w.After.Rank)
-			fmt.Printf("saves %.1f bad minutes a year, %.1f%% of the yearly budget\n\n", w.BadMinutesSavedPerYear, w.BudgetPercentFreed)
-			return printRegister(w.Register)
+			return risk.WriteWhatIfTable(os.Stdout, w)
 		},
 	}
 	whatIf.Flags().StringVar(&ettd, "ettd", "", "time to detect, e.g. 5m")

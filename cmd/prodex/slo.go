@@ -5,11 +5,9 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
+	"github.com/prodex/prodex/internal/risk"
 	"github.com/spf13/cobra"
-
-	"github.com/prodex/prodex/internal/rules"
 )
 
 // applyCmd sends SLOs as code to the server.
@@ -76,7 +74,7 @@ func sloCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%g%%\t%s\t%s\t%.2f%%\t%s\t%s\n", d.Name, d.Dataset, d.Target, d.Window, sliText(st), st.BudgetRemainingPercent, exhaustion(st), alertsText(st))
+				fmt.Fprintf(tw, "%s\t%s\t%g%%\t%s\t%s\t%.2f%%\t%s\t%s\n", d.Name, d.Dataset, d.Target, d.Window, st.SLIText(), st.BudgetRemainingPercent, st.ExhaustionText(), st.AlertsText())
 			}
 			return tw.Flush()
 		},
@@ -104,17 +102,7 @@ func sloCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("SLO %s: target %g%% over %s\n", st.SLO, st.Target, st.Window)
-			fmt.Printf("SLI               %s (%d good of %d eligible; %d events could not be evaluated)\n", sliText(st), st.Good, st.Eligible, st.Invalid)
-			fmt.Printf("error budget      %.2f%% left (%d of %.0f bad events used)\n", st.BudgetRemainingPercent, st.BudgetUsed, st.BudgetTotal)
-			fmt.Printf("exhausted in      %s\n", exhaustion(st))
-			var ws []string
-			for _, w := range []string{"5m", "30m", "1h", "6h", "1d", "3d"} {
-				ws = append(ws, fmt.Sprintf("%s %.2f", w, st.BurnRate[w]))
-			}
-			fmt.Printf("burn rate         %s\n", strings.Join(ws, "  "))
-			fmt.Printf("alerts            %s\n", alertsText(st))
-			return nil
+			return st.WriteText(os.Stdout)
 		},
 	}
 	stat.Flags().BoolVar(&asJSON, "json", false, "print the raw JSON answer")
@@ -125,16 +113,7 @@ func sloCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := table("ALERT\tSEVERITY\tBAD FROM\tDETECTED\tTTD\tTTR\tIMPACT\tBAD MINUTES")
-			for _, in := range list {
-				ttr := in.TTR.String()
-				if in.Ongoing {
-					ttr += " (ongoing)"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f%%\t%.1f\n", in.AlertID, in.Severity, in.BadStart.Local().Format(time.DateTime),
-					in.Detected.Local().Format(time.DateTime), in.TTD, ttr, in.ImpactPercent, in.BadMinutes)
-			}
-			return tw.Flush()
+			return risk.WriteIncidents(os.Stdout, list)
 		},
 	}
 	addClientCommands(cmd, &c, list, get, del, stat, incidents)
@@ -168,30 +147,4 @@ func gateCmd() *cobra.Command {
 	cmd.Flags().StringVar(&min, "min-remaining", "0%", "error budget that must remain, in percent")
 	addClientFlags(cmd, &c)
 	return cmd
-}
-
-// sliText is an SLO's SLI in percent, or that it has no events.
-func sliText(st rules.Status) string {
-	if st.SLI == nil {
-		return "no events"
-	}
-	return fmt.Sprintf("%.3f%%", *st.SLI)
-}
-
-func exhaustion(st rules.Status) string {
-	if st.ExhaustionSeconds == nil {
-		return "never at the current rate"
-	}
-	return (time.Duration(*st.ExhaustionSeconds) * time.Second).Round(time.Minute).String()
-}
-
-func alertsText(st rules.Status) string {
-	if len(st.Alerts) == 0 {
-		return "none"
-	}
-	var out []string
-	for _, a := range st.Alerts {
-		out = append(out, strings.ToUpper(string(a.Severity))+" "+a.Detail)
-	}
-	return strings.Join(out, "; ")
 }

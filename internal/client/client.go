@@ -55,13 +55,6 @@ func (c *Client) Health(ctx context.Context) error {
 	return err
 }
 
-// Do sends a request to any route: body (nil for none) as JSON, and the
-// answer decoded into out (nil to ignore it). The typed methods are the
-// way to call the API; Do serves a route they do not cover yet.
-func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
-	return c.call(ctx, method, path, body, out)
-}
-
 // call sends body (nil for none) as JSON and decodes the answer into out
 // (nil to ignore it).
 func (c *Client) call(ctx context.Context, method, path string, body, out any) error {

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dustin/go-humanize"
 	"github.com/prodex/prodex/internal/api"
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/event"
@@ -25,27 +24,21 @@ import (
 	"github.com/prodex/prodex/internal/store/duckdb"
 )
 
-// envDir is where environment name's store lives under the data directory;
-// the default environment ("") uses the data directory itself.
-func envDir(dataDir, name string) string {
-	if name == "" {
-		return dataDir
-	}
-	return filepath.Join(dataDir, "envs", name)
-}
-
 // environment is one environment's running parts: its own store, writer,
 // SLO rules and API, so that nothing of one is reachable from another.
 type environment struct {
-	name     string
-	st       stores
-	w        *ingest.Writer
-	slos     *rules.Manager
-	srv      *api.Server
-	handler  http.Handler
-	otlp     http.Handler
-	stop     context.CancelFunc
-	evalDone chan struct{}
+	name    string
+	st      stores
+	w       *ingest.Writer
+	slos    *rules.Manager
+	srv     *api.Server
+	handler http.Handler
+	otlp    http.Handler
+	stop    context.CancelFunc
+	// loops are the environment's goroutines that use its stores (rule
+	// evaluation, housekeeping, key reloads): its stores close once they
+	// have ended, so that no query outlives its database.
+	loops sync.WaitGroup
 }
 
 // envConfig is what every environment is started with.
@@ -82,8 +75,12 @@ type envConfig struct {
 	commitEvery time.Duration
 	// shared, when set, opens the environments' stores on ClickHouse and
 	// PostgreSQL rather than under the data directory.
-	shared *shared
+	shared *sharedStores
 }
+
+// followEvery is how often a node on the shared stores looks for the
+// environments, SLOs and keys other nodes changed.
+const followEvery = 2 * time.Second
 
 // environments runs the environments and sends each request to the one
 // its key belongs to.
@@ -96,7 +93,8 @@ type environments struct {
 }
 
 // openEnvironments starts the default environment (whose store holds the
-// keys) and, on the embedded store, every one found under DIR/envs.
+// keys) and, on the embedded store, every one found under DIR/envs. They
+// run until ctx ends; Close then stops them.
 func openEnvironments(ctx context.Context, cfg envConfig, root stores) (*environments, error) {
 	e := &environments{cfg: cfg, ctx: ctx, all: map[string]*environment{}}
 	if _, err := e.start("", &root); err != nil {
@@ -107,7 +105,7 @@ func openEnvironments(ctx context.Context, cfg envConfig, root stores) (*environ
 			e.Close(context.Background())
 			return nil, err
 		}
-		go repeatEvery(ctx, 2*time.Second, cfg.log, "following the environments of other nodes failed; environments they create are not served here until it works again", e.follow)
+		go repeatEvery(ctx, followEvery, cfg.log, "following the environments of other nodes failed; environments they create are not served here until it works again", e.follow)
 		return e, nil
 	}
 	dirs, _ := os.ReadDir(filepath.Join(cfg.dataDir, "envs"))
@@ -149,7 +147,7 @@ func (e *environments) start(name string, sts *stores) (*environment, error) {
 	if st.shared() {
 		// Several nodes: one evaluates (the lease holder); every one
 		// follows the SLOs the others change.
-		ropts.Lease, ropts.Holder, ropts.SyncEvery = st.meta, e.cfg.node, 2*time.Second
+		ropts.Lease, ropts.Holder, ropts.SyncEvery = st.meta, e.cfg.node, followEvery
 	}
 	wopts := ingest.Options{MaxQueued: e.cfg.maxQueued, Guard: e.cfg.guard, MinInterval: e.cfg.commitEvery}
 	if m := e.cfg.metrics; m != nil {
@@ -180,12 +178,16 @@ func (e *environments) start(name string, sts *stores) (*environment, error) {
 		log.Error("opening incidents for firing pages failed", "err", err)
 	}
 	ctx, stop := context.WithCancel(e.ctx)
-	env := &environment{name: name, st: st, w: w, slos: slos, srv: srv, handler: srv.Handler(), otlp: srv.OTLPHandler(), stop: stop, evalDone: make(chan struct{})}
-	go housekeeping(ctx, st, e.cfg.historyRetention, log)
+	env := &environment{name: name, st: st, w: w, slos: slos, srv: srv, handler: srv.Handler(), otlp: srv.OTLPHandler(), stop: stop}
+	env.loops.Go(func() {
+		housekeeper{st: st, historyRetention: e.cfg.historyRetention, log: log, now: time.Now}.run(ctx)
+	})
 	if st.shared() && name == "" {
-		go repeatEvery(ctx, 2*time.Second, log, "reloading API keys failed; keys changed on other nodes are not seen until it works again", e.cfg.keys.Reload)
+		env.loops.Go(func() {
+			repeatEvery(ctx, followEvery, log, "reloading API keys failed; keys changed on other nodes are not seen until it works again", e.cfg.keys.Reload)
+		})
 	}
-	go func() { defer close(env.evalDone); slos.Run(ctx, e.cfg.evalEvery) }()
+	env.loops.Go(func() { slos.Run(ctx, e.cfg.evalEvery) })
 	e.mu.Lock()
 	e.all[name] = env
 	e.mu.Unlock()
@@ -217,7 +219,7 @@ func (e *environments) follow(ctx context.Context) error {
 	e.mu.RLock()
 	root := e.all[""].st.meta
 	e.mu.RUnlock()
-	names, err := sharedEnvs(ctx, root)
+	names, err := root.Environments(ctx)
 	if err != nil {
 		return fmt.Errorf("list environments: %w", err)
 	}
@@ -313,6 +315,13 @@ func (e *environments) Resolve(ctx context.Context, key string) (*otlp.Receiver,
 	return env.srv.OTLP, nil
 }
 
+// keyHeaders are the headers (gRPC metadata) an API key may come in.
+func (e *environments) keyHeaders() []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.all[""].srv.KeyHeaders()
+}
+
 // holdCheckpoints holds (low) or resumes every store's checkpoints as the
 // data disk goes below its free-space minimum and back.
 func (e *environments) holdCheckpoints(low bool) {
@@ -348,72 +357,13 @@ func (e *environments) metricsEnvs() []metrics.Env {
 	return out
 }
 
-// ready runs the readiness checks: every environment's store answers and
-// its alert rules are being evaluated; ingest refusing for lack of memory
-// or disk is reported but leaves the server ready, since queries and
-// alerts still work.
-func (e *environments) ready(ctx context.Context) []api.Check {
-	e.mu.RLock()
-	envs := make([]*environment, 0, len(e.all))
-	for _, env := range e.all {
-		envs = append(envs, env)
-	}
-	e.mu.RUnlock()
-	sort.Slice(envs, func(i, j int) bool { return envs[i].name < envs[j].name })
-	var checks []api.Check
-	for _, env := range envs {
-		label := env.name
-		if label == "" {
-			label = "default"
-		}
-		c := api.Check{Name: "store:" + label}
-		if _, err := env.st.events.DB().ExecContext(ctx, "SELECT 1"); err != nil {
-			c.Problem = "the store does not answer: " + err.Error()
-		}
-		checks = append(checks, c)
-		if env.st.shared() {
-			c = api.Check{Name: "meta:" + label}
-			if _, err := env.st.meta.SLOs(ctx); err != nil {
-				c.Problem = "the metadata store does not answer: " + err.Error()
-			}
-			checks = append(checks, c)
-		}
-		c = api.Check{Name: "alerts:" + label}
-		// The first round runs at start; allow a few missed ticks.
-		if last := env.slos.LastEvaluated(); last.IsZero() || time.Since(last) > 3*e.cfg.evalEvery+10*time.Second {
-			c.Problem = "alert rules have not been evaluated since " + last.Format(time.RFC3339)
-			if last.IsZero() {
-				c.Problem = "alert rules have not been evaluated yet"
-			}
-		}
-		checks = append(checks, c)
-	}
-	c := api.Check{Name: "ingest", Degraded: true}
-	if g := e.cfg.guard; g != nil {
-		st := g.State()
-		switch {
-		case st.DiskOver:
-			c.Problem = fmt.Sprintf("refusing events: %s free on the data disk, below the minimum of %s", humanize.IBytes(uint64(st.FreeDiskBytes)), humanize.IBytes(uint64(st.MinFreeDisk)))
-		case st.MemoryOver:
-			c.Problem = fmt.Sprintf("refusing events: %s resident, at the memory ceiling of %s", humanize.IBytes(uint64(st.ResidentBytes)), humanize.IBytes(uint64(st.MemoryCeiling)))
-		case st.SampleError != "":
-			c.Problem = st.SampleError
-		}
-	}
-	checks = append(checks, c)
-	if e.ctx.Err() != nil {
-		checks = append(checks, api.Check{Name: "server", Problem: "shutting down"})
-	}
-	return checks
-}
-
 // notifyFlush bounds how long a shutdown waits for notifications still
 // queued: what is not delivered by then stays owed in the stores and is
 // sent again at the next start.
 const notifyFlush = 5 * time.Second
 
 // Close stops every environment: their writers commit what they accepted,
-// their rule loops end, the notifier delivers what it can (settling it in
+// their rule and housekeeping loops end, the notifier delivers what it can (settling it in
 // the stores, which are still open), then their stores close.
 func (e *environments) Close(ctx context.Context) error {
 	e.startMu.Lock()
@@ -423,7 +373,7 @@ func (e *environments) Close(ctx context.Context) error {
 	for _, env := range e.all {
 		env.w.Close()
 		env.stop()
-		<-env.evalDone
+		env.loops.Wait()
 	}
 	if n := e.cfg.notifier; n != nil {
 		nctx, cancel := context.WithTimeout(ctx, notifyFlush)

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/prodex/prodex/internal/api"
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/ingest"
-	"github.com/prodex/prodex/internal/rules"
 	"github.com/prodex/prodex/internal/store"
 	"github.com/prodex/prodex/internal/store/clickhouse"
 	"github.com/prodex/prodex/internal/store/duckdb"
@@ -34,28 +34,11 @@ type eventStore interface {
 	Close() error
 }
 
-// metaStore is what an environment needs of its metadata store: the
-// embedded DuckDB store, or PostgreSQL shared by several nodes.
-type metaStore interface {
-	api.Meta
-	auth.Storage
-	rules.Outbox
-	PutSLO(ctx context.Context, name string, body []byte) error
-	DeleteSLO(ctx context.Context, name string) error
-	SLOs(ctx context.Context) (map[string][]byte, error)
-	PutAlert(ctx context.Context, id, slo string, started time.Time, open bool, body []byte, owed ...store.Owed) error
-	Alerts(ctx context.Context, slo string, openOnly bool, limit int) ([][]byte, error)
-	DropRunsBefore(ctx context.Context, t time.Time) (int64, error)
-	Lease(ctx context.Context, name, holder string, ttl time.Duration) (held bool, until time.Time, err error)
-	Release(ctx context.Context, name, holder string) error
-	Close() error
-}
-
 // ruleStore gives the alert rules the counts of one store and the
 // definitions and episodes of the other.
 type ruleStore struct {
 	events eventStore
-	metaStore
+	*meta.Store
 }
 
 func (r ruleStore) SetCounter(ctx context.Context, c store.Counter, backfill bool, install func([]store.MinuteCount)) error {
@@ -80,14 +63,24 @@ func (r ruleStore) ForgetCounter(name string) {
 // embedded one, the metadata in the event store's database.
 type stores struct {
 	events eventStore
-	meta   metaStore
+	meta   *meta.Store
 	duck   *duckdb.Store
+}
+
+// OpenStore opens the embedded event store in dir with a clear message
+// when another process (a running server) holds it.
+func OpenStore(dir string, opts duckdb.Options) (*duckdb.Store, error) {
+	st, err := duckdb.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w\n(is a prodex server running on %s? then use --server and an admin --key instead)", err, dir)
+	}
+	return st, nil
 }
 
 // openEmbedded opens the embedded store in dir: its events, and the
 // metadata in the same database, written under the event store's guard.
 func openEmbedded(dir string, opts duckdb.Options) (stores, error) {
-	st, err := openStore(dir, opts)
+	st, err := OpenStore(dir, opts)
 	if err != nil {
 		return stores{}, err
 	}
@@ -107,35 +100,20 @@ func (s stores) close() error {
 // shared says whether several nodes may share the stores.
 func (s stores) shared() bool { return s.duck == nil }
 
-// shared is how a node reaches the stores several nodes share.
-type shared struct {
+// sharedStores is how a node reaches the stores several nodes share:
+// ClickHouse for events, PostgreSQL for metadata. Both are needed: a
+// node's embedded metadata would not be seen by the others, and embedded
+// events cannot be shared.
+type sharedStores struct {
 	storeURL, metaURL string
 	maxColumns        int
 	retention         time.Duration
 }
 
-// openShared opens ClickHouse (events) and PostgreSQL (metadata) for a
-// node of several (cfg nil when neither address is given). Both addresses
-// are needed: a node's embedded metadata would not be seen by the others,
-// and embedded events cannot be shared.
-func openShared(ctx context.Context, storeURL, metaURL string, maxColumns int, retention time.Duration) (*shared, stores, error) {
-	switch {
-	case storeURL == "" && metaURL == "":
-		return nil, stores{}, nil
-	case !strings.HasPrefix(storeURL, "clickhouse://"):
-		return nil, stores{}, fmt.Errorf("--store: want clickhouse://HOST:9000/DATABASE with --meta postgres://…, got %q", storeURL)
-	case !strings.HasPrefix(metaURL, "postgres://") && !strings.HasPrefix(metaURL, "postgresql://"):
-		return nil, stores{}, fmt.Errorf("--meta: want postgres://USER@HOST:5432/DATABASE with --store clickhouse://…, got %q", metaURL)
-	}
-	cfg := &shared{storeURL: storeURL, metaURL: metaURL, maxColumns: maxColumns, retention: retention}
-	st, err := cfg.open(ctx, "")
-	return cfg, st, err
-}
-
 // open opens environment env's stores: a ClickHouse database and a
 // PostgreSQL schema of its own ("" is the default environment, in the
 // database and schema the addresses name).
-func (c *shared) open(ctx context.Context, env string) (stores, error) {
+func (c *sharedStores) open(ctx context.Context, env string) (stores, error) {
 	addr, opts, err := clickhouse.ParseURL(c.storeURL)
 	if err != nil {
 		return stores{}, fmt.Errorf("--store: %w", err)
@@ -161,15 +139,13 @@ func (c *shared) open(ctx context.Context, env string) (stores, error) {
 	return stores{events: ev, meta: m}, nil
 }
 
-// sharedEnvs lists the environments in the shared metadata store.
-func sharedEnvs(ctx context.Context, root metaStore) ([]string, error) {
-	l, ok := root.(interface {
-		Environments(ctx context.Context) ([]string, error)
-	})
-	if !ok {
-		return nil, nil
+// envDir is where environment name's store lives under the data directory;
+// the default environment ("") uses the data directory itself.
+func envDir(dataDir, name string) string {
+	if name == "" {
+		return dataDir
 	}
-	return l.Environments(ctx)
+	return filepath.Join(dataDir, "envs", name)
 }
 
 // nodeID names this node as the holder of the alert lease.
@@ -178,10 +154,10 @@ func nodeID(listen string) string {
 	return fmt.Sprintf("%s/%s/%d", host, listen, os.Getpid())
 }
 
-// createKey makes a key straight in the embedded store of data directory
+// CreateKey makes a key straight in the embedded store of data directory
 // dir, before any server has started there (to bootstrap); a new
 // environment env gets its directory, which the server opens at start.
-func createKey(dir, env string, sc auth.Scope, name string) (string, auth.Key, error) {
+func CreateKey(dir, env string, sc auth.Scope, name string) (string, auth.Key, error) {
 	if err := auth.CheckEnv(env); err != nil {
 		return "", auth.Key{}, err
 	}

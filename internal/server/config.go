@@ -1,0 +1,183 @@
+// Package server assembles a Prodex server from its parts: the stores
+// (embedded DuckDB, or ClickHouse and PostgreSQL shared by several nodes),
+// one set of running parts per environment (writer, alert rules, API),
+// the ingest guard, the listeners and the housekeeping loops. prodex serve
+// fills a Config from its flags, calls New and then Run.
+package server
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+
+	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/ingest"
+)
+
+// Config is how a server runs. Each field but the last few is one flag of
+// prodex serve, named in its comment; error messages name the flag too,
+// since that is where a person fixes them.
+type Config struct {
+	Data                string        // --data: data directory of the embedded store
+	Listen              string        // --listen: address of the API
+	MaxColumns          int           // --max-columns
+	Retention           time.Duration // --retention: default retention of new datasets
+	HistoryRetention    time.Duration // --history-retention: how long query runs stay
+	QueryTimeout        time.Duration // --query-timeout
+	MaxQueued           int64         // --max-queued: events waiting for a commit before 429
+	ExternalURL         string        // --external-url: default http://LISTEN
+	EvalInterval        time.Duration // --eval-interval: of the SLO alert rules
+	DebugListen         string        // --debug-listen: pprof, off when empty
+	OTLPHTTP            string        // --otlp-http: empty is off
+	OTLPGRPC            string        // --otlp-grpc: empty is off
+	OTLPDataset         string        // --otlp-dataset: one dataset for all OTLP data
+	KeyHeader           string        // --key-header: another header an API key may come in
+	Threads             int           // --threads: DuckDB worker threads
+	CheckpointThreshold string        // --checkpoint-threshold: DuckDB WAL size
+	MemoryLimit         string        // --memory-limit: DuckDB's, per environment
+	MemoryCeiling       string        // --memory-ceiling: resident memory to stay under
+	MinFreeDisk         string        // --min-free-disk: "0" is off
+	MaxInFlight         int64         // --max-inflight: ingest requests decoded at once
+	Store               string        // --store: clickhouse://… shared by several nodes
+	Meta                string        // --meta: postgres://… shared by several nodes
+	CommitInterval      time.Duration // --commit-interval
+	// CommitIntervalSet says CommitInterval was given: when it was not,
+	// nodes on ClickHouse commit at most every 200ms (the embedded store
+	// at once).
+	CommitIntervalSet bool
+
+	// Log receives the server's log (default: JSON on standard error).
+	Log *slog.Logger
+	// Stderr is where the bootstrap admin key is printed (default: nowhere).
+	Stderr io.Writer
+	// OnDiskFailure is called, after the failure is logged, when a write
+	// to the embedded store failed for lack of disk space. The process
+	// must not write again (the store refuses to): prodex serve exits, and
+	// the next start recovers every acknowledged event from the WAL.
+	OnDiskFailure func(error)
+	// OnDrained is called during shutdown once the listeners stopped and
+	// before the environments close (prodex serve restores the default
+	// signal handling there, so that a second signal ends a close that
+	// hangs).
+	OnDrained func()
+}
+
+// Defaults is the configuration prodex serve runs with when given no flags.
+func Defaults() Config {
+	return Config{
+		Data:                "data",
+		Listen:              "127.0.0.1:8080",
+		MaxColumns:          10000,
+		Retention:           60 * 24 * time.Hour,
+		HistoryRetention:    90 * 24 * time.Hour,
+		QueryTimeout:        60 * time.Second,
+		MaxQueued:           200000,
+		EvalInterval:        time.Second,
+		OTLPHTTP:            "127.0.0.1:4318",
+		OTLPGRPC:            "127.0.0.1:4317",
+		CheckpointThreshold: "256MB",
+		MinFreeDisk:         "512MB",
+		MaxInFlight:         64,
+	}
+}
+
+// sharedCommitInterval is the least time between two commits on
+// ClickHouse unless --commit-interval says otherwise: its inserts are
+// dearer than DuckDB's, and a request waits for its commit.
+const sharedCommitInterval = 200 * time.Millisecond
+
+// shared says whether the node keeps its data in the stores several nodes
+// share rather than in the data directory.
+func (c Config) shared() bool { return c.Store != "" || c.Meta != "" }
+
+// check validates the flags before anything is opened, with the messages
+// prodex serve has always given.
+func (c Config) check() error {
+	if c.shared() {
+		switch {
+		case !strings.HasPrefix(c.Store, "clickhouse://"):
+			return fmt.Errorf("--store: want clickhouse://HOST:9000/DATABASE with --meta postgres://…, got %q", c.Store)
+		case !strings.HasPrefix(c.Meta, "postgres://") && !strings.HasPrefix(c.Meta, "postgresql://"):
+			return fmt.Errorf("--meta: want postgres://USER@HOST:5432/DATABASE with --store clickhouse://…, got %q", c.Meta)
+		}
+	}
+	if _, err := c.guardOptions(); err != nil {
+		return err
+	}
+	if c.OTLPDataset != "" {
+		if _, err := event.NormalizeDataset(c.OTLPDataset); err != nil {
+			return fmt.Errorf("--otlp-dataset: %w", err)
+		}
+	}
+	return nil
+}
+
+// guardOptions parses the flags that bound ingest. A node on the shared
+// stores keeps no data: it has no data disk to watch.
+func (c Config) guardOptions() (ingest.GuardOptions, error) {
+	o := ingest.GuardOptions{Dir: c.Data, MaxInFlight: c.MaxInFlight}
+	minFree := c.MinFreeDisk
+	if c.shared() {
+		minFree = "0"
+	}
+	for _, f := range []struct {
+		flag, v string
+		dst     *int64
+	}{{"--memory-ceiling", c.MemoryCeiling, &o.MemoryCeiling}, {"--min-free-disk", minFree, &o.MinFreeDisk}} {
+		if f.v == "" || f.v == "0" {
+			continue
+		}
+		n, err := humanize.ParseBytes(f.v)
+		if err != nil || n > math.MaxInt64 {
+			return o, fmt.Errorf("%s: %q is not a size like 512MB or 8GiB", f.flag, f.v)
+		}
+		*f.dst = int64(n)
+	}
+	if o.MemoryCeiling > 0 && o.MemoryCeiling < 256<<20 {
+		return o, fmt.Errorf("--memory-ceiling: %s is too small; Prodex needs at least 256MB", c.MemoryCeiling)
+	}
+	if c.MaxInFlight < 1 {
+		return o, fmt.Errorf("--max-inflight: must be at least 1")
+	}
+	return o, nil
+}
+
+// commitInterval is the least time between two ingest commits.
+func (c Config) commitInterval() time.Duration {
+	if c.shared() && !c.CommitIntervalSet {
+		return sharedCommitInterval
+	}
+	return c.CommitInterval
+}
+
+// externalURL is the URL people reach the server at, for links in
+// notifications.
+func (c Config) externalURL() string {
+	if c.ExternalURL == "" {
+		return "http://" + c.Listen
+	}
+	return c.ExternalURL
+}
+
+// memorySplit divides the memory ceiling: the Go heap and DuckDB's buffers
+// each get 40 %, and the guard sheds ingest at 85 % of it. goLimit is the
+// Go runtime's soft limit (0: leave it); dbShare, when set, is DuckDB's
+// part, which the environments split as they start, and memoryLimit is
+// the limit each DuckDB opens with.
+func (c Config) memorySplit(ceiling int64) (goLimit, dbShare int64, memoryLimit string) {
+	memoryLimit = c.MemoryLimit
+	if ceiling <= 0 {
+		return 0, 0, memoryLimit
+	}
+	goLimit = ceiling * 4 / 10
+	if memoryLimit == "" {
+		dbShare = ceiling * 4 / 10
+		memoryLimit = fmt.Sprintf("%dMB", dbShare/1e6)
+	}
+	return goLimit, dbShare, memoryLimit
+}

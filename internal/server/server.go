@@ -1,0 +1,281 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/ingest"
+	"github.com/prodex/prodex/internal/metrics"
+	"github.com/prodex/prodex/internal/notify"
+	"github.com/prodex/prodex/internal/otlp"
+	"github.com/prodex/prodex/internal/query"
+	"github.com/prodex/prodex/internal/store/duckdb"
+)
+
+// Server is an assembled Prodex server: its stores and environments open,
+// its listeners bound. Run serves; Shutdown (which Run calls) stops it.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	envs *environments
+	// life is the environments' lifetime: their rule loops, housekeeping
+	// and the guard's sampling end with it.
+	life context.Context
+	stop context.CancelFunc
+
+	api, otlpHTTP, otlpGRPC net.Listener // otlp ones nil when off
+	hs, ohs                 *http.Server
+	gs                      *grpc.Server
+
+	shutdown    sync.Once
+	shutdownErr error
+}
+
+// New opens the stores (creating an admin key when none exists, printed
+// on cfg.Stderr), starts every environment and binds the listeners.
+func New(cfg Config) (*Server, error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if os.Getenv("GOGC") == "" {
+		// Ingest allocates short-lived decoded events at a high rate;
+		// collecting less often buys ~20 % throughput for a heap that the
+		// bounded ingest queue keeps small.
+		debug.SetGCPercent(300)
+	}
+	guardOpts, _ := cfg.guardOptions() // checked above
+	ingest.TuneCHeap()
+	goLimit, dbShare, memLimit := cfg.memorySplit(guardOpts.MemoryCeiling)
+	if goLimit > 0 {
+		debug.SetMemoryLimit(goLimit)
+	}
+	opts := duckdb.Options{MaxColumns: cfg.MaxColumns, Retention: cfg.Retention, Threads: cfg.Threads, MemoryLimit: memLimit, CheckpointThreshold: cfg.CheckpointThreshold,
+		OnDiskFailure: func(err error) {
+			// See duckdb.HoldCheckpoints: this process must not write
+			// again. Everything acknowledged is in the WAL, which the
+			// next start replays.
+			log.Error("a write failed for lack of disk space; exiting so that the next start recovers every acknowledged event from the write-ahead log. Free space on the data disk, then start again",
+				"data", cfg.Data, "err", err)
+			if cfg.OnDiskFailure != nil {
+				cfg.OnDiskFailure(err)
+			}
+		}}
+	var shared *sharedStores
+	var st stores
+	var err error
+	if cfg.shared() {
+		shared = &sharedStores{storeURL: cfg.Store, metaURL: cfg.Meta, maxColumns: cfg.MaxColumns, retention: cfg.Retention}
+		st, err = shared.open(context.Background(), "")
+	} else {
+		st, err = openEmbedded(cfg.Data, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log}
+	s.life, s.stop = context.WithCancel(context.Background())
+	if err := s.assemble(st, shared, guardOpts, opts, dbShare); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// assemble starts the environments on the default one's stores st, and
+// binds the listeners; on an error, what it opened is closed again.
+func (s *Server) assemble(st stores, shared *sharedStores, guardOpts ingest.GuardOptions, opts duckdb.Options, dbShare int64) error {
+	cfg, log := s.cfg, s.log
+	keys, err := auth.NewKeyring(context.Background(), st.meta)
+	if err != nil {
+		st.close()
+		return err
+	}
+	if len(keys.List()) == 0 {
+		secret, _, err := keys.Create(context.Background(), auth.Admin, "bootstrap")
+		if err != nil {
+			st.close()
+			return err
+		}
+		if cfg.Stderr != nil {
+			fmt.Fprintf(cfg.Stderr, "No API keys existed, so an admin key was created. Keep it safe:\n%s\n", secret)
+		}
+	}
+	notifier := notify.New(notify.Options{Log: log, Own: nonEmpty(cfg.Listen, cfg.OTLPHTTP)})
+	running := &query.Running{}
+	// envs is set once the environments are open; the guard reaches them
+	// through it.
+	var envs atomic.Pointer[environments]
+	guardOpts.OnDisk = func(low bool) {
+		if e := envs.Load(); e != nil {
+			e.holdCheckpoints(low)
+		}
+	}
+	guardOpts.OnMemoryHigh = func() {
+		if running.CancelOldest() {
+			log.Warn("cancelled the oldest query to stay under the memory ceiling", "ceiling", cfg.MemoryCeiling, "queries_left", running.Len())
+		}
+	}
+	guard := ingest.NewGuard(guardOpts)
+	otlpDataset := cfg.OTLPDataset
+	if otlpDataset != "" {
+		otlpDataset, _ = event.NormalizeDataset(otlpDataset) // checked in New
+	}
+	go guard.Run(s.life)
+	reg := metrics.New(func() []metrics.Env {
+		if e := envs.Load(); e != nil {
+			return e.metricsEnvs()
+		}
+		return nil
+	}, guard, notifier)
+	reg.WatchQueries(running)
+	e, err := openEnvironments(s.life, envConfig{dataDir: cfg.Data, storeOpts: opts, keys: keys, notifier: notifier, log: log, link: cfg.externalURL(),
+		maxQueued: cfg.MaxQueued, queryTimeout: cfg.QueryTimeout, historyRetention: cfg.HistoryRetention, otlpDataset: otlpDataset, keyHeader: cfg.KeyHeader,
+		evalEvery: cfg.EvalInterval, guard: guard, running: running, dbShare: dbShare, metrics: reg, node: nodeID(cfg.Listen), commitEvery: cfg.commitInterval(), shared: shared}, st)
+	if err != nil {
+		st.close()
+		return err
+	}
+	envs.Store(e)
+	s.envs = e
+	lns, err := listenAll(cfg.Listen, cfg.OTLPHTTP, cfg.OTLPGRPC)
+	if err != nil {
+		e.Close(context.Background())
+		return err
+	}
+	s.api, s.otlpHTTP, s.otlpGRPC = lns[0], lns[1], lns[2]
+	s.hs = &http.Server{Handler: reg.Instrument(e), ReadHeaderTimeout: 10 * time.Second}
+	s.ohs = &http.Server{Handler: reg.Instrument(e.OTLP()), ReadHeaderTimeout: 10 * time.Second}
+	s.gs = otlp.NewGRPCServer(e.Resolve, e.keyHeaders(), int(event.DefaultLimits().MaxBodyBytes))
+	return nil
+}
+
+// listenAll binds each address (nil for an empty one), or none.
+func listenAll(addrs ...string) ([]net.Listener, error) {
+	var lns []net.Listener
+	for _, a := range addrs {
+		if a == "" {
+			lns = append(lns, nil)
+			continue
+		}
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range lns {
+				if l != nil {
+					l.Close()
+				}
+			}
+			return nil, err
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+// Addr is the address the API listens on (useful with port 0).
+func (s *Server) Addr() net.Addr { return s.api.Addr() }
+
+// Run serves until ctx ends or a listener fails, then shuts down: requests
+// in flight finish, accepted events are committed, notifications still
+// queued get a few seconds, and the stores close.
+func (s *Server) Run(ctx context.Context) error {
+	if s.cfg.DebugListen != "" {
+		go serveDebug(s.cfg.DebugListen, s.log)
+	}
+	errc := make(chan error, 3)
+	go func() { errc <- s.hs.Serve(s.api) }()
+	if s.otlpHTTP != nil {
+		go func() { errc <- s.ohs.Serve(s.otlpHTTP) }()
+		s.log.Info("OTLP/HTTP serving", "addr", s.otlpHTTP.Addr().String())
+	}
+	if s.otlpGRPC != nil {
+		go func() { errc <- s.gs.Serve(s.otlpGRPC) }()
+		s.log.Info("OTLP/gRPC serving", "addr", s.otlpGRPC.Addr().String())
+	}
+	if s.cfg.shared() {
+		s.log.Info("prodex serving", "addr", s.api.Addr().String(), "store", s.cfg.Store, "node", nodeID(s.cfg.Listen))
+	} else {
+		s.log.Info("prodex serving", "addr", s.api.Addr().String(), "data", s.cfg.Data, "environments", len(s.envs.List())+1)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("server failed", "err", err)
+		}
+	case <-ctx.Done():
+		s.log.Info("shutting down: finishing requests and flushing accepted events")
+		s.stop() // readiness now reports the shutdown
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Shutdown(sctx); err != nil {
+		return err
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// Shutdown stops the listeners (letting requests in flight finish until
+// ctx ends), then every environment, and closes the stores. It runs once;
+// later calls return the first one's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdown.Do(func() {
+		s.hs.Shutdown(ctx)
+		s.ohs.Shutdown(ctx)
+		if s.otlpGRPC != nil {
+			s.gs.GracefulStop()
+		}
+		// Listeners never served (Run not called) are closed here.
+		for _, ln := range []net.Listener{s.api, s.otlpHTTP, s.otlpGRPC} {
+			if ln != nil {
+				ln.Close()
+			}
+		}
+		s.stop()
+		if s.cfg.OnDrained != nil {
+			s.cfg.OnDrained()
+		}
+		s.shutdownErr = s.envs.Close(ctx) // closes the notifier too
+	})
+	return s.shutdownErr
+}
+
+// serveDebug serves the Go runtime profiles on their own listener, so that
+// they are never reachable through the public address.
+func serveDebug(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		log.Error("debug listener failed", "addr", addr, "err", err)
+	}
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
