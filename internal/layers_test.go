@@ -39,7 +39,7 @@ var layer = map[string]int{
 	// (for the tests); it knows no Prodex package.
 	"internal/api/openapi": 0,
 
-	"internal/client": 5, "internal/bench": 5, "internal/demo": 5,
+	"internal/server": 5, "internal/client": 5, "internal/bench": 5, "internal/demo": 5,
 
 	"cmd/prodex": 6,
 }

@@ -43,7 +43,7 @@ func historyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return history.WriteRuns(os.Stdout, runs)
+			return history.WriteRuns(os.Stdout, runs, query.SpecLine)
 		},
 	}
 	f := cmd.Flags()
@@ -73,7 +73,7 @@ func savedCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return history.WriteSaved(os.Stdout, list)
+			return history.WriteSaved(os.Stdout, list, query.SpecLine)
 		},
 	}
 	list.Flags().StringVar(&search, "search", "", "only saved queries whose name or description contains this text (any case)")

@@ -9,46 +9,35 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
-
-	"github.com/prodex/prodex/internal/query"
 )
 
 // WriteRuns writes query runs as prodex history prints them: a text table
-// in local time, a failed run's error after its question.
-func WriteRuns(w io.Writer, runs []Run) error {
+// in local time, a failed run's error after its question, which question
+// says in one line (query.SpecLine).
+func WriteRuns(w io.Writer, runs []Run, question func(spec json.RawMessage) string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tAUTHOR\tDATASET\tQUERY\tDURATION\tROWS\tQUESTION")
 	for _, r := range runs {
-		rows, question := strconv.Itoa(r.Rows), specLine(r.Spec)
+		rows, q := strconv.Itoa(r.Rows), question(r.Spec)
 		if r.Error != "" {
-			rows, question = "failed", question+" — "+r.Error
+			rows, q = "failed", q+" — "+r.Error
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.RanAt.Local().Format(time.DateTime), oneLine(r.Author, 30), r.Dataset, r.QueryID,
-			msString(r.DurationMS), rows, oneLine(question, 120))
+			msString(r.DurationMS), rows, oneLine(q, 120))
 	}
 	return tw.Flush()
 }
 
 // WriteSaved writes saved queries as prodex saved list prints them: a
-// text table in local time.
-func WriteSaved(w io.Writer, list []Saved) error {
+// text table in local time, each question in one line (query.SpecLine).
+func WriteSaved(w io.Writer, list []Saved, question func(spec json.RawMessage) string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tDATASET\tQUERY\tAUTHOR\tUPDATED\tQUESTION\tDESCRIPTION")
 	for _, s := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, oneLine(s.Name, 60), s.Dataset, s.QueryID, oneLine(s.Author, 30),
-			s.UpdatedAt.Local().Format(time.DateTime), oneLine(specLine(s.Spec), 100), oneLine(s.Description, 60))
+			s.UpdatedAt.Local().Format(time.DateTime), oneLine(question(s.Spec), 100), oneLine(s.Description, 60))
 	}
 	return tw.Flush()
-}
-
-// specLine is a stored spec in one short line (see query.Spec.Summary),
-// in local time; the JSON itself when it is not a spec.
-func specLine(raw json.RawMessage) string {
-	var s query.Spec
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return string(raw)
-	}
-	return s.Summary(time.Local)
 }
 
 // msString prints milliseconds readably: 12ms, 1.53s.

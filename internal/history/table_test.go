@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prodex/prodex/internal/query"
 )
 
 func TestWriteRuns(t *testing.T) {
@@ -15,7 +17,7 @@ func TestWriteRuns(t *testing.T) {
 			Error: "query exceeded its time limit"},
 	}
 	var b strings.Builder
-	if err := WriteRuns(&b, runs); err != nil {
+	if err := WriteRuns(&b, runs, query.SpecLine); err != nil {
 		t.Fatal(err)
 	}
 	local := at.Local().Format(time.DateTime)
@@ -36,7 +38,7 @@ func TestWriteSaved(t *testing.T) {
 	list := []Saved{{ID: "s1", Name: "Slow\tcheckouts", Dataset: "checkout", QueryID: "q1", Author: "bob", UpdatedAt: at, Spec: json.RawMessage(`"x"`),
 		Description: strings.Repeat("d", 70)}}
 	var b strings.Builder
-	if err := WriteSaved(&b, list); err != nil {
+	if err := WriteSaved(&b, list, query.SpecLine); err != nil {
 		t.Fatal(err)
 	}
 	want := "" +

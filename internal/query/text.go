@@ -179,3 +179,13 @@ func shortDuration(d time.Duration) string {
 	}
 	return s
 }
+
+// SpecLine is a stored spec in one short line (see Spec.Summary), in
+// local time; the JSON itself when it is not a spec.
+func SpecLine(raw json.RawMessage) string {
+	var s Spec
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return string(raw)
+	}
+	return s.Summary(time.Local)
+}
