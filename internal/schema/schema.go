@@ -63,7 +63,7 @@ func TypeOf(v any) (Type, bool) {
 // store and, when the value cannot be represented without loss, the type the
 // column must be promoted to first (then Coerce is called again with it).
 //
-// The rules, documented in the README:
+// The rules, documented in docs/api.md:
 //   - integer column, float value: integral floats become integers; others
 //     promote the column to float.
 //   - integer or float column, string value: a string written as a JSON number

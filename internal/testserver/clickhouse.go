@@ -331,7 +331,7 @@ func clickHouseConfig(dir string, node clickHouseNode, nodes []clickHouseNode, z
 // after a Distributed query, so stopping two shards took 2 s instead of 1 s.
 //
 // load_balancing in_order: a Distributed query reads each shard's first
-// replica while it is up, the one Prodex writes to, as the README asks of
+// replica while it is up, the one Prodex writes to, as docs/scaling.md asks of
 // a replicated deployment (clients cannot send the setting to 18.16).
 const clickHouseUsers = `<?xml version="1.0"?>
 <yandex>

@@ -185,7 +185,7 @@ func (f *field) typ() schema.Type {
 // not prefer the server it runs on when that is not the replica writes go
 // to: the others lag behind it by the replication delay. (Which replica
 // of a remote shard a query reads is the server profile's load_balancing,
-// a setting this client cannot send to 18.16: see the README.)
+// a setting this client cannot send to 18.16: see docs/scaling.md.)
 func options(addr string, replicated bool) *ch.Options {
 	o := &ch.Options{
 		Addr:     []string{addr},
