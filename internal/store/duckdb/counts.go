@@ -267,6 +267,7 @@ func (c *counter) compile(cols sli.Columns, gen int64) error {
 // backfill recomputes a counter's counts from every stored event, in one
 // transaction on the counter's connection. The caller holds cmu and wmu.
 func (s *Store) backfill(ctx context.Context, c Counter) error {
+	ctx = uncancelled(ctx)
 	cat, catErr := s.catalog(c.Dataset)
 	marks := map[string]int64{}
 	s.mu.RLock()
@@ -411,6 +412,7 @@ func (s *Store) countPending(ctx context.Context) error {
 // countJob counts one segment's new rows in a transaction on the
 // counter's connection.
 func (s *Store) countJob(ctx context.Context, j countJob) ([]MinuteCount, error) {
+	ctx = uncancelled(ctx)
 	var phys []string
 	seen := map[string]bool{}
 	for _, c := range j.counters {

@@ -98,6 +98,14 @@ func (s *Store) GuardWrite(write func() error) error {
 	return err
 }
 
+// uncancelled is the context a write's transaction runs with: its
+// caller's values without its cancellation. DuckDB interrupts a cancelled
+// statement, and the interrupt can land on the ROLLBACK or COMMIT after
+// it, leaving the connection inside a transaction no one ends: every
+// later transaction on it fails. The writes are bounded, so finishing
+// them costs little, and what a caller had accepted is not lost.
+func uncancelled(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 // commitTx commits tx, noting a failure for lack of disk space.
 func (s *Store) commitTx(tx *sql.Tx) error {
 	err := tx.Commit()

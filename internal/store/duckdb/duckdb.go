@@ -473,6 +473,7 @@ func (s *Store) SetRetention(ctx context.Context, name string, d time.Duration) 
 }
 
 func (s *Store) saveLastSeen(ctx context.Context) error {
+	ctx = uncancelled(ctx)
 	s.mu.RLock()
 	type upd struct {
 		id   int64

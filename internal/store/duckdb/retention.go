@@ -34,24 +34,28 @@ func (s *Store) DropExpired(ctx context.Context, now time.Time) (int, error) {
 	}
 	s.mu.RUnlock()
 	dropped := 0
+	wctx := uncancelled(ctx) // one segment's drop runs to its end
 	for _, v := range victims {
+		if err := ctx.Err(); err != nil {
+			return dropped, err
+		}
 		if v.seg.app != nil {
 			v.seg.app.Close()
 			v.seg.app = nil
 		}
-		tx, err := s.db.BeginTx(ctx, nil)
+		tx, err := s.db.BeginTx(wctx, nil)
 		if err != nil {
 			return dropped, err
 		}
-		if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+ident(v.seg.table)); err != nil {
+		if _, err := tx.ExecContext(wctx, `DROP TABLE IF EXISTS `+ident(v.seg.table)); err != nil {
 			tx.Rollback()
 			return dropped, fmt.Errorf("drop %s: %w", v.seg.table, err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM px_segments WHERE tbl = ?`, v.seg.table); err != nil {
+		if _, err := tx.ExecContext(wctx, `DELETE FROM px_segments WHERE tbl = ?`, v.seg.table); err != nil {
 			tx.Rollback()
 			return dropped, err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM px_slo_marks WHERE tbl = ?`, v.seg.table); err != nil {
+		if _, err := tx.ExecContext(wctx, `DELETE FROM px_slo_marks WHERE tbl = ?`, v.seg.table); err != nil {
 			tx.Rollback()
 			return dropped, err
 		}

@@ -176,6 +176,7 @@ func countNew(m map[string]col) int {
 // commit runs the plan in one transaction and, once committed, makes the
 // catalog changes visible to readers.
 func (s *Store) commit(ctx context.Context, w *write, batches []*event.Batch) error {
+	ctx = uncancelled(ctx)
 	tx, err := s.wconn.(driver.ConnBeginTx).BeginTx(ctx, driver.TxOptions{})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

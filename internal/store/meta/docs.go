@@ -116,7 +116,7 @@ func (s *Store) PutAlert(ctx context.Context, id, slo string, started time.Time,
 		_, err := s.exec(ctx, putAlert, id, slo, started.UnixMicro(), open, s.d.doc(body))
 		return err
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, putAlert, id, slo, started.UnixMicro(), open, s.d.doc(body)); err != nil {
 			return err
 		}

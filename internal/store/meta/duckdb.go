@@ -21,7 +21,8 @@ func OpenDuckDB(ctx context.Context, db *sql.DB, guard func(write func() error) 
 // data directories have held since they were added (columns only ever
 // added, by ALTER), so that every existing directory opens unchanged.
 var duckDB = &dialect{
-	name: "duckdb",
+	name:        "duckdb",
+	uncancelled: true,
 	schema: []string{
 		`CREATE TABLE IF NOT EXISTS px_keys (id VARCHAR, hash VARCHAR, scope VARCHAR, name VARCHAR, created_us BIGINT, revoked BOOLEAN)`,
 		`CREATE TABLE IF NOT EXISTS px_slos (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,

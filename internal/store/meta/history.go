@@ -219,7 +219,7 @@ func (s *Store) DeleteSavedQuery(ctx context.Context, id string) error {
 // runs dropped. History would otherwise grow with every query forever.
 func (s *Store) DropRunsBefore(ctx context.Context, t time.Time) (int64, error) {
 	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM px_query_runs WHERE ran_us < $1`, t.UnixMicro())
 		if err != nil {
 			return err

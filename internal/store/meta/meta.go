@@ -57,6 +57,13 @@ type dialect struct {
 	// transactions inserting the same new id at once conflict even with
 	// ON CONFLICT DO NOTHING. The lock is held for one small insert.
 	serialInserts bool
+	// uncancelled writes run to their end whatever becomes of the caller's
+	// context. On DuckDB a statement interrupted inside a transaction can
+	// leave its pooled connection in a transaction that no one ends (the
+	// interrupt may land on the ROLLBACK or COMMIT after it), and the next
+	// transaction begun on it fails; the writes are small, so finishing
+	// them costs little.
+	uncancelled bool
 	// leases returns the dialect's leader leases.
 	leases func(db *sql.DB) leaser
 	// envs lists the environments with tables in the database, or nil.
@@ -121,6 +128,7 @@ func (s *Store) Environments(ctx context.Context) ([]string, error) {
 
 // exec runs one write through the guard.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = s.writeContext(ctx)
 	var res sql.Result
 	err := s.guard(func() (err error) {
 		res, err = s.db.ExecContext(ctx, q, args...)
@@ -129,19 +137,29 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 	return res, err
 }
 
-// inTx runs f in a transaction and commits it, through the guard.
-func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+// inTx runs f in a transaction and commits it, through the guard; f's
+// statements take the context it is given (see writeContext).
+func (s *Store) inTx(ctx context.Context, f func(context.Context, *sql.Tx) error) error {
+	ctx = s.writeContext(ctx)
 	return s.guard(func() error {
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
 		defer tx.Rollback()
-		if err := f(tx); err != nil {
+		if err := f(ctx, tx); err != nil {
 			return err
 		}
 		return tx.Commit()
 	})
+}
+
+// writeContext is the context a write runs with (see dialect.uncancelled).
+func (s *Store) writeContext(ctx context.Context) context.Context {
+	if s.d.uncancelled {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // affected is the number of rows a write changed; a driver that cannot
