@@ -20,7 +20,6 @@ func serveCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.CommitIntervalSet = cmd.Flags().Changed("commit-interval")
 			cfg.Stderr = os.Stderr
-			cfg.OnDiskFailure = func(error) { os.Exit(exitDiskFailure) }
 			// Once the listeners stopped, a second signal ends a close
 			// that hangs.
 			var stopSignals context.CancelFunc
@@ -61,7 +60,3 @@ func serveCmd() *cobra.Command {
 	f.DurationVar(&cfg.CommitInterval, "commit-interval", cfg.CommitInterval, "least time between two ingest commits: requests meanwhile share one (default 0 on the embedded store, 200ms on ClickHouse)")
 	return cmd
 }
-
-// exitDiskFailure is the exit status after a write failed for lack of disk
-// space (EX_TEMPFAIL: a supervisor should start the server again).
-const exitDiskFailure = 75
