@@ -238,7 +238,7 @@ var (
 	invalid      = refused(400, "The request is invalid; the error says where.")
 	notFound     = refused(404, "It does not exist.")
 	conflict     = refused(409, "It conflicts with what exists.")
-	queryMemory  = refused(503, "The query was cancelled to give memory back; a retry may pass.")
+	queryMemory  = refused(503, "The query was cancelled to give memory back at the memory ceiling, or needed more than the database's memory limit (--memory-limit); Retry-After says when a retry may pass.")
 	queryTimeout = refused(504, "The query ran out of time (--query-timeout).")
 	ingestErrors = []openapi.Answer{
 		refused(413, "The body or an event is larger than the limits."),
