@@ -128,7 +128,7 @@ func (s *Server) assemble(st stores, shared *sharedStores, guardOpts ingest.Guar
 	}
 	guardOpts.OnMemoryHigh = func() {
 		if running.CancelOldest() {
-			log.Warn("cancelled the oldest query to stay under the memory ceiling", "ceiling", cfg.MemoryCeiling, "queries_left", running.Len())
+			log.Warn("cancelled a query to stay under the memory ceiling (the longest-running heavy one, else the oldest light one)", "ceiling", cfg.MemoryCeiling, "queries_left", running.Len())
 		}
 	}
 	guard := ingest.NewGuard(guardOpts)
