@@ -109,7 +109,7 @@ func benchSoakCmd() *cobra.Command {
 	var b bench.Soak
 	cmd := &cobra.Command{
 		Use:   "soak",
-		Short: "Drive ingest at a multiple of capacity while querying and burning an SLO; report acknowledged vs stored, peak RSS, alert latency",
+		Short: "Drive ingest at a multiple of capacity while querying and burning an SLO, optionally under attack; report acknowledged vs stored, peak RSS, queries answered, alert latency",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b.Client = c.Client
@@ -128,5 +128,11 @@ func benchSoakCmd() *cobra.Command {
 	f.DurationVar(&b.BurnAfter, "burn-after", 30*time.Second, "when in the overload checkout starts failing")
 	f.DurationVar(&b.QueryEvery, "query-every", time.Second, "pause between two queries during the overload (0: no queries)")
 	f.Float64Var(&b.Overload, "overload", 2, "offered load as a multiple of the measured capacity")
+	f.IntVar(&b.Attack.WideColumns, "wide-columns", 0, "attacker: send events of this many new integer fields each, one after another, to DATASET-wide (0: off)")
+	f.DurationVar(&b.Attack.WideEvery, "wide-every", time.Second, "pause between two wide events")
+	f.IntVar(&b.Attack.SlowBodies, "slow-bodies", 0, "attacker: hold this many connections sending a 100 MB body a byte at a time to DATASET-slow (0: off)")
+	f.DurationVar(&b.Attack.SlowByteEvery, "slow-byte-every", 5*time.Second, "pause between two bytes of a slow body")
+	f.BoolVar(&b.Attack.HeavyQuery, "heavy-query", false, "attacker: run a wide GROUP BY (P99 and P999 by user_id and host over a day) and explain back to back")
+	f.BoolVar(&b.Baseline, "baseline", true, "with an attacker on, first run the same overload without attackers and compare")
 	return cmd
 }

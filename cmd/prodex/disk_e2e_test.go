@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -17,12 +16,13 @@ import (
 // TestDiskFull fills a real (tmpfs) disk under a running server.
 //
 // First with the free-space guard off, so a commit really fails with
-// ENOSPC: the server must exit (status 75) rather than go on with a
-// database that lost its rows, and every acknowledged event must be back
-// after the restart. Then with the guard on: ingest is refused with 507
-// and a message naming the disk, queries still answer, /readyz reports the
-// refusal; once space is freed ingest resumes by itself, and a clean stop
-// and start keep everything.
+// ENOSPC: the server must stay up, answer queries with every acknowledged
+// event, refuse ingest with 507 and Retry-After, say so on /readyz, and
+// take events again by itself once space is freed. Then with the guard
+// on: ingest is refused with 507 and a message naming the disk before a
+// write can fail, queries still answer, /readyz reports the refusal; once
+// space is freed ingest resumes by itself, and a clean stop and start keep
+// everything.
 //
 // Mounting needs CAP_SYS_ADMIN. Without it the test runs the guard half
 // only, on the real disk, with a minimum above its free space.
@@ -61,27 +61,64 @@ func TestDiskFull(t *testing.T) {
 		}
 		acked += 1000
 	}
-	if code := waitExit(t, s, 30*time.Second); code != exitDiskFailure {
-		t.Fatalf("the server exited with %d, want %d: %s", code, exitDiskFailure, tail(s.log.String(), 20))
-	}
-	if !strings.Contains(s.log.String(), "lack of disk space") {
-		t.Errorf("the log does not say why the server stopped: %s", tail(s.log.String(), 10))
-	}
 	t.Logf("disk full after %d acknowledged events; %s", acked, df(mnt))
+	refused := func(stage string) {
+		t.Helper()
+		code, body, hdr, err := postWideHeader(s.url, key, 99999, 10)
+		if err != nil || code != http.StatusInsufficientStorage || !strings.Contains(body, "disk") || hdr.Get("Retry-After") == "" {
+			t.Fatalf("ingest %s: %d %s (Retry-After %q) %v, want 507 naming the disk, with Retry-After", stage, code, body, hdr.Get("Retry-After"), err)
+		}
+	}
+	refused("after a write failed")
+	n := awaitCount(t, s, key, "wide", acked, 30*time.Second)
+	if n > sent {
+		t.Fatalf("%d events stored; %d were sent", n, sent)
+	}
+	var ready struct {
+		Status string
+		Checks []struct {
+			Name, Problem string
+			Degraded      bool
+		}
+	}
+	if c := call(t, "GET", s.url+"/readyz", "", nil, &ready); c != 200 || !strings.Contains(fmt.Sprint(ready.Checks), "lack of disk space") {
+		t.Errorf("/readyz after a failed write: %d %+v", c, ready)
+	}
+	for i := 0; i < 3; i++ { // queries go on
+		if got := countAll(t, s, key, "wide"); got != n {
+			t.Fatalf("count changed from %d to %d while refusing", n, got)
+		}
+	}
+	refused("while the disk is full")
 
-	// 2. Guard on: everything acknowledged is back, ingest is refused.
+	// 2. Space comes back: ingest resumes without a restart.
+	os.Remove(ballast)
+	later := awaitIngest(t, s, key, 200000, 90*time.Second, mnt)
+	for i := 0; i < 3; i++ {
+		if code, body, err := postWide(s.url, key, 200001+i, 500); err != nil || code != 200 {
+			t.Fatalf("ingest after space came back: %d %s %v", code, body, err)
+		}
+		later += 500
+	}
+	if got := countAll(t, s, key, "wide"); got != n+later {
+		t.Errorf("after resuming %d events, want %d", got, n+later)
+	}
+	if strings.Contains(s.log.String(), "missing") {
+		t.Errorf("the log reports missing events: %s", tail(s.log.String(), 20))
+	}
+	s.stop()
+	n += later
+
+	// 3. Guard on, disk full again: everything acknowledged is back,
+	// ingest is refused before anything fails.
+	fill(t, ballast)
 	s.start("--min-free-disk", "16MB", "--checkpoint-threshold", "4MB")
-	n := countAll(t, s, key, "wide")
-	if n < acked || n > sent {
-		t.Fatalf("after the restart %d events are stored; %d were acknowledged, %d sent", n, acked, sent)
+	if got := countAll(t, s, key, "wide"); got != n {
+		t.Fatalf("after the restart %d events are stored, want %d", got, n)
 	}
 	code, body, err := postWide(s.url, key, 99999, 10)
 	if err != nil || code != http.StatusInsufficientStorage || !strings.Contains(body, "disk") {
 		t.Fatalf("ingest on a full disk: %d %s %v, want 507 naming the disk", code, body, err)
-	}
-	var ready struct {
-		Status string
-		Checks []struct{ Name, Problem string }
 	}
 	if c := call(t, "GET", s.url+"/readyz", "", nil, &ready); c != 200 || !strings.Contains(fmt.Sprint(ready.Checks), "free on the data disk") {
 		t.Errorf("/readyz on a full disk: %d %+v", c, ready)
@@ -92,20 +129,9 @@ func TestDiskFull(t *testing.T) {
 		}
 	}
 
-	// 3. Space comes back: ingest resumes without a restart.
+	// 4. Space comes back: ingest resumes without a restart.
 	os.Remove(ballast)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		code, body, err = postWide(s.url, key, 100000, 500)
-		if err == nil && code == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ingest did not resume after space was freed: %d %s %v; %s", code, body, err, df(mnt))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	later := 500
+	later = awaitIngest(t, s, key, 100000, 10*time.Second, mnt)
 	for i := 0; i < 5; i++ {
 		if code, body, err := postWide(s.url, key, 100001+i, 500); err != nil || code != 200 {
 			t.Fatalf("ingest after space came back: %d %s %v", code, body, err)
@@ -118,6 +144,63 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("after a clean restart %d events, want %d", got, n+later)
 	}
 	s.stop()
+}
+
+// awaitIngest posts 500 events until they are taken, within d; it
+// returns how many were.
+func awaitIngest(t *testing.T, s *server, key string, batch int, d time.Duration, mnt string) int {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		code, body, err := postWide(s.url, key, batch, 500)
+		if err == nil && code == 200 {
+			return 500
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ingest did not resume after space was freed: %d %s %v; %s\n%s", code, body, err, df(mnt), tail(s.log.String(), 10))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// awaitCount waits (queries wait for a reopen) until a count of ds
+// answers, and checks it holds at least want events.
+func awaitCount(t *testing.T, s *server, key, ds string, want int, d time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		var res struct {
+			Results []struct{ Data map[string]any }
+		}
+		code := call(t, "POST", s.url+"/api/v1/query/"+ds, key, map[string]any{"calculations": []map[string]any{{"op": "COUNT"}}, "time_range": 86400}, &res)
+		if code == 200 && len(res.Results) > 0 {
+			n := int(res.Results[0].Data["COUNT"].(float64))
+			if n < want {
+				t.Fatalf("a query reads %d events; %d were acknowledged", n, want)
+			}
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no query answered within %s after the failed write: %d", d, code)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// fill writes path until the disk it is on is full.
+func fill(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := bytes.Repeat([]byte{1}, 1<<20)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			return
+		}
+	}
 }
 
 // diskGuardOnly checks the refusal on the real disk: a minimum above its
@@ -140,6 +223,12 @@ func diskGuardOnly(t *testing.T, base string) {
 
 // postWide posts n events of about 300 bytes each to dataset "wide".
 func postWide(url, key string, batch, n int) (int, string, error) {
+	code, body, _, err := postWideHeader(url, key, batch, n)
+	return code, body, err
+}
+
+// postWideHeader is postWide with the answer's header.
+func postWideHeader(url, key string, batch, n int) (int, string, http.Header, error) {
 	evs := make([]map[string]any, n)
 	pad := strings.Repeat("x", 200)
 	for i := range evs {
@@ -151,12 +240,12 @@ func postWide(url, key string, batch, n int) (int, string, error) {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, "", err
+		return 0, "", nil, err
 	}
 	defer resp.Body.Close()
 	var out bytes.Buffer
 	out.ReadFrom(resp.Body)
-	return resp.StatusCode, out.String(), nil
+	return resp.StatusCode, out.String(), resp.Header, nil
 }
 
 // countAll counts a dataset's events over the last day.
@@ -167,29 +256,6 @@ func countAll(t *testing.T, s *server, key, ds string) int {
 		return 0
 	}
 	return int(res.Results[0].Data["COUNT"].(float64))
-}
-
-// waitExit waits for a server to exit by itself and returns its status.
-func waitExit(t *testing.T, s *server, within time.Duration) int {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return 0
-	case <-time.After(within):
-		s.cmd.Process.Kill()
-		<-done
-		t.Fatalf("the server did not exit within %v: %s", within, tail(s.log.String(), 20))
-		return -1
-	}
 }
 
 func df(dir string) string {

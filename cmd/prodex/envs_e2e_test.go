@@ -164,6 +164,7 @@ func TestEnvironmentsIsolate(t *testing.T) {
 		{"GET /api/v1/audit", "GET", "/api/v1/audit?limit=1000", nil, []int{200}, `"key_id":"` + a[3:11] + `"`},
 		{"GET /healthz", "GET", "/healthz", nil, []int{200}, ""},
 		{"GET /readyz", "GET", "/readyz", nil, []int{200}, ""},
+		{"GET /readyz/meta", "GET", "/readyz/meta", nil, []int{200}, ""},
 		{"GET /metrics", "GET", "/metrics", nil, []int{403}, ""},
 		{"GET /api/v1/openapi.json", "GET", "/api/v1/openapi.json", nil, []int{200}, ""},
 		{"GET /{$}", "GET", "/", nil, []int{200}, ""},

@@ -389,6 +389,7 @@ func TestRouteScopeMatrix(t *testing.T) {
 		// Public: health and the web UI's page, assets and sign-out.
 		{pattern: "GET /healthz", scope: public, path: "/healthz"},
 		{pattern: "GET /readyz", scope: public, path: "/readyz"},
+		{pattern: "GET /readyz/meta", scope: public, path: "/readyz/meta"},
 		{pattern: "GET /metrics", scope: "query", rootOnly: true, path: "/metrics"},
 		// The API's description: it holds no secret, and generators fetch it unattended.
 		{pattern: "GET /api/v1/openapi.json", scope: public, path: "/api/v1/openapi.json"},

@@ -83,9 +83,20 @@ func TestMetricsAndReadiness(t *testing.T) {
 	if code := call(t, "GET", s.url+"/metrics", "", nil, nil); code != 401 {
 		t.Errorf("/metrics without a key: %d", code)
 	}
-	var ready struct{ Status string }
+	var ready struct {
+		Status string
+		Checks []map[string]any
+	}
 	if code := call(t, "GET", s.url+"/readyz", "", nil, &ready); code != 200 || ready.Status != "ready" {
 		t.Errorf("/readyz: %d %+v", code, ready)
+	}
+	for _, c := range ready.Checks { // idle: nothing is degraded
+		if c["degraded"] != nil || c["problem"] != nil {
+			t.Errorf("/readyz of an idle server: %v", c)
+		}
+	}
+	if code := call(t, "GET", s.url+"/readyz/meta", "", nil, &ready); code != 200 || ready.Status != "ready" {
+		t.Errorf("/readyz/meta: %d %+v", code, ready)
 	}
 
 	// A burst of large requests, one decoded at a time: the rest are shed.

@@ -20,7 +20,6 @@ func serveCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.CommitIntervalSet = cmd.Flags().Changed("commit-interval")
 			cfg.Stderr = os.Stderr
-			cfg.OnDiskFailure = func(error) { os.Exit(exitDiskFailure) }
 			// Once the listeners stopped, a second signal ends a close
 			// that hangs.
 			var stopSignals context.CancelFunc
@@ -53,7 +52,7 @@ func serveCmd() *cobra.Command {
 	f.IntVar(&cfg.Threads, "threads", cfg.Threads, "DuckDB worker threads (0 = one per core)")
 	f.StringVar(&cfg.CheckpointThreshold, "checkpoint-threshold", cfg.CheckpointThreshold, "WAL size at which DuckDB checkpoints: larger ingests faster, smaller replays faster after a crash")
 	f.StringVar(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "DuckDB memory limit per environment, e.g. 4GB (default: 40% of --memory-ceiling, else DuckDB's 80% of RAM)")
-	f.StringVar(&cfg.MemoryCeiling, "memory-ceiling", cfg.MemoryCeiling, "resident memory to stay under, e.g. 8GB: ingest is refused (503) from 85% of it and the oldest query is cancelled from 90% (default: none)")
+	f.StringVar(&cfg.MemoryCeiling, "memory-ceiling", cfg.MemoryCeiling, "resident memory to stay under, e.g. 8GB: ingest is refused (503) from 85% of it and from 90% one query is cancelled every 2s, the longest-running heavy one first (default: none)")
 	f.StringVar(&cfg.MinFreeDisk, "min-free-disk", cfg.MinFreeDisk, "free space the data disk must keep: below it ingest is refused (507) until space is freed; 0: off")
 	f.Int64Var(&cfg.MaxInFlight, "max-inflight", cfg.MaxInFlight, "ingest requests read and decoded at once before more get 429")
 	f.StringVar(&cfg.Store, "store", cfg.Store, "event store shared by several nodes: clickhouse://HOST:9000/DATABASE[?cluster=NAME] (with --meta; default: the embedded store in --data)")
@@ -61,7 +60,3 @@ func serveCmd() *cobra.Command {
 	f.DurationVar(&cfg.CommitInterval, "commit-interval", cfg.CommitInterval, "least time between two ingest commits: requests meanwhile share one (default 0 on the embedded store, 200ms on ClickHouse)")
 	return cmd
 }
-
-// exitDiskFailure is the exit status after a write failed for lack of disk
-// space (EX_TEMPFAIL: a supervisor should start the server again).
-const exitDiskFailure = 75

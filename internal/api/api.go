@@ -72,8 +72,10 @@ type Server struct {
 	// (kind "query", "explain" or "trace"), for metrics.
 	Observe func(kind string, took time.Duration, err error)
 
-	// Ready runs the readiness checks behind /readyz (nil: always ready).
-	Ready func(ctx context.Context) []Check
+	// Ready runs the ingest readiness checks behind /readyz, and MetaReady
+	// the metadata readiness checks behind /readyz/meta (nil: always
+	// ready).
+	Ready, MetaReady func(ctx context.Context) []Check
 	// Metrics serves /metrics in Prometheus format (nil: not served).
 	Metrics http.Handler
 
@@ -130,6 +132,7 @@ func (s *Server) routes() *routeMux {
 	mux.HandleFunc("GET /api/v1/traces/{trace_id}", s.with(auth.Query, s.getTrace))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.getReady)
+	mux.HandleFunc("GET /readyz/meta", s.getMetaReady)
 	mux.HandleFunc("GET /metrics", s.with(auth.Query, s.rootOnly(s.getMetrics)))
 	mux.HandleFunc("GET /api/v1/openapi.json", getOpenAPI)
 	return mux

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prodex/prodex/internal/explain"
 	"github.com/prodex/prodex/internal/problem"
+	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/slo"
 )
 
@@ -36,7 +37,7 @@ func (s *Server) postExplain(w http.ResponseWriter, r *http.Request) {
 		d, ok := s.SLOs.Get(name)
 		return d, ok && d.Dataset == ds
 	}
-	ctx, cancel := s.queryContext(r)
+	ctx, cancel := s.classContext(r, true)
 	defer cancel()
 	began := time.Now()
 	ans, err := explain.Ask(ctx, s.Events, ds, req, s.Now(), lookup)
@@ -51,6 +52,10 @@ func (s *Server) postExplain(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var dbe *explain.DBError
+		if errors.As(err, &dbe) && query.OutOfMemory(err) {
+			s.fail(w, r, queryTooLarge("explain"))
+			return
+		}
 		if errors.As(err, &dbe) {
 			s.fail(w, r, fmt.Errorf("explain failed on dataset %s: %w", ds, err))
 			return

@@ -238,7 +238,7 @@ var (
 	invalid      = refused(400, "The request is invalid; the error says where.")
 	notFound     = refused(404, "It does not exist.")
 	conflict     = refused(409, "It conflicts with what exists.")
-	queryMemory  = refused(503, "The query was cancelled to give memory back; a retry may pass.")
+	queryMemory  = refused(503, "The query was cancelled to give memory back at the memory ceiling, or needed more than the database's memory limit (--memory-limit); Retry-After says when a retry may pass.")
 	queryTimeout = refused(504, "The query ran out of time (--query-timeout).")
 	ingestErrors = []openapi.Answer{
 		refused(413, "The body or an event is larger than the limits."),
@@ -482,8 +482,15 @@ var apiRoutes = []openapi.Route{
 	// Operations.
 	{Pattern: "GET /healthz", ID: "health", Tag: "operations", Summary: "Liveness",
 		Answers: []openapi.Answer{ok(200, typ[healthAnswer](), "The server is up.")}},
-	{Pattern: "GET /readyz", ID: "readiness", Tag: "operations", Summary: "Readiness, for load balancers",
+	{Pattern: "GET /readyz", ID: "readiness", Tag: "operations", Summary: "Ingest readiness, for load balancers",
+		Description: "Whether this node can take events: its event stores answer and it is not shutting down. " +
+			"The metadata store, the alert rules and ingest refusing for memory or disk are reported as degraded checks, which leave it ready.",
 		Answers: []openapi.Answer{ok(200, typ[readyAnswer](), "Ready; degraded checks name what is wrong."),
+			ok(503, typ[readyAnswer](), "Not ready: the checks say why.")}},
+	{Pattern: "GET /readyz/meta", ID: "metaReadiness", Tag: "operations", Summary: "Metadata readiness",
+		Description: "Whether the metadata store (keys, SLOs, alerts, history) answers and the alert rules are evaluated, " +
+			"for a load balancer in front of the routes that read or change them.",
+		Answers: []openapi.Answer{ok(200, typ[readyAnswer](), "Ready."),
 			ok(503, typ[readyAnswer](), "Not ready: the checks say why.")}},
 	{Pattern: "GET /metrics", ID: "metrics", Tag: "operations", Summary: "Prometheus metrics of every environment",
 		Answers: []openapi.Answer{{Status: 200, Description: "The metrics.", Content: map[string]openapi.Schema{"text/plain": {"type": "string"}}},

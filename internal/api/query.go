@@ -55,7 +55,7 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 		}
 		spec.SLO.Eligible, spec.SLO.Good = def.SLI.Eligible, def.SLI.Good
 	}
-	ctx, cancel := s.queryContext(r)
+	ctx, cancel := s.classContext(r, spec.Heavy())
 	defer cancel()
 	began := time.Now()
 	res, err := query.Ask(ctx, s.Events, ds, spec)
@@ -77,6 +77,10 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 			return
 		}
 		s.recordRun(r, ds, spec, began, 0, "query failed: "+err.Error())
+		if query.OutOfMemory(err) {
+			s.fail(w, r, queryTooLarge("query"))
+			return
+		}
 		s.fail(w, r, fmt.Errorf("query failed on dataset %s: %w", ds, err))
 		return
 	}
@@ -88,12 +92,33 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 	s.writeWithMarkers(w, r, ds, spec.Start, spec.End, ans)
 }
 
-// queryContext bounds a query, explain or trace lookup by the query time
+// queryContext bounds a light query or trace lookup by the query time
 // limit and lets the server cancel it at its memory ceiling.
 func (s *Server) queryContext(r *http.Request) (context.Context, context.CancelFunc) {
-	ctx, done := s.Running.Start(r.Context())
-	ctx, cancel := context.WithTimeout(ctx, s.QueryTimeout)
-	return ctx, func() { cancel(); done() }
+	return s.classContext(r, false)
+}
+
+// classContext is queryContext for a query of either class: a heavy one
+// (explain, see query.Spec.Heavy) first waits, within its time limit, for
+// the heavy class's slot; when the limit passes meanwhile the context it
+// returns has ended, and the caller answers as for a query that ran out
+// of time.
+func (s *Server) classContext(r *http.Request, heavy bool) (context.Context, context.CancelFunc) {
+	if !heavy {
+		ctx, done := s.Running.Start(r.Context())
+		ctx, cancel := context.WithTimeout(ctx, s.QueryTimeout)
+		return ctx, func() { cancel(); done() }
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.QueryTimeout)
+	ctx, done, _ := s.Running.StartHeavy(ctx)
+	return ctx, func() { done(); cancel() }
+}
+
+// queryTooLarge answers a query the database refused for needing more than
+// its memory limit: 503, since it may pass once fewer queries run.
+func queryTooLarge(what string) error {
+	return &apiError{status: http.StatusServiceUnavailable, retryAfter: 5,
+		msg: what + " needed more memory than the database's memory limit (--memory-limit, by default 40 % of --memory-ceiling); narrow the time range, filter or group by fewer values, or retry later"}
 }
 
 // stopped is the answer for a query whose context ended before it did:

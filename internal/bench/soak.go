@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,16 +8,16 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/prodex/prodex/internal/api"
 	"github.com/prodex/prodex/internal/client"
-	"github.com/prodex/prodex/internal/ingest"
 	"github.com/prodex/prodex/internal/notify"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/slo"
@@ -27,6 +26,14 @@ import (
 // Soak drives a running server beyond its capacity for a while and checks
 // that it holds: nothing acknowledged is lost, memory stays under its
 // ceiling, queries answer, and an SLO that starts burning pages.
+//
+// With attackers switched on (a sender of events with thousands of new
+// columns, connections that send their bodies slowly, a heavy query), it
+// runs the same overload twice, first without them (the baseline) and then
+// with them, and reports what the done-when of the hardening asks: peak
+// RSS against the ceiling + 10 %, legitimate events acknowledged against
+// the baseline (≥ 95 %), queries answered (≥ 90 %) and how long the page
+// took (≤ 10 s).
 type Soak struct {
 	Client     client.Client // of a server on loopback
 	Dataset    string
@@ -39,10 +46,25 @@ type Soak struct {
 	BurnAfter  time.Duration // into the overload, when checkout starts failing
 	QueryEvery time.Duration // pause between two queries during the overload (0: no queries)
 	Overload   float64       // offered load, as a multiple of the measured capacity
+
+	// The attackers, each off at its zero value.
+	Attack Attack
+	// Baseline, with an attacker on, runs the overload without the
+	// attackers first, to compare with.
+	Baseline bool
 }
 
-// Run measures the capacity, overloads the server and writes the report
-// to w; it fails when the soak found a problem.
+// The done-when of the hardening, which an attacked soak reports against.
+const (
+	rssMargin      = 1.10 // peak RSS at most the ceiling + 10 %
+	minAckShare    = 0.95 // legitimate events acknowledged, against the baseline
+	minAnswered    = 0.90 // the soak's queries answered
+	maxPageLatency = 10 * time.Second
+)
+
+// Run measures the capacity, overloads the server (once, or without and
+// then with the attackers) and writes the report to w; it fails when the
+// soak found a problem.
 func (b Soak) Run(ctx context.Context, w io.Writer) error {
 	c := &b.Client
 	if c.Key == "" {
@@ -51,6 +73,14 @@ func (b Soak) Run(ctx context.Context, w io.Writer) error {
 	if !strings.HasPrefix(c.Server, "http://127.0.0.1") && !strings.HasPrefix(c.Server, "http://localhost") {
 		return fmt.Errorf("--server %s: the soak only runs against a server on loopback", c.Server)
 	}
+	var ceiling int64
+	if b.Ceiling != "" {
+		n, err := humanize.ParseBytes(b.Ceiling)
+		if err != nil {
+			return fmt.Errorf("--ceiling %q: %w", b.Ceiling, err)
+		}
+		ceiling = int64(n)
+	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	calm, burning := make([][]byte, 16), make([][]byte, 16)
 	for i := range calm {
@@ -58,41 +88,57 @@ func (b Soak) Run(ctx context.Context, w io.Writer) error {
 		burning[i] = soakBatch(rng, b.Batch, 0.3)
 	}
 
-	// The receiver the SLO pages.
+	// The receiver the SLOs page, one SLO per phase.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	paged := make(chan time.Time, 1)
+	var pmu sync.Mutex
+	paged := map[string]chan time.Time{}
+	pagedFor := func(name string) chan time.Time {
+		pmu.Lock()
+		defer pmu.Unlock()
+		if paged[name] == nil {
+			paged[name] = make(chan time.Time, 1)
+		}
+		return paged[name]
+	}
 	go http.Serve(ln, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		var m notify.Message // the webhook's body
 		json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&m)
 		if m.Severity == "page" && m.State == "firing" {
 			select {
-			case paged <- time.Now():
+			case pagedFor(m.SLO) <- time.Now():
 			default:
 			}
 		}
 	}))
-	def := slo.SLO{Name: "soak-checkout", Dataset: b.Dataset, Target: 99.9, Window: slo.Window{Days: 30},
-		SLI:    slo.SLI{Eligible: `service == "checkout"`, Good: "status_code < 500"},
-		Notify: []notify.Target{{Type: "webhook", URL: "http://" + ln.Addr().String() + "/hook"}}}
-	if _, err := c.PutSLO(ctx, def); err != nil {
-		return fmt.Errorf("define the SLO: %w", err)
-	}
-	defer c.DeleteSLO(context.WithoutCancel(ctx), def.Name)
+	hook := "http://" + ln.Addr().String() + "/hook"
 
-	url := c.URL() + "/1/batch/" + b.Dataset
-	headers := map[string]string{"X-Honeycomb-Team": c.Key, "Content-Type": "application/json", "Content-Encoding": "gzip"}
-	before, err := soakCount(ctx, c, b.Dataset)
-	if err != nil {
-		return err
+	phases := []*phase{{name: "overload", dataset: b.Dataset, slo: "soak-checkout"}}
+	if b.Attack.On() {
+		phases[0].name, phases[0].attack = "attack", true
+		if b.Baseline {
+			phases = []*phase{{name: "baseline", dataset: b.Dataset, slo: "soak-checkout"},
+				{name: "attack", dataset: b.Dataset + "-attack", slo: "soak-checkout-attack", attack: true}}
+		}
+	}
+	for _, p := range phases {
+		def := slo.SLO{Name: p.slo, Dataset: p.dataset, Target: 99.9, Window: slo.Window{Days: 30},
+			SLI:    slo.SLI{Eligible: `service == "checkout"`, Good: "status_code < 500"},
+			Notify: []notify.Target{{Type: "webhook", URL: hook}}}
+		if _, err := c.PutSLO(ctx, def); err != nil {
+			return fmt.Errorf("define the SLO: %w", err)
+		}
+		defer c.DeleteSLO(context.WithoutCancel(ctx), def.Name)
+		p.paged = pagedFor(p.slo)
 	}
 
 	// 1. Capacity: as fast as the server takes it, retrying refusals.
+	headers := map[string]string{"X-Honeycomb-Team": c.Key, "Content-Type": "application/json", "Content-Encoding": "gzip"}
 	var acked atomic.Int64
-	el, _, err := postAllFor(url, headers, calm, b.Measure, b.Workers, func(body []byte) error {
+	el, _, err := postAllFor(c.URL()+"/1/batch/"+phases[0].dataset, headers, calm, b.Measure, b.Workers, func(body []byte) error {
 		acked.Add(accepted(body))
 		return nil
 	})
@@ -102,165 +148,68 @@ func (b Soak) Run(ctx context.Context, w io.Writer) error {
 	capacity := float64(acked.Load()) / el.Seconds()
 	fmt.Fprintf(w, "capacity: %.0f events/s over %s (%d workers, batches of %d)\n", capacity, el.Round(time.Second), b.Workers, b.Batch)
 
-	// 2. Overload: an open loop at overload × capacity, whatever the
-	// answers; refusals are counted, not retried.
-	rate := b.Overload * capacity / float64(b.Batch) // requests per second
-	var sent, refused, failed, saturated atomic.Int64
-	codes := sync.Map{}
-	hc := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 512}}
-	stop := make(chan struct{})
-	var rss atomic.Int64
-	go func() { // the server's resident memory
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				if n, err := ingest.ResidentOf(b.PID); err == nil && n > rss.Load() {
-					rss.Store(n)
-				}
-			}
+	// 2. The overload, once per phase.
+	var problems []string
+	for _, p := range phases {
+		if err := b.overload(ctx, p, capacity, calm, burning, headers); err != nil {
+			return err
 		}
-	}()
-	var qmu sync.Mutex
-	var qtimes []time.Duration
-	var qerrs, qcancelled int
-	var qfirst error
-	if b.QueryEvery > 0 {
-		go func() { // someone debugging meanwhile
-			spec := &query.Spec{Calculations: []query.Calculation{{Op: "COUNT"}, {Op: "P99", Column: "duration_ms"}},
-				Breakdowns: []string{"service"}, TimeRange: 600}
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(b.QueryEvery):
-				}
-				began := time.Now()
-				_, err := c.QueryJSON(ctx, b.Dataset, spec)
-				qmu.Lock()
-				qtimes = append(qtimes, time.Since(began))
-				switch {
-				case err != nil && strings.Contains(err.Error(), "memory ceiling"):
-					qcancelled++
-				case err != nil:
-					qerrs++
-					if qfirst == nil {
-						qfirst = err
-					}
-				}
-				qmu.Unlock()
-			}
-		}()
+		problems = append(problems, p.report(w, b.PID > 0, b.Ceiling)...)
 	}
-	sem := make(chan struct{}, 512)
-	var wg sync.WaitGroup
-	began := time.Now()
-	var burnAt time.Time
-	interval := time.Duration(float64(time.Second) / rate)
-	next := began
-	for i := 0; time.Since(began) < b.Duration; i++ {
-		bodies := calm
-		if time.Since(began) >= b.BurnAfter {
-			if burnAt.IsZero() {
-				burnAt = time.Now()
-			}
-			bodies = burning
-		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			saturated.Add(1)
-			next = next.Add(interval)
-			time.Sleep(time.Until(next))
-			continue
-		}
-		wg.Add(1)
-		go func(body []byte) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
-			for k, v := range headers {
-				req.Header.Set(k, v)
-			}
-			sent.Add(int64(b.Batch))
-			resp, err := hc.Do(req)
-			if err != nil {
-				failed.Add(1)
-				return
-			}
-			answer, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			n, _ := codes.LoadOrStore(resp.StatusCode, new(atomic.Int64))
-			n.(*atomic.Int64).Add(1)
-			if resp.StatusCode == 200 {
-				acked.Add(accepted(answer))
-			} else {
-				refused.Add(int64(b.Batch))
-			}
-		}(bodies[i%len(bodies)])
-		next = next.Add(interval)
-		time.Sleep(time.Until(next))
-	}
-	wg.Wait()
-	overloadTime := time.Since(began)
-	var alertAfter time.Duration = -1
-	if !burnAt.IsZero() {
-		select {
-		case at := <-paged:
-			alertAfter = at.Sub(burnAt)
-		case <-time.After(2 * time.Minute):
-		}
-	}
-	close(stop)
-
-	after, err := soakCount(ctx, c, b.Dataset)
-	if err != nil {
-		return err
-	}
-	stored := after - before
-	fmt.Fprintf(w, "overload: offered %.0f events/s (%.1f× capacity) for %s\n", float64(sent.Load())/overloadTime.Seconds(), b.Overload, overloadTime.Round(time.Second))
-	var cs []string
-	codes.Range(func(k, v any) bool {
-		cs = append(cs, fmt.Sprintf("%d×%d", v.(*atomic.Int64).Load(), k.(int)))
-		return true
-	})
-	slices.Sort(cs)
-	fmt.Fprintf(w, "  answers: %s; %d connection failures; %d requests not sent (512 in flight)\n", strings.Join(cs, " "), failed.Load(), saturated.Load())
-	fmt.Fprintf(w, "  refused %d events (%.0f %% of those sent)\n", refused.Load(), 100*float64(refused.Load())/float64(max(sent.Load(), 1)))
-	verdict := "EQUAL"
-	if stored != acked.Load() {
-		verdict = "DIFFERENT"
-	}
-	fmt.Fprintf(w, "events acknowledged %d, stored %d: %s\n", acked.Load(), stored, verdict)
-	if b.PID > 0 {
-		fmt.Fprintf(w, "server peak RSS during overload %s", humanBytes(rss.Load()))
-		if b.Ceiling != "" {
-			fmt.Fprintf(w, " (ceiling %s)", b.Ceiling)
-		}
-		fmt.Fprintln(w)
-	}
-	qmu.Lock()
-	slices.Sort(qtimes)
-	if len(qtimes) > 0 {
-		fmt.Fprintf(w, "queries during overload: %d, %d failed, %d cancelled at the memory ceiling, p50 %s, p99 %s, max %s\n", len(qtimes), qerrs, qcancelled,
-			qtimes[len(qtimes)/2].Round(time.Millisecond), qtimes[len(qtimes)*99/100].Round(time.Millisecond), qtimes[len(qtimes)-1].Round(time.Millisecond))
-	}
-	if qfirst != nil {
-		fmt.Fprintf(w, "  first query failure: %v\n", qfirst)
-	}
-	qmu.Unlock()
-	if alertAfter >= 0 {
-		fmt.Fprintf(w, "alert: paged %s after checkout started failing\n", alertAfter.Round(100*time.Millisecond))
-	} else {
-		fmt.Fprintln(w, "alert: NO page within 2 minutes of checkout failing")
-	}
-	if stored != acked.Load() || alertAfter < 0 || qerrs > 0 {
-		return fmt.Errorf("the soak found a problem (see above)")
+	problems = append(problems, b.verdict(w, phases, ceiling)...)
+	if len(problems) > 0 {
+		return fmt.Errorf("the soak found a problem: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// verdict prints the done-when figures of an attacked soak and returns
+// those not met. Without attackers there is nothing to compare.
+func (b Soak) verdict(w io.Writer, phases []*phase, ceiling int64) []string {
+	var attack, base *phase
+	for _, p := range phases {
+		if p.attack {
+			attack = p
+		} else {
+			base = p
+		}
+	}
+	if attack == nil {
+		return nil
+	}
+	var missed []string
+	check := func(what string, ok bool, figure string) {
+		mark := "met"
+		if !ok {
+			mark = "NOT met"
+			missed = append(missed, what)
+		}
+		fmt.Fprintf(w, "  %-44s %s: %s\n", what, figure, mark)
+	}
+	fmt.Fprintln(w, "done-when, under attack:")
+	if b.PID > 0 && ceiling > 0 {
+		limit := int64(float64(ceiling) * rssMargin)
+		check("peak RSS ≤ ceiling + 10 %", attack.rssPeak <= limit,
+			fmt.Sprintf("%s of %s (%.0f %%)", humanBytes(attack.rssPeak), humanBytes(limit), 100*float64(attack.rssPeak)/float64(limit)))
+	} else {
+		fmt.Fprintln(w, "  peak RSS: not sampled (give --pid and --ceiling)")
+	}
+	if base != nil {
+		share := attack.ackRate() / max(base.ackRate(), 1)
+		check("legitimate ingest acknowledged ≥ 95 % of baseline", share >= minAckShare,
+			fmt.Sprintf("%.0f of %.0f events/s (%.0f %%)", attack.ackRate(), base.ackRate(), 100*share))
+	}
+	total := attack.queries()
+	ans := attack.answered()
+	check("queries answered ≥ 90 %", total > 0 && float64(ans) >= minAnswered*float64(total),
+		fmt.Sprintf("%d of %d (%.0f %%)", ans, total, 100*float64(ans)/float64(max(total, 1))))
+	pageOK := attack.pageAfter >= 0 && attack.pageAfter <= maxPageLatency
+	figure := "no page"
+	if attack.pageAfter >= 0 {
+		figure = attack.pageAfter.Round(100 * time.Millisecond).String()
+	}
+	check("paged ≤ 10 s after the burn", pageOK, figure)
+	return missed
 }
 
 // soakBatch is a gzip'd batch of request events without timestamps (the
@@ -301,7 +250,7 @@ func soakCount(ctx context.Context, c *client.Client, ds string) (int64, error) 
 	var err error
 	for try := 0; try < 12; try++ {
 		res, err = c.Query(ctx, ds, &query.Spec{Calculations: []query.Calculation{{Op: "COUNT"}}, TimeRange: 86400})
-		if err == nil || !strings.Contains(err.Error(), "memory ceiling") {
+		if err == nil || !strings.Contains(err.Error(), "memory") {
 			break
 		}
 		time.Sleep(5 * time.Second)

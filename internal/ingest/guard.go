@@ -36,7 +36,7 @@ func Refusal(err error) (status, retryAfter int) {
 		return http.StatusTooManyRequests, 1
 	case errors.Is(err, ErrMemory):
 		return http.StatusServiceUnavailable, 2
-	case errors.Is(err, ErrDiskFull):
+	case errors.Is(err, ErrDiskFull), errors.Is(err, ErrWriteFailed):
 		return http.StatusInsufficientStorage, 30
 	default: // shutting down, or the commit failed
 		return http.StatusServiceUnavailable, 5

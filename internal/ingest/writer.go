@@ -25,6 +25,18 @@ var ErrBusy = errors.New("ingest queue is full, retry later")
 // ErrClosed means the writer is shutting down (HTTP 503).
 var ErrClosed = errors.New("server is shutting down")
 
+// ErrWriteFailed means the store refuses writes after one failed for lack
+// of disk space, until the disk has room again (HTTP 507).
+var ErrWriteFailed = errors.New("a write to the data disk failed for lack of space; events are refused until writes succeed again")
+
+// WriteRefuser is an Appender that may refuse writes for a while (the
+// embedded store after a write failed for lack of disk space): while it
+// does, the writer refuses events with ErrWriteFailed before queueing
+// them.
+type WriteRefuser interface {
+	WritesRefused() bool
+}
+
 // Options tune the writer.
 type Options struct {
 	// MaxQueued caps the events waiting for a commit (default 200,000).
@@ -65,7 +77,7 @@ func (r *refusals) count(err error) error {
 		r.busy.Add(1)
 	case errors.Is(err, ErrMemory):
 		r.memory.Add(1)
-	case errors.Is(err, ErrDiskFull):
+	case errors.Is(err, ErrDiskFull), errors.Is(err, ErrWriteFailed):
 		r.disk.Add(1)
 	case errors.Is(err, ErrClosed):
 		r.closed.Add(1)
@@ -92,6 +104,9 @@ func (w *Writer) Admit() (release func(), err error) {
 	w.mu.RUnlock()
 	if closed {
 		return nil, w.refused.count(ErrClosed)
+	}
+	if w.writesRefused() {
+		return nil, w.refused.count(ErrWriteFailed)
 	}
 	if w.queued.Load() >= w.opts.MaxQueued {
 		return nil, w.refused.count(ErrBusy)
@@ -140,6 +155,9 @@ func (w *Writer) SubmitAll(ctx context.Context, bs []*event.Batch) error {
 	if err := w.opts.Guard.check(); err != nil {
 		return w.refused.count(err)
 	}
+	if w.writesRefused() {
+		return w.refused.count(ErrWriteFailed)
+	}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -162,6 +180,12 @@ func (w *Writer) SubmitAll(ctx context.Context, bs []*event.Batch) error {
 	// The request is queued: wait for its commit even if the client goes
 	// away, so a shutdown never abandons accepted work half-way.
 	return <-r.err
+}
+
+// writesRefused says whether the store refuses writes now.
+func (w *Writer) writesRefused() bool {
+	r, ok := w.st.(WriteRefuser)
+	return ok && r.WritesRefused()
 }
 
 // Queued is the number of events waiting for a commit.
@@ -218,6 +242,9 @@ func (w *Writer) commit(group []*request, n int64) {
 	began := time.Now()
 	err := w.st.Append(ctx, batches)
 	cancel()
+	if err != nil && w.writesRefused() {
+		err = ErrWriteFailed // the store's own words stay in its log
+	}
 	if w.opts.OnCommit != nil {
 		w.opts.OnCommit(n, time.Since(began), err)
 	}

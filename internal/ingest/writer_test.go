@@ -132,3 +132,63 @@ func TestMinInterval(t *testing.T) {
 		t.Fatalf("commits %d (last with %d batches), events %d", len(st.groups), len(st.groups[len(st.groups)-1]), st.events.Load())
 	}
 }
+
+// refusingStore fails its next commit for lack of disk space and then
+// refuses writes until told otherwise, as the embedded store does.
+type refusingStore struct {
+	slowStore
+	failNext, refusing atomic.Bool
+}
+
+func (s *refusingStore) Append(ctx context.Context, bs []*event.Batch) error {
+	if s.failNext.Swap(false) || s.refusing.Load() {
+		s.refusing.Store(true)
+		return errors.New(`IO Error: Could not write file "/data/prodex.duckdb.wal": No space left on device`)
+	}
+	return s.slowStore.Append(ctx, bs)
+}
+
+func (s *refusingStore) WritesRefused() bool { return s.refusing.Load() }
+
+// TestWriterRefusesWhileTheStoreDoes: the commit that fails for lack of
+// disk space answers ErrWriteFailed (507, Retry-After, not the store's
+// own words), later requests are refused before they are read or queued,
+// and ingest resumes by itself when the store takes writes again.
+func TestWriterRefusesWhileTheStoreDoes(t *testing.T) {
+	st := &refusingStore{}
+	w := NewWriter(st, Options{})
+	defer w.Close()
+	if err := w.Submit(context.Background(), batch(3)); err != nil {
+		t.Fatal(err)
+	}
+	st.failNext.Store(true)
+	err := w.Submit(context.Background(), batch(3))
+	if !errors.Is(err, ErrWriteFailed) {
+		t.Fatalf("the failed commit answered %v, want ErrWriteFailed", err)
+	}
+	if status, after := Refusal(err); status != 507 || after != 30 {
+		t.Errorf("refusal %d, Retry-After %d; want 507, 30", status, after)
+	}
+	if _, err := w.Admit(); !errors.Is(err, ErrWriteFailed) {
+		t.Errorf("admit while refusing: %v", err)
+	}
+	commits := w.Commits()
+	if err := w.Submit(context.Background(), batch(3)); !errors.Is(err, ErrWriteFailed) || w.Commits() != commits {
+		t.Errorf("submit while refusing: %v, %d commits tried (want none)", err, w.Commits()-commits)
+	}
+	if n := w.Refused()["disk"]; n != 2 {
+		t.Errorf("%d refusals counted for the disk, want 2", n)
+	}
+	st.refusing.Store(false)
+	release, err := w.Admit()
+	if err != nil {
+		t.Fatalf("admit once the store writes again: %v", err)
+	}
+	release()
+	if err := w.Submit(context.Background(), batch(3)); err != nil {
+		t.Fatalf("submit once the store writes again: %v", err)
+	}
+	if n := st.events.Load(); n != 6 {
+		t.Errorf("%d events stored, want 6", n)
+	}
+}

@@ -55,11 +55,6 @@ type Config struct {
 	Log *slog.Logger
 	// Stderr is where the bootstrap admin key is printed (default: nowhere).
 	Stderr io.Writer
-	// OnDiskFailure is called, after the failure is logged, when a write
-	// to the embedded store failed for lack of disk space. The process
-	// must not write again (the store refuses to): prodex serve exits, and
-	// the next start recovers every acknowledged event from the WAL.
-	OnDiskFailure func(error)
 	// OnDrained is called during shutdown once the listeners stopped and
 	// before the environments close (prodex serve restores the default
 	// signal handling there, so that a second signal ends a close that

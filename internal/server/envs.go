@@ -167,7 +167,7 @@ func (e *environments) start(name string, sts *stores) (*environment, error) {
 	}
 	if name == "" {
 		srv.Envs = e
-		srv.Ready = e.ready
+		srv.Ready, srv.MetaReady = e.ready, e.metaReady
 		if e.cfg.metrics != nil {
 			srv.Metrics = e.cfg.metrics.Handler()
 		}

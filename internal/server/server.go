@@ -68,16 +68,14 @@ func New(cfg Config) (*Server, error) {
 		debug.SetMemoryLimit(goLimit)
 	}
 	opts := duckdb.Options{MaxColumns: cfg.MaxColumns, Retention: cfg.Retention, Threads: cfg.Threads, MemoryLimit: memLimit, CheckpointThreshold: cfg.CheckpointThreshold,
+		MinFreeDisk: guardOpts.MinFreeDisk,
 		OnDiskFailure: func(err error) {
-			// See duckdb.HoldCheckpoints: this process must not write
-			// again. Everything acknowledged is in the WAL, which the
-			// next start replays.
-			log.Error("a write failed for lack of disk space; exiting so that the next start recovers every acknowledged event from the write-ahead log. Free space on the data disk, then start again",
+			// See package duckdb's disk.go: the store reopens the
+			// database from its WAL and resumes writing once it can.
+			log.Error("a write failed for lack of disk space: ingest is refused (507) while the database is reopened from its write-ahead log; queries go on, and ingest resumes by itself once the data disk has room",
 				"data", cfg.Data, "err", err)
-			if cfg.OnDiskFailure != nil {
-				cfg.OnDiskFailure(err)
-			}
-		}}
+		},
+		OnRecovery: recoveryLog(log, cfg.Data)}
 	var shared *sharedStores
 	var st stores
 	var err error
@@ -130,7 +128,7 @@ func (s *Server) assemble(st stores, shared *sharedStores, guardOpts ingest.Guar
 	}
 	guardOpts.OnMemoryHigh = func() {
 		if running.CancelOldest() {
-			log.Warn("cancelled the oldest query to stay under the memory ceiling", "ceiling", cfg.MemoryCeiling, "queries_left", running.Len())
+			log.Warn("cancelled a query to stay under the memory ceiling (the longest-running heavy one, else the oldest light one)", "ceiling", cfg.MemoryCeiling, "queries_left", running.Len())
 		}
 	}
 	guard := ingest.NewGuard(guardOpts)
@@ -165,6 +163,33 @@ func (s *Server) assemble(st stores, shared *sharedStores, guardOpts ingest.Guar
 	s.ohs = &http.Server{Handler: reg.Instrument(e.OTLP()), ReadHeaderTimeout: 10 * time.Second}
 	s.gs = otlp.NewGRPCServer(e.Resolve, e.keyHeaders(), int(event.DefaultLimits().MaxBodyBytes))
 	return nil
+}
+
+// recoveryLog logs the steps of a store's recovery from a failed write,
+// each kind of step once in a row (the store looks for room again and
+// again while it waits).
+func recoveryLog(log *slog.Logger, data string) func(duckdb.Recovery) {
+	var mu sync.Mutex
+	last := ""
+	return func(r duckdb.Recovery) {
+		mu.Lock()
+		repeated := r.Step == last && r.Step != "failed"
+		last = r.Step
+		mu.Unlock()
+		if repeated {
+			return
+		}
+		switch r.Step {
+		case "reopened":
+			log.Info("the database was reopened after the failed write; every acknowledged event is back", "data", data, "events", r.Events)
+		case "waiting":
+			log.Warn("ingest stays refused until the data disk has room", "data", data, "free_bytes", r.Free, "needed_bytes", r.Need)
+		case "resumed":
+			log.Info("writes go through again: ingest resumes", "data", data)
+		default:
+			log.Error("recovering from the failed write", "data", data, "lost_events", r.Lost, "err", r.Err)
+		}
+	}
 }
 
 // listenAll binds each address (nil for an empty one), or none.

@@ -175,9 +175,11 @@ func assertClosed(t *testing.T, s *Server) {
 	}
 }
 
-// TestReady: readiness names each environment's store and alert rules,
-// waits for the first evaluation, reports ingest as degraded only, and
-// says when the server shuts down.
+// TestReady: ingest readiness names each environment's store, alert rules
+// and ingest, waits for the first evaluation, marks nothing degraded while
+// nothing is, and says when the server shuts down; metadata readiness
+// names the metadata store and alert rules; a store that does not answer
+// makes the server unready for ingest.
 func TestReady(t *testing.T) {
 	dir := t.TempDir()
 	s, err := New(testConfig(dir, nil))
@@ -195,9 +197,12 @@ func TestReady(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	want := []api.Check{{Name: "store:default"}, {Name: "alerts:default"}, {Name: "ingest", Degraded: true}}
+	want := []api.Check{{Name: "store:default"}, {Name: "alerts:default"}, {Name: "ingest"}}
 	if !reflect.DeepEqual(checks, want) {
 		t.Fatalf("checks %+v\nwant %+v", checks, want)
+	}
+	if checks, want := s.envs.metaReady(ctx), []api.Check{{Name: "meta:default"}, {Name: "alerts:default"}}; !reflect.DeepEqual(checks, want) {
+		t.Fatalf("metadata checks %+v\nwant %+v", checks, want)
 	}
 	s.stop() // what a signal does first
 	checks = s.envs.ready(ctx)

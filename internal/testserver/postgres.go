@@ -46,6 +46,25 @@ const (
 // that user, since t.TempDir's parent is private to root.
 func Postgres(t testing.TB) string {
 	t.Helper()
+	return StartPostgres(t).DSN
+}
+
+// PostgresServer is a PostgreSQL that StartPostgres started: Stop and
+// Start take it away and bring it back on the same port and data, for a
+// test of what happens while the metadata store is down.
+type PostgresServer struct {
+	DSN string
+
+	postgres, base, data string
+	cred                 *syscall.Credential
+	port                 int
+	attempt              int
+	p                    *proc
+}
+
+// StartPostgres is Postgres, returning the server.
+func StartPostgres(t testing.TB) *PostgresServer {
+	t.Helper()
 	skipWithoutServers(t)
 	initdb, postgres, err := findPostgres()
 	if err != nil {
@@ -69,53 +88,81 @@ func Postgres(t testing.TB) string {
 	}
 	initialized := time.Since(began)
 
-	for attempt := 1; ; attempt++ {
+	ps := &PostgresServer{postgres: postgres, base: base, data: data, cred: cred}
+	for {
 		ports, err := freePorts(1)
 		if err != nil {
 			t.Fatalf("testserver: %v", err)
 		}
-		port := ports[0]
-		cmd := exec.Command(postgres, "-D", data, "-p", strconv.Itoa(port),
-			"-c", "listen_addresses=127.0.0.1",
-			"-c", "unix_socket_directories=",
-			"-c", "fsync=off",
-			"-c", "synchronous_commit=off",
-			"-c", "full_page_writes=off",
-			"-c", "shared_buffers=32MB",
-			"-c", "max_connections=50",
-		)
-		cmd.Dir = base
-		cmd.Env = postgresEnv()
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		// SIGQUIT is PostgreSQL's immediate shutdown, which also ends the
-		// backends; SIGKILL of the postmaster would leave them behind.
-		p, err := startProc(fmt.Sprintf("postgres (127.0.0.1:%d)", port), cmd,
-			filepath.Join(base, fmt.Sprintf("postgres.%d.log", attempt)), syscall.SIGQUIT)
-		if err != nil {
-			t.Fatalf("testserver: %v", err)
+		ps.port = ports[0]
+		err = ps.run()
+		if err == nil {
+			break
 		}
-		admin := postgresDSN(port, "postgres")
-		err = p.waitReady(func() error { return pingPostgres(admin) })
-		if err != nil {
-			retry := p.portTaken()
-			_ = p.stop(syscall.SIGQUIT)
-			if retry && attempt < portAttempts {
-				continue
-			}
-			t.Fatalf("testserver: starting PostgreSQL: %v", err)
+		if ps.p.portTaken() && ps.attempt < portAttempts {
+			continue
 		}
-		t.Cleanup(func() {
-			// SIGINT is the fast shutdown: it does not wait for clients.
-			if err := p.stop(syscall.SIGINT); err != nil {
-				t.Logf("testserver: %v", err)
-			}
-		})
-		if err := execPostgres(admin, "CREATE DATABASE "+PostgresDatabase); err != nil {
-			t.Fatalf("testserver: creating database %s: %v\n%s", PostgresDatabase, err, p.tail())
+		t.Fatalf("testserver: starting PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() {
+		// SIGINT is the fast shutdown: it does not wait for clients.
+		if err := ps.p.stop(syscall.SIGINT); err != nil {
+			t.Logf("testserver: %v", err)
 		}
-		t.Logf("testserver: PostgreSQL answering after %v (initdb %v) at 127.0.0.1:%d",
-			time.Since(began).Round(time.Millisecond), initialized.Round(time.Millisecond), port)
-		return postgresDSN(port, PostgresDatabase)
+	})
+	admin := postgresDSN(ps.port, "postgres")
+	if err := execPostgres(admin, "CREATE DATABASE "+PostgresDatabase); err != nil {
+		t.Fatalf("testserver: creating database %s: %v\n%s", PostgresDatabase, err, ps.p.tail())
+	}
+	t.Logf("testserver: PostgreSQL answering after %v (initdb %v) at 127.0.0.1:%d",
+		time.Since(began).Round(time.Millisecond), initialized.Round(time.Millisecond), ps.port)
+	ps.DSN = postgresDSN(ps.port, PostgresDatabase)
+	return ps
+}
+
+// run starts postgres on ps.port and waits until it answers.
+func (ps *PostgresServer) run() error {
+	ps.attempt++
+	cmd := exec.Command(ps.postgres, "-D", ps.data, "-p", strconv.Itoa(ps.port),
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "unix_socket_directories=",
+		"-c", "fsync=off",
+		"-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off",
+		"-c", "shared_buffers=32MB",
+		"-c", "max_connections=50",
+	)
+	cmd.Dir = ps.base
+	cmd.Env = postgresEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: ps.cred}
+	// SIGQUIT is PostgreSQL's immediate shutdown, which also ends the
+	// backends; SIGKILL of the postmaster would leave them behind.
+	p, err := startProc(fmt.Sprintf("postgres (127.0.0.1:%d)", ps.port), cmd,
+		filepath.Join(ps.base, fmt.Sprintf("postgres.%d.log", ps.attempt)), syscall.SIGQUIT)
+	if err != nil {
+		return err
+	}
+	ps.p = p
+	if err := p.waitReady(func() error { return pingPostgres(postgresDSN(ps.port, "postgres")) }); err != nil {
+		_ = p.stop(syscall.SIGQUIT)
+		return err
+	}
+	return nil
+}
+
+// Stop shuts the server down (fast shutdown: clients are disconnected).
+func (ps *PostgresServer) Stop(t testing.TB) {
+	t.Helper()
+	if err := ps.p.stop(syscall.SIGINT); err != nil {
+		t.Fatalf("testserver: %v", err)
+	}
+}
+
+// Start starts the server again after Stop, on the same port and data.
+func (ps *PostgresServer) Start(t testing.TB) {
+	t.Helper()
+	if err := ps.run(); err != nil {
+		t.Fatalf("testserver: starting PostgreSQL again: %v", err)
 	}
 }
 

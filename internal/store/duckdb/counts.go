@@ -3,6 +3,7 @@ package duckdb
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -101,10 +102,6 @@ func (s *Store) OnCounts(f func([]MinuteCount)) {
 func (s *Store) CountPending(ctx context.Context) error {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
-	if s.poisoned.Load() {
-		// The tables may read empty now: counting them would be wrong.
-		return ErrDiskFailure
-	}
 	return s.countPending(ctx)
 }
 
@@ -122,7 +119,7 @@ func (s *Store) countLoop() {
 		case <-tick.C:
 		}
 		start := time.Now()
-		if err := s.CountPending(context.Background()); err != nil {
+		if err := s.CountPending(context.Background()); err != nil && !errors.Is(err, ErrDiskFailure) {
 			// The rows stay uncounted and are retried; a failure is
 			// rare (a column retyped under the query) and passes.
 			s.countErr.Store(err.Error())
@@ -364,6 +361,10 @@ type countJob struct {
 // rows committed since its mark, storing the counts and the new mark in
 // one transaction. The caller holds cmu.
 func (s *Store) countPending(ctx context.Context) error {
+	if s.poisoned.Load() {
+		// The tables may read empty now: counting them would be wrong.
+		return ErrDiskFailure
+	}
 	var jobs []countJob
 	s.mu.RLock()
 	byDS := map[string][]*counter{}

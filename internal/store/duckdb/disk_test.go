@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,9 +86,12 @@ func TestHoldCheckpoints(t *testing.T) {
 	}
 }
 
-// TestDiskFailurePoisons: after a write fails for lack of space, the store
-// is told once, writes nothing more, and does not checkpoint at Close.
-func TestDiskFailurePoisons(t *testing.T) {
+// TestDiskFailureRefusesWritesUntilRecovered: after a write fails for
+// lack of space, the store is told once and refuses writes; while it
+// waits for room, Close does not checkpoint, and the WAL gives every
+// acknowledged row back at the next open.
+func TestDiskFailureRefusesWritesUntilRecovered(t *testing.T) {
+	defer slowRecovery(time.Hour)()
 	dir := t.TempDir()
 	var told []error
 	s, err := Open(dir, Options{OnDiskFailure: func(err error) { told = append(told, err) }})
@@ -102,8 +106,8 @@ func TestDiskFailurePoisons(t *testing.T) {
 	full := errors.New(`TransactionContext Error: Failed to commit: Failed to create checkpoint because of error: Could not write file "x": No space left on device`)
 	s.failed(full)
 	s.failed(full)
-	if !s.Poisoned() || len(told) != 1 {
-		t.Fatalf("poisoned %v, told %d times", s.Poisoned(), len(told))
+	if !s.Poisoned() || len(told) != 1 || s.WriteFailure() == "" {
+		t.Fatalf("poisoned %v, told %d times, failure %q", s.Poisoned(), len(told), s.WriteFailure())
 	}
 	if _, err := s.exec(t.Context(), `DELETE FROM px_slo_counts`); !errors.Is(err, ErrDiskFailure) {
 		t.Errorf("write after the failure: %v", err)
@@ -124,6 +128,157 @@ func TestDiskFailurePoisons(t *testing.T) {
 	defer s.Close()
 	if n := len(dump(t, s, "d")); n != 100 {
 		t.Errorf("after replay %d events, want 100", n)
+	}
+}
+
+// slowRecovery sets the recovery's first pause, and returns the undo.
+func slowRecovery(d time.Duration) func() {
+	old := recheckFirst
+	recheckFirst = d
+	return func() { recheckFirst = old }
+}
+
+// TestDiskFailureRecoversInProcess: a write fails for lack of space;
+// the store reopens the database in the process: queries answered
+// meanwhile (on a connection of the pool, as the API's) see every
+// acknowledged row, writes are refused, SLI counting stops, and once
+// there is room the store resumes writing by itself. The reopen waits
+// for a query still running on the failed instance.
+func TestDiskFailureRecoversInProcess(t *testing.T) {
+	defer slowRecovery(50 * time.Millisecond)()
+	dir := t.TempDir()
+	steps := make(chan Recovery, 16)
+	s, err := Open(dir, Options{OnRecovery: func(r Recovery) { steps <- r }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	appendWide(t, s, 500)
+	// A query in progress on the instance that is about to fail.
+	tx, err := s.DB().BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM px_datasets`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	s.failed(errors.New(`IO Error: Could not write file "x": No space left on device`))
+	time.Sleep(100 * time.Millisecond)
+	if !s.Reopening() {
+		t.Error("the reopen did not wait for the query on the failed instance")
+	}
+	tx.Rollback()
+	want := map[string]bool{"reopened": false, "resumed": false}
+	for !want["resumed"] {
+		select {
+		case r := <-steps:
+			if r.Step == "failed" {
+				t.Fatalf("recovery failed: %+v", r)
+			}
+			want[r.Step] = true
+			if r.Step == "reopened" {
+				if r.Events != 500 {
+					t.Errorf("reopened with %d events, want 500", r.Events)
+				}
+				if !s.Poisoned() {
+					t.Error("writes taken before the disk was checked")
+				}
+				if got := len(dump(t, s, "d")); got != 500 {
+					t.Errorf("after the reopen a query reads %d events, want 500", got)
+				}
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no recovery: steps %v, failure %q", want, s.WriteFailure())
+		}
+	}
+	if !want["reopened"] || s.Poisoned() || s.WriteFailure() != "" {
+		t.Fatalf("steps %v, poisoned %v, failure %q", want, s.Poisoned(), s.WriteFailure())
+	}
+	appendWide(t, s, 100)
+	if got := len(dump(t, s, "d")); got != 600 {
+		t.Errorf("after resuming %d events, want 600", got)
+	}
+}
+
+// TestFullDiskRecoversEveryAcknowledgedRow fills a real (tmpfs) disk until
+// a commit's checkpoint fails, the failure that leaves DuckDB 1.4 reading
+// its tables empty. The store must answer queries with every acknowledged
+// row while the disk is full, refuse writes, and once space is freed take
+// writes again by itself; nothing acknowledged is lost across a restart.
+// Mounting needs CAP_SYS_ADMIN: without it the test is skipped.
+func TestFullDiskRecoversEveryAcknowledgedRow(t *testing.T) {
+	defer slowRecovery(50 * time.Millisecond)()
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small disk: %v: %s", err, out)
+	}
+	defer exec.Command("umount", "-l", mnt).Run()
+	ballast := filepath.Join(mnt, "ballast")
+	if err := os.WriteFile(ballast, make([]byte, 8<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(mnt, "data")
+	steps := make(chan Recovery, 64)
+	s, err := Open(dir, Options{CheckpointThreshold: "2MB", OnRecovery: func(r Recovery) { steps <- r }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	acked := 0
+	for i := 0; ; i++ {
+		if i > 1000 {
+			t.Fatal("the disk never filled")
+		}
+		evs := make([]event.Event, 2000)
+		for j := range evs {
+			evs[j] = ev(time.Now(), 1, "msg", fmt.Sprintf("%d-%d %s", i, j, strings.Repeat("y", 200)), "i", j)
+		}
+		if err := s.Append(t.Context(), []*event.Batch{{Dataset: "d", Events: evs}}); err != nil {
+			t.Logf("after %d acknowledged events: %v", acked, err)
+			break
+		}
+		acked += len(evs)
+	}
+	if !s.Poisoned() {
+		t.Fatal("the failed write did not stop writes")
+	}
+	await := func(step string) {
+		t.Helper()
+		for {
+			select {
+			case r := <-steps:
+				if r.Lost > 0 {
+					t.Fatalf("recovery lost events: %+v", r)
+				}
+				if r.Step == step {
+					return
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("no %q step; failure %q", step, s.WriteFailure())
+			}
+		}
+	}
+	await("waiting")
+	if got := len(dump(t, s, "d")); got != acked {
+		t.Fatalf("while the disk is full a query reads %d events; %d were acknowledged", got, acked)
+	}
+	if err := s.Append(t.Context(), []*event.Batch{{Dataset: "d", Events: []event.Event{ev(time.Now(), 1, "i", 1)}}}); !errors.Is(err, ErrDiskFailure) {
+		t.Fatalf("a write while the disk is full: %v, want ErrDiskFailure", err)
+	}
+	os.Remove(ballast)
+	await("resumed")
+	appendWide(t, s, 10)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := len(dump(t, s, "d")); got != acked+10 {
+		t.Errorf("after a restart %d events, want %d", got, acked+10)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -62,10 +63,18 @@ type Options struct {
 	// and minute however few rows it counts, so under heavy ingest fewer,
 	// larger runs keep counting cheap; the counts lag by at most this.
 	CountInterval time.Duration
-	// OnDiskFailure, when set, is told once of a write that failed for lack
-	// of disk space (see HoldCheckpoints). From then on the process must
-	// not write again: the server exits, and the next open replays the WAL.
+	// OnDiskFailure, when set, is told of a write that failed for lack of
+	// disk space (see disk.go): writes are refused from then on until the
+	// store has reopened the database and a checkpoint goes through.
 	OnDiskFailure func(error)
+	// OnRecovery, when set, is told how the recovery from such a failure
+	// goes: the database reopened, writes resumed, or a step that failed
+	// and will be tried again.
+	OnRecovery func(Recovery)
+	// MinFreeDisk is the free space (bytes) the data directory's disk must
+	// have before the store tries writing again after such a failure
+	// (and at least the WAL's size, which the first checkpoint needs).
+	MinFreeDisk int64
 }
 
 func (o *Options) defaults() {
@@ -91,13 +100,17 @@ func (o *Options) defaults() {
 
 // Store is the DuckDB event store.
 type Store struct {
-	opts      Options
-	connector *duckdb.Connector
-	db        *sql.DB
+	opts  Options
+	dir   string
+	conns *conns
+	db    *sql.DB
 
 	threshold atomic.Pointer[string] // checkpoint threshold in force
 	memLimit  atomic.Pointer[string] // memory limit in force ("" DuckDB's default)
-	poisoned  atomic.Bool            // a write failed for lack of space
+	poisoned  atomic.Bool            // a write failed for lack of space; writes are refused
+	held      atomic.Bool            // checkpoints held for a low disk (HoldCheckpoints)
+	tmu       sync.Mutex             // serialises changes of the threshold
+	recovery  recovery               // after a failed write: see disk.go
 	closeOnce sync.Once
 	closeErr  error
 
@@ -159,10 +172,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	path := filepath.Join(dir, dbFile)
-	s := &Store{opts: opts, datasets: map[string]*dataset{}}
+	s := &Store{opts: opts, dir: dir, datasets: map[string]*dataset{}}
 	s.threshold.Store(&opts.CheckpointThreshold)
 	s.memLimit.Store(&opts.MemoryLimit)
-	connector, err := duckdb.NewConnector(path, func(ex driver.ExecerContext) error {
+	s.recovery.init()
+	init := func(ex driver.ExecerContext) error {
 		// See disk.go for why the store checkpoints at shutdown itself.
 		stmts := []string{"PRAGMA disable_checkpoint_on_shutdown"}
 		if opts.Threads > 0 {
@@ -180,42 +194,73 @@ func Open(dir string, opts Options) (*Store, error) {
 			}
 		}
 		return nil
+	}
+	cs, err := newConns(func() (*duckdb.Connector, error) {
+		// The threshold is also set for the opening itself, in case
+		// replaying the WAL would checkpoint on a disk that is full.
+		return duckdb.NewConnector(path+"?checkpoint_threshold="+url.QueryEscape(*s.threshold.Load()), init)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s.connector, s.db = connector, sql.OpenDB(connector)
-	if err := s.migrate(); err != nil {
+	s.conns, s.db = cs, sql.OpenDB(cs)
+	fail := func(err error) (*Store, error) {
 		s.db.Close()
-		connector.Close()
+		cs.close()
 		return nil, err
+	}
+	if err := s.migrate(); err != nil {
+		return fail(err)
 	}
 	if err := s.load(); err == nil {
 		err = s.loadMarks()
 	}
 	if err != nil {
-		s.db.Close()
-		connector.Close()
-		return nil, err
+		return fail(err)
 	}
-	wconn, err := connector.Connect(context.Background())
-	if err != nil {
-		s.db.Close()
-		connector.Close()
-		return nil, err
+	if err := s.connectOwn(); err != nil {
+		return fail(err)
 	}
-	s.wconn = wconn
-	cconn, err := connector.Connect(context.Background())
-	if err != nil {
-		wconn.Close()
-		s.db.Close()
-		connector.Close()
-		return nil, err
-	}
-	s.cconn = cconn
 	s.countSignal, s.countStop, s.countDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go s.countLoop()
 	return s, nil
+}
+
+// connectOwn opens the writer's and the SLI counter's connections.
+func (s *Store) connectOwn() error {
+	wconn, err := s.conns.Connect(context.Background())
+	if err != nil {
+		return err
+	}
+	cconn, err := s.conns.Connect(context.Background())
+	if err != nil {
+		wconn.Close()
+		return err
+	}
+	s.wconn, s.cconn = wconn, cconn
+	return nil
+}
+
+// closeOwn closes the connections of the writer, the SLI counter and the
+// appenders. The caller holds cmu and wmu.
+func (s *Store) closeOwn() {
+	s.mu.Lock()
+	for _, ds := range s.datasets {
+		for _, seg := range ds.segments {
+			if seg.app != nil {
+				seg.app.Close()
+				seg.app = nil
+			}
+		}
+	}
+	s.mu.Unlock()
+	s.closeCountStmts()
+	for _, c := range []*driver.Conn{&s.cconn, &s.wconn} {
+		if *c != nil {
+			(*c).Close()
+			*c = nil
+		}
+	}
 }
 
 // DB is the database handle, for queries.
@@ -229,6 +274,7 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) close() error {
+	s.recovery.stop()
 	close(s.countStop)
 	<-s.countDone
 	s.cmu.Lock()
@@ -237,21 +283,13 @@ func (s *Store) close() error {
 	if !s.poisoned.Load() {
 		cerr = s.countPending(context.Background())
 	}
-	s.closeCountStmts()
-	s.cconn.Close()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.mu.Lock()
-	for _, ds := range s.datasets {
-		for _, seg := range ds.segments {
-			if seg.app != nil {
-				seg.app.Close()
-				seg.app = nil
-			}
-		}
+	s.closeOwn()
+	var err error
+	if !s.poisoned.Load() {
+		err = s.saveLastSeen(context.Background())
 	}
-	s.mu.Unlock()
-	err := s.saveLastSeen(context.Background())
 	if err == nil {
 		err = cerr
 	}
@@ -266,13 +304,10 @@ func (s *Store) close() error {
 			}
 		}
 	}
-	if s.wconn != nil {
-		s.wconn.Close()
-	}
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
 	}
-	if cerr := s.connector.Close(); err == nil {
+	if cerr := s.conns.close(); err == nil {
 		err = cerr
 	}
 	return err
@@ -474,6 +509,9 @@ func (s *Store) SetRetention(ctx context.Context, name string, d time.Duration) 
 
 func (s *Store) saveLastSeen(ctx context.Context) error {
 	ctx = uncancelled(ctx)
+	if s.poisoned.Load() {
+		return ErrDiskFailure
+	}
 	s.mu.RLock()
 	type upd struct {
 		id   int64

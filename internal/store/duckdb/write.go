@@ -330,7 +330,7 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*event.Batch) er
 				order, _ := shape(seg)
 				app = seg.app
 				if app == nil || altered[seg] != nil || newSegs[seg] != nil {
-					app, err = duckdb.NewAppenderFromConn(s.wconn, "", seg.table)
+					app, err = duckdb.NewAppenderFromConn(raw(s.wconn), "", seg.table)
 					if err != nil {
 						return rollback(fmt.Errorf("appender %s: %w", seg.table, err))
 					}
