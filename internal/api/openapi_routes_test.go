@@ -109,7 +109,6 @@ func typ[T any]() reflect.Type { return reflect.TypeFor[T]() }
 var schemaNames = map[reflect.Type]string{
 	typ[errorBody]():              "Error",
 	typ[slo.SLI]():                "SLI",
-	typ[notify.Target]():          "NotifyTarget",
 	typ[rules.Change]():           "SLOChange",
 	typ[statusMarkersAnswer]():    "SLOStatus",
 	typ[rules.Episode]():          "Alert",
@@ -145,11 +144,26 @@ var customSchemas = map[reflect.Type]openapi.Named{
 		"examples": []any{"30m", "1h30m", "2d"}}},
 	typ[slo.Window](): {Schema: openapi.Schema{"type": "string", "description": "An SLO's window: whole days (30d, 4w) or calendar-month.",
 		"examples": []any{"30d", "calendar-month"}}},
+	// Written by encoding/json, but described by hand: its fields say how
+	// secrets are redacted.
+	typ[notify.Target](): {Name: "NotifyTarget", Schema: openapi.Schema{"type": "object", "additionalProperties": false, "required": []string{"type"},
+		"description": "Where an SLO's notifications go. Its secrets are write-only: every read shows each one redacted, as " + redactedForm +
+			"; a definition applied with a redacted form where a secret goes keeps the secret it stands for (a form that stands for none the SLO holds is a 400).",
+		"properties": openapi.Schema{
+			"type": openapi.Schema{"type": "string", "enum": []any{"webhook", "slack", "pagerduty"}},
+			"url": openapi.Schema{"type": "string", "description": "The receiver's URL. A Slack or webhook URL is a secret (it carries the credential), read redacted; " +
+				"PagerDuty's defaults to " + notify.PagerDutyURL + " and is read as it is."},
+			"secret":      openapi.Schema{"type": "string", "description": "A webhook's HMAC-SHA256 key, which signs the body in X-Prodex-Signature; read redacted."},
+			"routing_key": openapi.Schema{"type": "string", "description": "PagerDuty's integration key (required for pagerduty); read redacted."},
+		}}},
 	typ[auth.Scope]():   {Name: "Scope", Schema: enum("What a key may do: admin everything, edit ingest, query and write shared objects.", auth.Ingest, auth.Query, auth.Edit, auth.Admin)},
 	typ[auth.Role]():    {Name: "Role", Schema: enum("A person's role: the scope of their keys.", auth.Viewer, auth.Editor, auth.RoleAdmin)},
 	typ[slo.Severity](): {Name: "Severity", Schema: enum("How an alert notifies.", slo.Page, slo.Ticket)},
 	typ[schema.Type]():  {Name: "ColumnType", Schema: enum("A column's type.", schema.Integer, schema.Float, schema.String, schema.Boolean)},
 }
+
+// redactedForm says how a read shows a secret (notify.Redact).
+const redactedForm = `"…" and its last four characters ("…abcd"; "…" alone for a secret shorter than 12 characters)`
 
 func enum[S ~string](desc string, values ...S) openapi.Schema {
 	var vs []any
