@@ -340,9 +340,10 @@ var apiRoutes = []openapi.Route{
 	{Pattern: "GET /api/v1/users", ID: "listUsers", Tag: "admin", Summary: "List the people",
 		Answers: []openapi.Answer{ok(200, typ[[]auth.User](), "The people.")}},
 	{Pattern: "PUT /api/v1/users/{name}", ID: "putUser", Tag: "admin", Summary: "Create or change a person",
-		Description: "A role change applies to the person's keys at once.",
-		Body:        jsonBody[auth.User]("UserRequest", "role"),
-		Answers:     []openapi.Answer{ok(201, typ[auth.User](), "Created."), ok(200, typ[auth.User](), "Changed."), invalid}},
+		Description: "Fields left out keep their values (a new person needs a role). A change applies to the person's keys at once: " +
+			"they act with the role, and only in the environment, the person has now.",
+		Body:    jsonBody[auth.UserChange]("UserRequest"),
+		Answers: []openapi.Answer{ok(201, typ[auth.User](), "Created."), ok(200, typ[auth.User](), "Changed."), invalid}},
 	{Pattern: "DELETE /api/v1/users/{name}", ID: "deleteUser", Tag: "admin", Summary: "Delete a person and revoke their keys",
 		Answers: []openapi.Answer{ok(200, typ[deletedAnswer](), "Deleted."), notFound}},
 	{Pattern: "POST /api/v1/users/{name}/keys", ID: "createUserKey", Tag: "admin", Summary: "Create a personal key",
