@@ -62,8 +62,9 @@ type Key struct {
 	Revoked bool      `json:"revoked"`
 }
 
-// Storage persists keys and users.
+// Storage persists keys, users and the web UI's sessions.
 type Storage interface {
+	SessionStorage
 	InsertKey(ctx context.Context, k Key) error
 	LoadKeys(ctx context.Context) ([]Key, error)
 	RevokeKey(ctx context.Context, id string) error
@@ -168,6 +169,10 @@ type Keyring struct {
 	mu    sync.RWMutex
 	byID  map[string]Key
 	users map[string]User
+	// sessions are the limits of the web UI's sessions (LimitSessions).
+	sessions SessionLimits
+	// now is the clock of sessions (nil: time.Now); tests set it.
+	now func() time.Time
 }
 
 // NewKeyring loads the keys and users from storage.
@@ -300,7 +305,9 @@ func (r *Keyring) revoke(ctx context.Context, id string) error {
 	k.Revoked = true
 	r.byID[id] = k
 	r.mu.Unlock()
-	return nil
+	// Its sessions would be refused anyway (CheckSession asks for the
+	// key); dropping them is the revocation on disk too.
+	return r.store.DeleteSessionsOfKey(ctx, id)
 }
 
 // UserChange is a change to a person: the fields it carries change, those
@@ -429,18 +436,16 @@ func (r *Keyring) Check(secret string, need Scope) (Key, error) {
 		return Key{}, ErrUnauthenticated
 	}
 	r.mu.RLock()
-	k, ok := r.byID[secret[3:11]]
-	u, hasUser := r.users[k.User]
+	stored, ok := r.byID[secret[3:11]]
 	r.mu.RUnlock()
-	if !ok || k.Revoked || subtle.ConstantTimeCompare([]byte(k.Hash), []byte(hash(secret))) != 1 {
+	if !ok || subtle.ConstantTimeCompare([]byte(stored.Hash), []byte(hash(secret))) != 1 {
 		return Key{}, ErrUnauthenticated
 	}
-	if k.User != "" { // a personal key acts with its user's role, in their environment, of now
-		if !hasUser {
-			return Key{}, ErrUnauthenticated
-		}
-		k.Scope, _ = u.Role.Scope()
-		k.Env = u.Env
+	// A personal key acts with its user's role, in their environment, of
+	// now.
+	k, live := r.byKeyID(stored.ID)
+	if !live {
+		return Key{}, ErrUnauthenticated
 	}
 	if !k.Scope.Allows(need) {
 		return k, ErrForbidden
