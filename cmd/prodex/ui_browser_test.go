@@ -255,12 +255,13 @@ func TestUISessionNeedsTheUIHeader(t *testing.T) {
 	key := newKey(t, data, "admin")
 	s := startServer(t, data)
 	defer s.stop()
+	session := sessionCookieName + "=" + signIn(t, s, key).Value
 	for _, c := range []struct {
 		headers map[string]string
 		want    int
 	}{
-		{map[string]string{"Cookie": "prodex_key=" + key, "Content-Type": "application/json"}, 403},
-		{map[string]string{"Cookie": "prodex_key=" + key, "X-Prodex-UI": "1", "Content-Type": "application/json"}, 201},
+		{map[string]string{"Cookie": session, "Content-Type": "application/json"}, 403},
+		{map[string]string{"Cookie": session, "X-Prodex-UI": "1", "Content-Type": "application/json"}, 201},
 	} {
 		code, body := rawPost(t, s.url+"/api/v1/incidents", c.headers, []byte(`{"title":"x"}`))
 		if code != c.want {

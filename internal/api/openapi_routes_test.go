@@ -207,7 +207,9 @@ var openAPISpec = openapi.Spec{
 				"The roles a route lists are the scope it needs: admin may do everything, edit ingest and query too."},
 		"bearer": {Type: "http", Scheme: "bearer", Description: "An API key as Authorization: Bearer KEY."},
 		"session": {Type: "apiKey", In: "cookie", Name: sessionCookie,
-			Description: "The web UI's session (GET /?key=KEY sets it). A request that changes anything with it alone must carry the " + uiHeader + " header."},
+			Description: "The web UI's session (GET /?key=KEY signs in and sets it): the id of a session the server keeps, never the key. It acts as its key does, " +
+				"and ends when unused for --session-idle (12h), at --session-lifetime (7 days) after sign-in, at GET /signout and with its key or user. " +
+				"A request that changes anything with it alone must carry the " + uiHeader + " header; event ingest and OTLP ignore it."},
 	},
 	Headers: map[string]openapi.Header{
 		"X-Request-Id": {Description: "The request's id, under which the server logs about it.", Required: true, Schema: openapi.Schema{"type": "string"}},
@@ -508,14 +510,16 @@ var apiRoutes = []openapi.Route{
 
 	// The web UI.
 	{Pattern: "GET /{$}", ID: "ui", Tag: "ui", Summary: "The web UI",
-		Params: []openapi.Param{param("key", "An API key to sign in with: it goes into the session cookie and the address loses it.")},
+		Params: []openapi.Param{param("key", "An API key to sign in with: the server starts a session of it, whose id goes into the session cookie, and the address loses the key.")},
 		Answers: []openapi.Answer{{Status: 200, Description: "The UI's page.", Content: map[string]openapi.Schema{"text/html": {"type": "string"}}},
-			{Status: 303, Description: "Signed in (or not, for an invalid key): back to /.", Headers: []string{"Location"}}}},
+			{Status: 303, Description: "Signed in (or not, for an invalid key or one that may not query): back to /.", Headers: []string{"Location"}},
+			refused(500, "The session could not be stored.")}},
 	{Pattern: "GET /ui/", ID: "uiAsset", Tag: "ui", Summary: "The web UI's scripts, styles and images",
 		Answers: []openapi.Answer{{Status: 200, Description: "The asset.", Content: map[string]openapi.Schema{"*/*": {"type": "string", "format": "binary"}}},
 			{Status: 404, Description: "No such asset.", Content: map[string]openapi.Schema{"text/plain": {"type": "string"}}}}},
 	{Pattern: "GET /signout", ID: "signOut", Tag: "ui", Summary: "Sign out of the web UI",
-		Answers: []openapi.Answer{{Status: 303, Description: "Signed out: back to /.", Headers: []string{"Location"}}}},
+		Answers: []openapi.Answer{{Status: 303, Description: "Signed out, the session ended on the server: back to /.", Headers: []string{"Location"}},
+			refused(500, "The session could not be ended.")}},
 }
 
 var thresholdParams = []openapi.Param{
