@@ -30,6 +30,9 @@ type SessionStorage interface {
 	DeleteSession(ctx context.Context, hash string) error
 	DeleteSessionsOfKey(ctx context.Context, keyID string) error
 	DeleteSessionsBefore(ctx context.Context, seen, created time.Time) error
+	// TrimSessionsOfKey keeps a key's keep newest sessions and deletes
+	// the others.
+	TrimSessionsOfKey(ctx context.Context, keyID string, keep int) error
 }
 
 // Defaults of SessionLimits: a working day's pause, and a week.
@@ -37,6 +40,11 @@ const (
 	DefaultSessionIdle     = 12 * time.Hour
 	DefaultSessionLifetime = 7 * 24 * time.Hour
 )
+
+// MaxSessionsPerKey bounds the sessions one key holds at once: signing in
+// once more ends its oldest, so that signing in in a loop cannot fill the
+// metadata store.
+const MaxSessionsPerKey = 100
 
 // SessionLimits bound a session's life.
 type SessionLimits struct {
@@ -90,7 +98,8 @@ func (r *Keyring) SessionLimits() SessionLimits { return r.sessions.withDefaults
 
 // StartSession signs a key in: when the key may act with need, it stores a
 // new session and returns its token (for the cookie) and the key. Expired
-// sessions are dropped from storage on the way.
+// sessions are dropped from storage on the way, and the key's oldest beyond
+// MaxSessionsPerKey.
 func (r *Keyring) StartSession(ctx context.Context, secret string, need Scope) (string, Key, error) {
 	k, err := r.Check(secret, need)
 	if err != nil {
@@ -107,6 +116,9 @@ func (r *Keyring) StartSession(ctx context.Context, secret string, need Scope) (
 	}
 	s := Session{Hash: hash(token), KeyID: k.ID, Created: now, Seen: now}
 	if err := r.store.InsertSession(ctx, s); err != nil {
+		return "", Key{}, err
+	}
+	if err := r.store.TrimSessionsOfKey(ctx, k.ID, MaxSessionsPerKey); err != nil {
 		return "", Key{}, err
 	}
 	return token, k, nil

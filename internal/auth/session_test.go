@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,27 @@ func (m *memStorage) DeleteSessionsBefore(_ context.Context, seen, created time.
 		if s.Seen.Before(seen) || s.Created.Before(created) {
 			delete(m.sessions, h)
 		}
+	}
+	return nil
+}
+
+func (m *memStorage) TrimSessionsOfKey(_ context.Context, keyID string, keep int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var of []Session
+	for _, s := range m.sessions {
+		if s.KeyID == keyID {
+			of = append(of, s)
+		}
+	}
+	slices.SortFunc(of, func(a, b Session) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Hash, b.Hash)
+	})
+	for _, s := range of[min(keep, len(of)):] {
+		delete(m.sessions, s.Hash)
 	}
 	return nil
 }
@@ -259,5 +281,37 @@ func TestSessionEnds(t *testing.T) {
 	}
 	if len(st.sessions) != 0 {
 		t.Errorf("sessions left: %+v", st.sessions)
+	}
+}
+
+// TestSessionsPerKeyBounded: a key holds at most MaxSessionsPerKey (100)
+// sessions; signing in once more ends its oldest, not another key's.
+func TestSessionsPerKeyBounded(t *testing.T) {
+	ctx := context.Background()
+	st := &memStorage{}
+	r := newRing(t, st)
+	c := &clock{t: sessionT0}
+	r.now = c.now
+	if MaxSessionsPerKey != 100 {
+		t.Errorf("MaxSessionsPerKey %d, want 100", MaxSessionsPerKey)
+	}
+	secret, _ := create(t, r, Query, "ui")
+	other, _ := create(t, r, Query, "other")
+	otherSession := startSession(t, r, other)
+	var tokens []string
+	for i := range MaxSessionsPerKey + 1 {
+		c.t = sessionT0.Add(time.Duration(i) * time.Second)
+		tokens = append(tokens, startSession(t, r, secret))
+	}
+	if _, err := r.CheckSession(ctx, tokens[0], Query); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("the oldest session past the bound: %v", err)
+	}
+	for _, tok := range append(tokens[1:], otherSession) {
+		if _, err := r.CheckSession(ctx, tok, Query); err != nil {
+			t.Fatalf("a session within the bound: %v", err)
+		}
+	}
+	if n := len(st.sessions); n != MaxSessionsPerKey+1 {
+		t.Errorf("%d sessions stored, want %d", n, MaxSessionsPerKey+1)
 	}
 }

@@ -60,3 +60,11 @@ func (s *Store) DeleteSessionsBefore(ctx context.Context, seen, created time.Tim
 	_, err := s.exec(ctx, `DELETE FROM px_sessions WHERE seen_us < $1 OR created_us < $2`, seen.UnixMicro(), created.UnixMicro())
 	return err
 }
+
+// TrimSessionsOfKey keeps a key's keep newest sessions (by sign-in time)
+// and deletes the others.
+func (s *Store) TrimSessionsOfKey(ctx context.Context, keyID string, keep int) error {
+	_, err := s.exec(ctx, `DELETE FROM px_sessions WHERE key_id = $1 AND hash NOT IN
+		(SELECT hash FROM px_sessions WHERE key_id = $1 ORDER BY created_us DESC, hash LIMIT $2)`, keyID, keep)
+	return err
+}

@@ -2,6 +2,7 @@ package metatest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -20,7 +21,8 @@ func loadSession(t *testing.T, s Store, hash string) (auth.Session, bool) {
 // testSessions: sessions read back as inserted (times in UTC, to the
 // microsecond), by hash only; a touch moves the last use; they are deleted
 // one by one, by key, and by their times (last use before one, or made
-// before another), and deleting what is not there is no error.
+// before another), a key's are trimmed to its newest, and deleting what is
+// not there is no error.
 func testSessions(t *testing.T, s Store) {
 	ctx := context.Background()
 	if _, ok := loadSession(t, s, "nope"); ok {
@@ -91,6 +93,29 @@ func testSessions(t *testing.T, s Store) {
 	if _, ok := loadSession(t, s, "h-a"); ok {
 		t.Error("a session of a key whose sessions were deleted is left")
 	}
+
+	// Trimmed to a key's newest: the others' sessions stay.
+	for i := range 5 {
+		se := auth.Session{Hash: fmt.Sprintf("t-%d", i), KeyID: "k3", Created: t0.Add(time.Duration(i) * time.Minute), Seen: t0}
+		if err := s.InsertSession(ctx, se); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.InsertSession(ctx, auth.Session{Hash: "other", KeyID: "k4", Created: t0, Seen: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TrimSessionsOfKey(ctx, "k3", 2); err != nil {
+		t.Fatal(err)
+	}
+	for h, want := range map[string]bool{"t-0": false, "t-1": false, "t-2": false, "t-3": true, "t-4": true, "other": true} {
+		if _, ok := loadSession(t, s, h); ok != want {
+			t.Errorf("after trimming k3 to 2: session %s there %v, want %v", h, ok, want)
+		}
+	}
+	if err := s.TrimSessionsOfKey(ctx, "k9", 2); err != nil {
+		t.Errorf("trimming a key without sessions: %v", err)
+	}
+
 	for _, err := range []error{s.DeleteSession(ctx, "h-b"), s.DeleteSessionsOfKey(ctx, "k9"), s.DeleteSession(ctx, hostile)} {
 		if err != nil {
 			t.Errorf("deleting what is not there: %v", err)
