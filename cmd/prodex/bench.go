@@ -55,7 +55,7 @@ to a running server's OTLP/HTTP endpoint, each answered after its commit.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&b.URL, "url", "http://127.0.0.1:4318", "OTLP/HTTP base URL")
-	f.StringVar(&b.Key, "key", os.Getenv("PRODEX_KEY"), "API key (env PRODEX_KEY)")
+	keyFlag(cmd, &b.Key)
 	f.IntVar(&b.Spans, "spans", 1_000_000, "spans to send")
 	f.IntVar(&b.Batch, "batch", 500, "spans per request")
 	f.IntVar(&b.Workers, "workers", 16, "concurrent requests")

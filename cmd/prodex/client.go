@@ -24,7 +24,16 @@ func addClientFlags(cmd *cobra.Command, c *client) {
 		server = "http://127.0.0.1:8080"
 	}
 	cmd.Flags().StringVar(&c.Server, "server", server, "Prodex server URL (env PRODEX_SERVER)")
-	cmd.Flags().StringVar(&c.Key, "key", os.Getenv("PRODEX_KEY"), "API key (env PRODEX_KEY)")
+	keyFlag(cmd, &c.Key)
+}
+
+// keyFlag adds --key, which defaults to PRODEX_KEY without saying its
+// value: help would otherwise print the key as the flag's default.
+func keyFlag(cmd *cobra.Command, key *string) {
+	cmd.Flags().StringVar(key, "key", "", "API key (default: env PRODEX_KEY)")
+	if v := os.Getenv("PRODEX_KEY"); v != "" {
+		*key = v
+	}
 }
 
 // addClientCommands adds subcommands of cmd that share one client's flags.

@@ -9,6 +9,14 @@ import (
 )
 
 func main() {
+	if err := rootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "prodex:", err)
+		os.Exit(1)
+	}
+}
+
+// rootCmd is the prodex command with every subcommand.
+func rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "prodex",
 		Short:         "Prodex: wide events, SLOs and the questions in between",
@@ -18,8 +26,5 @@ func main() {
 	root.AddCommand(serveCmd(), keysCmd(), sendCmd(), queryCmd(), explainCmd(), applyCmd(), sloCmd(), riskCmd(), gateCmd(), markerCmd(), benchCmd())
 	root.AddCommand(usersCmd(), incidentCmd(), notesCmd(), envsCmd(), demoCmd())
 	root.AddCommand(historyCmd(), savedCmd())
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "prodex:", err)
-		os.Exit(1)
-	}
+	return root
 }

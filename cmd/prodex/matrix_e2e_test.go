@@ -49,10 +49,17 @@ type matrixKey struct {
 	scope string
 	// env is the key's environment ("" the default one).
 	env string
-	// cookieOnly: the key comes in the UI's session cookie alone, without
-	// the X-Prodex-UI header; no write may be made so.
+	// session: the key signed in to the UI and its session's cookie is
+	// presented, which ingest and OTLP ignore.
+	session bool
+	// cookieOnly: the session cookie comes alone, without the X-Prodex-UI
+	// header; no write may be made so.
 	cookieOnly bool
 }
+
+// cookieless are the routes that ignore the UI's session cookie: event
+// ingest and OTLP take a key in a header only.
+var cookieless = map[string]bool{"POST /1/events/{dataset}": true, "POST /1/batch/{dataset}": true, "POST /v1/traces": true, "POST /v1/logs": true}
 
 // matrixGrants is what each key scope may do, written out here rather than
 // taken from package auth so that a loosened rule there fails this test.
@@ -252,15 +259,35 @@ func TestRouteScopeMatrix(t *testing.T) {
 	must("DELETE", "/api/v1/users/gus", nil, "")
 	stagingAdmin, stagingQuery := teamKey("admin", "staging"), teamKey("query", "staging")
 	tampered := admin[:len(admin)-1] + map[bool]string{true: "0", false: "1"}[admin[len(admin)-1] != '0']
+	uiHeader := func(r *http.Request) { r.Header.Set("X-Prodex-UI", "1") }
+	// cookie presents the session of signing in to the UI with key (a new
+	// one after GET /signout ended it).
 	cookie := func(key string, more func(*http.Request)) func(*http.Request) {
+		token := ""
 		return func(r *http.Request) {
-			r.AddCookie(&http.Cookie{Name: "prodex_key", Value: key})
+			if token == "" {
+				c := signIn(t, s, key)
+				if c == nil {
+					t.Fatalf("signing in to the UI set no session cookie")
+				}
+				token = c.Value
+			}
+			r.AddCookie(&http.Cookie{Name: sessionCookieName, Value: token})
+			if r.URL.Path == "/signout" {
+				token = ""
+			}
 			if more != nil {
 				more(r)
 			}
 		}
 	}
-	uiHeader := func(r *http.Request) { r.Header.Set("X-Prodex-UI", "1") }
+	// rawCookie sends a key itself as a cookie: no session.
+	rawCookie := func(name, key string) func(*http.Request) {
+		return func(r *http.Request) {
+			r.AddCookie(&http.Cookie{Name: name, Value: key})
+			uiHeader(r)
+		}
+	}
 	keys := []matrixKey{
 		{name: "no key"},
 		{name: "malformed key", set: header("not-a-key")},
@@ -279,11 +306,13 @@ func TestRouteScopeMatrix(t *testing.T) {
 		{name: "personal key of an admin demoted to viewer", set: header(demoted), scope: "query"},
 		{name: "other environment's admin key", set: header(stagingAdmin), scope: "admin", env: "staging"},
 		{name: "other environment's query key", set: header(stagingQuery), scope: "query", env: "staging"},
-		{name: "UI session (admin) with X-Prodex-UI", set: cookie(admin, uiHeader), scope: "admin"},
-		{name: "UI session (query) with X-Prodex-UI", set: cookie(query, uiHeader), scope: "query"},
-		{name: "UI session (admin) without X-Prodex-UI", set: cookie(admin, nil), scope: "admin", cookieOnly: true},
+		{name: "UI session (admin) with X-Prodex-UI", set: cookie(admin, uiHeader), scope: "admin", session: true},
+		{name: "UI session (query) with X-Prodex-UI", set: cookie(query, uiHeader), scope: "query", session: true},
+		{name: "UI session (admin) without X-Prodex-UI", set: cookie(admin, nil), scope: "admin", session: true, cookieOnly: true},
 		{name: "UI session (admin) with Authorization: Basic, without X-Prodex-UI", set: cookie(admin, func(r *http.Request) { r.Header.Set("Authorization", "Basic eDp5") }),
-			scope: "admin", cookieOnly: true},
+			scope: "admin", session: true, cookieOnly: true},
+		{name: "admin key itself as the session cookie", set: rawCookie(sessionCookieName, admin)},
+		{name: "admin key in the cookie of earlier versions", set: rawCookie("prodex_key", admin)},
 	}
 
 	explainBody := map[string]any{"time_range": 3600, "selection": map[string]any{"filters": []map[string]any{{"column": "status_code", "op": "=", "value": 500}}}}
@@ -438,7 +467,7 @@ func TestRouteScopeMatrix(t *testing.T) {
 	expected := func(r matrixRoute, k matrixKey, write bool) (want int, why string) {
 		switch {
 		case r.scope == public:
-		case k.scope == "":
+		case k.scope == "", k.session && cookieless[r.pattern]:
 			return 401, "unknown API key"
 		case k.cookieOnly && write:
 			return 403, "X-Prodex-UI"

@@ -57,6 +57,8 @@ func serveCmd() *cobra.Command {
 	f.Int64Var(&cfg.MaxInFlight, "max-inflight", cfg.MaxInFlight, "ingest requests read and decoded at once before more get 429")
 	f.StringVar(&cfg.Store, "store", cfg.Store, "event store shared by several nodes: clickhouse://HOST:9000/DATABASE[?cluster=NAME] (with --meta; default: the embedded store in --data)")
 	f.StringVar(&cfg.Meta, "meta", cfg.Meta, "metadata store shared by several nodes: postgres://USER@HOST:5432/DATABASE (with --store)")
+	f.DurationVar(&cfg.SessionIdle, "session-idle", cfg.SessionIdle, "a web UI session unused this long ends (sign in again)")
+	f.DurationVar(&cfg.SessionLifetime, "session-lifetime", cfg.SessionLifetime, "a web UI session ends this long after sign-in, however much it is used")
 	f.DurationVar(&cfg.CommitInterval, "commit-interval", cfg.CommitInterval, "least time between two ingest commits: requests meanwhile share one (default 0 on the embedded store, 200ms on ClickHouse)")
 	return cmd
 }

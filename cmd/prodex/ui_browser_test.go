@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -255,17 +258,85 @@ func TestUISessionNeedsTheUIHeader(t *testing.T) {
 	key := newKey(t, data, "admin")
 	s := startServer(t, data)
 	defer s.stop()
+	session := sessionCookieName + "=" + signIn(t, s, key).Value
 	for _, c := range []struct {
 		headers map[string]string
 		want    int
 	}{
-		{map[string]string{"Cookie": "prodex_key=" + key, "Content-Type": "application/json"}, 403},
-		{map[string]string{"Cookie": "prodex_key=" + key, "X-Prodex-UI": "1", "Content-Type": "application/json"}, 201},
+		{map[string]string{"Cookie": session, "Content-Type": "application/json"}, 403},
+		{map[string]string{"Cookie": session, "X-Prodex-UI": "1", "Content-Type": "application/json"}, 201},
 	} {
 		code, body := rawPost(t, s.url+"/api/v1/incidents", c.headers, []byte(`{"title":"x"}`))
 		if code != c.want {
 			t.Errorf("%v: %d %s", c.headers, code, body)
 		}
+	}
+}
+
+// TestUISignsInAndOut: the page's form signs in with a key, the browser
+// then holds only the session's HttpOnly cookie (never the key, which
+// scripts cannot read either), and the page's "Sign out" ends the session
+// on the server: its cookie, replayed, is refused.
+func TestUISignsInAndOut(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	key := newKey(t, data, "admin")
+	s := startServer(t, data)
+	defer s.stop()
+	ctx := browser(t)
+	step := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cookies := func() []*network.Cookie {
+		t.Helper()
+		res, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (network.GetCookiesResult, error) {
+			return cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{s.url}})
+		})
+		step(err)
+		return res.Cookies
+	}
+	step(chromedp.Do(ctx, chromedp.Navigate(s.url+"/"), chromedp.WaitVisible(chromedp.CSS(`form.signin`)),
+		chromedp.SendKeys(chromedp.CSS(`form.signin input[name=key]`), key), chromedp.Submit(chromedp.CSS(`form.signin`)),
+		chromedp.WaitVisible(chromedp.CSS(`#signout`))))
+	who, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#who`)))
+	step(err)
+	if !strings.Contains(who, "admin") {
+		t.Errorf("signed in as %q", who)
+	}
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	step(err)
+	if strings.Contains(loc, key) {
+		t.Errorf("the address keeps the key: %s", loc)
+	}
+	var session *network.Cookie
+	for _, c := range cookies() {
+		if strings.Contains(c.Value, key[3:]) {
+			t.Errorf("cookie %s holds the key", c.Name)
+		}
+		if c.Name == sessionCookieName {
+			session = c
+		}
+	}
+	if session == nil || !session.HTTPOnly || session.SameSite != network.CookieSameSiteStrict {
+		t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Strict", session)
+	}
+	script, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`))
+	step(err)
+	if script != "" {
+		t.Errorf("scripts read cookies: %q", script)
+	}
+
+	step(chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#signout`)), chromedp.WaitVisible(chromedp.CSS(`form.signin`))))
+	for _, c := range cookies() {
+		if c.Name == sessionCookieName {
+			t.Errorf("the session cookie outlived sign-out: %+v", c)
+		}
+	}
+	if code, body := withCookie(t, "GET", s.url+"/1/auth", &http.Cookie{Name: sessionCookieName, Value: session.Value}, true, ""); code != 401 {
+		t.Errorf("the signed-out session replayed: %d %s", code, body)
 	}
 }
 

@@ -19,27 +19,47 @@ func usersCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := table("NAME\tROLE\tEMAIL")
+			tw := table("NAME\tROLE\tEMAIL\tENVIRONMENT")
 			for _, u := range users {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.Email)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, u.Email, u.Env)
 			}
 			return tw.Flush()
 		},
 	}
-	var role, email, keyName string
+	var role, email, env, keyName string
 	set := &cobra.Command{
-		Use: "set NAME --role viewer|editor|admin [--email E]", Short: "Create or update a user", Args: cobra.ExactArgs(1),
+		Use: "set NAME [--role viewer|editor|admin] [--email E] [--env NAME]", Short: "Create or change a user: what is not given is kept", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			u, err := c.SetUser(cmd.Context(), auth.User{Name: args[0], Role: auth.Role(role), Email: email})
+			ch := auth.UserChange{Name: args[0]}
+			f := cmd.Flags()
+			if f.Changed("role") {
+				r := auth.Role(role)
+				ch.Role = &r
+			}
+			if f.Changed("email") {
+				ch.Email = &email
+			}
+			if f.Changed("env") {
+				ch.Env = &env
+			}
+			if ch.Role == nil && ch.Email == nil && ch.Env == nil {
+				return fmt.Errorf("give what changes: --role, --email or --env")
+			}
+			u, err := c.SetUser(cmd.Context(), ch)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("user/%s is %s\n", u.Name, u.Role)
+			where := "the default environment"
+			if u.Env != "" {
+				where = "environment " + u.Env
+			}
+			fmt.Printf("user/%s is %s in %s\n", u.Name, u.Role, where)
 			return nil
 		},
 	}
-	set.Flags().StringVar(&role, "role", "", "viewer, editor or admin (required)")
-	set.Flags().StringVar(&email, "email", "", "email address")
+	set.Flags().StringVar(&role, "role", "", "viewer, editor or admin (required for a new user)")
+	set.Flags().StringVar(&email, "email", "", "email address (\"\" removes it)")
+	set.Flags().StringVar(&env, "env", "", "environment the user and their keys act in (\"\" the default one)")
 	del := &cobra.Command{
 		Use: "delete NAME", Short: "Delete a user and revoke their keys", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

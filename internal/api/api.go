@@ -243,12 +243,11 @@ func (s *Server) with(need auth.Scope, h http.HandlerFunc) http.HandlerFunc {
 			s.fail(w, r, httpError(http.StatusForbidden, "a change made with the web UI's session needs the "+uiHeader+" header"))
 			return
 		}
-		secret := s.KeyOf(r)
 		scope := need
 		if scope == "" {
 			scope = auth.Ingest
 		}
-		k, err := s.Keys.Check(secret, scope)
+		k, err := s.authenticate(r, scope)
 		if err == nil || errors.Is(err, auth.ErrForbidden) {
 			if k.Env != s.Env { // another environment's key does not exist here
 				err = auth.ErrUnauthenticated
@@ -256,7 +255,10 @@ func (s *Server) with(need auth.Scope, h http.HandlerFunc) http.HandlerFunc {
 		}
 		switch {
 		case errors.Is(err, auth.ErrUnauthenticated):
-			s.fail(w, r, httpError(http.StatusUnauthorized, "unknown API key: send a valid key in the X-Honeycomb-Team header"))
+			s.fail(w, r, httpError(http.StatusUnauthorized, "unknown API key: send a valid key in the X-Honeycomb-Team header (in the web UI, sign in again)"))
+			return
+		case err != nil && !errors.Is(err, auth.ErrForbidden): // the session store failed
+			s.fail(w, r, err)
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), keyCtx{}, k))
@@ -340,16 +342,38 @@ func owner(r *http.Request) string {
 	return "key:" + k.ID
 }
 
-// KeyOf is the API key a request carries: X-Honeycomb-Team, the
-// configured KeyHeader, or Authorization: Bearer.
-func (s *Server) KeyOf(r *http.Request) string {
-	secret := s.headerKey(r)
-	if secret == "" {
-		if c, err := r.Cookie(sessionCookie); err == nil {
-			secret = c.Value
-		}
+// cookieless are the routes that ignore the web UI's session cookie: event
+// ingest, which no page of the UI sends (OTLP's routes ignore it too, see
+// withOTLP). A key must come in a header there.
+var cookieless = map[string]bool{
+	"POST /1/events/{dataset}": true,
+	"POST /1/batch/{dataset}":  true,
+}
+
+// authenticate checks the credentials of a request for scope need: the API
+// key of a header, else, on a route that takes it, the session of the
+// UI's cookie (which acts as the key it was started with).
+func (s *Server) authenticate(r *http.Request, need auth.Scope) (auth.Key, error) {
+	if secret := s.headerKey(r); secret != "" {
+		return s.Keys.Check(secret, need)
 	}
-	return secret
+	if c, err := r.Cookie(sessionCookie); err == nil && !cookieless[r.Pattern] {
+		return s.Keys.CheckSession(r.Context(), c.Value, need)
+	}
+	return auth.Key{}, auth.ErrUnauthenticated
+}
+
+// EnvOf is the environment of a request's credentials — a header's key,
+// else the key of the UI's session — "" when unknown: where to send the
+// request, whose handler then authenticates it.
+func (s *Server) EnvOf(r *http.Request) string {
+	if secret := s.headerKey(r); secret != "" {
+		return s.Keys.EnvOf(secret)
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		return s.Keys.SessionEnv(r.Context(), c.Value)
+	}
+	return ""
 }
 
 // headerKey is the API key a request carries in a header ("" if none).
@@ -368,10 +392,10 @@ func (s *Server) headerKey(r *http.Request) string {
 
 // forged reports a request that changes something on the strength of the
 // UI's session cookie alone, without the header only the UI sends: the
-// key KeyOf takes comes from the cookie (whatever other headers, such as
-// a non-Bearer Authorization, the request has).
+// credentials authenticate takes come from the cookie (whatever other
+// headers, such as a non-Bearer Authorization, the request has).
 func (s *Server) forged(r *http.Request) bool {
-	if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Header.Get(uiHeader) != "" {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Header.Get(uiHeader) != "" || cookieless[r.Pattern] {
 		return false
 	}
 	if s.headerKey(r) != "" {

@@ -109,7 +109,6 @@ func typ[T any]() reflect.Type { return reflect.TypeFor[T]() }
 var schemaNames = map[reflect.Type]string{
 	typ[errorBody]():              "Error",
 	typ[slo.SLI]():                "SLI",
-	typ[notify.Target]():          "NotifyTarget",
 	typ[rules.Change]():           "SLOChange",
 	typ[statusMarkersAnswer]():    "SLOStatus",
 	typ[rules.Episode]():          "Alert",
@@ -145,11 +144,26 @@ var customSchemas = map[reflect.Type]openapi.Named{
 		"examples": []any{"30m", "1h30m", "2d"}}},
 	typ[slo.Window](): {Schema: openapi.Schema{"type": "string", "description": "An SLO's window: whole days (30d, 4w) or calendar-month.",
 		"examples": []any{"30d", "calendar-month"}}},
+	// Written by encoding/json, but described by hand: its fields say how
+	// secrets are redacted.
+	typ[notify.Target](): {Name: "NotifyTarget", Schema: openapi.Schema{"type": "object", "additionalProperties": false, "required": []string{"type"},
+		"description": "Where an SLO's notifications go. Its secrets are write-only: every read shows each one redacted, as " + redactedForm +
+			"; a definition applied with a redacted form where a secret goes keeps the secret it stands for (a form that stands for none the SLO holds is a 400).",
+		"properties": openapi.Schema{
+			"type": openapi.Schema{"type": "string", "enum": []any{"webhook", "slack", "pagerduty"}},
+			"url": openapi.Schema{"type": "string", "description": "The receiver's URL. A Slack or webhook URL is a secret (it carries the credential), read redacted; " +
+				"PagerDuty's defaults to " + notify.PagerDutyURL + " and is read as it is."},
+			"secret":      openapi.Schema{"type": "string", "description": "A webhook's HMAC-SHA256 key, which signs the body in X-Prodex-Signature; read redacted."},
+			"routing_key": openapi.Schema{"type": "string", "description": "PagerDuty's integration key (required for pagerduty); read redacted."},
+		}}},
 	typ[auth.Scope]():   {Name: "Scope", Schema: enum("What a key may do: admin everything, edit ingest, query and write shared objects.", auth.Ingest, auth.Query, auth.Edit, auth.Admin)},
 	typ[auth.Role]():    {Name: "Role", Schema: enum("A person's role: the scope of their keys.", auth.Viewer, auth.Editor, auth.RoleAdmin)},
 	typ[slo.Severity](): {Name: "Severity", Schema: enum("How an alert notifies.", slo.Page, slo.Ticket)},
 	typ[schema.Type]():  {Name: "ColumnType", Schema: enum("A column's type.", schema.Integer, schema.Float, schema.String, schema.Boolean)},
 }
+
+// redactedForm says how a read shows a secret (notify.Redact).
+const redactedForm = `"…" and its last four characters ("…abcd"; "…" alone for a secret shorter than 12 characters)`
 
 func enum[S ~string](desc string, values ...S) openapi.Schema {
 	var vs []any
@@ -193,7 +207,9 @@ var openAPISpec = openapi.Spec{
 				"The roles a route lists are the scope it needs: admin may do everything, edit ingest and query too."},
 		"bearer": {Type: "http", Scheme: "bearer", Description: "An API key as Authorization: Bearer KEY."},
 		"session": {Type: "apiKey", In: "cookie", Name: sessionCookie,
-			Description: "The web UI's session (GET /?key=KEY sets it). A request that changes anything with it alone must carry the " + uiHeader + " header."},
+			Description: "The web UI's session (GET /?key=KEY signs in and sets it): the id of a session the server keeps, never the key. It acts as its key does, " +
+				"and ends when unused for --session-idle (12h), at --session-lifetime (7 days) after sign-in, at GET /signout and with its key or user. " +
+				"A request that changes anything with it alone must carry the " + uiHeader + " header; event ingest and OTLP ignore it."},
 	},
 	Headers: map[string]openapi.Header{
 		"X-Request-Id": {Description: "The request's id, under which the server logs about it.", Required: true, Schema: openapi.Schema{"type": "string"}},
@@ -326,9 +342,10 @@ var apiRoutes = []openapi.Route{
 	{Pattern: "GET /api/v1/users", ID: "listUsers", Tag: "admin", Summary: "List the people",
 		Answers: []openapi.Answer{ok(200, typ[[]auth.User](), "The people.")}},
 	{Pattern: "PUT /api/v1/users/{name}", ID: "putUser", Tag: "admin", Summary: "Create or change a person",
-		Description: "A role change applies to the person's keys at once.",
-		Body:        jsonBody[auth.User]("UserRequest", "role"),
-		Answers:     []openapi.Answer{ok(201, typ[auth.User](), "Created."), ok(200, typ[auth.User](), "Changed."), invalid}},
+		Description: "Fields left out keep their values (a new person needs a role). A change applies to the person's keys at once: " +
+			"they act with the role, and only in the environment, the person has now.",
+		Body:    jsonBody[auth.UserChange]("UserRequest"),
+		Answers: []openapi.Answer{ok(201, typ[auth.User](), "Created."), ok(200, typ[auth.User](), "Changed."), invalid}},
 	{Pattern: "DELETE /api/v1/users/{name}", ID: "deleteUser", Tag: "admin", Summary: "Delete a person and revoke their keys",
 		Answers: []openapi.Answer{ok(200, typ[deletedAnswer](), "Deleted."), notFound}},
 	{Pattern: "POST /api/v1/users/{name}/keys", ID: "createUserKey", Tag: "admin", Summary: "Create a personal key",
@@ -500,14 +517,16 @@ var apiRoutes = []openapi.Route{
 
 	// The web UI.
 	{Pattern: "GET /{$}", ID: "ui", Tag: "ui", Summary: "The web UI",
-		Params: []openapi.Param{param("key", "An API key to sign in with: it goes into the session cookie and the address loses it.")},
+		Params: []openapi.Param{param("key", "An API key to sign in with: the server starts a session of it, whose id goes into the session cookie, and the address loses the key.")},
 		Answers: []openapi.Answer{{Status: 200, Description: "The UI's page.", Content: map[string]openapi.Schema{"text/html": {"type": "string"}}},
-			{Status: 303, Description: "Signed in (or not, for an invalid key): back to /.", Headers: []string{"Location"}}}},
+			{Status: 303, Description: "Signed in (or not, for an invalid key or one that may not query): back to /.", Headers: []string{"Location"}},
+			refused(500, "The session could not be stored.")}},
 	{Pattern: "GET /ui/", ID: "uiAsset", Tag: "ui", Summary: "The web UI's scripts, styles and images",
 		Answers: []openapi.Answer{{Status: 200, Description: "The asset.", Content: map[string]openapi.Schema{"*/*": {"type": "string", "format": "binary"}}},
 			{Status: 404, Description: "No such asset.", Content: map[string]openapi.Schema{"text/plain": {"type": "string"}}}}},
 	{Pattern: "GET /signout", ID: "signOut", Tag: "ui", Summary: "Sign out of the web UI",
-		Answers: []openapi.Answer{{Status: 303, Description: "Signed out: back to /.", Headers: []string{"Location"}}}},
+		Answers: []openapi.Answer{{Status: 303, Description: "Signed out, the session ended on the server: back to /.", Headers: []string{"Location"}},
+			refused(500, "The session could not be ended.")}},
 }
 
 var thresholdParams = []openapi.Param{

@@ -119,6 +119,7 @@ func buildOpenAPI(t *testing.T) (*openapi.Document, []byte) {
 			continue
 		}
 		routes[i].Scope, routes[i].RootOnly = s.scope, s.rootOnly
+		routes[i].Cookieless = s.otlp || cookieless[routes[i].Pattern]
 		if s.otlp != routes[i].OTLP {
 			t.Errorf("route %s: OTLP is %v in the table, %v in the source", routes[i].Pattern, routes[i].OTLP, s.otlp)
 		}

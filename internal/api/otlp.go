@@ -28,16 +28,12 @@ func (s *Server) OTLPHandler() http.Handler {
 	}))
 }
 
-// withOTLP authenticates an OTLP/HTTP request, answering failures with the
-// Status body OTLP clients expect. Like every write, it is refused when
-// made with the web UI's session cookie alone (see forged).
+// withOTLP authenticates an OTLP/HTTP request by the key of its headers,
+// answering failures with the Status body OTLP clients expect. The web
+// UI's session cookie is ignored: telemetry is sent with a key.
 func (s *Server) withOTLP(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.forged(r) {
-			otlp.WriteHTTPError(w, r, http.StatusForbidden, "a change made with the web UI's session needs the "+uiHeader+" header")
-			return
-		}
-		switch err := s.Authorize(r.Context(), s.KeyOf(r)); {
+		switch err := s.Authorize(r.Context(), s.headerKey(r)); {
 		case errors.Is(err, otlp.ErrUnauthenticated):
 			otlp.WriteHTTPError(w, r, http.StatusUnauthorized, "unknown API key: send a valid key in the X-Honeycomb-Team header")
 		case err != nil:

@@ -20,22 +20,23 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.Keys.Users())
 }
 
-// putUser creates or updates a user: {"role": "viewer|editor|admin",
-// "email": …}. A role change applies to the user's keys at once.
+// putUser creates or changes a user: {"role": "viewer|editor|admin",
+// "email": …, "environment": …}; fields left out keep their values. A
+// change applies to the user's keys at once.
 func (s *Server) putUser(w http.ResponseWriter, r *http.Request) {
-	var u auth.User
-	err := readStrict(w, r, &u, "user")
+	var c auth.UserChange
+	err := readStrict(w, r, &c, "user")
 	if err == nil {
-		err = nameFromPath(r, &u.Name)
+		err = nameFromPath(r, &c.Name)
 	}
-	if err == nil {
-		err = s.envExists(u.Env)
+	if err == nil && c.Env != nil {
+		err = s.envExists(*c.Env)
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	u, created, err := s.Keys.SetUser(r.Context(), u)
+	u, created, err := s.Keys.ChangeUser(r.Context(), c)
 	switch {
 	case err != nil:
 		s.fail(w, r, badRequest(err.Error()))

@@ -62,8 +62,9 @@ type Key struct {
 	Revoked bool      `json:"revoked"`
 }
 
-// Storage persists keys and users.
+// Storage persists keys, users and the web UI's sessions.
 type Storage interface {
+	SessionStorage
 	InsertKey(ctx context.Context, k Key) error
 	LoadKeys(ctx context.Context) ([]Key, error)
 	RevokeKey(ctx context.Context, id string) error
@@ -168,6 +169,10 @@ type Keyring struct {
 	mu    sync.RWMutex
 	byID  map[string]Key
 	users map[string]User
+	// sessions are the limits of the web UI's sessions (LimitSessions).
+	sessions SessionLimits
+	// now is the clock of sessions (nil: time.Now); tests set it.
+	now func() time.Time
 }
 
 // NewKeyring loads the keys and users from storage.
@@ -230,7 +235,19 @@ func (r *Keyring) EnvOf(secret string) string {
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.byID[secret[3:11]].Env
+	return r.current(r.byID[secret[3:11]]).Env
+}
+
+// current is k as it acts now (r.mu held): a personal key in its user's
+// environment of the moment, whatever it was made in, so that a person
+// moved elsewhere keeps no power where they left.
+func (r *Keyring) current(k Key) Key {
+	if k.User != "" {
+		if u, ok := r.users[k.User]; ok {
+			k.Env = u.Env
+		}
+	}
+	return k
 }
 
 // CreateFor makes a personal key of a user: it acts with the user's role,
@@ -288,16 +305,60 @@ func (r *Keyring) revoke(ctx context.Context, id string) error {
 	k.Revoked = true
 	r.byID[id] = k
 	r.mu.Unlock()
-	return nil
+	// Its sessions would be refused anyway (CheckSession asks for the
+	// key); dropping them is the revocation on disk too.
+	return r.store.DeleteSessionsOfKey(ctx, id)
 }
 
-// SetUser creates or updates a user; their keys take the new role at once.
+// UserChange is a change to a person: the fields it carries change, those
+// it leaves out (nil) keep their values. Making a person needs a role.
+type UserChange struct {
+	Name  string  `json:"name,omitempty"` // the person changed; an API request's path names them
+	Role  *Role   `json:"role,omitempty"`
+	Email *string `json:"email,omitempty"`
+	// Env moves the person and their keys to another environment ("" the
+	// default one).
+	Env *string `json:"environment,omitempty"`
+}
+
+// ChangeUser creates (created true) or changes the user c names; what c
+// leaves out keeps its value, so a role change does not move anyone. Their
+// keys act with the result at once.
+func (r *Keyring) ChangeUser(ctx context.Context, c UserChange) (u User, created bool, err error) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.mu.RLock()
+	u, existed := r.users[c.Name]
+	r.mu.RUnlock()
+	if !existed && c.Role == nil {
+		return User{}, false, errors.New("role: required for a new user (viewer, editor or admin)")
+	}
+	u.Name = c.Name
+	if c.Role != nil {
+		u.Role = *c.Role
+	}
+	if c.Email != nil {
+		u.Email = *c.Email
+	}
+	if c.Env != nil {
+		u.Env = *c.Env
+	}
+	return r.setUser(ctx, u)
+}
+
+// SetUser creates or replaces a user; their keys take the new role and
+// environment at once.
 func (r *Keyring) SetUser(ctx context.Context, u User) (User, bool, error) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	return r.setUser(ctx, u)
+}
+
+// setUser stores u (r.wmu held).
+func (r *Keyring) setUser(ctx context.Context, u User) (User, bool, error) {
 	if err := u.Validate(); err != nil {
 		return User{}, false, err
 	}
-	r.wmu.Lock()
-	defer r.wmu.Unlock()
 	r.mu.RLock()
 	old, existed := r.users[u.Name]
 	r.mu.RUnlock()
@@ -357,13 +418,14 @@ func (r *Keyring) Users() []User {
 	return out
 }
 
-// List returns the keys (without secrets).
+// List returns the keys (without secrets), each personal key in its
+// user's environment of now.
 func (r *Keyring) List() []Key {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	out := make([]Key, 0, len(r.byID))
 	for _, k := range r.byID {
-		out = append(out, k)
+		out = append(out, r.current(k))
 	}
 	return out
 }
@@ -374,17 +436,16 @@ func (r *Keyring) Check(secret string, need Scope) (Key, error) {
 		return Key{}, ErrUnauthenticated
 	}
 	r.mu.RLock()
-	k, ok := r.byID[secret[3:11]]
-	u, hasUser := r.users[k.User]
+	stored, ok := r.byID[secret[3:11]]
 	r.mu.RUnlock()
-	if !ok || k.Revoked || subtle.ConstantTimeCompare([]byte(k.Hash), []byte(hash(secret))) != 1 {
+	if !ok || subtle.ConstantTimeCompare([]byte(stored.Hash), []byte(hash(secret))) != 1 {
 		return Key{}, ErrUnauthenticated
 	}
-	if k.User != "" { // a personal key acts with its user's role of now
-		if !hasUser {
-			return Key{}, ErrUnauthenticated
-		}
-		k.Scope, _ = u.Role.Scope()
+	// A personal key acts with its user's role, in their environment, of
+	// now.
+	k, live := r.byKeyID(stored.ID)
+	if !live {
+		return Key{}, ErrUnauthenticated
 	}
 	if !k.Scope.Allows(need) {
 		return k, ErrForbidden

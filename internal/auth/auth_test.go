@@ -23,6 +23,7 @@ type memStorage struct {
 	usersErr  error  // of LoadUsers
 	afterLoad func() // called once by LoadKeys, unlocked, after reading
 	users     map[string]User
+	sessions  map[string]Session // by hash
 }
 
 func (m *memStorage) PutUser(_ context.Context, u User) error {

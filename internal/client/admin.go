@@ -31,15 +31,13 @@ func (c *Client) Users(ctx context.Context) ([]auth.User, error) {
 	return users, c.call(ctx, "GET", "/api/v1/users", nil, &users)
 }
 
-// SetUser creates or updates the user u names, with u's role, email and
-// environment.
-func (c *Client) SetUser(ctx context.Context, u auth.User) (auth.User, error) {
-	body := map[string]string{"role": string(u.Role), "email": u.Email}
-	if u.Env != "" {
-		body["environment"] = u.Env
-	}
+// SetUser creates or changes the user ch names: the fields ch carries
+// change, the others keep their values.
+func (c *Client) SetUser(ctx context.Context, ch auth.UserChange) (auth.User, error) {
+	name := ch.Name
+	ch.Name = "" // the path names the user
 	var out auth.User
-	return out, c.call(ctx, "PUT", "/api/v1/users/"+esc(u.Name), body, &out)
+	return out, c.call(ctx, "PUT", "/api/v1/users/"+esc(name), ch, &out)
 }
 
 // DeleteUser deletes a user and revokes their keys.

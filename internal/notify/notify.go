@@ -46,7 +46,9 @@ type Target struct {
 }
 
 // Validate reports what is wrong with a target; messages start with the
-// field's JSON name so configuration errors point at the culprit.
+// field's JSON name so configuration errors point at the culprit. A
+// redacted form where a secret goes is taken as set: Restore replaces it
+// by the secret it stands for, or refuses it.
 func (t Target) Validate() error {
 	switch t.Type {
 	case "webhook", "slack", "pagerduty":
@@ -64,9 +66,14 @@ func (t Target) Validate() error {
 		}
 		return fmt.Errorf("url: required for %s", t.Type)
 	}
+	if t.Type != "pagerduty" && IsRedacted(t.URL) {
+		return nil // stands for the stored URL (Restore)
+	}
 	u, err := url.Parse(t.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("url: %q is not an http(s) URL", t.URL)
+		// A Slack or webhook URL is a secret: the message, which reaches
+		// logs and answers, shows it redacted.
+		return fmt.Errorf("url: %q is not an http(s) URL", t.Redacted().URL)
 	}
 	return nil
 }

@@ -54,7 +54,23 @@ type Change struct {
 // Apply creates or updates an SLO. Counts are backfilled from stored
 // events when the SLO is new or its dataset or SLI changed. With dryRun
 // nothing is changed and the diff is returned.
+//
+// Receivers' secrets are write-only: where d carries the redacted form of
+// one the SLO holds, the stored secret is kept (slo.SLO.KeepSecrets), and
+// the diff never shows one.
 func (m *Manager) Apply(ctx context.Context, d slo.SLO, dryRun bool) (Change, error) {
+	m.setMu.Lock()
+	defer m.setMu.Unlock()
+	m.mu.RLock()
+	old := m.slos[d.Name]
+	m.mu.RUnlock()
+	var stored slo.SLO
+	if old != nil {
+		stored = old.def
+	}
+	if err := d.KeepSecrets(stored); err != nil {
+		return Change{}, err
+	}
 	d.Defaults()
 	if err := d.Validate(); err != nil {
 		return Change{}, err
@@ -64,11 +80,6 @@ func (m *Manager) Apply(ctx context.Context, d slo.SLO, dryRun bool) (Change, er
 		return Change{}, fmt.Errorf("spec.dataset: %w", err)
 	}
 	d.Dataset = ds
-	m.setMu.Lock()
-	defer m.setMu.Unlock()
-	m.mu.RLock()
-	old := m.slos[d.Name]
-	m.mu.RUnlock()
 	ch := Change{Name: d.Name, Action: "created"}
 	if old != nil {
 		ch.Diff = diff(old.def, d)
@@ -221,7 +232,9 @@ func (m *Manager) Sync(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Get returns an SLO's definition.
+// Get returns an SLO's definition, redacted (slo.SLO.Redacted): this is
+// how every reader outside the evaluator sees one, so no read can show a
+// receiver's secret.
 func (m *Manager) Get(name string) (slo.SLO, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -229,23 +242,37 @@ func (m *Manager) Get(name string) (slo.SLO, bool) {
 	if !ok {
 		return slo.SLO{}, false
 	}
-	return e.def, true
+	return e.def.Redacted(), true
 }
 
-// List returns every SLO, by name.
+// List returns every SLO, by name, redacted as Get does.
 func (m *Manager) List() []slo.SLO {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	out := make([]slo.SLO, 0, len(m.slos))
 	for _, e := range m.slos {
-		out = append(out, e.def)
+		out = append(out, e.def.Redacted())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
-// diff lists the fields that differ between two definitions.
+// diff lists the fields that differ between two definitions, as a
+// --dry-run shows them: secrets redacted, and a change of secret alone
+// said without showing either.
 func diff(a, b slo.SLO) []string {
+	out := fieldDiff(a.Redacted(), b.Redacted())
+	an, _ := json.Marshal(a.Notify)
+	bn, _ := json.Marshal(b.Notify)
+	if string(an) != string(bn) && len(fieldDiff(slo.SLO{Notify: a.Redacted().Notify}, slo.SLO{Notify: b.Redacted().Notify})) == 0 {
+		out = append(out, "notify: a receiver's secret changed (secrets are never shown)")
+		sort.Strings(out)
+	}
+	return out
+}
+
+// fieldDiff lists the top-level JSON fields that differ, with both values.
+func fieldDiff(a, b slo.SLO) []string {
 	var am, bm map[string]any
 	ab, _ := json.Marshal(a)
 	bb, _ := json.Marshal(b)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/ingest"
 )
@@ -46,6 +47,8 @@ type Config struct {
 	Store               string        // --store: clickhouse://… shared by several nodes
 	Meta                string        // --meta: postgres://… shared by several nodes
 	CommitInterval      time.Duration // --commit-interval
+	SessionIdle         time.Duration // --session-idle: a web UI session unused this long ends
+	SessionLifetime     time.Duration // --session-lifetime: a web UI session ends this long after sign-in
 	// CommitIntervalSet says CommitInterval was given: when it was not,
 	// nodes on ClickHouse commit at most every 200ms (the embedded store
 	// at once).
@@ -78,6 +81,8 @@ func Defaults() Config {
 		CheckpointThreshold: "256MB",
 		MinFreeDisk:         "512MB",
 		MaxInFlight:         64,
+		SessionIdle:         auth.DefaultSessionIdle,
+		SessionLifetime:     auth.DefaultSessionLifetime,
 	}
 }
 
@@ -103,6 +108,12 @@ func (c Config) check() error {
 	}
 	if _, err := c.guardOptions(); err != nil {
 		return err
+	}
+	if c.SessionIdle <= 0 {
+		return fmt.Errorf("--session-idle: must be positive, got %s", c.SessionIdle)
+	}
+	if c.SessionLifetime <= 0 {
+		return fmt.Errorf("--session-lifetime: must be positive, got %s", c.SessionLifetime)
 	}
 	if c.OTLPDataset != "" {
 		if _, err := event.NormalizeDataset(c.OTLPDataset); err != nil {

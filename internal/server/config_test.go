@@ -13,6 +13,7 @@ func TestDefaults(t *testing.T) {
 		Data: "data", Listen: "127.0.0.1:8080", MaxColumns: 10000, Retention: 60 * 24 * time.Hour, HistoryRetention: 90 * 24 * time.Hour,
 		QueryTimeout: time.Minute, MaxQueued: 200000, EvalInterval: time.Second, OTLPHTTP: "127.0.0.1:4318", OTLPGRPC: "127.0.0.1:4317",
 		CheckpointThreshold: "256MB", MinFreeDisk: "512MB", MaxInFlight: 64,
+		SessionIdle: 12 * time.Hour, SessionLifetime: 7 * 24 * time.Hour,
 	}
 	got := Defaults()
 	if !reflect.DeepEqual(got, want) { // funcs are equal when both nil
@@ -57,6 +58,8 @@ func TestCheck(t *testing.T) {
 		// A node on the shared stores has no data disk to watch.
 		{"free disk ignored when shared", func(c *Config) { c.Store, c.Meta, c.MinFreeDisk = ch, pg, "abc" }, ""},
 		{"inflight", func(c *Config) { c.MaxInFlight = 0 }, "--max-inflight: must be at least 1"},
+		{"session idle", func(c *Config) { c.SessionIdle = 0 }, "--session-idle: must be positive, got 0s"},
+		{"session lifetime", func(c *Config) { c.SessionLifetime = -time.Hour }, "--session-lifetime: must be positive, got -1h0m0s"},
 		{"otlp dataset", func(c *Config) { c.OTLPDataset = "BAD/NAME" },
 			`--otlp-dataset: dataset name "BAD/NAME" may only contain letters, digits, '-', '_' and '.'`},
 	} {

@@ -285,7 +285,7 @@ func (e *environments) of(r *http.Request) *environment {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	root := e.all[""]
-	if env := e.all[e.cfg.keys.EnvOf(root.srv.KeyOf(r))]; env != nil {
+	if env := e.all[root.srv.EnvOf(r)]; env != nil {
 		return env
 	}
 	return root

@@ -106,6 +106,7 @@ func (s *Server) assemble(st stores, shared *sharedStores, guardOpts ingest.Guar
 		st.close()
 		return err
 	}
+	keys.LimitSessions(auth.SessionLimits{Idle: cfg.SessionIdle, Lifetime: cfg.SessionLifetime})
 	if len(keys.List()) == 0 {
 		secret, _, err := keys.Create(context.Background(), auth.Admin, "bootstrap")
 		if err != nil {

@@ -136,6 +136,38 @@ func (s *SLO) Validate() error {
 	return s.Alerts.validate()
 }
 
+// Redacted is the definition as every read shows it: its receivers'
+// secrets redacted (notify.Target.Redacted).
+func (s SLO) Redacted() SLO {
+	if s.Notify != nil {
+		n := make([]notify.Target, len(s.Notify))
+		for i, t := range s.Notify {
+			n[i] = t.Redacted()
+		}
+		s.Notify = n
+	}
+	return s
+}
+
+// KeepSecrets gives s, a definition being applied, the secrets of stored
+// (the SLO as it is now, zero for a new one) where its receivers carry
+// their redacted forms (notify.Target.Restore), so that a definition read
+// back and applied again keeps them.
+func (s *SLO) KeepSecrets(stored SLO) error {
+	n := make([]notify.Target, len(s.Notify))
+	for i, t := range s.Notify {
+		r, err := t.Restore(i, stored.Notify)
+		if err != nil {
+			return fmt.Errorf("spec.notify[%d].%w", i, err)
+		}
+		n[i] = r
+	}
+	if s.Notify != nil {
+		s.Notify = n
+	}
+	return nil
+}
+
 func (a Alerts) validate() error {
 	if a.MinEvents < 0 {
 		return fmt.Errorf("spec.alerts.min_events: must not be negative, got %d", a.MinEvents)

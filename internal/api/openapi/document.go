@@ -24,10 +24,13 @@ type Route struct {
 	// RootOnly: keys of the default environment only.
 	RootOnly bool
 	// OTLP: refusals are OTLP's Status, not the API's error.
-	OTLP    bool
-	Params  []Param // query and header parameters; path ones come from Pattern
-	Body    *Body
-	Answers []Answer
+	OTLP bool
+	// Cookieless: the route takes its key from a header only, never from
+	// a cookie (the Security schemes in a cookie are left out).
+	Cookieless bool
+	Params     []Param // query and header parameters; path ones come from Pattern
+	Body       *Body
+	Answers    []Answer
 }
 
 // Scopes besides the key scopes.
@@ -277,7 +280,10 @@ func operation(spec Spec, rt Route, path string, r *Reflector) (*Operation, erro
 			roles = []string{rt.Scope}
 		}
 		var names []string
-		for n := range spec.Security {
+		for n, sc := range spec.Security {
+			if rt.Cookieless && sc.In == "cookie" {
+				continue
+			}
 			names = append(names, n)
 		}
 		sort.Strings(names)
@@ -315,7 +321,7 @@ func operation(spec Spec, rt Route, path string, r *Reflector) (*Operation, erro
 			if rt.RootOnly {
 				why += ", or the key is not of the default environment"
 			}
-			if m, _, _ := strings.Cut(rt.Pattern, " "); m != http.MethodGet {
+			if m, _, _ := strings.Cut(rt.Pattern, " "); m != http.MethodGet && !rt.Cookieless {
 				why += ", or the key came in the UI's session cookie without the X-Prodex-UI header"
 			}
 			answers = append(answers, Answer{Status: 403, Description: why + "."})

@@ -39,6 +39,7 @@ var duckDB = &dialect{
 		`CREATE TABLE IF NOT EXISTS px_incidents (name VARCHAR PRIMARY KEY, body VARCHAR, updated_us BIGINT)`,
 		`CREATE TABLE IF NOT EXISTS px_audit (time_us BIGINT, author VARCHAR, key_id VARCHAR, method VARCHAR, path VARCHAR, status INTEGER)`,
 		`CREATE TABLE IF NOT EXISTS px_notifications_owed (id VARCHAR PRIMARY KEY, alert_id VARCHAR, target VARCHAR, message VARCHAR, created_us BIGINT, attempts INTEGER, last_error VARCHAR)`,
+		`CREATE TABLE IF NOT EXISTS px_sessions (hash VARCHAR PRIMARY KEY, key_id VARCHAR, created_us BIGINT, seen_us BIGINT)`,
 	},
 	// Documents are VARCHAR: bound as text, read back byte for byte.
 	doc:           func(b []byte) any { return string(b) },

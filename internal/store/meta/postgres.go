@@ -116,6 +116,9 @@ var postgres = &dialect{
 		`CREATE INDEX IF NOT EXISTS px_audit_time ON px_audit (time_us DESC)`,
 
 		`CREATE TABLE IF NOT EXISTS px_leases (name text PRIMARY KEY, holder text NOT NULL, expires timestamptz NOT NULL)`,
+
+		`CREATE TABLE IF NOT EXISTS px_sessions (hash text PRIMARY KEY, key_id text NOT NULL, created_us bigint NOT NULL, seen_us bigint NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS px_sessions_key ON px_sessions (key_id)`,
 	},
 	lock: fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, int64(schemaLock)),
 	// Documents are bytea, bound as bytes (a nil slice would be NULL).

@@ -47,6 +47,9 @@ type Store interface {
 	DeleteUser(ctx context.Context, name string) error
 	LoadUsers(ctx context.Context) ([]auth.User, error)
 
+	// The web UI's sessions.
+	auth.SessionStorage
+
 	// Markers.
 	PutMarker(ctx context.Context, m marker.Marker) error
 	DeleteMarker(ctx context.Context, id string) error
@@ -92,6 +95,7 @@ var cases = []struct {
 	{"PutAlertAllOrNothing", testPutAlertAllOrNothing},
 	{"Keys", testKeys},
 	{"Users", testUsers},
+	{"Sessions", testSessions},
 	{"Markers", testMarkers},
 	{"MarkersMatchOverlaps", testMarkersMatchOverlaps},
 	{"QueryHistory", testQueryHistory},

@@ -50,6 +50,8 @@ function alertState(st) {
 }
 
 function signIn(message) {
+  document.getElementById("who").textContent = "";
+  document.getElementById("signout").hidden = true;
   const input = el("input", {name: "key", type: "password", autocomplete: "off", "aria-label": "API key", required: ""});
   const form = el("form", {class: "signin", method: "get", action: "/"},
     el("h1", {}, "Sign in"),
@@ -575,6 +577,7 @@ async function route() {
   try {
     const me = await api("/1/auth");
     document.getElementById("who").textContent = (me.user || me.name || "key " + me.id) + " · " + me.scope;
+    document.getElementById("signout").hidden = false;
     const m = h.match(/^#\/slo\/(.+)$/), q = h.match(/^#\/q\/([0-9a-f]+)$/);
     const rk = h.match(/^#\/risks\/(.+)$/), inc = h.match(/^#\/incident\/(.+)$/);
     const xp = h.match(/^#\/explain\/([^?]+)\?(.*)$/);
