@@ -35,7 +35,9 @@ type Server struct {
 	Writer *ingest.Writer
 	Keys   *auth.Keyring
 	Limits event.Limits
-	Log    *slog.Logger
+	// Pace is how fast ingest bodies must arrive (408 otherwise).
+	Pace Pace
+	Log  *slog.Logger
 	// Now is the clock (tests may replace it).
 	Now func() time.Time
 	// QueryTimeout bounds one query (default 60 s).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/ingest"
 )
@@ -14,15 +15,18 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	release, err := s.Writer.Admit()
+	t, err := s.admit(r)
 	if err != nil {
 		s.fail(w, r, submitError(err))
 		return
 	}
-	defer release()
-	items, err := event.DecodeBatch(r.Body, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"), s.Limits, s.Now())
+	defer t.Done()
+	s.paced(w, r)
+	lim := s.Limits
+	lim.Memory = t
+	items, err := event.DecodeBatch(r.Body, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"), lim, s.Now())
 	if err != nil {
-		s.fail(w, r, decodeError(err))
+		s.fail(w, r, s.decodeError(err))
 		return
 	}
 	b := &event.Batch{Dataset: ds, Events: make([]event.Event, 0, len(items))}
@@ -58,16 +62,19 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	release, err := s.Writer.Admit()
+	t, err := s.admit(r)
 	if err != nil {
 		s.fail(w, r, submitError(err))
 		return
 	}
-	defer release()
+	defer t.Done()
+	s.paced(w, r)
+	lim := s.Limits
+	lim.Memory = t
 	ev, err := event.DecodeEvent(r.Body, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"),
-		r.Header.Get("X-Honeycomb-Event-Time"), r.Header.Get("X-Honeycomb-Samplerate"), s.Limits, s.Now())
+		r.Header.Get("X-Honeycomb-Event-Time"), r.Header.Get("X-Honeycomb-Samplerate"), lim, s.Now())
 	if err != nil {
-		s.fail(w, r, decodeError(err))
+		s.fail(w, r, s.decodeError(err))
 		return
 	}
 	b := &event.Batch{Dataset: ds, Events: []event.Event{ev}}
@@ -82,12 +89,24 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
+// admit lets an ingest request in (see ingest.Writer.Admit), counted
+// against its key's share of the requests in flight.
+func (s *Server) admit(r *http.Request) (*ingest.Ticket, error) {
+	k, _ := r.Context().Value(keyCtx{}).(auth.Key)
+	return s.Writer.Admit(ingest.WithKey(r.Context(), k.ID))
+}
+
 // decodeError is the answer to a body that could not be decoded: a
-// *event.RequestError says its status, anything else is a 400.
-func decodeError(err error) error {
+// *event.RequestError says its status (413 too large, 408 too slow), the
+// guard's refusal of more decode memory is a 503 with Retry-After, and
+// anything else is a 400.
+func (s *Server) decodeError(err error) error {
 	var re *event.RequestError
-	if errors.As(err, &re) {
+	switch {
+	case errors.As(err, &re):
 		return err
+	case errors.Is(err, ingest.ErrMemory), errors.Is(err, ingest.ErrDecodeMemory):
+		return submitError(s.Writer.Refuse(err))
 	}
 	return badRequest(err.Error())
 }

@@ -257,10 +257,11 @@ var (
 	queryMemory  = refused(503, "The query was cancelled to give memory back at the memory ceiling, or needed more than the database's memory limit (--memory-limit); Retry-After says when a retry may pass.")
 	queryTimeout = refused(504, "The query ran out of time (--query-timeout).")
 	ingestErrors = []openapi.Answer{
-		refused(413, "The body or an event is larger than the limits."),
+		refused(408, "The body arrived too slowly (--body-timeout, --min-body-rate)."),
+		refused(413, "The body, an event or the events of the request are more than the limits (--max-request-bytes, --max-request-events), or decoding it would need more memory than the server gives decoding (--decode-memory)."),
 		refused(415, "The Content-Type or Content-Encoding is not one the server reads."),
-		refused(429, "Too many ingest requests at once; send again later."),
-		refused(503, "The server is short of memory, shutting down, or could not store the events; send again later."),
+		refused(429, "Too many ingest requests at once, from the server, the environment or the key (--max-inflight, --max-inflight-per-env, --max-inflight-per-key); send again later."),
+		refused(503, "The server is short of memory (--memory-ceiling, --decode-memory), shutting down, or could not store the events; send again later."),
 		refused(507, "The disk is short of free space; send again later."),
 	}
 	eventBody = map[string]openapi.Schema{
@@ -281,10 +282,11 @@ var (
 			"application/json":       {"type": "object", "properties": openapi.Schema{"partialSuccess": openapi.Schema{"type": "object"}}},
 			"application/x-protobuf": {"type": "string", "format": "binary"}}},
 		refused(400, "The body is not a valid OTLP export request."),
-		refused(413, "The body is larger than the limits."),
+		refused(408, "The body arrived too slowly (--body-timeout, --min-body-rate)."),
+		refused(413, "The body or its spans, span events, links and log records are more than the limits (--max-request-bytes, --max-request-events), or decoding it would need more memory than the server gives decoding (--decode-memory)."),
 		refused(415, "The Content-Type is neither application/x-protobuf nor application/json."),
-		refused(429, "Too many ingest requests at once; send again later."),
-		refused(503, "The server cannot store the data now; send again later."),
+		refused(429, "Too many ingest requests at once, from the server, the environment or the key; send again later."),
+		refused(503, "The server cannot store the data now, or is short of memory; send again later."),
 	}
 )
 

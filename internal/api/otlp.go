@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/prodex/prodex/internal/auth"
+	"github.com/prodex/prodex/internal/ingest"
 	"github.com/prodex/prodex/internal/otlp"
 )
 
@@ -33,30 +34,32 @@ func (s *Server) OTLPHandler() http.Handler {
 // UI's session cookie is ignored: telemetry is sent with a key.
 func (s *Server) withOTLP(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		switch err := s.Authorize(r.Context(), s.headerKey(r)); {
+		switch id, err := s.Authorize(r.Context(), s.headerKey(r)); {
 		case errors.Is(err, otlp.ErrUnauthenticated):
 			otlp.WriteHTTPError(w, r, http.StatusUnauthorized, "unknown API key: send a valid key in the X-Honeycomb-Team header")
 		case err != nil:
 			otlp.WriteHTTPError(w, r, http.StatusForbidden, err.Error())
 		default:
-			h(w, r)
+			s.paced(w, r)
+			h(w, r.WithContext(ingest.WithKey(r.Context(), id)))
 		}
 	}
 }
 
-// Authorize checks that key may send events, for OTLP over HTTP and gRPC.
-func (s *Server) Authorize(ctx context.Context, key string) error {
+// Authorize checks that key may send events, for OTLP over HTTP and gRPC,
+// and returns its id.
+func (s *Server) Authorize(ctx context.Context, key string) (string, error) {
 	k, err := s.Keys.Check(key, auth.Ingest)
 	if (err == nil || errors.Is(err, auth.ErrForbidden)) && k.Env != s.Env {
 		err = auth.ErrUnauthenticated
 	}
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
-		return otlp.ErrUnauthenticated
+		return "", otlp.ErrUnauthenticated
 	case err != nil:
-		return errors.New("this API key has scope " + string(k.Scope) + "; sending telemetry needs " + string(auth.Ingest))
+		return "", errors.New("this API key has scope " + string(k.Scope) + "; sending telemetry needs " + string(auth.Ingest))
 	}
-	return nil
+	return k.ID, nil
 }
 
 // KeyHeaders are the lower-case gRPC metadata names an API key may come in.

@@ -23,6 +23,13 @@ type Limits struct {
 	MaxStringBytes int   // one string value (and an array's JSON text); default 64 KiB
 	MaxFields      int   // fields in one event, after flattening; default 2000
 	MaxBodyBytes   int64 // decompressed (and raw) request body; default 64 MiB
+	// MaxEvents caps the events of one request: batch elements, or OTLP
+	// spans, span events, links and log records; default 50,000. Past it
+	// the request is a 413, found while decoding.
+	MaxEvents int
+	// Memory, when set, is told of the memory the request's decoding comes
+	// to hold as it grows (see Memory); nil counts nothing.
+	Memory Memory
 }
 
 // Default limits, as Honeycomb documents them.
@@ -31,18 +38,24 @@ const (
 	DefaultMaxStringBytes = 64 << 10
 	DefaultMaxFields      = 2000
 	DefaultMaxBodyBytes   = 64 << 20
+	DefaultMaxEvents      = 50_000
 )
 
 // DefaultLimits returns the limits Honeycomb documents: events under 1 MiB,
-// strings up to 64 KiB, 2,000 fields, and a 64 MiB decompressed body.
+// strings up to 64 KiB, 2,000 fields, and a 64 MiB decompressed body; and
+// Prodex's own cap of 50,000 events a request.
 func DefaultLimits() Limits {
 	return Limits{
 		MaxEventBytes:  DefaultMaxEventBytes,
 		MaxStringBytes: DefaultMaxStringBytes,
 		MaxFields:      DefaultMaxFields,
 		MaxBodyBytes:   DefaultMaxBodyBytes,
+		MaxEvents:      DefaultMaxEvents,
 	}
 }
+
+// WithDefaults is l with every zero or negative field set to its default.
+func (l Limits) WithDefaults() Limits { return l.norm() }
 
 func (l Limits) norm() Limits {
 	if l.MaxEventBytes <= 0 {
@@ -56,6 +69,9 @@ func (l Limits) norm() Limits {
 	}
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if l.MaxEvents <= 0 {
+		l.MaxEvents = DefaultMaxEvents
 	}
 	return l
 }
@@ -106,10 +122,19 @@ func DecodeBatch(body io.Reader, contentType, contentEncoding string, lim Limits
 	if err != nil {
 		return nil, err
 	}
+	var items []Item
 	if format == formatMsgpack {
-		return d.msgpackBatch(buf)
+		items, err = d.msgpackBatch(buf)
+	} else {
+		items, err = d.jsonBatch(buf)
 	}
-	return d.jsonBatch(buf)
+	if err == nil {
+		err = d.meter.flush()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 // ReadBody reads a request body as DecodeBatch does (gzip or zstd
@@ -122,6 +147,9 @@ func ReadBody(body io.Reader, contentEncoding string, lim Limits, use func([]byt
 	defer putDecoder(d)
 	buf, err := d.readBody(body, contentEncoding, lim.MaxBodyBytes)
 	if err != nil {
+		return err
+	}
+	if err := d.meter.flush(); err != nil {
 		return err
 	}
 	return use(buf)
@@ -228,16 +256,20 @@ func mediaFormat(contentType string) (int, error) {
 // and the flattener.
 type decoder struct {
 	now   time.Time
-	body  []byte
-	gz    *gzip.Reader
-	zs    *zstd.Decoder
-	raw   limitedReader
-	jp    fastjson.Parser  // JSON bodies, and FromMap values given as JSON
-	mp    *msgpack.Decoder // msgpack bodies, reading br
-	br    bytes.Reader
-	mpBuf []byte // the msgpack body br reads
-	flat  flattener
-	num   []byte // scratch: a JSON number's text, a msgpack string
+	meter meter // what this call holds, told to Limits.Memory
+	// parsed is the largest JSON element this call parsed: the parser's
+	// working space grows with it.
+	parsed int
+	body   []byte
+	gz     *gzip.Reader
+	zs     *zstd.Decoder
+	raw    limitedReader
+	jp     fastjson.Parser  // JSON bodies, and FromMap values given as JSON
+	mp     *msgpack.Decoder // msgpack bodies, reading br
+	br     bytes.Reader
+	mpBuf  []byte // the msgpack body br reads
+	flat   flattener
+	num    []byte // scratch: a JSON number's text, a msgpack string
 }
 
 var decoderPool = sync.Pool{New: func() any {
@@ -249,6 +281,8 @@ var decoderPool = sync.Pool{New: func() any {
 func getDecoder(lim Limits, now time.Time) *decoder {
 	d := decoderPool.Get().(*decoder)
 	d.now = now.UTC()
+	d.meter = meter{mem: lim.Memory}
+	d.parsed = 0
 	d.flat.lim = lim
 	return d
 }
@@ -270,6 +304,7 @@ func putDecoder(d *decoder) {
 		d.num = nil
 	}
 	d.raw = limitedReader{}
+	d.meter = meter{}
 	d.br.Reset(nil)
 	d.mpBuf = nil
 	if d.mp != nil {
@@ -359,7 +394,7 @@ func (d *decoder) readBody(body io.Reader, contentEncoding string, limit int64) 
 	default:
 		return nil, unsupported("unsupported Content-Encoding %q: use gzip, zstd or none", clip(contentEncoding))
 	}
-	buf, err := readLimited(r, d.body[:0], limit)
+	buf, err := readLimited(r, d.body[:0], limit, d.meter.now)
 	d.body = buf
 	if enc == "zstd" {
 		d.zs.Reset(nil) //nolint:errcheck // drops the reference to the body
@@ -374,7 +409,13 @@ func (d *decoder) readBody(body io.Reader, contentEncoding string, limit int64) 
 // RequestError.
 func (d *decoder) bodyError(err error, limit int64, enc string) error {
 	var mbe *http.MaxBytesError
+	var held *heldError
+	var re *RequestError
 	switch {
+	case errors.As(err, &held):
+		return held.err // Limits.Memory refused: its error as it is
+	case errors.As(d.raw.err, &re):
+		return re // the body's reader said why (a body too slow: 408)
 	case d.raw.exceeded || errors.Is(err, errExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded):
 		return tooLarge("request body exceeds %d bytes", limit)
 	case errors.Is(err, zstd.ErrWindowSizeExceeded):
@@ -387,9 +428,15 @@ func (d *decoder) bodyError(err error, limit int64, enc string) error {
 	return badRequest("invalid %s data: %v", enc, err)
 }
 
+// heldError is a refusal of Limits.Memory met while reading the body.
+type heldError struct{ err error }
+
+func (e *heldError) Error() string { return e.err.Error() }
+
 // readLimited appends all of r to buf; errExceeded if r has more than limit
-// bytes. The buffer grows geometrically but never far past the limit.
-func readLimited(r io.Reader, buf []byte, limit int64) ([]byte, error) {
+// bytes. The buffer grows geometrically but never far past the limit; hold
+// is told of each growth before it is made.
+func readLimited(r io.Reader, buf []byte, limit int64, hold func(int64) error) ([]byte, error) {
 	for {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) > limit {
@@ -404,6 +451,11 @@ func readLimited(r io.Reader, buf []byte, limit int64) ([]byte, error) {
 			}
 			if n <= cap(buf) {
 				n = cap(buf) + 1
+			}
+			// The buffer it replaces is garbage once copied: what the
+			// body holds grows by the difference.
+			if err := hold(int64(n - cap(buf))); err != nil {
+				return buf, &heldError{err}
 			}
 			nb := make([]byte, len(buf), n)
 			copy(nb, buf)

@@ -62,6 +62,15 @@ func (f *flattener) finish() (map[string]any, error) {
 	return m, nil
 }
 
+// footprint is the memory it, just decoded by this flattener, is counted
+// as holding (see Memory).
+func (f *flattener) footprint(it Item) int64 {
+	if it.Err != nil {
+		return eventOverhead
+	}
+	return footprint(len(it.Event.Fields), f.size)
+}
+
 // release drops what the pooled flattener should not keep between calls.
 func (f *flattener) release() {
 	f.fields = nil

@@ -217,6 +217,12 @@ func (d *decoder) msgpackBatch(buf []byte) ([]Item, error) {
 	if err != nil {
 		return nil, mpBodyError(err)
 	}
+	switch {
+	case n > d.br.Len(): // every element takes a byte at least
+		return nil, mpBodyError(io.ErrUnexpectedEOF)
+	case n > d.flat.lim.MaxEvents: // refused before any is decoded
+		return nil, tooManyEvents(d.flat.lim.MaxEvents)
+	}
 	items := make([]Item, 0, min(n, 1024))
 	for range n {
 		var bad error
@@ -231,6 +237,9 @@ func (d *decoder) msgpackBatch(buf []byte) ([]Item, error) {
 			it.Event, it.Err = d.mpBatchEvent(v)
 		}
 		items = append(items, it)
+		if err := d.meter.add(d.flat.footprint(it)); err != nil {
+			return nil, err
+		}
 	}
 	if d.br.Len() > 0 {
 		return nil, badRequest("invalid msgpack: unexpected data after the batch array")

@@ -36,6 +36,8 @@ func Refusal(err error) (status, retryAfter int) {
 		return http.StatusTooManyRequests, 1
 	case errors.Is(err, ErrMemory):
 		return http.StatusServiceUnavailable, 2
+	case errors.Is(err, ErrDecodeMemory):
+		return http.StatusServiceUnavailable, 1
 	case errors.Is(err, ErrDiskFull), errors.Is(err, ErrWriteFailed):
 		return http.StatusInsufficientStorage, 30
 	default: // shutting down, or the commit failed
@@ -52,9 +54,17 @@ type GuardOptions struct {
 	// MinFreeDisk is the free space (bytes) Dir's disk must keep.
 	MinFreeDisk int64
 	Dir         string
-	// MaxInFlight caps the ingest requests being read and decoded at once,
-	// which with the body size limit caps their memory.
-	MaxInFlight int64
+	// MaxInFlight caps the ingest requests being read and decoded at once;
+	// MaxInFlightPerEnv and MaxInFlightPerKey (0: MaxInFlight) cap those of
+	// one environment and of one API key, so that one tenant cannot hold
+	// every slot.
+	MaxInFlight       int64
+	MaxInFlightPerEnv int64
+	MaxInFlightPerKey int64
+	// DecodeMemory caps the memory the requests being decoded hold
+	// together, counted as it grows (see Ticket.Grow); 0 counts without
+	// a cap.
+	DecodeMemory int64
 	// Every is how often memory and disk are sampled (default 100 ms).
 	Every time.Duration
 	// OnMemoryHigh, when set, is called at every sample that finds the
@@ -86,7 +96,8 @@ type Guard struct {
 	opts     GuardOptions
 	memOver  atomic.Bool
 	diskOver atomic.Bool
-	inFlight atomic.Int64
+	slots    slots
+	decoding atomic.Int64 // bytes the tickets hold
 	rss      atomic.Int64
 	free     atomic.Int64
 	sampled  atomic.Bool
@@ -104,6 +115,12 @@ func NewGuard(o GuardOptions) *Guard {
 	}
 	if o.free == nil {
 		o.free = freeBytes
+	}
+	if o.MaxInFlightPerEnv <= 0 || o.MaxInFlightPerEnv > o.MaxInFlight {
+		o.MaxInFlightPerEnv = o.MaxInFlight
+	}
+	if o.MaxInFlightPerKey <= 0 || o.MaxInFlightPerKey > o.MaxInFlightPerEnv {
+		o.MaxInFlightPerKey = o.MaxInFlightPerEnv
 	}
 	g := &Guard{opts: o}
 	g.sample()
@@ -166,28 +183,6 @@ func (g *Guard) sample() {
 
 func (g *Guard) failed(msg string) { g.lastErr.Store(&msg) }
 
-// Admit reserves a slot for one ingest request, or says why there is none.
-// The caller must call release once the request's events are submitted.
-func (g *Guard) Admit() (release func(), err error) {
-	if g == nil {
-		return func() {}, nil
-	}
-	if g.diskOver.Load() {
-		return nil, ErrDiskFull
-	}
-	if g.memOver.Load() {
-		return nil, ErrMemory
-	}
-	if g.opts.MaxInFlight > 0 {
-		if g.inFlight.Add(1) > g.opts.MaxInFlight {
-			g.inFlight.Add(-1)
-			return nil, ErrTooManyRequests
-		}
-		return func() { g.inFlight.Add(-1) }, nil
-	}
-	return func() {}, nil
-}
-
 // check is Admit for work already read: it reserves nothing.
 func (g *Guard) check() error {
 	if g == nil {
@@ -209,6 +204,7 @@ type GuardState struct {
 	FreeDiskBytes int64  `json:"free_disk_bytes,omitempty"`
 	MinFreeDisk   int64  `json:"min_free_disk_bytes,omitempty"`
 	InFlight      int64  `json:"in_flight_requests"`
+	DecodingBytes int64  `json:"decoding_bytes"`
 	MemoryOver    bool   `json:"memory_over"`
 	DiskOver      bool   `json:"disk_over"`
 	SampleError   string `json:"sample_error,omitempty"`
@@ -220,7 +216,7 @@ func (g *Guard) State() GuardState {
 		return GuardState{}
 	}
 	s := GuardState{ResidentBytes: g.rss.Load(), MemoryCeiling: g.opts.MemoryCeiling, FreeDiskBytes: g.free.Load(),
-		MinFreeDisk: g.opts.MinFreeDisk, InFlight: g.inFlight.Load(), MemoryOver: g.memOver.Load(), DiskOver: g.diskOver.Load()}
+		MinFreeDisk: g.opts.MinFreeDisk, InFlight: g.slots.inFlight(), DecodingBytes: g.decoding.Load(), MemoryOver: g.memOver.Load(), DiskOver: g.diskOver.Load()}
 	if e := g.lastErr.Load(); e != nil {
 		s.SampleError = *e
 	}
@@ -229,7 +225,7 @@ func (g *Guard) State() GuardState {
 
 // Sample reports the last sample's figures (for metrics).
 func (g *Guard) Sample() (resident, ceiling, freeDisk, minFreeDisk, inFlight int64) {
-	return g.rss.Load(), g.opts.MemoryCeiling, g.free.Load(), g.opts.MinFreeDisk, g.inFlight.Load()
+	return g.rss.Load(), g.opts.MemoryCeiling, g.free.Load(), g.opts.MinFreeDisk, g.slots.inFlight()
 }
 
 // residentBytes reads the process's resident set size. On systems without

@@ -28,11 +28,11 @@ func TestGuardShedsAndResumes(t *testing.T) {
 	w := NewWriter(st, Options{Guard: g})
 	defer w.Close()
 	submit := func() error {
-		release, err := w.Admit()
+		t, err := w.Admit(context.Background())
 		if err != nil {
 			return err
 		}
-		defer release()
+		defer t.Done()
 		return w.Submit(context.Background(), batch(3))
 	}
 	steps := []struct {
@@ -72,21 +72,25 @@ func TestGuardShedsAndResumes(t *testing.T) {
 
 func TestGuardCapsRequestsInFlight(t *testing.T) {
 	g := (&fakeMachine{}).guard(GuardOptions{MaxInFlight: 2})
-	r1, err1 := g.Admit()
-	r2, err2 := g.Admit()
+	r1, err1 := g.Admit("", "k")
+	r2, err2 := g.Admit("", "k")
 	if err1 != nil || err2 != nil {
 		t.Fatal(err1, err2)
 	}
-	if _, err := g.Admit(); !errors.Is(err, ErrTooManyRequests) {
+	if _, err := g.Admit("", "k"); !errors.Is(err, ErrTooManyRequests) {
 		t.Fatalf("third: %v", err)
 	}
-	r1()
-	r3, err := g.Admit()
+	r1.Done()
+	r1.Done() // a second Done gives nothing back twice
+	r3, err := g.Admit("", "k")
 	if err != nil {
 		t.Fatalf("after a release: %v", err)
 	}
-	r2()
-	r3()
+	if _, err := g.Admit("", "k"); !errors.Is(err, ErrTooManyRequests) {
+		t.Fatalf("after a double Done: %v", err)
+	}
+	r2.Done()
+	r3.Done()
 	if n := g.State().InFlight; n != 0 {
 		t.Errorf("in flight %d after every release", n)
 	}

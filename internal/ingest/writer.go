@@ -45,6 +45,9 @@ type Options struct {
 	MaxGroup int
 	// Guard, when set, refuses work while memory or disk run short.
 	Guard *Guard
+	// Env names the writer's environment, whose share of the requests in
+	// flight Admit counts.
+	Env string
 	// OnCommit, when set, is told of every group commit (for metrics).
 	OnCommit func(events int64, took time.Duration, err error)
 	// MinInterval, when set, is the least time from one commit's start to
@@ -75,7 +78,7 @@ func (r *refusals) count(err error) error {
 	switch {
 	case errors.Is(err, ErrBusy), errors.Is(err, ErrTooManyRequests):
 		r.busy.Add(1)
-	case errors.Is(err, ErrMemory):
+	case errors.Is(err, ErrMemory), errors.Is(err, ErrDecodeMemory):
 		r.memory.Add(1)
 	case errors.Is(err, ErrDiskFull), errors.Is(err, ErrWriteFailed):
 		r.disk.Add(1)
@@ -97,8 +100,10 @@ func (w *Writer) Stored() int64 { return w.stored.Load() }
 
 // Admit is called before a request's body is read: it refuses early, before
 // memory is spent on decoding, when the writer could not take the events.
-// release must be called once the request is done.
-func (w *Writer) Admit() (release func(), err error) {
+// The ticket counts the request against the environment's and its key's
+// (WithKey) shares of the requests in flight, and is the decoder's
+// event.Memory; its Done must be called once the request is done.
+func (w *Writer) Admit(ctx context.Context) (*Ticket, error) {
 	w.mu.RLock()
 	closed := w.closed
 	w.mu.RUnlock()
@@ -111,9 +116,12 @@ func (w *Writer) Admit() (release func(), err error) {
 	if w.queued.Load() >= w.opts.MaxQueued {
 		return nil, w.refused.count(ErrBusy)
 	}
-	release, err = w.opts.Guard.Admit()
-	return release, w.refused.count(err)
+	t, err := w.opts.Guard.Admit(w.opts.Env, keyOf(ctx))
+	return t, w.refused.count(err)
 }
+
+// Refuse counts a refusal met after Admit (a ticket's memory refused).
+func (w *Writer) Refuse(err error) error { return w.refused.count(err) }
 
 type request struct {
 	batches []*event.Batch

@@ -169,7 +169,7 @@ func TestWriterRefusesWhileTheStoreDoes(t *testing.T) {
 	if status, after := Refusal(err); status != 507 || after != 30 {
 		t.Errorf("refusal %d, Retry-After %d; want 507, 30", status, after)
 	}
-	if _, err := w.Admit(); !errors.Is(err, ErrWriteFailed) {
+	if _, err := w.Admit(context.Background()); !errors.Is(err, ErrWriteFailed) {
 		t.Errorf("admit while refusing: %v", err)
 	}
 	commits := w.Commits()

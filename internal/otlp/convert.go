@@ -48,6 +48,24 @@ type converter struct {
 	order    []*event.Batch
 	rejected int64
 	firstErr string
+	// held is the memory of the events made and not yet told to
+	// lim.Memory; err, its refusal, ends the conversion.
+	held int64
+	err  error
+}
+
+// heldStep is how much memory the converter holds before it tells
+// lim.Memory.
+const heldStep = 256 << 10
+
+// flush tells lim.Memory of the events made since it was last told, and
+// returns its refusal, if any.
+func (c *converter) flush() error {
+	if c.err == nil && c.held > 0 && c.lim.Memory != nil {
+		c.err = c.lim.Memory.Grow(c.held)
+	}
+	c.held = 0
+	return c.err
 }
 
 func newConverter(dataset string, lim event.Limits, now time.Time) *converter {
@@ -104,6 +122,11 @@ func (c *converter) add(service string, t time.Time, fields map[string]any) {
 		c.order = append(c.order, b)
 	}
 	b.Events = append(b.Events, ev)
+	if c.lim.Memory != nil {
+		if c.held += event.Footprint(ev); c.held >= heldStep {
+			c.flush()
+		}
+	}
 }
 
 func (c *converter) reject(msg string) {
@@ -221,7 +244,7 @@ func (c *converter) convertTraces(td ptrace.Traces) {
 			ss := sss.At(j)
 			base, service := resourceFields(rs.Resource(), ss.Scope(), "trace")
 			spans := ss.Spans()
-			for k := 0; k < spans.Len(); k++ {
+			for k := 0; k < spans.Len() && c.err == nil; k++ {
 				c.span(base, service, spans.At(k))
 			}
 		}
@@ -316,7 +339,7 @@ func (c *converter) convertLogs(ld plog.Logs) {
 			sl := sls.At(j)
 			base, service := resourceFields(rl.Resource(), sl.Scope(), "log")
 			recs := sl.LogRecords()
-			for k := 0; k < recs.Len(); k++ {
+			for k := 0; k < recs.Len() && c.err == nil; k++ {
 				c.log(base, service, recs.At(k))
 			}
 		}

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
@@ -24,7 +26,7 @@ import (
 type Sink interface {
 	SubmitAll(ctx context.Context, bs []*event.Batch) error
 	// Admit is asked before a body is read; see ingest.Writer.Admit.
-	Admit() (release func(), err error)
+	Admit(ctx context.Context) (*ingest.Ticket, error)
 }
 
 // Receiver accepts OTLP exports and stores them through Sink, with the same
@@ -56,9 +58,26 @@ func (rc *Receiver) now() time.Time {
 	return time.Now()
 }
 
+func (rc *Receiver) limits(mem event.Memory) event.Limits {
+	lim := rc.Limits
+	lim.Memory = mem
+	return lim
+}
+
+// Memory a decoded export request holds per byte of its encoding,
+// measured on the Go heap with spans of 0 to 20 attributes: up to 5.7
+// times its protobuf size, 3.2 times its JSON.
+const (
+	protoFactor = 6
+	jsonFactor  = 4
+)
+
 // store converts and submits; it returns the number of rejected items and
 // why, or an *exportError when nothing was accepted.
 func (rc *Receiver) store(ctx context.Context, c *converter, what string) (int64, string, error) {
+	if err := c.flush(); err != nil {
+		return 0, "", decodeRefusal(err)
+	}
 	if len(c.order) > 0 {
 		if err := rc.Sink.SubmitAll(ctx, c.order); err != nil {
 			return 0, "", refusal(err)
@@ -85,12 +104,53 @@ func refusal(err error) *exportError {
 	return &exportError{status, codes.Unavailable, msg, after}
 }
 
-// ExportTraces stores a trace export request.
-func (rc *Receiver) ExportTraces(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
-	c := newConverter(rc.Dataset, rc.Limits, rc.now())
+// decodeRefusal is the error for a request refused while it was decoded:
+// too large (413, not retryable: the client must send less), or the
+// guard's memory refused (retryable).
+func decodeRefusal(err error) *exportError {
+	var re *event.RequestError
+	if errors.As(err, &re) {
+		return &exportError{http: re.Status, grpc: grpcCode(re.Status), msg: re.Msg}
+	}
+	return refusal(err)
+}
+
+// admitted lets a decoded request of size bytes in protobuf in and counts
+// its memory, before export converts it.
+func (rc *Receiver) admitted(ctx context.Context, size int, export func(*ingest.Ticket) error) error {
+	t, err := rc.Sink.Admit(ctx)
+	if err != nil {
+		return refusal(err)
+	}
+	defer t.Done()
+	if err := t.Grow(protoFactor * int64(size)); err != nil {
+		return decodeRefusal(err)
+	}
+	return export(t)
+}
+
+// ExportTraces stores a decoded trace export request: it is let in as an
+// HTTP one is (ctx names the key, see ingest.WithKey), its size counted,
+// then converted.
+func (rc *Receiver) ExportTraces(ctx context.Context, req ptraceotlp.ExportRequest) (resp ptraceotlp.ExportResponse, err error) {
+	resp = ptraceotlp.NewExportResponse()
+	err = rc.admitted(ctx, (&ptrace.ProtoMarshaler{}).TracesSize(req.Traces()), func(t *ingest.Ticket) error {
+		resp, err = rc.exportTraces(ctx, req, t)
+		return err
+	})
+	return resp, err
+}
+
+// exportTraces stores a trace export request already let in.
+func (rc *Receiver) exportTraces(ctx context.Context, req ptraceotlp.ExportRequest, mem event.Memory) (ptraceotlp.ExportResponse, error) {
+	resp := ptraceotlp.NewExportResponse()
+	lim := rc.limits(mem).WithDefaults()
+	if n := traceEvents(req.Traces(), lim.MaxEvents); n > lim.MaxEvents {
+		return resp, decodeRefusal(event.TooManyEvents(lim.MaxEvents))
+	}
+	c := newConverter(rc.Dataset, lim, rc.now())
 	c.convertTraces(req.Traces())
 	rejected, msg, err := rc.store(ctx, c, "spans and span events")
-	resp := ptraceotlp.NewExportResponse()
 	if err == nil && rejected > 0 {
 		resp.PartialSuccess().SetRejectedSpans(rejected)
 		resp.PartialSuccess().SetErrorMessage(msg)
@@ -98,17 +158,49 @@ func (rc *Receiver) ExportTraces(ctx context.Context, req ptraceotlp.ExportReque
 	return resp, err
 }
 
-// ExportLogs stores a log export request.
-func (rc *Receiver) ExportLogs(ctx context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
-	c := newConverter(rc.Dataset, rc.Limits, rc.now())
+// ExportLogs stores a decoded log export request, as ExportTraces does.
+func (rc *Receiver) ExportLogs(ctx context.Context, req plogotlp.ExportRequest) (resp plogotlp.ExportResponse, err error) {
+	resp = plogotlp.NewExportResponse()
+	err = rc.admitted(ctx, (&plog.ProtoMarshaler{}).LogsSize(req.Logs()), func(t *ingest.Ticket) error {
+		resp, err = rc.exportLogs(ctx, req, t)
+		return err
+	})
+	return resp, err
+}
+
+// exportLogs stores a log export request already let in.
+func (rc *Receiver) exportLogs(ctx context.Context, req plogotlp.ExportRequest, mem event.Memory) (plogotlp.ExportResponse, error) {
+	resp := plogotlp.NewExportResponse()
+	lim := rc.limits(mem).WithDefaults()
+	if n := req.Logs().LogRecordCount(); n > lim.MaxEvents {
+		return resp, decodeRefusal(event.TooManyEvents(lim.MaxEvents))
+	}
+	c := newConverter(rc.Dataset, lim, rc.now())
 	c.convertLogs(req.Logs())
 	rejected, msg, err := rc.store(ctx, c, "log records")
-	resp := plogotlp.NewExportResponse()
 	if err == nil && rejected > 0 {
 		resp.PartialSuccess().SetRejectedLogRecords(rejected)
 		resp.PartialSuccess().SetErrorMessage(msg)
 	}
 	return resp, err
+}
+
+// traceEvents counts the events a trace export makes (spans, span events
+// and links), up to just past max.
+func traceEvents(td ptrace.Traces, max int) int {
+	n := 0
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len() && n <= max; i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len() && n <= max; j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len() && n <= max; k++ {
+				sp := spans.At(k)
+				n += 1 + sp.Events().Len() + sp.Links().Len()
+			}
+		}
+	}
+	return n
 }
 
 // message is what both request and response types of a signal can do.
@@ -119,16 +211,17 @@ type message interface {
 	MarshalJSON() ([]byte, error)
 }
 
-// ServeTraces is the OTLP/HTTP handler for POST /v1/traces.
+// ServeTraces is the OTLP/HTTP handler for POST /v1/traces. Its request's
+// context names the key (see ingest.WithKey).
 func (rc *Receiver) ServeTraces(w http.ResponseWriter, r *http.Request) {
 	req := ptraceotlp.NewExportRequest()
-	rc.serveHTTP(w, r, req, func(ctx context.Context) (message, error) { return rc.ExportTraces(ctx, req) })
+	rc.serveHTTP(w, r, req, func(ctx context.Context, mem event.Memory) (message, error) { return rc.exportTraces(ctx, req, mem) })
 }
 
 // ServeLogs is the OTLP/HTTP handler for POST /v1/logs.
 func (rc *Receiver) ServeLogs(w http.ResponseWriter, r *http.Request) {
 	req := plogotlp.NewExportRequest()
-	rc.serveHTTP(w, r, req, func(ctx context.Context) (message, error) { return rc.ExportLogs(ctx, req) })
+	rc.serveHTTP(w, r, req, func(ctx context.Context, mem event.Memory) (message, error) { return rc.exportLogs(ctx, req, mem) })
 }
 
 const (
@@ -138,47 +231,30 @@ const (
 
 // serveHTTP decodes req as the request's content type says, runs export and
 // answers as OTLP/HTTP specifies: the response in the request's encoding,
-// errors as a google.rpc.Status with 400, 413, 415, 429 or 503, the last two
-// with Retry-After.
-func (rc *Receiver) serveHTTP(w http.ResponseWriter, r *http.Request, req message, export func(context.Context) (message, error)) {
+// errors as a google.rpc.Status with 400, 408, 413, 415, 429 or 503, the
+// last two with Retry-After.
+func (rc *Receiver) serveHTTP(w http.ResponseWriter, r *http.Request, req message, export func(context.Context, event.Memory) (message, error)) {
 	ct := mediaType(r.Header.Get("Content-Type"))
 	if ct != typeProto && ct != typeJSON {
 		WriteHTTPError(w, r, http.StatusUnsupportedMediaType, "unsupported Content-Type "+strconv.Quote(r.Header.Get("Content-Type"))+": use application/x-protobuf or application/json")
 		return
 	}
-	release, err := rc.Sink.Admit()
+	t, err := rc.Sink.Admit(r.Context())
 	if err != nil {
-		ee := refusal(err)
-		w.Header().Set("Retry-After", strconv.Itoa(ee.retryAfter))
-		WriteHTTPError(w, r, ee.http, ee.msg)
+		writeExportError(w, r, refusal(err))
 		return
 	}
-	defer release()
-	err = event.ReadBody(r.Body, r.Header.Get("Content-Encoding"), rc.Limits, func(body []byte) error {
-		if ct == typeJSON {
-			return req.UnmarshalJSON(body)
-		}
-		return req.UnmarshalProto(body)
+	defer t.Done()
+	err = event.ReadBody(r.Body, r.Header.Get("Content-Encoding"), rc.limits(t), func(body []byte) error {
+		return rc.decode(t, body, ct, req)
 	})
 	if err != nil {
-		var re *event.RequestError
-		if errors.As(err, &re) {
-			WriteHTTPError(w, r, re.Status, re.Msg)
-		} else {
-			WriteHTTPError(w, r, http.StatusBadRequest, "invalid OTLP "+strings.TrimPrefix(ct, "application/")+" body: "+err.Error())
-		}
+		writeExportError(w, r, decodeRefusal(err))
 		return
 	}
-	resp, err := export(r.Context())
+	resp, err := export(r.Context(), t)
 	if err != nil {
-		var ee *exportError
-		if !errors.As(err, &ee) {
-			ee = &exportError{http: http.StatusInternalServerError, msg: err.Error()}
-		}
-		if ee.retryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(ee.retryAfter))
-		}
-		WriteHTTPError(w, r, ee.http, ee.msg)
+		writeExportError(w, r, err)
 		return
 	}
 	var body []byte
@@ -194,6 +270,76 @@ func (rc *Receiver) serveHTTP(w http.ResponseWriter, r *http.Request, req messag
 	w.Header().Set("Content-Type", ct)
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
+}
+
+// decode decodes an export request's body of type ct into req, once the
+// memory it will take is counted and, in protobuf, its events counted on
+// the wire.
+func (rc *Receiver) decode(t *ingest.Ticket, body []byte, ct string, req message) error {
+	factor, unmarshal := protoFactor, req.UnmarshalProto
+	if ct == typeJSON {
+		factor, unmarshal = jsonFactor, req.UnmarshalJSON
+	} else if max := rc.Limits.WithDefaults().MaxEvents; protoEvents(body, max) > max {
+		return event.TooManyEvents(max)
+	}
+	if err := t.Grow(int64(factor * len(body))); err != nil {
+		return err
+	}
+	if err := unmarshal(body); err != nil {
+		return &event.RequestError{Status: http.StatusBadRequest, Msg: "invalid OTLP " + strings.TrimPrefix(ct, "application/") + " body: " + err.Error()}
+	}
+	return nil
+}
+
+// Signals, as the gRPC services name them.
+const (
+	signalTraces = "traces"
+	signalLogs   = "logs"
+)
+
+// exportProto stores an export request of signal received whole in
+// protobuf (over gRPC), as an OTLP/HTTP one: let in, counted, decoded,
+// converted and stored. It returns the response in protobuf.
+func (rc *Receiver) exportProto(ctx context.Context, signal string, body []byte) ([]byte, error) {
+	t, err := rc.Sink.Admit(ctx)
+	if err != nil {
+		return nil, refusal(err)
+	}
+	defer t.Done()
+	if err := t.Grow(int64(len(body))); err != nil {
+		return nil, decodeRefusal(err)
+	}
+	var resp message
+	if signal == signalLogs {
+		req := plogotlp.NewExportRequest()
+		if err := rc.decode(t, body, typeProto, req); err != nil {
+			return nil, decodeRefusal(err)
+		}
+		resp, err = rc.exportLogs(ctx, req, t)
+	} else {
+		req := ptraceotlp.NewExportRequest()
+		if err := rc.decode(t, body, typeProto, req); err != nil {
+			return nil, decodeRefusal(err)
+		}
+		resp, err = rc.exportTraces(ctx, req, t)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return resp.MarshalProto()
+}
+
+// writeExportError answers a refused export, with Retry-After when a retry
+// may pass.
+func writeExportError(w http.ResponseWriter, r *http.Request, err error) {
+	var ee *exportError
+	if !errors.As(err, &ee) {
+		ee = &exportError{http: http.StatusInternalServerError, msg: err.Error()}
+	}
+	if ee.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ee.retryAfter))
+	}
+	WriteHTTPError(w, r, ee.http, ee.msg)
 }
 
 func mediaType(ct string) string {
@@ -231,6 +377,8 @@ func grpcCode(httpStatus int) codes.Code {
 		return codes.PermissionDenied
 	case http.StatusRequestEntityTooLarge:
 		return codes.ResourceExhausted
+	case http.StatusRequestTimeout:
+		return codes.DeadlineExceeded
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		return codes.Unavailable
 	case http.StatusNotFound:

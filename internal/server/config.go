@@ -15,6 +15,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/prodex/prodex/internal/api"
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/ingest"
@@ -44,6 +45,13 @@ type Config struct {
 	MemoryCeiling       string        // --memory-ceiling: resident memory to stay under
 	MinFreeDisk         string        // --min-free-disk: "0" is off
 	MaxInFlight         int64         // --max-inflight: ingest requests decoded at once
+	MaxInFlightPerEnv   int64         // --max-inflight-per-env: 0 is three quarters of MaxInFlight
+	MaxInFlightPerKey   int64         // --max-inflight-per-key: 0 is half of MaxInFlight
+	DecodeMemory        string        // --decode-memory: "" is a quarter of the ceiling, else 1GiB
+	MaxRequestEvents    int           // --max-request-events: events in one ingest request
+	MaxRequestBytes     string        // --max-request-bytes: one ingest body, decompressed
+	BodyTimeout         time.Duration // --body-timeout: longest an ingest body may take to arrive
+	MinBodyRate         string        // --min-body-rate: bytes a second an ingest body must keep
 	Store               string        // --store: clickhouse://… shared by several nodes
 	Meta                string        // --meta: postgres://… shared by several nodes
 	CommitInterval      time.Duration // --commit-interval
@@ -83,8 +91,16 @@ func Defaults() Config {
 		MaxInFlight:         64,
 		SessionIdle:         auth.DefaultSessionIdle,
 		SessionLifetime:     auth.DefaultSessionLifetime,
+		MaxRequestEvents:    event.DefaultMaxEvents,
+		MaxRequestBytes:     "64MiB",
+		BodyTimeout:         api.DefaultBodyTimeout,
+		MinBodyRate:         "64KiB",
 	}
 }
+
+// defaultDecodeMemory is the memory requests being decoded may hold
+// together when there is no memory ceiling to take a quarter of.
+const defaultDecodeMemory = 1 << 30
 
 // sharedCommitInterval is the least time between two commits on
 // ClickHouse unless --commit-interval says otherwise: its inserts are
@@ -114,6 +130,9 @@ func (c Config) check() error {
 	}
 	if c.SessionLifetime <= 0 {
 		return fmt.Errorf("--session-lifetime: must be positive, got %s", c.SessionLifetime)
+	}
+	if _, _, err := c.requestLimits(); err != nil {
+		return err
 	}
 	if c.OTLPDataset != "" {
 		if _, err := event.NormalizeDataset(c.OTLPDataset); err != nil {
@@ -150,7 +169,59 @@ func (c Config) guardOptions() (ingest.GuardOptions, error) {
 	if c.MaxInFlight < 1 {
 		return o, fmt.Errorf("--max-inflight: must be at least 1")
 	}
+	// One environment, and one key, may hold only a share of the slots,
+	// so that a tenant whose requests hang leaves the others theirs.
+	o.MaxInFlightPerEnv = max(1, c.MaxInFlight*3/4)
+	o.MaxInFlightPerKey = max(1, c.MaxInFlight/2)
+	for _, f := range []struct {
+		flag string
+		v    int64
+		dst  *int64
+	}{{"--max-inflight-per-env", c.MaxInFlightPerEnv, &o.MaxInFlightPerEnv}, {"--max-inflight-per-key", c.MaxInFlightPerKey, &o.MaxInFlightPerKey}} {
+		switch {
+		case f.v < 0 || f.v > c.MaxInFlight:
+			return o, fmt.Errorf("%s: must be between 1 and --max-inflight (%d), or 0 for its default share", f.flag, c.MaxInFlight)
+		case f.v > 0:
+			*f.dst = f.v
+		}
+	}
+	o.DecodeMemory = defaultDecodeMemory
+	if o.MemoryCeiling > 0 {
+		o.DecodeMemory = o.MemoryCeiling / 4
+	}
+	if c.DecodeMemory != "" {
+		n, err := humanize.ParseBytes(c.DecodeMemory)
+		if err != nil || n < 16<<20 || n > math.MaxInt64 {
+			return o, fmt.Errorf("--decode-memory: %q is not a size of 16MiB or more, like 256MB or 1GiB", c.DecodeMemory)
+		}
+		o.DecodeMemory = int64(n)
+	}
 	return o, nil
+}
+
+// requestLimits parses the flags that bound one ingest request: its
+// events and decompressed size, and the pace its body must keep.
+func (c Config) requestLimits() (event.Limits, api.Pace, error) {
+	lim := event.DefaultLimits()
+	pace := api.Pace{Timeout: c.BodyTimeout}
+	if c.MaxRequestEvents < 1 {
+		return lim, pace, fmt.Errorf("--max-request-events: must be at least 1")
+	}
+	lim.MaxEvents = c.MaxRequestEvents
+	n, err := humanize.ParseBytes(c.MaxRequestBytes)
+	if err != nil || n < 1<<20 || n > 1<<30 {
+		return lim, pace, fmt.Errorf("--max-request-bytes: %q is not a size from 1MiB to 1GiB, like 64MiB", c.MaxRequestBytes)
+	}
+	lim.MaxBodyBytes = int64(n)
+	if c.BodyTimeout < time.Second {
+		return lim, pace, fmt.Errorf("--body-timeout: %v is too short; give a body a second at least", c.BodyTimeout)
+	}
+	rate, err := humanize.ParseBytes(c.MinBodyRate)
+	if err != nil || rate < 1 || rate > math.MaxInt64 {
+		return lim, pace, fmt.Errorf("--min-body-rate: %q is not a rate in bytes a second, like 64KiB", c.MinBodyRate)
+	}
+	pace.MinRate = int64(rate)
+	return lim, pace, nil
 }
 
 // commitInterval is the least time between two ingest commits.

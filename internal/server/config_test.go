@@ -14,6 +14,7 @@ func TestDefaults(t *testing.T) {
 		QueryTimeout: time.Minute, MaxQueued: 200000, EvalInterval: time.Second, OTLPHTTP: "127.0.0.1:4318", OTLPGRPC: "127.0.0.1:4317",
 		CheckpointThreshold: "256MB", MinFreeDisk: "512MB", MaxInFlight: 64,
 		SessionIdle: 12 * time.Hour, SessionLifetime: 7 * 24 * time.Hour,
+		MaxRequestEvents: 50000, MaxRequestBytes: "64MiB", BodyTimeout: time.Minute, MinBodyRate: "64KiB",
 	}
 	got := Defaults()
 	if !reflect.DeepEqual(got, want) { // funcs are equal when both nil
@@ -23,8 +24,18 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("the defaults do not pass the checks: %v", err)
 	}
 	o, _ := got.guardOptions()
-	if o.MinFreeDisk != 512_000_000 || o.MemoryCeiling != 0 || o.MaxInFlight != 64 || o.Dir != "data" {
+	if o.MinFreeDisk != 512_000_000 || o.MemoryCeiling != 0 || o.MaxInFlight != 64 || o.MaxInFlightPerEnv != 48 || o.MaxInFlightPerKey != 32 ||
+		o.DecodeMemory != 1<<30 || o.Dir != "data" {
 		t.Errorf("guard options of the defaults: %+v", o)
+	}
+	lim, pace, _ := got.requestLimits()
+	if lim.MaxEvents != 50_000 || lim.MaxBodyBytes != 64<<20 || lim.MaxEventBytes != 1<<20 || pace.Timeout != time.Minute || pace.MinRate != 64<<10 {
+		t.Errorf("request limits of the defaults: %+v %+v", lim, pace)
+	}
+	// With a memory ceiling, decoding may hold a quarter of it.
+	got.MemoryCeiling = "1GB"
+	if o, _ := got.guardOptions(); o.DecodeMemory != 250_000_000 {
+		t.Errorf("decode memory at a 1GB ceiling: %d", o.DecodeMemory)
 	}
 	if got.externalURL() != "http://127.0.0.1:8080" || got.commitInterval() != 0 {
 		t.Errorf("external URL %q, commit interval %v", got.externalURL(), got.commitInterval())
@@ -60,6 +71,13 @@ func TestCheck(t *testing.T) {
 		{"inflight", func(c *Config) { c.MaxInFlight = 0 }, "--max-inflight: must be at least 1"},
 		{"session idle", func(c *Config) { c.SessionIdle = 0 }, "--session-idle: must be positive, got 0s"},
 		{"session lifetime", func(c *Config) { c.SessionLifetime = -time.Hour }, "--session-lifetime: must be positive, got -1h0m0s"},
+		{"inflight per key", func(c *Config) { c.MaxInFlightPerKey = 65 }, "--max-inflight-per-key: must be between 1 and --max-inflight (64), or 0 for its default share"},
+		{"inflight per env", func(c *Config) { c.MaxInFlightPerEnv = -1 }, "--max-inflight-per-env: must be between 1 and --max-inflight (64), or 0 for its default share"},
+		{"decode memory", func(c *Config) { c.DecodeMemory = "1MB" }, `--decode-memory: "1MB" is not a size of 16MiB or more, like 256MB or 1GiB`},
+		{"request events", func(c *Config) { c.MaxRequestEvents = 0 }, "--max-request-events: must be at least 1"},
+		{"request bytes", func(c *Config) { c.MaxRequestBytes = "2GiB" }, `--max-request-bytes: "2GiB" is not a size from 1MiB to 1GiB, like 64MiB`},
+		{"body timeout", func(c *Config) { c.BodyTimeout = time.Millisecond }, "--body-timeout: 1ms is too short; give a body a second at least"},
+		{"body rate", func(c *Config) { c.MinBodyRate = "fast" }, `--min-body-rate: "fast" is not a rate in bytes a second, like 64KiB`},
 		{"otlp dataset", func(c *Config) { c.OTLPDataset = "BAD/NAME" },
 			`--otlp-dataset: dataset name "BAD/NAME" may only contain letters, digits, '-', '_' and '.'`},
 	} {

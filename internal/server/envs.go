@@ -50,6 +50,8 @@ type envConfig struct {
 	log          *slog.Logger
 	link         string
 	maxQueued    int64
+	limits       event.Limits // of one ingest request
+	pace         api.Pace     // of ingest bodies
 	queryTimeout time.Duration
 	// historyRetention bounds the query history.
 	historyRetention time.Duration
@@ -149,7 +151,7 @@ func (e *environments) start(name string, sts *stores) (*environment, error) {
 		// follows the SLOs the others change.
 		ropts.Lease, ropts.Holder, ropts.SyncEvery = st.meta, e.cfg.node, followEvery
 	}
-	wopts := ingest.Options{MaxQueued: e.cfg.maxQueued, Guard: e.cfg.guard, MinInterval: e.cfg.commitEvery}
+	wopts := ingest.Options{MaxQueued: e.cfg.maxQueued, Guard: e.cfg.guard, Env: name, MinInterval: e.cfg.commitEvery}
 	if m := e.cfg.metrics; m != nil {
 		ropts.Evaluated = m.OnEvaluation(name)
 		wopts.OnCommit = m.OnCommit(name)
@@ -160,7 +162,7 @@ func (e *environments) start(name string, sts *stores) (*environment, error) {
 		return nil, fmt.Errorf("load SLOs: %w", err)
 	}
 	w := ingest.NewWriter(st.events, wopts)
-	srv := &api.Server{Events: st.events, Meta: st.meta, Writer: w, Keys: e.cfg.keys, Limits: event.DefaultLimits(), Log: log, QueryTimeout: e.cfg.queryTimeout, Running: e.cfg.running,
+	srv := &api.Server{Events: st.events, Meta: st.meta, Writer: w, Keys: e.cfg.keys, Limits: e.cfg.limits, Pace: e.cfg.pace, Log: log, QueryTimeout: e.cfg.queryTimeout, Running: e.cfg.running,
 		SLOs: slos, KeyHeader: e.cfg.keyHeader, Env: name, SecureCookies: strings.HasPrefix(link, "https://")}
 	if m := e.cfg.metrics; m != nil {
 		srv.Observe = m.OnQuery(name)
@@ -302,17 +304,18 @@ func (e *environments) OTLP() http.Handler {
 }
 
 // Resolve implements otlp.Resolve for gRPC.
-func (e *environments) Resolve(ctx context.Context, key string) (*otlp.Receiver, error) {
+func (e *environments) Resolve(ctx context.Context, key string) (*otlp.Receiver, string, error) {
 	e.mu.RLock()
 	env := e.all[e.cfg.keys.EnvOf(key)]
 	if env == nil {
 		env = e.all[""]
 	}
 	e.mu.RUnlock()
-	if err := env.srv.Authorize(ctx, key); err != nil {
-		return nil, err
+	id, err := env.srv.Authorize(ctx, key)
+	if err != nil {
+		return nil, "", err
 	}
-	return env.srv.OTLP, nil
+	return env.srv.OTLP, id, nil
 }
 
 // keyHeaders are the headers (gRPC metadata) an API key may come in.

@@ -145,7 +145,8 @@ func (s *Server) assemble(st stores, shared *sharedStores, guardOpts ingest.Guar
 		return nil
 	}, guard, notifier)
 	reg.WatchQueries(running)
-	e, err := openEnvironments(s.life, envConfig{dataDir: cfg.Data, storeOpts: opts, keys: keys, notifier: notifier, log: log, link: cfg.externalURL(),
+	limits, pace, _ := cfg.requestLimits() // checked in New
+	e, err := openEnvironments(s.life, envConfig{limits: limits, pace: pace, dataDir: cfg.Data, storeOpts: opts, keys: keys, notifier: notifier, log: log, link: cfg.externalURL(),
 		maxQueued: cfg.MaxQueued, queryTimeout: cfg.QueryTimeout, historyRetention: cfg.HistoryRetention, otlpDataset: otlpDataset, keyHeader: cfg.KeyHeader,
 		evalEvery: cfg.EvalInterval, guard: guard, running: running, dbShare: dbShare, metrics: reg, node: nodeID(cfg.Listen), commitEvery: cfg.commitInterval(), shared: shared}, st)
 	if err != nil {
@@ -162,7 +163,7 @@ func (s *Server) assemble(st stores, shared *sharedStores, guardOpts ingest.Guar
 	s.api, s.otlpHTTP, s.otlpGRPC = lns[0], lns[1], lns[2]
 	s.hs = &http.Server{Handler: reg.Instrument(e), ReadHeaderTimeout: 10 * time.Second}
 	s.ohs = &http.Server{Handler: reg.Instrument(e.OTLP()), ReadHeaderTimeout: 10 * time.Second}
-	s.gs = otlp.NewGRPCServer(e.Resolve, e.keyHeaders(), int(event.DefaultLimits().MaxBodyBytes))
+	s.gs = otlp.NewGRPCServer(e.Resolve, e.keyHeaders(), otlp.GRPCOptions{MaxRecvMsg: int(limits.MaxBodyBytes), RecvTimeout: cfg.BodyTimeout})
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/ingest"
 	"github.com/prodex/prodex/internal/otlp"
 	"github.com/prodex/prodex/internal/schema"
 )
@@ -26,7 +27,9 @@ func (c *capture) SubmitAll(_ context.Context, bs []*event.Batch) error {
 	return nil
 }
 
-func (c *capture) Admit() (func(), error) { return func() {}, nil }
+func (c *capture) Admit(context.Context) (*ingest.Ticket, error) {
+	return (*ingest.Guard)(nil).Admit("", "")
+}
 
 // spanGroups converts synthetic OTLP requests of 500 spans (5 services)
 // into the batches the receiver submits, 8 requests per group commit as
