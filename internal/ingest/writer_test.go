@@ -180,7 +180,7 @@ func TestWriterRefusesWhileTheStoreDoes(t *testing.T) {
 		t.Errorf("%d refusals counted for the disk, want 2", n)
 	}
 	st.refusing.Store(false)
-	release, err := w.Admit()
+	release, err := w.Admit(context.Background())
 	if err != nil {
 		t.Fatalf("admit once the store writes again: %v", err)
 	}
