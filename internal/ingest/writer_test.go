@@ -180,11 +180,11 @@ func TestWriterRefusesWhileTheStoreDoes(t *testing.T) {
 		t.Errorf("%d refusals counted for the disk, want 2", n)
 	}
 	st.refusing.Store(false)
-	release, err := w.Admit(context.Background())
+	ticket, err := w.Admit(context.Background())
 	if err != nil {
 		t.Fatalf("admit once the store writes again: %v", err)
 	}
-	release()
+	ticket.Done()
 	if err := w.Submit(context.Background(), batch(3)); err != nil {
 		t.Fatalf("submit once the store writes again: %v", err)
 	}
