@@ -283,10 +283,10 @@ func epochFloat(f float64) (time.Time, error) {
 // rate, and this bound keeps them in range: a weighted count reaches
 // 2^63 only past 9.2 billion stored events at the maximum rate (9.2×10^18
 // represented ones), and a stored integer (|v| < 2^63) times the rate is
-// below 2^93, so the engines sum such products exactly in 128 bits
-// (DuckDB's HUGEINT, ClickHouse's Decimal128) without overflow for
-// billions of events. Rates above it are refused per event; rates stored
-// by versions that took them count as MaxSampleRate.
+// below 2^93, which DuckDB sums exactly in its 128-bit HUGEINT and
+// ClickHouse in Float64 beside an exact Int64 sum used while the total
+// fits (see package query). Rates above it are refused per event; rates
+// stored by versions that took them count as MaxSampleRate.
 const MaxSampleRate = 1_000_000_000
 
 var errSampleRate = fmt.Errorf("must be an integer from 0 to %d", MaxSampleRate)

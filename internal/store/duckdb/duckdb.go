@@ -233,9 +233,10 @@ func (s *Store) close() error {
 	<-s.countDone
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
-	var cerr error
+	// Rows that cannot be counted now keep their marks and are counted at
+	// the next open: that is no reason for closing to fail.
 	if !s.poisoned.Load() {
-		cerr = s.countPending(context.Background())
+		s.noteCountFailures(s.countPending(context.Background()))
 	}
 	s.closeCountStmts()
 	s.cconn.Close()
@@ -252,9 +253,6 @@ func (s *Store) close() error {
 	}
 	s.mu.Unlock()
 	err := s.saveLastSeen(context.Background())
-	if err == nil {
-		err = cerr
-	}
 	// Checkpoint at shutdown, so the next open has no WAL to replay, unless
 	// the disk is low (checkpoints held) or a write has already failed for
 	// lack of space: then the WAL is what holds the truth.
