@@ -143,11 +143,11 @@ func viewPrefix(key string) string { return "v_" + key + "_" }
 // full counts.
 func (s *Store) SetCounter(ctx context.Context, c store.Counter, backfill bool, install func([]store.MinuteCount)) error {
 	if err := sli.Check(c.Good); err != nil {
-		return fmt.Errorf("sli.good: %w", err)
+		return problem.Wrap(problem.Invalid, fmt.Errorf("sli.good: %w", err))
 	}
 	if c.Eligible != "" {
 		if err := sli.Check(c.Eligible); err != nil {
-			return fmt.Errorf("sli.eligible: %w", err)
+			return problem.Wrap(problem.Invalid, fmt.Errorf("sli.eligible: %w", err))
 		}
 	}
 	k := &counter{Counter: c, key: hash(c.Name), gen: counterGen(c)}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/schema"
 	"github.com/prodex/prodex/internal/sli"
 	"github.com/prodex/prodex/internal/store"
@@ -41,11 +42,11 @@ type counter struct {
 // (OnCounts) misses none.
 func (s *Store) SetCounter(ctx context.Context, c Counter, backfill bool, install func([]MinuteCount)) error {
 	if err := sli.Check(c.Good); err != nil {
-		return fmt.Errorf("sli.good: %w", err)
+		return problem.Wrap(problem.Invalid, fmt.Errorf("sli.good: %w", err))
 	}
 	if c.Eligible != "" {
 		if err := sli.Check(c.Eligible); err != nil {
-			return fmt.Errorf("sli.eligible: %w", err)
+			return problem.Wrap(problem.Invalid, fmt.Errorf("sli.eligible: %w", err))
 		}
 	}
 	s.cmu.Lock()
@@ -196,14 +197,15 @@ func (c *counter) compile(cols sli.Columns, gen int64) error {
 	if c.gen == gen && gen >= 0 {
 		return nil
 	}
+	// An expression that does not compile is the definition's fault.
 	good, p1, err := sli.Compile(c.Good, cols)
 	if err != nil {
-		return fmt.Errorf("SLO %s: sli.good: %w", c.Name, err)
+		return problem.Wrap(problem.Invalid, fmt.Errorf("SLO %s: sli.good: %w", c.Name, err))
 	}
 	elig, p2 := "TRUE", []string(nil)
 	if c.Eligible != "" {
 		if elig, p2, err = sli.Compile(c.Eligible, cols); err != nil {
-			return fmt.Errorf("SLO %s: sli.eligible: %w", c.Name, err)
+			return problem.Wrap(problem.Invalid, fmt.Errorf("SLO %s: sli.eligible: %w", c.Name, err))
 		}
 	}
 	c.good, c.eligible, c.phys, c.gen = good, elig, append(p1, p2...), gen
