@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/schema"
+	"github.com/prodex/prodex/internal/store"
 )
 
 func (s *Server) getColumns(w http.ResponseWriter, r *http.Request) {
@@ -56,16 +58,23 @@ func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("invalid body: "+err.Error()))
 		return
 	}
-	if body.RetentionDays == nil {
+	days := body.RetentionDays
+	switch {
+	case days == nil:
 		s.fail(w, r, badRequest("retention_days is required"))
 		return
+	case !(*days >= store.MinRetention.Hours()/24 && *days <= store.MaxRetention.Hours()/24):
+		// Checked in days, before a duration of nanoseconds can overflow.
+		s.fail(w, r, badRequest(fmt.Sprintf("retention_days: must be between %.4g (1 hour) and %.0f (100 years), got %v",
+			store.MinRetention.Hours()/24, store.MaxRetention.Hours()/24, *days)))
+		return
 	}
-	err = s.Events.SetRetention(r.Context(), ds, time.Duration(*body.RetentionDays*24*float64(time.Hour)))
+	err = s.Events.SetRetention(r.Context(), ds, time.Duration(*days*24*float64(time.Hour)))
 	switch {
 	case errors.Is(err, problem.ErrNotFound):
 		s.fail(w, r, storeError(ds, err))
 	case err != nil:
-		s.fail(w, r, badRequest("retention_days: "+err.Error()))
+		s.fail(w, r, err) // a refusal says why; the store's own failure is a 500
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"name": ds, "retention_days": *body.RetentionDays})
 	}

@@ -56,11 +56,10 @@ func (s *Server) postExplain(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, queryTooLarge("explain"))
 			return
 		}
-		if errors.As(err, &dbe) {
-			s.fail(w, r, fmt.Errorf("explain failed on dataset %s: %w", ds, err))
-			return
-		}
-		s.fail(w, r, badRequest(err.Error()))
+		// The request's faults are refusals (problem.Invalid); anything
+		// else, the engine's errors included, is the server's: a 500 with
+		// the request's id, the detail in the log.
+		s.fail(w, r, fmt.Errorf("explain failed on dataset %s: %w", ds, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, ans)

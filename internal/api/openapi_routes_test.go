@@ -375,7 +375,7 @@ var apiRoutes = []openapi.Route{
 	{Pattern: "GET /api/v1/slos/{name}/status", ID: "getSLOStatus", Tag: "slos", Summary: "An SLO's budget, burn rates, alerts and markers",
 		Answers: []openapi.Answer{ok(200, typ[statusMarkersAnswer](), "The status over the SLO's window."), notFound}},
 	{Pattern: "GET /api/v1/slos/{name}/gate", ID: "checkSLOGate", Tag: "slos", Summary: "Whether the SLO can afford a risky change now",
-		Params:  []openapi.Param{{Name: "min_remaining", Description: "The percent of the budget that must remain (0 to 100, default 0)."}},
+		Params:  []openapi.Param{{Name: "min_remaining", Description: "The percent of the budget that must remain (0 to 100, default 0); anything else, NaN and Inf included, is a 400."}},
 		Answers: []openapi.Answer{ok(200, typ[GateAnswer](), "ok tells; reason says why."), invalid, notFound}},
 	{Pattern: "POST /api/v1/apply", ID: "apply", Tag: "slos", Summary: "Apply SLOs and risks as code",
 		Description: "A stream of YAML or JSON documents: prodex/v1 SLO or Risk, OpenSLO v1 SLO. Every document is checked before any is applied.",

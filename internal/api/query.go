@@ -76,7 +76,9 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 			s.recordRun(r, ds, spec, began, 0, stop.Error())
 			return
 		}
-		s.recordRun(r, ds, spec, began, 0, "query failed: "+err.Error())
+		// The history is read by every query key: it gets the request's
+		// id, under which fail logs the engine's message.
+		s.recordRun(r, ds, spec, began, 0, "query failed; request id "+requestID(w, r))
 		if query.OutOfMemory(err) {
 			s.fail(w, r, queryTooLarge("query"))
 			return

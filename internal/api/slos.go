@@ -79,12 +79,13 @@ func nameFromPath(r *http.Request, name *string) error {
 	return nil
 }
 
-// applyOne creates or updates one SLO. Every failure is answered as the
-// definition's fault (400), as it always has been.
+// applyOne creates or updates one SLO. A definition at fault is a 400
+// saying why; a failure of the store (counting its events, say) is the
+// server's: a 500 with the request's id, the detail in the log only.
 func (s *Server) applyOne(w http.ResponseWriter, r *http.Request, d slo.SLO, created int) {
 	ch, err := s.SLOs.Apply(r.Context(), d, r.URL.Query().Get("dry_run") == "true")
 	if err != nil {
-		s.fail(w, r, badRequest(err.Error()))
+		s.fail(w, r, err)
 		return
 	}
 	status := http.StatusOK
@@ -137,7 +138,7 @@ func (s *Server) sloGate(w http.ResponseWriter, r *http.Request) {
 	min := 0.0
 	if v := strings.TrimSuffix(r.URL.Query().Get("min_remaining"), "%"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 100 {
+		if err != nil || !(f >= 0 && f <= 100) { // NaN too
 			s.fail(w, r, badRequest("min_remaining: want a percentage between 0 and 100"))
 			return
 		}

@@ -216,11 +216,13 @@ func DecodeEvent(body io.Reader, contentType, contentEncoding, timeHeader, sampl
 // which is decoded as its JSON form.
 func FromMap(data map[string]any, t time.Time, sampleRate int64, lim Limits, now time.Time) (Event, error) {
 	lim = lim.norm()
-	if sampleRate < 0 {
-		return Event{}, fmt.Errorf("invalid samplerate %d: must be a non-negative integer", sampleRate)
+	rate, err := sampleRateInt(sampleRate)
+	if err != nil {
+		return Event{}, fmt.Errorf("invalid samplerate %d: %w", sampleRate, err)
 	}
-	if sampleRate == 0 {
-		sampleRate = 1
+	t, err = goTime(t, now)
+	if err != nil {
+		return Event{}, err
 	}
 	d := getDecoder(lim, now)
 	defer putDecoder(d)
@@ -228,7 +230,7 @@ func FromMap(data map[string]any, t time.Time, sampleRate int64, lim Limits, now
 	if err != nil {
 		return Event{}, err
 	}
-	return Event{Time: clampTime(t, now), SampleRate: sampleRate, Fields: fields}, nil
+	return Event{Time: t, SampleRate: rate, Fields: fields}, nil
 }
 
 // Body formats.

@@ -19,11 +19,13 @@
 //
 // Time: RFC 3339 text, or a Unix epoch (number or text) in seconds, or
 // milliseconds, microseconds or nanoseconds by magnitude (see epochUnit);
-// msgpack may also send a timestamp. Absent or null means the receive time,
-// and so does a time more than an hour ahead of it. Sample rate: a
-// non-negative integral number; absent, null or 0 means 1.
+// msgpack may also send a timestamp. Absent, null or "" means the receive
+// time, and so does a time more than an hour ahead of it; a time before the
+// Unix epoch is refused (see eventTime). Sample rate: an integral number
+// from 0 to MaxSampleRate; absent, null or 0 means 1.
 //
-// Limits (Limits): at most MaxFields fields after flattening, strings and
+// Limits (Limits): field names of at most MaxFieldNameBytes after
+// flattening, at most MaxFields fields after flattening, strings and
 // array JSON text up to MaxStringBytes, and an event size up to
 // MaxEventBytes. The size is the same for every format: the sum, over the
 // flattened fields, of the name's length, the value's length (strings and

@@ -26,6 +26,9 @@ func FromFlat(fields map[string]any, t time.Time, sampleRate int64, lim Limits, 
 		if k == "" {
 			return Event{}, errEmptyName
 		}
+		if len(k) > MaxFieldNameBytes {
+			return Event{}, nameTooLong(k)
+		}
 		vlen := nonStringSize
 		switch x := v.(type) {
 		case nil:
@@ -68,5 +71,12 @@ func FromFlat(fields map[string]any, t time.Time, sampleRate int64, lim Limits, 
 	if sampleRate < 1 {
 		sampleRate = 1
 	}
-	return Event{Time: clampTime(t, now), SampleRate: sampleRate, Fields: fields}, nil
+	if sampleRate > MaxSampleRate {
+		return Event{}, fmt.Errorf("invalid samplerate %d: %v", sampleRate, errSampleRate)
+	}
+	t, err := goTime(t, now)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{Time: t, SampleRate: sampleRate, Fields: fields}, nil
 }

@@ -43,6 +43,15 @@ const nonStringSize = 8
 
 var errEmptyName = errors.New("empty field name")
 
+// MaxFieldNameBytes bounds a field's name, after flattening (nested
+// object names joined by dots). A name is kept in every dataset's catalog
+// and every answer that shows the field; real ones are far shorter.
+const MaxFieldNameBytes = 1024
+
+func nameTooLong[K string | []byte](name K) error {
+	return fmt.Errorf("field name %q is %d bytes, limit %d", clip(string(name)), len(name), MaxFieldNameBytes)
+}
+
 func (f *flattener) start(hint int) {
 	f.fields = make(map[string]any, min(hint, f.lim.MaxFields))
 	f.name = f.name[:0]
@@ -120,6 +129,12 @@ func push[K string | []byte](f *flattener, key K) (int, bool) {
 func (f *flattener) slot(vlen int) (string, bool) {
 	f.n++
 	if f.err != nil || f.n > f.lim.MaxFields {
+		return "", false
+	}
+	if len(f.name) > MaxFieldNameBytes {
+		if f.err == nil {
+			f.err = nameTooLong(f.name)
+		}
 		return "", false
 	}
 	if _, dup := f.fields[string(f.name)]; dup {

@@ -96,28 +96,35 @@ func (d *decoder) jsonBatchEvent(el *fastjson.Value) (Event, error) {
 }
 
 // jsonTime is a batch element's "time": RFC 3339 or epoch text, an epoch
-// number, or null/absent for now.
+// number, or null, absent or "" for now (see eventTime).
 func (d *decoder) jsonTime(v *fastjson.Value) (time.Time, error) {
 	var t time.Time
 	var err error
+	var text string
 	switch {
 	case v == nil || v.Type() == fastjson.TypeNull:
+		return d.now, nil
 	case v.Type() == fastjson.TypeString:
 		b, _ := v.StringBytes()
-		t, err = parseTimeText(bytes.TrimSpace(b))
-		if err != nil {
-			return time.Time{}, timeError(fmt.Sprintf("%q", clip(string(b))), err)
+		if b = bytes.TrimSpace(b); len(b) == 0 {
+			return d.now, nil
 		}
+		text = fmt.Sprintf("%q", clip(string(b)))
+		t, err = parseTimeText(b)
 	case v.Type() == fastjson.TypeNumber:
 		d.num = v.MarshalTo(d.num[:0])
+		text = clip(string(d.num))
 		t, err = epochText(d.num)
-		if err != nil {
-			return time.Time{}, timeError(clip(string(d.num)), err)
-		}
 	default:
 		return time.Time{}, fmt.Errorf(`invalid "time": %s, want a string or a number`, v.Type())
 	}
-	return clampTime(t, d.now), nil
+	if err == nil {
+		t, err = eventTime(t, d.now)
+	}
+	if err != nil {
+		return time.Time{}, timeError(text, err)
+	}
+	return t, nil
 }
 
 // jsonSampleRate is a batch element's "samplerate": an integral number;

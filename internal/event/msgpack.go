@@ -290,19 +290,24 @@ func (d *decoder) mpBatchEvent(v any) (Event, error) {
 }
 
 // mpTime is a msgpack "time": a timestamp, RFC 3339 or epoch text, an epoch
-// number, or nil/absent for now.
+// number, or nil, absent or "" for now (see eventTime).
 func (d *decoder) mpTime(v any) (time.Time, error) {
 	var t time.Time
 	var err error
+	text := fmt.Sprint(v)
 	switch x := v.(type) {
 	case nil:
+		return d.now, nil
 	case time.Time:
 		t = x
+		text = x.UTC().Format(time.RFC3339Nano)
 	case string:
-		t, err = parseTimeText([]byte(strings.TrimSpace(x)))
-		if err != nil {
-			return time.Time{}, timeError(fmt.Sprintf("%q", clip(x)), err)
+		x = strings.TrimSpace(x)
+		if x == "" {
+			return d.now, nil
 		}
+		text = fmt.Sprintf("%q", clip(x))
+		t, err = parseTimeText([]byte(x))
 	case int64:
 		t, err = epochInt(x)
 	case float64:
@@ -310,10 +315,13 @@ func (d *decoder) mpTime(v any) (time.Time, error) {
 	default:
 		return time.Time{}, fmt.Errorf(`invalid "time": %s, want a timestamp, a string or a number`, mpKind(v))
 	}
-	if err != nil {
-		return time.Time{}, timeError(fmt.Sprint(v), err)
+	if err == nil {
+		t, err = eventTime(t, d.now)
 	}
-	return clampTime(t, d.now), nil
+	if err != nil {
+		return time.Time{}, timeError(text, err)
+	}
+	return t, nil
 }
 
 // mpSampleRate is a msgpack "samplerate": an integral number; nil, absent

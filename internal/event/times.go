@@ -2,6 +2,7 @@ package event
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -12,18 +13,47 @@ import (
 // times are replaced by the receive time, as Honeycomb does.
 const maxFuture = time.Hour
 
-// clampTime returns t in UTC, or now when t is zero or more than an hour
-// ahead of now.
-func clampTime(t, now time.Time) time.Time {
-	if t.IsZero() || t.After(now.Add(maxFuture)) {
-		return now.UTC()
+// minTime is the earliest event time: the Unix epoch. Observability
+// events from before it are mistakes, and the bound keeps every time in
+// the range a nanosecond or microsecond count since the epoch can hold
+// (a msgpack timestamp can name any second of ±292 billion years).
+var minTime = time.Unix(0, 0).UTC()
+
+// farFuture stands for an epoch number too large to be a time: it is past
+// maxFuture, so it becomes the receive time as any far-future time does.
+var farFuture = time.Unix(1<<40, 0).UTC()
+
+// eventTime applies the rule for an explicit event time t, the same for
+// every format and field: kept (in UTC) from the Unix epoch to an hour
+// past now, now when later, refused when earlier. Only an absent time
+// (no field, null, "" or no header) means now without this check.
+func eventTime(t, now time.Time) (time.Time, error) {
+	if t.Before(minTime) {
+		return time.Time{}, errTimeEarly
 	}
-	return t.UTC()
+	if t.After(now.Add(maxFuture)) {
+		return now.UTC(), nil
+	}
+	return t.UTC(), nil
+}
+
+// goTime is eventTime for the Go callers (FromMap, FromFlat), whose zero
+// time means now.
+func goTime(t, now time.Time) (time.Time, error) {
+	if t.IsZero() {
+		return now.UTC(), nil
+	}
+	t, err := eventTime(t, now)
+	if err != nil {
+		return time.Time{}, fmt.Errorf(`invalid time %s: %w`, t.Format(time.RFC3339Nano), err)
+	}
+	return t, nil
 }
 
 var (
 	errTimeSyntax = errors.New("want RFC 3339 text or Unix epoch seconds")
 	errTimeRange  = errors.New("out of range")
+	errTimeEarly  = errors.New("before 1970-01-01T00:00:00Z, the earliest time an event may have")
 )
 
 // parseTimeHeader parses an X-Honeycomb-Event-Time value; "" means now.
@@ -36,17 +66,14 @@ func parseTimeHeader(s string, now time.Time) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	return clampTime(t, now), nil
+	return eventTime(t, now)
 }
 
 // parseTimeText parses an event time given as text: RFC 3339 (with 'T', 't'
 // or ' ' between date and time, optional fraction, and a zone that defaults
-// to UTC when absent), or a decimal Unix epoch (see epochNumber). The empty
-// text is the zero time (the caller substitutes now).
+// to UTC when absent), or a decimal Unix epoch (see epochText). The
+// caller treats the empty text as absent.
 func parseTimeText(b []byte) (time.Time, error) {
-	if len(b) == 0 {
-		return time.Time{}, nil
-	}
 	if len(b) >= 10 && b[4] == '-' {
 		return parseRFC3339(b)
 	}
@@ -168,12 +195,12 @@ func epochText(b []byte) (time.Time, error) {
 	for _, c := range b[intStart:intEnd] {
 		d := uint64(c - '0')
 		if whole > (math.MaxUint64-d)/10 {
-			return time.Time{}, errTimeRange
+			return outOfRange(neg), nil
 		}
 		whole = whole*10 + d
 	}
 	if whole > math.MaxInt64 {
-		return time.Time{}, errTimeRange
+		return outOfRange(neg), nil
 	}
 	unit := epochUnit(float64(whole))
 	// fraction of one unit, in nanoseconds of that unit's scale
@@ -218,6 +245,15 @@ func epochUnits(whole, fracNanos int64, unit time.Duration) (time.Time, error) {
 	}
 }
 
+// outOfRange is an epoch number too large for an int64: before the epoch
+// when negative (eventTime refuses it), far in the future otherwise.
+func outOfRange(neg bool) time.Time {
+	if neg {
+		return time.Unix(-1<<40, 0).UTC()
+	}
+	return farFuture
+}
+
 // epochInt is an integer epoch (msgpack).
 func epochInt(v int64) (time.Time, error) {
 	abs := float64(v)
@@ -235,14 +271,25 @@ func epochFloat(f float64) (time.Time, error) {
 	abs := math.Abs(f)
 	unit := epochUnit(abs)
 	if abs >= math.MaxInt64/2 {
-		return time.Time{}, errTimeRange
+		return outOfRange(f < 0), nil
 	}
 	whole := math.Trunc(f)
 	frac := f - whole
 	return epochUnits(int64(whole), int64(math.Round(frac*float64(unit))), unit)
 }
 
-var errSampleRate = errors.New("must be a non-negative integer")
+// MaxSampleRate is the largest sample rate an event may carry: it stands
+// for at most a billion events. Weighted aggregates multiply values by the
+// rate, and this bound keeps them in range: a weighted count reaches
+// 2^63 only past 9.2 billion stored events at the maximum rate (9.2×10^18
+// represented ones), and a stored integer (|v| < 2^63) times the rate is
+// below 2^93, which DuckDB sums exactly in its 128-bit HUGEINT and
+// ClickHouse in Float64 beside an exact Int64 sum used while the total
+// fits (see package query). Rates above it are refused per event; rates
+// stored by versions that took them count as MaxSampleRate.
+const MaxSampleRate = 1_000_000_000
+
+var errSampleRate = fmt.Errorf("must be an integer from 0 to %d", MaxSampleRate)
 
 // parseSampleRateHeader parses X-Honeycomb-Samplerate; "" and "0" mean 1.
 func parseSampleRateHeader(s string) (int64, error) {
@@ -267,7 +314,7 @@ func sampleRateText(b []byte) (int64, error) {
 }
 
 func sampleRateInt(n int64) (int64, error) {
-	if n < 0 {
+	if n < 0 || n > MaxSampleRate {
 		return 0, errSampleRate
 	}
 	if n == 0 {
@@ -277,7 +324,7 @@ func sampleRateInt(n int64) (int64, error) {
 }
 
 func sampleRateFloat(f float64) (int64, error) {
-	if f != math.Trunc(f) || f < 0 || f >= math.MaxInt64 || math.IsNaN(f) {
+	if f != math.Trunc(f) || f < 0 || f > MaxSampleRate || math.IsNaN(f) {
 		return 0, errSampleRate
 	}
 	return sampleRateInt(int64(f))

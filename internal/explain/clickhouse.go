@@ -68,7 +68,7 @@ func RunClickHouse(ctx context.Context, db *sql.DB, cat TableCatalog, r *Request
 	}
 	// Pass 1: the two populations' sizes.
 	var rowsSel, rowsBase int64
-	q := "SELECT toInt64(sumIf(sr, " + sel + ")), toInt64(sumIf(sr, NOT " + sel + ")), toInt64(countIf(" + sel + ")), toInt64(countIf(NOT " + sel + "))" + from + where
+	q := "SELECT toInt64(sumIf(" + query.ClickHouseWeight + ", " + sel + ")), toInt64(sumIf(" + query.ClickHouseWeight + ", NOT " + sel + ")), toInt64(countIf(" + sel + ")), toInt64(countIf(NOT " + sel + "))" + from + where
 	if err := db.QueryRowContext(chContext(ctx, q), q, args...).Scan(&ans.SelectionCount, &ans.BaselineCount, &rowsSel, &rowsBase); err != nil {
 		return nil, &DBError{Err: err}
 	}
@@ -138,7 +138,7 @@ func RunClickHouse(ctx context.Context, db *sql.DB, cat TableCatalog, r *Request
 		"SELECT __c, __s, __b, " +
 		fmt.Sprintf("((__s + __b) / %s < %s AND __s / %s < 0.1) AS __o, ", chNum(ns+nb), chNum(minShare), chNum(ns)) +
 		"if(__o, CAST(NULL AS Nullable(String)), __k) AS __v FROM (" +
-		"SELECT __c, __k, toFloat64(sumIf(sr, " + sel + ")) AS __s, toFloat64(sumIf(sr, NOT " + sel + ")) AS __b" + from +
+		"SELECT __c, __k, toFloat64(sumIf(" + query.ClickHouseWeight + ", " + sel + ")) AS __s, toFloat64(sumIf(" + query.ClickHouseWeight + ", NOT " + sel + ")) AS __b" + from +
 		" ARRAY JOIN [" + strings.Join(idx, ", ") + "] AS __c, [" + strings.Join(keys, ", ") + "] AS __k" +
 		where + sample + " GROUP BY __c, __k)) GROUP BY __c, __o, __v"
 	rows, err := db.QueryContext(chContext(ctx, q), q, args...)

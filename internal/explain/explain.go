@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/schema"
 	"github.com/prodex/prodex/internal/slo"
@@ -341,8 +342,13 @@ type prepared struct {
 }
 
 // prepare resolves and checks a request and compiles its base and
-// selection in dialect d.
+// selection in dialect d. Its errors are the request's: problem.Invalid.
 func prepare(d *dialect, cat Catalog, r *Request, now time.Time, slos func(string) (slo.SLO, bool)) (*prepared, error) {
+	pr, err := check(d, cat, r, now, slos)
+	return pr, problem.Wrap(problem.Invalid, err)
+}
+
+func check(d *dialect, cat Catalog, r *Request, now time.Time, slos func(string) (slo.SLO, bool)) (*prepared, error) {
 	spec := query.Spec{TimeRange: r.TimeRange, StartTime: r.StartTime, EndTime: r.EndTime}
 	if err := spec.Resolve(now); err != nil {
 		return nil, err
@@ -378,6 +384,14 @@ func prepare(d *dialect, cat Catalog, r *Request, now time.Time, slos func(strin
 			return nil, fmt.Errorf("selection.heatmap.column: %q holds %s values, not numbers", h.Column, col.Type)
 		case h.Max < h.Min:
 			return nil, fmt.Errorf("selection.heatmap: max %v is below min %v", h.Max, h.Min)
+		}
+		for _, t := range []struct {
+			field string
+			v     int64
+		}{{"start_time", h.StartTime}, {"end_time", h.EndTime}} {
+			if t.v < 0 || t.v > query.MaxTime {
+				return nil, fmt.Errorf("selection.heatmap.%s: must be between 0 and %d (Unix seconds: 1970-01-01 to 9999-12-31), got %d", t.field, int64(query.MaxTime), t.v)
+			}
 		}
 		from, to := spec.Start, spec.End
 		if h.StartTime != 0 {

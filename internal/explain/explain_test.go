@@ -10,6 +10,7 @@ import (
 
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/explain"
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/query"
 	"github.com/prodex/prodex/internal/slo"
 	"github.com/prodex/prodex/internal/store/duckdb"
@@ -145,9 +146,14 @@ func TestRequestErrors(t *testing.T) {
 		{TimeRange: 3600, Selection: explain.Selection{Heatmap: &explain.Heatmap{Column: "duration_ms", Min: 5, Max: 2}}},
 		{TimeRange: 3600, Selection: explain.Selection{Filters: []query.Filter{{Column: "nope", Op: "=", Value: "x"}}}},
 		{TimeRange: 3600, Selection: explain.Selection{SLO: "missing"}},
+		{TimeRange: 1e18, Selection: explain.Selection{Filters: []query.Filter{{Column: "host", Op: "=", Value: "db-3"}}}},
+		{TimeRange: 3600, Selection: explain.Selection{Heatmap: &explain.Heatmap{Column: "duration_ms", Min: 1, Max: 2, StartTime: -1 << 62, EndTime: 1 << 62}}},
 	} {
-		if _, err := explain.Run(context.Background(), st.DB(), cat, r, now, func(string) (slo.SLO, bool) { return slo.SLO{}, false }); err == nil {
-			t.Errorf("%+v accepted", r.Selection)
+		// Each is the request's fault, a refusal the API answers 400;
+		// any other error is the server's (a 500 with a request id).
+		_, err := explain.Run(context.Background(), st.DB(), cat, r, now, func(string) (slo.SLO, bool) { return slo.SLO{}, false })
+		if err == nil || !problem.Is(err, problem.Invalid) {
+			t.Errorf("%+v: %v, want a problem.Invalid refusal", r.Selection, err)
 		}
 	}
 }

@@ -22,7 +22,8 @@
 // dataset named after service.name (characters a dataset name cannot hold
 // become '_'; no service name gives "unknown_service"), or all to one
 // dataset when configured. A SampleRate or sampleRate integer attribute is
-// taken as the event's sample rate, as Honeycomb does.
+// taken as the event's sample rate, as Honeycomb does; one above
+// event.MaxSampleRate rejects its span or record, as the events API does.
 package otlp
 
 import (

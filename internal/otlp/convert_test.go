@@ -114,3 +114,25 @@ func TestConvertLogs(t *testing.T) {
 		t.Errorf("log 2: %+v", e2)
 	}
 }
+
+// A SampleRate attribute above event.MaxSampleRate rejects its span, as
+// the events API rejects the event; the other spans are stored.
+func TestSampleRateAboveMaximumRejectsTheSpan(t *testing.T) {
+	td := ptrace.NewTraces()
+	ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+	start := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	for i, rate := range []int64{9223372036854775807, event.MaxSampleRate, event.MaxSampleRate + 1} {
+		sp := ss.Spans().AppendEmpty()
+		sp.SetName("s")
+		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Duration(i) * time.Second)))
+		sp.Attributes().PutInt("SampleRate", rate)
+	}
+	c := newConverter("", event.DefaultLimits(), start)
+	c.convertTraces(td)
+	if c.rejected != 2 || len(c.order) != 1 || len(c.order[0].Events) != 1 || c.order[0].Events[0].SampleRate != event.MaxSampleRate {
+		t.Fatalf("rejected %d (%s), stored %+v: want the two spans above the maximum rejected", c.rejected, c.firstErr, c.order)
+	}
+	if want := "invalid samplerate 9223372036854775807: must be an integer from 0 to 1000000000"; c.firstErr != want {
+		t.Errorf("message %q, want %q", c.firstErr, want)
+	}
+}

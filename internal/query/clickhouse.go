@@ -138,7 +138,7 @@ func CompileClickHouse(s *Spec, cat Catalog) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	var sel, gAlias []string
+	var sel, gAlias, exact []string
 	for i, col := range bcols {
 		x, a := c.x(col.Phys), "__g"+strconv.Itoa(i)
 		if col.Type == schema.Float {
@@ -160,8 +160,13 @@ func CompileClickHouse(s *Spec, cat Catalog) (*Plan, error) {
 			return nil, err
 		}
 		p.calcs = append(p.calcs, planCalc{label: calc.Label(), kind: op.kind, typ: col.Type})
-		sel = append(sel, chAggregate(op, c.x(col.Phys), filt, weighted)+" AS __a"+strconv.Itoa(i))
+		sel = append(sel, chAggregate(op, c.x(col.Phys), filt, weighted, col.Type)+" AS __a"+strconv.Itoa(i))
+		if e := chExactSum(op, c.x(col.Phys), filt, weighted, col.Type); e != "" && (op.kind == kSum || op.kind == kRateSum) {
+			exact = append(exact, e+" AS __e"+strconv.Itoa(i))
+			p.calcs[i].exact = true
+		}
 	}
+	sel = append(sel, exact...)
 	calcAlias := func(k int) string { return "__a" + strconv.Itoa(k) }
 	having := c.havings(s, calcAlias)
 	order := orders(s, gAlias, calcAlias, " NULLS LAST")
@@ -204,89 +209,6 @@ func CompileClickHouse(s *Spec, cat Catalog) (*Plan, error) {
 	p.ch.series = with + "SELECT intDiv(ts, " + step + ") * " + step + " AS __b, " + strings.Join(sel, ", ") + from + "(" + where + ")"
 	p.ch.tail = " GROUP BY " + strings.Join(append([]string{"__b"}, gAlias...), ", ")
 	return p, nil
-}
-
-// chAggregate is one calculation's aggregate over the events of a group:
-// x is its column, filt its own filters ("" for none).
-func chAggregate(op opInfo, x, filt string, weighted bool) string {
-	cond := ""
-	if filt != "" {
-		cond = "ifNull(" + filt + ", 0)"
-	}
-	// when keeps v for the events the calculation's filters keep.
-	when := func(v string) string {
-		if cond == "" {
-			return v
-		}
-		return "if(" + cond + ", " + v + ", NULL)"
-	}
-	// valued is the calculation's events that have a value.
-	valued := "isNotNull(" + x + ")"
-	if cond != "" {
-		valued += " AND " + cond
-	}
-	w := "toInt64(1)"
-	if weighted {
-		w = "sr"
-	}
-	switch op.kind {
-	case kCount:
-		switch {
-		case weighted && cond == "":
-			return "sum(sr)"
-		case weighted:
-			return "sumIf(sr, " + cond + ")"
-		case cond == "":
-			return "count()"
-		}
-		return "countIf(" + cond + ")"
-	case kSum, kRateSum:
-		if weighted {
-			return "sum(" + when(x+" * sr") + ")"
-		}
-		return "sum(" + when(x) + ")"
-	case kAvg, kRateAvg:
-		if weighted {
-			return "sum(" + when(x+" * sr") + ") / sum(if(" + valued + ", sr, NULL))"
-		}
-		return "avg(" + when(x) + ")"
-	case kMin:
-		return "min(" + when(x) + ")"
-	case kMax, kRateMax:
-		return "max(" + when(x) + ")"
-	case kCountDistinct:
-		return "ifNull(uniqExact(" + when(x) + "), 0)"
-	case kPercentile:
-		if !weighted {
-			// The nearest rank, as DuckDB's quantile_disc: the k-th
-			// smallest of n values, k the least with k × 1000 ≥ perMil × n,
-			// i.e. 0-based index ⌈n·q⌉ − 1. quantileExact takes index
-			// ⌊n·level⌋, which is the same for level = q − ε whenever
-			// n·ε is under the rounding of n·q but at most 0.001 (the
-			// least fraction n·q can have): ε = 1e-12 keeps that for
-			// groups of up to 10⁹ values. It is 3× faster than sorting.
-			level := strconv.FormatFloat(float64(op.perMil)/1000-1e-12, 'g', -1, 64)
-			return "quantileExact(" + level + ")(" + when(x) + ")"
-		}
-		// The sorted distinct values and their weights; the answer is
-		// the first whose cumulative weight cw has cw × 1000 ≥ perMil ×
-		// the total weight.
-		m := "sumMapIf([assumeNotNull(" + x + ")], [" + w + "], " + valued + ")"
-		vals, ws := "tupleElement("+m+", 1)", "tupleElement("+m+", 2)"
-		// arrayFirst, not vals[arrayFirstIndex(…)]: a Distributed table
-		// sends the statement to its shards as text, and 18.16 writes a
-		// lambda inside [] in a form it cannot parse back.
-		return "if(empty(" + vals + "), NULL, arrayFirst((__v, __cw) -> __cw * 1000 >= " +
-			strconv.Itoa(op.perMil) + " * arraySum(" + ws + "), " + vals + ", arrayCumSum(" + ws + ")))"
-	case kHeatmap:
-		// Bucket (sign, k) as in Compile, with k = floor(log2|x| ×
-		// heatmapSteps), encoded as one key k×4 + sign+1 for sumMap.
-		y := "assumeNotNull(" + x + ")"
-		key := "toInt64(floor(log2(if(" + y + " = 0, 1, abs(" + y + "))) * " + strconv.Itoa(heatmapSteps) + ")) * 4 + multiIf(" +
-			y + " > 0, 2, " + y + " < 0, 0, 1)"
-		return "sumMapIf([" + key + "], [" + w + "], " + valued + ")"
-	}
-	panic(fmt.Sprintf("query: no ClickHouse aggregate for %v", op.kind))
 }
 
 // maxQuerySize is ClickHouse's default limit on the text of a statement
@@ -410,7 +332,13 @@ func (p *Plan) chRows(ctx context.Context, q Querier, sql string, args []any, le
 	}
 	defer rows.Close()
 	ng, nc := len(p.groups), len(p.calcs)
-	vals := make([]any, lead+ng+nc)
+	ne := 0 // exact sums, after the calculations
+	for _, c := range p.calcs {
+		if c.exact {
+			ne++
+		}
+	}
+	vals := make([]any, lead+ng+nc+ne)
 	ptrs := make([]any, len(vals))
 	for i := range vals {
 		ptrs[i] = &vals[i]
@@ -427,8 +355,14 @@ func (p *Plan) chRows(ctx context.Context, q Querier, sql string, args []any, le
 			g[lead+i] = v
 			data[name] = v
 		}
+		e := lead + ng + nc
 		for i, c := range p.calcs {
-			v, err := c.chValue(vals[lead+ng+i])
+			v := vals[lead+ng+i]
+			if c.exact {
+				v = exactSum(vals[e], v)
+				e++
+			}
+			v, err := c.chValue(v)
 			if err != nil {
 				return err
 			}
@@ -449,12 +383,12 @@ func (c planCalc) chValue(v any) (any, error) {
 	case kCount, kCountDistinct:
 		return toInt64(v), nil
 	case kAvg, kRateAvg:
-		return toFloat64(v), nil
+		return finite(toFloat64(v)), nil
 	case kSum, kRateSum:
 		if c.typ == schema.Integer {
-			return toInt64(v), nil
+			return v, nil // exactSum's int64 or float64
 		}
-		return toFloat64(v), nil
+		return finite(toFloat64(v)), nil
 	case kHeatmap:
 		return chHeatmap(v)
 	}

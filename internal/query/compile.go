@@ -3,10 +3,12 @@ package query
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/schema"
 )
 
@@ -37,6 +39,7 @@ type planCalc struct {
 	label string
 	kind  kind
 	typ   schema.Type // of the column
+	exact bool        // ClickHouse: an Int64 sum follows the calculations (chExactSum)
 }
 
 // compiler accumulates bound values and the physical columns used.
@@ -218,7 +221,7 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 			plain = sumExpr(agg, x, weighted, c.typeOf(calc.Column))
 		case kAvg, kRateAvg:
 			if weighted {
-				plain = agg("sum("+x+" * sr)") + "::DOUBLE / " + agg("sum(CASE WHEN "+x+" IS NOT NULL THEN sr END)")
+				plain = "(" + sumExpr(agg, x, weighted, c.typeOf(calc.Column)) + ")::DOUBLE / " + agg("sum(CASE WHEN "+x+" IS NOT NULL THEN sr END)")
 			} else {
 				plain = agg("avg(" + x + ")")
 			}
@@ -366,16 +369,30 @@ func selectAs(cols, aliases []string) string {
 	return b.String()
 }
 
+// sumExpr is the SUM of column x of type t, weighted by sr or not. An
+// integer sum is a HUGEINT, so that no total overflows (Run gives it as an
+// int64 when it fits, else a float64). Weighted, the product of a value
+// and a rate (at most event.MaxSampleRate) is computed in BIGINT when the
+// value is small enough for it to fit, and in HUGEINT, several times
+// slower, only for the values that are not: the two sums are added.
 func sumExpr(agg func(string) string, x string, weighted bool, t schema.Type) string {
-	cast := "::DOUBLE"
-	if t == schema.Integer {
-		cast = "::BIGINT"
+	switch {
+	case t != schema.Integer && weighted:
+		return agg("sum("+x+" * sr)") + "::DOUBLE"
+	case t != schema.Integer:
+		return agg("sum("+x+")") + "::DOUBLE"
+	case !weighted:
+		return agg("sum(" + x + ")")
 	}
-	if weighted {
-		return agg("sum("+x+" * sr)") + cast
-	}
-	return agg("sum("+x+")") + cast
+	small := x + " BETWEEN -" + maxExactFactor + " AND " + maxExactFactor
+	narrow := agg("sum(CASE WHEN " + small + " THEN " + x + " * sr END)")
+	wide := agg("sum(CASE WHEN NOT (" + small + ") THEN " + x + "::HUGEINT * sr END)")
+	return "CASE WHEN " + wide + " IS NULL THEN " + narrow + " ELSE coalesce(" + narrow + ", 0) + " + wide + " END"
 }
+
+// maxExactFactor is the largest |value| whose product with any sample
+// rate up to event.MaxSampleRate fits a BIGINT: ⌊(2^63-1) / 10^9⌋.
+var maxExactFactor = strconv.FormatInt(math.MaxInt64/event.MaxSampleRate, 10)
 
 func (c *compiler) typeOf(name string) schema.Type {
 	col, _ := c.cat.Column(name)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"math/big"
 	"sort"
 	"time"
 )
@@ -81,7 +82,7 @@ func (p *Plan) Run(ctx context.Context, q Querier) (*Result, error) {
 			data[g] = vals[2+i]
 		}
 		for i, c := range p.calcs {
-			v := vals[2+ng+i]
+			v := answerValue(vals[2+ng+i])
 			if c.kind == kHeatmap {
 				h, err := heatmap(v)
 				if err != nil {
@@ -182,6 +183,31 @@ func heatmapBucket(sign, k, w int64) HeatmapBucket {
 		lo, hi = -hi, -lo
 	}
 	return HeatmapBucket{Min: lo, Max: hi, Count: w}
+}
+
+// answerValue is a value as the answer gives it: an integer sum (a HUGEINT)
+// as an int64 when it fits and a float64 when not, and a float that is not
+// finite (a float sum past ±1.8e308) as nil, which JSON can carry.
+func answerValue(v any) any {
+	switch x := v.(type) {
+	case *big.Int:
+		if x.IsInt64() {
+			return x.Int64()
+		}
+		f, _ := new(big.Float).SetInt(x).Float64()
+		return f
+	case float64:
+		return finite(x)
+	}
+	return v
+}
+
+// finite is f, or nil when f is NaN or infinite.
+func finite(f float64) any {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil
+	}
+	return f
 }
 
 func toInt64(v any) int64 {

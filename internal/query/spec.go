@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/prodex/prodex/internal/store"
 )
 
 // Spec is a query as Honeycomb's API spells it.
@@ -95,6 +97,14 @@ const (
 	MaxLimit         = 10000
 	maxBuckets       = 1000 // time buckets: granularity ≥ time_range/1000
 	minBuckets       = 10   // granularity ≤ time_range/10
+
+	// MaxTime is the latest start_time or end_time, in Unix seconds: the
+	// end of year 9999. No event is older than the epoch (0), the
+	// earliest. Bounded times stay exact in microseconds.
+	MaxTime = 253402300799
+	// MaxTimeRange is the longest time range, in seconds: the longest
+	// retention (36,500 days), so that no bucket width overflows.
+	MaxTimeRange = int64(store.MaxRetention / time.Second)
 )
 
 // Parse decodes a JSON spec. Unknown fields are rejected so that a typo
@@ -149,8 +159,19 @@ func asTypeError(err error, te **json.UnmarshalTypeError) bool {
 // Resolve fixes the absolute time range and granularity against now and
 // checks everything that does not depend on the dataset's columns.
 func (s *Spec) Resolve(now time.Time) error {
-	if s.TimeRange < 0 {
+	switch {
+	case s.TimeRange < 0:
 		return errorf("time_range", "must be positive")
+	case s.TimeRange > MaxTimeRange:
+		return errorf("time_range", "%d s is longer than the longest, %d s (36500 days)", s.TimeRange, MaxTimeRange)
+	}
+	for _, t := range []struct {
+		field string
+		v     int64
+	}{{"start_time", s.StartTime}, {"end_time", s.EndTime}} {
+		if t.v < 0 || t.v > MaxTime {
+			return errorf(t.field, "must be between 0 and %d (Unix seconds: 1970-01-01 to 9999-12-31), got %d", int64(MaxTime), t.v)
+		}
 	}
 	start, end, rng := s.StartTime, s.EndTime, s.TimeRange
 	switch {
@@ -178,8 +199,13 @@ func (s *Spec) Resolve(now time.Time) error {
 		end = now.Unix() + 1
 		start = end - rng
 	}
-	if rng <= 0 {
+	switch {
+	case rng <= 0:
 		return errorf("end_time", "must be after start_time")
+	case rng > MaxTimeRange:
+		return errorf("end_time", "%d s after start_time; the longest time range is %d s (36500 days)", rng, MaxTimeRange)
+	case end > MaxTime:
+		return errorf("end_time", "must be between 0 and %d (Unix seconds: 1970-01-01 to 9999-12-31), got %d", int64(MaxTime), end)
 	}
 	s.TimeRange, s.StartTime, s.EndTime = rng, start, end
 	s.Start, s.End = time.Unix(start, 0).UTC(), time.Unix(end, 0).UTC()

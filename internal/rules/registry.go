@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/prodex/prodex/internal/event"
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/slo"
 	"github.com/prodex/prodex/internal/store"
 )
@@ -73,11 +74,11 @@ func (m *Manager) Apply(ctx context.Context, d slo.SLO, dryRun bool) (Change, er
 	}
 	d.Defaults()
 	if err := d.Validate(); err != nil {
-		return Change{}, err
+		return Change{}, problem.Wrap(problem.Invalid, err)
 	}
 	ds, err := event.NormalizeDataset(d.Dataset)
 	if err != nil {
-		return Change{}, fmt.Errorf("spec.dataset: %w", err)
+		return Change{}, problem.Wrap(problem.Invalid, fmt.Errorf("spec.dataset: %w", err))
 	}
 	d.Dataset = ds
 	ch := Change{Name: d.Name, Action: "created"}

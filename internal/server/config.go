@@ -19,6 +19,7 @@ import (
 	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/ingest"
+	"github.com/prodex/prodex/internal/store"
 )
 
 // Config is how a server runs. Each field but the last few is one flag of
@@ -133,6 +134,9 @@ func (c Config) check() error {
 	}
 	if _, _, err := c.requestLimits(); err != nil {
 		return err
+	}
+	if err := store.CheckRetention(c.Retention); err != nil {
+		return fmt.Errorf("--retention: %w", err)
 	}
 	if c.OTLPDataset != "" {
 		if _, err := event.NormalizeDataset(c.OTLPDataset); err != nil {

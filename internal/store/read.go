@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/schema"
 )
 
@@ -42,4 +43,20 @@ type Source interface {
 	DB() *sql.DB
 	Dialect() Dialect
 	Catalog(dataset string) (Catalog, error)
+}
+
+// Bounds of a dataset's retention: from an hour (retention drops whole
+// days, so less would only drop the current one) to 100 years (36,500
+// days), past which a time.Duration of nanoseconds would soon overflow.
+const (
+	MinRetention = time.Hour
+	MaxRetention = 36500 * 24 * time.Hour
+)
+
+// CheckRetention refuses a retention outside [MinRetention, MaxRetention].
+func CheckRetention(d time.Duration) error {
+	if d < MinRetention || d > MaxRetention {
+		return problem.Errorf(problem.Invalid, "retention must be between 1h and 36500 days (100 years), got %s", d)
+	}
+	return nil
 }

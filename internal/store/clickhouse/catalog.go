@@ -216,8 +216,8 @@ func (s *Store) Columns(name string) ([]schema.Column, error) {
 
 // SetRetention changes a dataset's retention.
 func (s *Store) SetRetention(ctx context.Context, name string, d time.Duration) error {
-	if d < time.Hour {
-		return fmt.Errorf("retention must be at least 1h")
+	if err := store.CheckRetention(d); err != nil {
+		return err
 	}
 	ds, err := s.lookup(ctx, name)
 	if err != nil {

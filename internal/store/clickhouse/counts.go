@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/sli"
 	"github.com/prodex/prodex/internal/store"
@@ -73,6 +74,11 @@ func counterGen(c store.Counter) string {
 	return hash(c.Dataset + "\x00" + c.Eligible + "\x00" + c.Good)[:12]
 }
 
+// weight is an event's weight in the counts: its sample rate, at most
+// event.MaxSampleRate (larger ones were stored by versions without that
+// limit; an existing view keeps the statement it was made with).
+var weight = "least(sr, toInt64(" + strconv.Itoa(event.MaxSampleRate) + "))"
+
 // countSelect is the view's (and the backfill's) statement for a counter
 // over a dataset's catalog, its version and the typed columns it reads;
 // where, when set, keeps some rows (generated SQL, no user text).
@@ -108,9 +114,9 @@ func (s *Store) countSelect(c *counter, cat *Catalog, where string) (string, uin
 	with = append(with, "("+elig+") AS px_e", "("+good+") AS px_g")
 	q := "WITH " + strings.Join(with, ", ") +
 		" SELECT '" + c.key + "' AS slo, '" + c.gen + "' AS gen, intDiv(ts, 60000000) AS minute, pb, toUInt64(" + strconv.FormatUint(ver, 10) + ") AS ver, toUInt32(now()) AS at," +
-		" sumIf(sr, ifNull(px_e, 0) = 1 AND isNotNull(px_g)) AS eligible," +
-		" sumIf(sr, ifNull(px_e, 0) = 1 AND ifNull(px_g, 0) = 1) AS good," +
-		" sumIf(sr, isNull(px_e) OR (ifNull(px_e, 0) = 1 AND isNull(px_g))) AS invalid" +
+		" sumIf(" + weight + ", ifNull(px_e, 0) = 1 AND isNotNull(px_g)) AS eligible," +
+		" sumIf(" + weight + ", ifNull(px_e, 0) = 1 AND ifNull(px_g, 0) = 1) AS good," +
+		" sumIf(" + weight + ", isNull(px_e) OR (ifNull(px_e, 0) = 1 AND isNull(px_g))) AS invalid" +
 		" FROM " + s.qualified(tableName(c.Dataset))
 	if where != "" {
 		q += " WHERE " + where
@@ -137,11 +143,11 @@ func viewPrefix(key string) string { return "v_" + key + "_" }
 // full counts.
 func (s *Store) SetCounter(ctx context.Context, c store.Counter, backfill bool, install func([]store.MinuteCount)) error {
 	if err := sli.Check(c.Good); err != nil {
-		return fmt.Errorf("sli.good: %w", err)
+		return problem.Wrap(problem.Invalid, fmt.Errorf("sli.good: %w", err))
 	}
 	if c.Eligible != "" {
 		if err := sli.Check(c.Eligible); err != nil {
-			return fmt.Errorf("sli.eligible: %w", err)
+			return problem.Wrap(problem.Invalid, fmt.Errorf("sli.eligible: %w", err))
 		}
 	}
 	k := &counter{Counter: c, key: hash(c.Name), gen: counterGen(c)}

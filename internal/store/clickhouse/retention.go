@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -10,7 +11,9 @@ import (
 
 // DropExpired drops, per dataset and shard, the day partitions wholly
 // older than the dataset's retention: whole partitions, never row
-// deletes. It returns the number of partitions dropped.
+// deletes. It returns the number of partitions dropped. A partition or
+// shard that fails is tried again at the next sweep and stops no other
+// (the error names each).
 func (s *Store) DropExpired(ctx context.Context, now time.Time) (int, error) {
 	if err := s.reload(ctx); err != nil {
 		return 0, err
@@ -24,7 +27,12 @@ func (s *Store) DropExpired(ctx context.Context, now time.Time) (int, error) {
 	}
 	s.mu.RUnlock()
 	dropped := 0
-	err := s.each(ctx, func(db *sql.DB) error {
+	var errs []error
+	_ = s.each(ctx, func(db *sql.DB) error { // each shard's errors go to errs
+		if ctx.Err() != nil {
+			errs = append(errs, ctx.Err())
+			return ctx.Err()
+		}
 		type part struct {
 			table string
 			day   int64
@@ -42,17 +50,19 @@ func (s *Store) DropExpired(ctx context.Context, now time.Time) (int, error) {
 			return nil
 		})
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			return nil
 		}
 		for _, v := range victims {
 			// The partition ID is the day number the table computed:
 			// an integer, formatted here, not user text.
 			if _, err := db.ExecContext(ctx, "ALTER TABLE "+s.qualified(v.table)+" DROP PARTITION "+strconv.FormatInt(v.day, 10)); err != nil {
-				return fmt.Errorf("drop day %d of %s: %w", v.day, names[v.table], err)
+				errs = append(errs, fmt.Errorf("drop day %d of %s: %w", v.day, names[v.table], err))
+				continue
 			}
 			dropped++
 		}
 		return nil
 	})
-	return dropped, err
+	return dropped, errors.Join(errs...)
 }

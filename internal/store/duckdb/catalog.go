@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/schema"
 	"github.com/prodex/prodex/internal/store"
@@ -138,7 +139,7 @@ func (c *Catalog) From(phys []string, start, end time.Time) string {
 		if k > 0 {
 			b.WriteString(" UNION ALL ")
 		}
-		b.WriteString("SELECT ts, sr" + segmentColumns(seg.cols, phys, types))
+		b.WriteString("SELECT ts, " + srColumn(seg.maxSR) + segmentColumns(seg.cols, phys, types))
 		b.WriteString(" FROM " + ident(seg.table))
 		// A segment holds one UTC day; rows may arrive after this snapshot,
 		// so only a day wholly inside the range can skip the time filter.
@@ -148,4 +149,16 @@ func (c *Catalog) From(phys []string, start, end time.Time) string {
 	}
 	b.WriteString(")")
 	return b.String()
+}
+
+// srColumn reads the sample rate of a segment whose largest is maxSR:
+// rates above event.MaxSampleRate, which versions without that limit
+// stored, count as the maximum, so that the weighted sums over such a
+// segment stay in range. Segments without them read sr as it is.
+func srColumn(maxSR int64) string {
+	if maxSR <= event.MaxSampleRate {
+		return "sr"
+	}
+	m := strconv.Itoa(event.MaxSampleRate)
+	return "CASE WHEN sr > " + m + " THEN " + m + " ELSE sr END AS sr"
 }

@@ -24,5 +24,14 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		dirs[st] = dir
 		return st
-	})
+	}, breaker{})
+}
+
+// breaker damages a dataset's segment tables (see BreakDataset).
+type breaker struct{}
+
+func (breaker) Break(t *testing.T, st storetest.Events, dataset string) {
+	if err := duckdb.BreakDataset(st.(*duckdb.Store), dataset); err != nil {
+		t.Fatal(err)
+	}
 }

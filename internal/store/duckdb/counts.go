@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/schema"
 	"github.com/prodex/prodex/internal/sli"
 	"github.com/prodex/prodex/internal/store"
@@ -41,11 +42,11 @@ type counter struct {
 // (OnCounts) misses none.
 func (s *Store) SetCounter(ctx context.Context, c Counter, backfill bool, install func([]MinuteCount)) error {
 	if err := sli.Check(c.Good); err != nil {
-		return fmt.Errorf("sli.good: %w", err)
+		return problem.Wrap(problem.Invalid, fmt.Errorf("sli.good: %w", err))
 	}
 	if c.Eligible != "" {
 		if err := sli.Check(c.Eligible); err != nil {
-			return fmt.Errorf("sli.eligible: %w", err)
+			return problem.Wrap(problem.Invalid, fmt.Errorf("sli.eligible: %w", err))
 		}
 	}
 	s.cmu.Lock()
@@ -53,10 +54,19 @@ func (s *Store) SetCounter(ctx context.Context, c Counter, backfill bool, instal
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	// With no commit possible, bring every counter up to the stored rows:
-	// a backfill over all of them then matches the marks exactly.
-	if err := s.countPending(ctx); err != nil {
+	// a backfill over all of them then matches the marks exactly. Only a
+	// failure in the counter's own dataset stands in its way: it would
+	// move the marks past rows the dataset's other counters have not
+	// counted. Another dataset's is the counter loop's to report.
+	if s.poisoned.Load() {
+		// The tables may read empty now: counting them would be wrong.
+		return ErrDiskFailure
+	}
+	failed := s.countPending(ctx)
+	if err := failed[c.Dataset]; err != nil && backfill {
 		return err
 	}
+	s.noteCountFailures(failed)
 	if backfill {
 		if err := s.backfill(ctx, c); err != nil {
 			return err
@@ -102,7 +112,11 @@ func (s *Store) OnCounts(f func([]MinuteCount)) {
 func (s *Store) CountPending(ctx context.Context) error {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
-	return s.countPending(ctx)
+	if s.poisoned.Load() {
+		// The tables may read empty now: counting them would be wrong.
+		return ErrDiskFailure
+	}
+	return countFailures(s.countPending(ctx))
 }
 
 // countLoop follows the commits until Close, counting at most once per
@@ -133,6 +147,29 @@ func (s *Store) countLoop() {
 	}
 }
 
+// noteCountFailures keeps the counting failures that a caller other than
+// the counter loop met, for CountError to report.
+func (s *Store) noteCountFailures(failed map[string]error) {
+	if err := countFailures(failed); err != nil {
+		s.countErr.Store(err.Error())
+	}
+}
+
+// countFailures joins the failures of countPending, by dataset name, into
+// one error (nil for none).
+func countFailures(failed map[string]error) error {
+	names := make([]string, 0, len(failed))
+	for n := range failed {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	errs := make([]error, len(names))
+	for i, n := range names {
+		errs[i] = failed[n]
+	}
+	return errors.Join(errs...)
+}
+
 // CountError is the last error the counter met, if any ("" when none).
 func (s *Store) CountError() string {
 	v, _ := s.countErr.Load().(string)
@@ -158,103 +195,21 @@ func (s *Store) loadMarks() error {
 	return rows.Err()
 }
 
-// countPlan is the query that groups rows by minute and by the values of
-// the counters' expressions, and where each counter finds its two values.
-//
-// Evaluating the expressions is most of what counting costs, so each
-// distinct expression is evaluated once per row, however many SLOs use it.
-// The groups are few (the expressions follow a few fields), and each is
-// classified per SLO (not eligible, bad, good, invalid) in Go: doing that in
-// SQL made the statement so large that planning it, which DuckDB does
-// again at every execution of a statement with parameters, cost more than
-// running it.
-type countPlan struct {
-	sql            string
-	eligible, good []int // per counter, the result column of its expression; -1: always true
-}
-
-// planCount plans the counting of cs over src, a table expression with ts,
-// sr and the counters' columns. The query returns minute, weight and the
-// expressions' values (true, false or NULL when not evaluable).
-func planCount(cs []*counter, src string) countPlan {
-	p := countPlan{eligible: make([]int, len(cs)), good: make([]int, len(cs))}
-	cols := []string{"ts // 60000000 AS m", "sum(sr)::BIGINT AS w"}
-	index := map[string]int{}
-	col := func(sql string) int {
-		if sql == "TRUE" {
-			return -1
-		}
-		i, ok := index[sql]
-		if !ok {
-			i = len(cols)
-			index[sql] = i
-			cols = append(cols, fmt.Sprintf("(%s) AS x%d", sql, i))
-		}
-		return i
-	}
-	for k, c := range cs {
-		p.eligible[k], p.good[k] = col(c.eligible), col(c.good)
-	}
-	// GROUP BY ALL groups by every column but the aggregate.
-	p.sql = "SELECT " + strings.Join(cols, ", ") + " FROM " + src + " GROUP BY ALL"
-	return p
-}
-
-// countKey names one SLO's minute.
-type countKey struct {
-	k      int // the counter's index
-	minute int64
-}
-
-// add classifies one group of rows (its minute, weight and expression
-// values) for every counter.
-func (p countPlan) add(acc map[countKey]*MinuteCount, vals []driver.Value) {
-	m, _ := vals[0].(int64)
-	w, _ := vals[1].(int64)
-	value := func(i int) (v, ok bool) {
-		if i < 0 {
-			return true, true
-		}
-		v, ok = vals[i].(bool)
-		return v, ok
-	}
-	for k := range p.eligible {
-		e, ok := value(p.eligible[k])
-		if ok && !e {
-			continue // not eligible
-		}
-		c := acc[countKey{k, m}]
-		if c == nil {
-			c = &MinuteCount{Minute: m}
-			acc[countKey{k, m}] = c
-		}
-		g, gok := value(p.good[k])
-		switch {
-		case !ok || !gok:
-			c.Invalid += w
-		case g:
-			c.Eligible += w
-			c.Good += w
-		default:
-			c.Eligible += w
-		}
-	}
-}
-
 // compile (re)compiles a counter's expressions against cols when the
 // dataset's columns changed since it last did.
 func (c *counter) compile(cols sli.Columns, gen int64) error {
 	if c.gen == gen && gen >= 0 {
 		return nil
 	}
+	// An expression that does not compile is the definition's fault.
 	good, p1, err := sli.Compile(c.Good, cols)
 	if err != nil {
-		return fmt.Errorf("SLO %s: sli.good: %w", c.Name, err)
+		return problem.Wrap(problem.Invalid, fmt.Errorf("SLO %s: sli.good: %w", c.Name, err))
 	}
 	elig, p2 := "TRUE", []string(nil)
 	if c.Eligible != "" {
 		if elig, p2, err = sli.Compile(c.Eligible, cols); err != nil {
-			return fmt.Errorf("SLO %s: sli.eligible: %w", c.Name, err)
+			return problem.Wrap(problem.Invalid, fmt.Errorf("SLO %s: sli.eligible: %w", c.Name, err))
 		}
 	}
 	c.good, c.eligible, c.phys, c.gen = good, elig, append(p1, p2...), gen
@@ -349,8 +304,10 @@ func (c snapColumns) Column(name string) (schema.Column, bool) {
 
 // countJob is one segment's rows to count.
 type countJob struct {
+	dataset  string
 	table    string
 	from, to int64 // row ids
+	maxSR    int64 // the segment's largest sample rate
 	segCols  map[string]schema.Type
 	dsCols   snapColumns
 	gen      int64
@@ -359,11 +316,13 @@ type countJob struct {
 
 // countPending counts, for every segment of a dataset with counters, the
 // rows committed since its mark, storing the counts and the new mark in
-// one transaction. The caller holds cmu.
-func (s *Store) countPending(ctx context.Context) error {
+// one transaction. A segment that cannot be counted keeps its mark, to be
+// counted again next time, and does not stop the others: the result names
+// the datasets with such a segment, with why (nil when none). The caller
+// holds cmu.
+func (s *Store) countPending(ctx context.Context) map[string]error {
 	if s.poisoned.Load() {
-		// The tables may read empty now: counting them would be wrong.
-		return ErrDiskFailure
+		return nil // the tables may read empty: nothing is counted, the marks stay
 	}
 	var jobs []countJob
 	s.mu.RLock()
@@ -392,22 +351,30 @@ func (s *Store) countPending(ctx context.Context) error {
 			for p, t := range seg.cols {
 				segCols[p] = t
 			}
-			jobs = append(jobs, countJob{table: seg.table, from: s.marks[seg.table], to: seg.rows, segCols: segCols, dsCols: cols, gen: ds.gen, counters: cs})
+			jobs = append(jobs, countJob{dataset: name, table: seg.table, from: s.marks[seg.table], to: seg.rows, maxSR: seg.maxSR, segCols: segCols, dsCols: cols, gen: ds.gen, counters: cs})
 		}
 	}
 	s.mu.RUnlock()
 	sort.Slice(jobs, func(i, j int) bool { return jobs[i].table < jobs[j].table })
+	var failed map[string]error
 	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break // the jobs left are counted next time
+		}
 		totals, err := s.countJob(ctx, j)
 		if err != nil {
-			return fmt.Errorf("count SLIs of %s: %w", j.table, err)
+			if failed == nil {
+				failed = map[string]error{}
+			}
+			failed[j.dataset] = errors.Join(failed[j.dataset], fmt.Errorf("count SLIs of %s (dataset %s): %w", j.table, j.dataset, err))
+			continue
 		}
 		s.marks[j.table] = j.to
 		if s.onCounts != nil && len(totals) > 0 {
 			s.onCounts(totals)
 		}
 	}
-	return nil
+	return failed
 }
 
 // countJob counts one segment's new rows in a transaction on the
@@ -440,7 +407,7 @@ func (s *Store) countJob(ctx context.Context, j countJob) ([]MinuteCount, error)
 	if err != nil {
 		return nil, err
 	}
-	counts, err := s.tally(ctx, j.counters, `(SELECT ts, sr`+segmentColumns(j.segCols, phys, types)+` FROM `+ident(j.table)+` WHERE rowid >= $1 AND rowid < $2)`, j.from, j.to)
+	counts, err := s.tally(ctx, j.counters, `(SELECT ts, `+srColumn(j.maxSR)+segmentColumns(j.segCols, phys, types)+` FROM `+ident(j.table)+` WHERE rowid >= $1 AND rowid < $2)`, j.from, j.to)
 	var totals []MinuteCount
 	if err == nil {
 		totals, err = s.addCounts(ctx, counts)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -351,5 +352,71 @@ func TestOverflowLeavesTheRestAlone(t *testing.T) {
 	// latency invalid.
 	if want := [3]int64{2, 2, 2}; got != want {
 		t.Errorf("eligible, good, invalid = %v, want %v", got, want)
+	}
+}
+
+// A segment that cannot be counted holds up no other: the other datasets'
+// rows are counted, an SLO can be set on them, expired segments of every
+// dataset are dropped, and closing the store succeeds (the rows stay
+// marked uncounted for the next open). Once, the first failing segment
+// stopped every count after it, the retention sweep and SLO changes of
+// the whole environment, and shutdown ended with an error.
+func TestCountFailureStaysWithItsDataset(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now().UTC()
+	for _, ds := range []string{"a", "b"} {
+		appendOK(t, s, ds, ev(now.Add(-time.Minute), 1, "code", int64(200)))
+		if err := s.SetCounter(ctx, Counter{Name: "slo-" + ds, Dataset: ds, Good: "code < 500"}, true, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendOK(t, s, "a", ev(now.Add(-time.Minute), 1, "code", int64(500)))
+	if err := BreakDataset(s, "a"); err != nil { // before the counter loop got to it
+		t.Fatal(err)
+	}
+	appendOK(t, s, "b", ev(now.Add(-time.Minute), 1, "code", int64(503)), ev(now.Add(-6*24*time.Hour), 1, "code", int64(200)))
+
+	err = s.CountPending(ctx)
+	if err == nil || !strings.Contains(err.Error(), "dataset a") || strings.Contains(err.Error(), "dataset b") {
+		t.Errorf("CountPending: %v, want the failure of dataset a alone", err)
+	}
+	total := func(name string) (e, g int64) {
+		counts, err := s.loadCounts(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range counts {
+			e, g = e+m.Eligible, g+m.Good
+		}
+		return e, g
+	}
+	if e, g := total("slo-b"); e != 3 || g != 2 { // the expired event counts too, until dropped
+		t.Errorf("dataset b counted eligible %d good %d, want 3 and 2", e, g)
+	}
+	if err := s.SetCounter(ctx, Counter{Name: "slo-b2", Dataset: "b", Good: "code < 503"}, true, nil); err != nil {
+		t.Errorf("an SLO on dataset b while a fails: %v", err)
+	}
+	if err := s.SetCounter(ctx, Counter{Name: "slo-a2", Dataset: "a", Good: "code < 503"}, true, nil); err == nil {
+		t.Error("a backfill over the failing dataset a succeeded")
+	}
+	for _, ds := range []string{"a", "b"} {
+		if err := s.SetRetention(ctx, ds, 5*24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.DropExpired(ctx, now)
+	if err != nil || n != 1 {
+		t.Errorf("retention sweep dropped %d: %v, want b's expired day", n, err)
+	}
+	if s.CountError() == "" {
+		t.Error("the count failure is not reported")
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("close: %v", err)
 	}
 }

@@ -279,9 +279,10 @@ func (s *Store) close() error {
 	<-s.countDone
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
-	var cerr error
+	// Rows that cannot be counted now keep their marks and are counted at
+	// the next open: that is no reason for closing to fail.
 	if !s.poisoned.Load() {
-		cerr = s.countPending(context.Background())
+		s.noteCountFailures(s.countPending(context.Background()))
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -289,9 +290,6 @@ func (s *Store) close() error {
 	var err error
 	if !s.poisoned.Load() {
 		err = s.saveLastSeen(context.Background())
-	}
-	if err == nil {
-		err = cerr
 	}
 	// Checkpoint at shutdown, so the next open has no WAL to replay, unless
 	// the disk is low (checkpoints held) or a write has already failed for
@@ -491,8 +489,8 @@ func (s *Store) Columns(name string) ([]schema.Column, error) {
 
 // SetRetention changes a dataset's retention.
 func (s *Store) SetRetention(ctx context.Context, name string, d time.Duration) error {
-	if d < time.Hour {
-		return fmt.Errorf("retention must be at least 1h")
+	if err := store.CheckRetention(d); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -47,8 +47,13 @@ type Config struct {
 // Opener returns a new, empty store; it is closed by t.Cleanup.
 type Opener func(t *testing.T, cfg Config) Events
 
-// Run runs every case against stores made by open.
-func Run(t *testing.T, open Opener) {
+// Run runs every case against stores made by open; br, when given, breaks
+// a dataset for the cases about failures staying with their dataset.
+func Run(t *testing.T, open Opener, br ...Breaker) {
+	var breaker Breaker
+	if len(br) > 0 {
+		breaker = br[0]
+	}
 	cases := []struct {
 		name string
 		f    func(*testing.T, Opener)
@@ -74,6 +79,9 @@ func Run(t *testing.T, open Opener) {
 		{"ExplainRare", explainRare},
 		{"ExplainSLO", explainSLO},
 		{"SLOCounts", sloCounts},
+		{"HugeSampleRates", hugeSampleRates},
+		{"IntegerSums", integerSums},
+		{"RetentionIsolation", func(t *testing.T, open Opener) { retentionIsolation(t, open, breaker) }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.f(t, open) })
