@@ -148,7 +148,15 @@ type Store struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	// schemaChanges counts the ALTER statements that added columns to a
+	// table, on any server.
+	schemaChanges atomic.Int64
 }
+
+// SchemaChanges is the number of ALTER statements this node made to add
+// columns since it opened.
+func (s *Store) SchemaChanges() int64 { return s.schemaChanges.Load() }
 
 type dataset struct {
 	name      string
