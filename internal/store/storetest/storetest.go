@@ -74,6 +74,7 @@ func Run(t *testing.T, open Opener) {
 		{"ExplainHeatmap", explainHeatmap},
 		{"ExplainRare", explainRare},
 		{"ExplainSLO", explainSLO},
+		{"ExplainColumnLimit", explainColumnLimit},
 		{"SLOCounts", sloCounts},
 	}
 	for _, c := range cases {
