@@ -47,6 +47,9 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 			out[i] = BatchStatus{Status: http.StatusBadRequest, Error: b.Errs[j].Error()}
 		} else {
 			out[i] = BatchStatus{Status: http.StatusAccepted}
+			if j < len(b.Notes) {
+				out[i].Warning = b.Notes[j]
+			}
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -79,7 +82,11 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest(b.Errs[0].Error()))
 		return
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	var ans EventAnswer
+	if len(b.Notes) > 0 {
+		ans.Warning = b.Notes[0]
+	}
+	writeJSON(w, http.StatusOK, ans)
 }
 
 // decodeError is the answer to a body that could not be decoded: a
