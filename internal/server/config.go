@@ -17,6 +17,7 @@ import (
 
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/ingest"
+	"github.com/prodex/prodex/internal/store"
 )
 
 // Config is how a server runs. Each field but the last few is one flag of
@@ -72,7 +73,7 @@ func Defaults() Config {
 	return Config{
 		Data:                "data",
 		Listen:              "127.0.0.1:8080",
-		MaxColumns:          10000,
+		MaxColumns:          store.DefaultMaxColumns,
 		Retention:           60 * 24 * time.Hour,
 		HistoryRetention:    90 * 24 * time.Hour,
 		QueryTimeout:        60 * time.Second,

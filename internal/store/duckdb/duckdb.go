@@ -36,7 +36,8 @@ import (
 
 // Options tune the store.
 type Options struct {
-	// MaxColumns caps the number of columns of one dataset (default 10,000).
+	// MaxColumns caps the number of columns of one dataset (default
+	// store.DefaultMaxColumns).
 	MaxColumns int
 	// Retention is the default retention of a new dataset (default 60 days).
 	Retention time.Duration
@@ -70,7 +71,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.MaxColumns <= 0 {
-		o.MaxColumns = 10000
+		o.MaxColumns = store.DefaultMaxColumns
 	}
 	if o.Retention <= 0 {
 		o.Retention = 60 * 24 * time.Hour
