@@ -93,10 +93,12 @@ const (
 	DefaultTimeRange = 2 * 3600 // seconds, as Honeycomb
 	DefaultLimit     = 1000     // groups
 	MaxLimit         = 10000
-	// MaxColumns is the most breakdowns, calculations or filters a query has.
-	MaxColumns = 100
-	maxBuckets = 1000 // time buckets: granularity ≥ time_range/1000
-	minBuckets = 10   // granularity ≤ time_range/10
+	// MaxColumns is the most breakdowns or filters a query has, and
+	// MaxCalculations the most calculations (each may carry filters).
+	MaxColumns      = 100
+	MaxCalculations = 1000
+	maxBuckets      = 1000 // time buckets: granularity ≥ time_range/1000
+	minBuckets      = 10   // granularity ≤ time_range/10
 )
 
 // Parse decodes a JSON spec. Unknown fields are rejected so that a typo
@@ -207,11 +209,11 @@ func (s *Spec) Resolve(now time.Time) error {
 	// A query reads and aggregates each column it names: bounded so that
 	// a dataset's width does not make one query's memory unbounded.
 	for _, l := range []struct {
-		field string
-		n     int
-	}{{"breakdowns", len(s.Breakdowns)}, {"calculations", len(s.Calculations)}, {"filters", len(s.Filters)}} {
-		if l.n > MaxColumns {
-			return errorf(l.field, "%d given; at most %d", l.n, MaxColumns)
+		field  string
+		n, max int
+	}{{"breakdowns", len(s.Breakdowns), MaxColumns}, {"calculations", len(s.Calculations), MaxCalculations}, {"filters", len(s.Filters), MaxColumns}} {
+		if l.n > l.max {
+			return errorf(l.field, "%d given; at most %d", l.n, l.max)
 		}
 	}
 	if err := checkCombination("filter_combination", s.FilterCombination); err != nil {
