@@ -32,9 +32,18 @@ type GateAnswer struct {
 }
 
 // BatchStatus is one element of a /1/batch response, as Honeycomb sends it.
+// Warning, beside a 202, says what of the event was not stored (new
+// fields past the dataset's column limit).
 type BatchStatus struct {
-	Status int    `json:"status"`
-	Error  string `json:"error,omitempty"`
+	Status  int    `json:"status"`
+	Error   string `json:"error,omitempty"`
+	Warning string `json:"warning,omitempty"`
+}
+
+// EventAnswer is the answer to one stored event; Warning says what of it
+// was not stored (new fields past the dataset's column limit).
+type EventAnswer struct {
+	Warning string `json:"warning,omitempty"`
 }
 
 // IncidentTimeline is an incident with its timeline, in time order.

@@ -51,6 +51,9 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 			out[i] = BatchStatus{Status: http.StatusBadRequest, Error: b.Errs[j].Error()}
 		} else {
 			out[i] = BatchStatus{Status: http.StatusAccepted}
+			if j < len(b.Notes) {
+				out[i].Warning = b.Notes[j]
+			}
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -86,7 +89,11 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest(b.Errs[0].Error()))
 		return
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	var ans EventAnswer
+	if len(b.Notes) > 0 {
+		ans.Warning = b.Notes[0]
+	}
+	writeJSON(w, http.StatusOK, ans)
 }
 
 // admit lets an ingest request in (see ingest.Writer.Admit), counted

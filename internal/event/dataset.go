@@ -6,13 +6,24 @@ import (
 )
 
 // Batch is the events of one write request for one dataset. The store fills
-// Errs (same length as Events) with a per-event rejection, nil when stored.
+// Errs (same length as Events) with a per-event rejection, nil when stored,
+// and Notes (when not nil, same length) with what it stored differently
+// from what was sent: fields left out at the dataset's column limit.
 // It lives here, beside the event, so that the ingest side hands batches
 // to a store without depending on the store layer.
 type Batch struct {
 	Dataset string
 	Events  []Event
 	Errs    []error
+	Notes   []string
+}
+
+// Note records a note for event i, making Notes when needed.
+func (b *Batch) Note(i int, note string) {
+	if len(b.Notes) != len(b.Events) {
+		b.Notes = make([]string, len(b.Events))
+	}
+	b.Notes[i] = note
 }
 
 // MaxDatasetName is the longest dataset name accepted.

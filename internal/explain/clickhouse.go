@@ -48,7 +48,7 @@ func RunClickHouse(ctx context.Context, db *sql.DB, cat TableCatalog, r *Request
 	if r.Selection.SLO != "" {
 		// A range that does not resolve is reported by prepare.
 		if sp := (query.Spec{TimeRange: r.TimeRange, StartTime: r.StartTime, EndTime: r.EndTime}); sp.Resolve(now) == nil {
-			cat = viaSubquery{cat, sp.Start, sp.End}
+			cat = viaSubquery{cat, sp.Start, sp.End, nil}
 		}
 	}
 	pr, err := prepare(chDialect(cat), cat, r, now, slos)
@@ -57,6 +57,10 @@ func RunClickHouse(ctx context.Context, db *sql.DB, cat TableCatalog, r *Request
 	}
 	spec, cols, args := pr.spec, pr.cols, pr.args
 	// from and where: the base events; sel: 1 for a selected one, else 0.
+	if v, ok := cat.(viaSubquery); ok {
+		v.phys = pr.withColumns(nil) // the base and selection's alone
+		cat = v
+	}
 	from := " FROM " + cat.Table()
 	where := " WHERE ts >= " + strconv.FormatInt(spec.Start.UnixMicro(), 10) + " AND ts < " + strconv.FormatInt(spec.End.UnixMicro(), 10) +
 		" AND (" + pr.where + ")"
@@ -81,6 +85,35 @@ func RunClickHouse(ctx context.Context, db *sql.DB, cat TableCatalog, r *Request
 		sample = fmt.Sprintf(" AND rand() / 4294967296 < if(%s, %s, %s)", sel, chNum(ps), chNum(pb))
 		ans.Sampled = true
 	}
+	// reading says where the events are read with the columns of cols.
+	reading := func(cols []schema.Column) (TableCatalog, string) {
+		if v, ok := cat.(viaSubquery); ok {
+			v.phys = pr.withColumns(cols)
+			return v, " FROM " + v.Table()
+		}
+		return cat, from
+	}
+	if !pr.chosen {
+		all := len(cols)
+		cols, err = chooseColumns(cols, r.MaxColumns, func(chunk []schema.Column) ([]held, error) {
+			c, from := reading(chunk)
+			aggs := make([]string, 0, 2*len(chunk))
+			for _, col := range chunk {
+				x := "isNotNull(" + c.Expr(col.Phys) + ")"
+				aggs = append(aggs, "toInt64(countIf("+x+" AND "+sel+"))", "toInt64(countIf("+x+" AND NOT "+sel+"))")
+			}
+			q := "SELECT " + strings.Join(aggs, ", ") + from + where + sample
+			return scanHeld(db.QueryRowContext(chContext(ctx, q), q, args...), len(chunk))
+		})
+		if err != nil {
+			return nil, err
+		}
+		ans.ColumnsLeftOut = all - len(cols)
+	} else {
+		ans.ColumnsLeftOut = len(cat.Columns()) - len(cols)
+	}
+	ans.ColumnsCompared = len(cols)
+	cat, from = reading(cols)
 	// Pass 2: for each number its range and, for integers, whether they
 	// have at most maxCategories values (uniqUpTo is exact up to there).
 	var stats []string
@@ -263,12 +296,15 @@ func chContext(ctx context.Context, q string) context.Context {
 type viaSubquery struct {
 	TableCatalog
 	start, end time.Time
+	phys       []string // the columns read; nil: every column
 }
 
 func (v viaSubquery) Table() string {
-	var phys []string
-	for _, c := range v.Columns() {
-		phys = append(phys, c.Phys)
+	phys := v.phys
+	if phys == nil {
+		for _, c := range v.Columns() {
+			phys = append(phys, c.Phys)
+		}
 	}
 	return v.From(phys, v.start, v.end)
 }

@@ -46,6 +46,12 @@ type Request struct {
 	FilterCombination string         `json:"filter_combination,omitempty"`
 	Selection         Selection      `json:"selection"`
 	Values            int            `json:"values,omitempty"` // values listed per column; default 5
+	// Columns, when given, are the columns to compare (at most
+	// MaxColumns); otherwise explain chooses them (see chooseColumns).
+	Columns []string `json:"columns,omitempty"`
+	// MaxColumns is the most columns compared, set by the server
+	// (DefaultMaxColumns when 0).
+	MaxColumns int `json:"-"`
 }
 
 // Selection says which of the base events are selected: exactly one of
@@ -75,8 +81,13 @@ type Answer struct {
 	BaselineCount  int64 `json:"baseline_count"`
 	// Sampled tells that a population had more than sampleSize events and
 	// its shares were estimated from a uniform sample.
-	Sampled bool     `json:"sampled"`
-	Columns []Column `json:"columns"`
+	Sampled bool `json:"sampled"`
+	// ColumnsCompared is how many columns were compared (the length of
+	// Columns); ColumnsLeftOut how many of the dataset's were not, at the
+	// limit of columns compared.
+	ColumnsCompared int      `json:"columns_compared"`
+	ColumnsLeftOut  int      `json:"columns_left_out"`
+	Columns         []Column `json:"columns"`
 }
 
 // Column is one column's comparison.
@@ -135,9 +146,12 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 		return nil, err
 	}
 	spec, cols, where, sel, args := pr.spec, pr.cols, pr.where, pr.sel, pr.args
-	from := cat.From(pr.phys, spec.Start, spec.End)
-	// base: the events, with the selection flag, once per column query.
-	baseSQL := "(SELECT *, (" + sel + ") IS TRUE AS sel__ FROM " + from + " AS e WHERE " + where + ")"
+	// base: the events, with the selection flag and the columns of phys,
+	// once per column query.
+	base := func(phys []string) string {
+		return "(SELECT *, (" + sel + ") IS TRUE AS sel__ FROM " + cat.From(phys, spec.Start, spec.End) + " AS e WHERE " + where + ")"
+	}
+	baseSQL := base(pr.phys)
 
 	ans := &Answer{StartTime: spec.Start.Unix(), EndTime: spec.End.Unix(), Columns: []Column{}}
 	if len(cols) == 0 {
@@ -163,6 +177,20 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 		sample = fmt.Sprintf(" WHERE random() < CASE WHEN sel__ THEN %s ELSE %s END", num(ps), num(pb))
 		ans.Sampled = true
 	}
+	if !pr.chosen {
+		all := len(cols)
+		cols, err = chooseColumns(cols, r.MaxColumns, func(chunk []schema.Column) ([]held, error) {
+			return duckHeld(ctx, db, base(pr.withColumns(chunk))+sample, chunk, args)
+		})
+		if err != nil {
+			return nil, err
+		}
+		ans.ColumnsLeftOut = all - len(cols)
+	} else {
+		ans.ColumnsLeftOut = len(cat.Columns()) - len(cols)
+	}
+	ans.ColumnsCompared = len(cols)
+	baseSQL = base(pr.withColumns(cols))
 	// Pass 2: for each number its range, and for integers whether they are
 	// few enough to be categories (from the sample).
 	var stats []string
@@ -182,10 +210,8 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 			return nil, &DBError{Err: err}
 		}
 	}
-	// Pass 3: every column's value (or bin) counts, in one scan with a
-	// grouping set per column; rare values pooled, scores and the values
-	// that differ most computed in SQL, so that an id column of millions
-	// of values never leaves the engine.
+	// Pass 3: every column's value (or bin) counts, a grouping set per
+	// column, compareChunk columns to a scan (see duckCompare).
 	bin := make([]*binning, len(cols))
 	keys := make([]string, len(cols))
 	k := 0
@@ -209,63 +235,80 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 			keys[i] = fmt.Sprintf("CAST(greatest(0, least(floor((%s - %s) / %s)::BIGINT, %d)) AS VARCHAR)", x, num(b.lo), num(b.width), bins-1)
 		}
 	}
-	sets := make([]string, len(cols))
-	which := make([]string, len(cols))
-	pick := make([]string, len(cols))
-	proj := make([]string, len(cols))
-	for i := range cols {
-		proj[i] = keys[i] + " AS k" + strconv.Itoa(i)
-		sets[i] = "(k" + strconv.Itoa(i) + ")"
-		which[i] = fmt.Sprintf("WHEN GROUPING(k%d) = 0 THEN %d", i, i)
-		pick[i] = fmt.Sprintf("WHEN %d THEN k%d", i, i)
-	}
 	// Shares come from the sample; counts are scaled back up. ns and nb,
 	// the expected sampled totals, only decide which values are rare.
 	ns, nb := float64(ans.SelectionCount)*ps, float64(ans.BaselineCount)*pb
 	scaleS, scaleB := 1/ps, 1/pb
-	diff := "abs(s / ts - b / tb)" // shares of the (sampled) populations
-	q := `WITH g AS (SELECT col, CASE col ` + strings.Join(pick, " ") + ` END AS val, s, b FROM (` +
-		`SELECT CASE ` + strings.Join(which, " ") + ` END AS col, k` + strings.Join(func() []string {
-		out := make([]string, len(cols))
-		for i := range out {
-			out[i] = strconv.Itoa(i)
+	out := make([]Column, len(cols))
+	for i, c := range cols {
+		out[i] = Column{Column: c.Name, Type: c.Type, Values: []ValueShare{}}
+	}
+	// DuckDB's memory grows with the grouping sets of a statement (a
+	// hash table each, per thread): a few columns to a statement.
+	for lo := 0; lo < len(cols); lo += compareChunk {
+		hi := min(len(cols), lo+compareChunk)
+		q := duckCompare(lo, hi, keys, base(pr.withColumns(cols[lo:hi]))+sample, ns, nb, r.Values)
+		if err := scanCompare(ctx, db, q, args, out, bin, scaleS, scaleB); err != nil {
+			return nil, err
 		}
-		return out
-	}(), ", k") + `, coalesce(sum(sr) FILTER (WHERE sel__), 0)::DOUBLE AS s, coalesce(sum(sr) FILTER (WHERE NOT sel__), 0)::DOUBLE AS b ` +
-		`FROM (SELECT sel__, sr, ` + strings.Join(proj, ", ") + ` FROM ` + baseSQL + sample + `) GROUP BY GROUPING SETS (` + strings.Join(sets, ", ") + `))), ` +
+	}
+	ans.Columns = finish(out, r, spec)
+	return ans, nil
+}
+
+// duckCompare is the statement counting the values (or bins) of columns
+// lo…hi-1, keyed by keys, in the events of from: rare values pooled,
+// scores and the values that differ most computed in SQL, so that an id
+// column of millions of values never leaves the engine.
+func duckCompare(lo, hi int, keys []string, from string, ns, nb float64, values int) string {
+	var sets, which, pick, proj, ks []string
+	for i := lo; i < hi; i++ {
+		k := "k" + strconv.Itoa(i)
+		proj = append(proj, keys[i]+" AS "+k)
+		sets = append(sets, "("+k+")")
+		ks = append(ks, k)
+		which = append(which, fmt.Sprintf("WHEN GROUPING(%s) = 0 THEN %d", k, i))
+		pick = append(pick, fmt.Sprintf("WHEN %d THEN %s", i, k))
+	}
+	diff := "abs(s / ts - b / tb)" // shares of the (sampled) populations
+	return `WITH g AS (SELECT col, CASE col ` + strings.Join(pick, " ") + ` END AS val, s, b FROM (` +
+		`SELECT CASE ` + strings.Join(which, " ") + ` END AS col, ` + strings.Join(ks, ", ") +
+		`, coalesce(sum(sr) FILTER (WHERE sel__), 0)::DOUBLE AS s, coalesce(sum(sr) FILTER (WHERE NOT sel__), 0)::DOUBLE AS b ` +
+		`FROM (SELECT sel__, sr, ` + strings.Join(proj, ", ") + ` FROM ` + from + `) GROUP BY GROUPING SETS (` + strings.Join(sets, ", ") + `))), ` +
 		// Rare values: under 1 % of all events and under a tenth of the selection.
 		fmt.Sprintf(`p AS (SELECT col, ((s + b) / %s < %s AND s / %s < 0.1) AS other, val, s, b FROM g), `, num(ns+nb), num(minShare), num(ns)) +
 		`p2 AS (SELECT col, other, CASE WHEN other THEN NULL ELSE val END AS val, sum(s) AS s, sum(b) AS b FROM p GROUP BY ALL), ` +
 		`t AS (SELECT *, sum(s) OVER (PARTITION BY col) AS ts, sum(b) OVER (PARTITION BY col) AS tb FROM p2), ` +
 		`r AS (SELECT *, sum(` + diff + `) OVER (PARTITION BY col) / 2 AS score, row_number() OVER (PARTITION BY col ORDER BY ` + diff + ` DESC, other, val) AS rk FROM t) ` +
-		`SELECT col, other, val, s, b, score, ts, tb FROM r WHERE rk <= ` + strconv.Itoa(r.Values) + ` ORDER BY col, rk`
+		`SELECT col, other, val, s, b, score, ts, tb FROM r WHERE rk <= ` + strconv.Itoa(values) + ` ORDER BY col, rk`
+}
+
+// scanCompare reads the rows of a duckCompare statement into out.
+func scanCompare(ctx context.Context, db *sql.DB, q string, args []any, out []Column, bin []*binning, scaleS, scaleB float64) error {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, &DBError{Err: err}
+		return &DBError{Err: err}
 	}
 	defer rows.Close()
-	out := make([]Column, len(cols))
-	for i, c := range cols {
-		out[i] = Column{Column: c.Name, Type: c.Type, Values: []ValueShare{}}
-	}
 	for rows.Next() {
 		var col int
 		var other bool
 		var val sql.NullString
 		var sc, bc, score, ts, tb float64
 		if err := rows.Scan(&col, &other, &val, &sc, &bc, &score, &ts, &tb); err != nil {
-			return nil, &DBError{Err: err}
+			return &DBError{Err: err}
+		}
+		if col < 0 || col >= len(out) {
+			return &DBError{Err: fmt.Errorf("column index %d out of range", col)}
 		}
 		c := &out[col]
 		c.Score = math.Round(score*1e9) / 1e9
-		vs := share(c, bin[col], other, val, sc, bc, ts, tb, scaleS, scaleB)
-		c.Values = append(c.Values, vs)
+		c.Values = append(c.Values, share(c, bin[col], other, val, sc, bc, ts, tb, scaleS, scaleB))
 	}
 	if err := rows.Err(); err != nil {
-		return nil, &DBError{Err: err}
+		return &DBError{Err: err}
 	}
-	ans.Columns = finish(out, r, spec)
-	return ans, nil
+	return nil
 }
 
 // binning is a number column's bins.
@@ -332,10 +375,13 @@ func duckDB(cat Catalog) *dialect {
 }
 
 // prepared is a checked request: its base events (where), the selection
-// among them (sel), their bound values and the physical columns read.
+// among them (sel), their bound values and the physical columns these
+// read; cols are the columns to compare, chosen when the request named
+// them, else every column of the dataset.
 type prepared struct {
 	spec       query.Spec
 	cols       []schema.Column
+	chosen     bool
 	where, sel string
 	args       []any
 	phys       []string
@@ -437,11 +483,28 @@ func check(d *dialect, cat Catalog, r *Request, now time.Time, slos func(string)
 	if n != 1 {
 		return nil, fmt.Errorf("selection: give exactly one of filters, heatmap or slo")
 	}
-	cols := cat.Columns()
+	if r.MaxColumns <= 0 {
+		r.MaxColumns = DefaultMaxColumns
+	}
+	cols, err := requested(cat, r)
+	if err != nil {
+		return nil, err
+	}
+	chosen := cols != nil
+	if !chosen {
+		cols = cat.Columns()
+	}
+	return &prepared{spec: spec, cols: cols, chosen: chosen, where: where, sel: sel, args: args, phys: uniq(phys)}, nil
+}
+
+// withColumns is the physical columns the base and selection read and
+// those of cols.
+func (pr *prepared) withColumns(cols []schema.Column) []string {
+	phys := append([]string{}, pr.phys...)
 	for _, c := range cols {
 		phys = append(phys, c.Phys)
 	}
-	return &prepared{spec: spec, cols: cols, where: where, sel: sel, args: args, phys: uniq(phys)}, nil
+	return uniq(phys)
 }
 
 // DBError is a failure of the database, not of the request.

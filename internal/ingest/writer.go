@@ -7,6 +7,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,14 @@ import (
 // Appender is the store's write path: durable when it returns nil.
 type Appender interface {
 	Append(ctx context.Context, batches []*event.Batch) error
+}
+
+// Preparer is a store that makes the columns a batch needs before the
+// batch is queued (see SubmitAll): a schema change is then paid by the
+// request that brings it, outside the group commit, and never delays the
+// commits of other datasets.
+type Preparer interface {
+	Prepare(ctx context.Context, batches []*event.Batch) error
 }
 
 // ErrBusy means the queue is full: the client should retry later (HTTP 429).
@@ -151,7 +160,8 @@ func (w *Writer) Submit(ctx context.Context, b *event.Batch) error {
 
 // SubmitAll is Submit for batches of several datasets (an OTLP request
 // spanning services): they are accepted or refused together and committed
-// in the same transaction.
+// in the same transaction. A store that is a Preparer first makes the
+// columns they need, while other requests' commits go on.
 func (w *Writer) SubmitAll(ctx context.Context, bs []*event.Batch) error {
 	var n int64
 	for _, b := range bs {
@@ -165,6 +175,11 @@ func (w *Writer) SubmitAll(ctx context.Context, bs []*event.Batch) error {
 	}
 	if w.writesRefused() {
 		return w.refused.count(ErrWriteFailed)
+	}
+	if p, ok := w.st.(Preparer); ok {
+		if err := p.Prepare(ctx, bs); err != nil {
+			return fmt.Errorf("preparing the columns of the events: %w", err)
+		}
 	}
 	w.mu.RLock()
 	if w.closed {

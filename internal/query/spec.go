@@ -95,8 +95,12 @@ const (
 	DefaultTimeRange = 2 * 3600 // seconds, as Honeycomb
 	DefaultLimit     = 1000     // groups
 	MaxLimit         = 10000
-	maxBuckets       = 1000 // time buckets: granularity ≥ time_range/1000
-	minBuckets       = 10   // granularity ≤ time_range/10
+	// MaxColumns is the most breakdowns or filters a query has, and
+	// MaxCalculations the most calculations (each may carry filters).
+	MaxColumns      = 100
+	MaxCalculations = 1000
+	maxBuckets      = 1000 // time buckets: granularity ≥ time_range/1000
+	minBuckets      = 10   // granularity ≤ time_range/10
 
 	// MaxTime is the latest start_time or end_time, in Unix seconds: the
 	// end of year 9999. No event is older than the epoch (0), the
@@ -227,6 +231,16 @@ func (s *Spec) Resolve(now time.Time) error {
 	}
 	if len(s.Calculations) == 0 {
 		s.Calculations = []Calculation{{Op: "COUNT"}}
+	}
+	// A query reads and aggregates each column it names: bounded so that
+	// a dataset's width does not make one query's memory unbounded.
+	for _, l := range []struct {
+		field  string
+		n, max int
+	}{{"breakdowns", len(s.Breakdowns), MaxColumns}, {"calculations", len(s.Calculations), MaxCalculations}, {"filters", len(s.Filters), MaxColumns}} {
+		if l.n > l.max {
+			return errorf(l.field, "%d given; at most %d", l.n, l.max)
+		}
 	}
 	if err := checkCombination("filter_combination", s.FilterCombination); err != nil {
 		return err

@@ -79,7 +79,7 @@ func Defaults() Config {
 	return Config{
 		Data:                "data",
 		Listen:              "127.0.0.1:8080",
-		MaxColumns:          10000,
+		MaxColumns:          store.DefaultMaxColumns,
 		Retention:           60 * 24 * time.Hour,
 		HistoryRetention:    90 * 24 * time.Hour,
 		QueryTimeout:        60 * time.Second,

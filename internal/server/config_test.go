@@ -10,7 +10,7 @@ import (
 // flags take their defaults from here, and a change would change them.
 func TestDefaults(t *testing.T) {
 	want := Config{
-		Data: "data", Listen: "127.0.0.1:8080", MaxColumns: 10000, Retention: 60 * 24 * time.Hour, HistoryRetention: 90 * 24 * time.Hour,
+		Data: "data", Listen: "127.0.0.1:8080", MaxColumns: 2000, Retention: 60 * 24 * time.Hour, HistoryRetention: 90 * 24 * time.Hour,
 		QueryTimeout: time.Minute, MaxQueued: 200000, EvalInterval: time.Second, OTLPHTTP: "127.0.0.1:4318", OTLPGRPC: "127.0.0.1:4317",
 		CheckpointThreshold: "256MB", MinFreeDisk: "512MB", MaxInFlight: 64,
 		SessionIdle: 12 * time.Hour, SessionLifetime: 7 * 24 * time.Hour,

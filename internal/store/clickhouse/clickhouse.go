@@ -46,6 +46,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/prodex/prodex/internal/schema"
+	"github.com/prodex/prodex/internal/store"
 )
 
 // Options tune the store.
@@ -55,7 +56,8 @@ type Options struct {
 	// Cluster names the remote_servers cluster whose shards hold the
 	// events; empty means one server, no Distributed tables.
 	Cluster string
-	// MaxColumns caps the fields of one dataset (default 10,000).
+	// MaxColumns caps the fields of one dataset (default
+	// store.DefaultMaxColumns).
 	MaxColumns int
 	// Retention is the default retention of a new dataset (default 60 days).
 	Retention time.Duration
@@ -70,7 +72,7 @@ func (o *Options) defaults() {
 		o.Database = "default"
 	}
 	if o.MaxColumns <= 0 {
-		o.MaxColumns = 10000
+		o.MaxColumns = store.DefaultMaxColumns
 	}
 	if o.Retention <= 0 {
 		o.Retention = 60 * 24 * time.Hour
@@ -148,7 +150,15 @@ type Store struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	// schemaChanges counts the ALTER statements that added columns to a
+	// table, on any server.
+	schemaChanges atomic.Int64
 }
+
+// SchemaChanges is the number of ALTER statements this node made to add
+// columns since it opened.
+func (s *Store) SchemaChanges() int64 { return s.schemaChanges.Load() }
 
 type dataset struct {
 	name      string

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -13,11 +14,12 @@ import (
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/problem"
 	"github.com/prodex/prodex/internal/schema"
+	"github.com/prodex/prodex/internal/store"
 )
 
 // Append stores batches of events, filling each batch's Errs with the
-// events it rejects (older than the dataset's retention, or adding columns
-// past the limit). Values are reconciled with their field's type as the
+// events it rejects (older than the dataset's retention) and its Notes with
+// the new fields it leaves out at the dataset's column limit. Values are reconciled with their field's type as the
 // embedded store does (schema.Coerce). Each dataset's events go to one
 // shard in one insert; Append returns once ClickHouse has written them.
 func (s *Store) Append(ctx context.Context, batches []*event.Batch) error {
@@ -96,15 +98,11 @@ func (s *Store) appendDataset(ctx context.Context, name string, bs []*event.Batc
 				b.Errs[i] = fmt.Errorf("event time %s is older than the dataset's retention (%s)", ev.Time.UTC().Format(time.RFC3339), retention)
 				continue
 			}
-			added := 0
-			for name, v := range ev.Fields {
-				if _, ok := types[name]; !ok && v != nil && !fresh[name] {
-					added++
-				}
-			}
-			if added > 0 && known+len(fresh)+added > s.opts.MaxColumns {
-				b.Errs[i] = fmt.Errorf("dataset %q has reached its limit of %d columns; the event adds %d new", ds.name, s.opts.MaxColumns, added)
-				continue
+			if known+len(fresh)+len(ev.Fields) > s.opts.MaxColumns {
+				fitColumns(b, i, ds.name, s.opts.MaxColumns, known+len(fresh), func(name string) bool {
+					_, ok := types[name]
+					return ok
+				})
 			}
 			for name, v := range ev.Fields {
 				t, ok := schema.TypeOf(v)
@@ -345,31 +343,34 @@ func (s *Store) ensureColumns(ctx context.Context, ds *dataset, need map[string]
 		return nil
 	}
 	sort.Strings(add)
-	for _, col := range add {
-		name, typ := need[col].field, need[col].typ
+	for len(add) > 0 {
+		part := add[:min(len(add), alterColumns)]
+		add = add[len(part):]
 		err := s.everyServer(ctx, func(srv server) error {
 			tables := s.tables(ds.name)
 			if !srv.first {
 				tables = tables[1:]
 			}
 			for _, t := range tables {
-				if _, err := srv.db.ExecContext(ctx, "ALTER TABLE "+t+" ADD COLUMN "+ident(col)+" "+chType[typ]); err != nil && !exists(err) {
+				if err := s.addColumns(ctx, srv.db, t, part, need); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("add column %q to %s: %w", name, ds.name, err)
+			return fmt.Errorf("add %d columns to %s: %w", len(part), ds.name, err)
 		}
 		s.mu.Lock()
-		f := ds.fields[name]
-		isNew := f == nil
-		if isNew {
-			f = &field{name: name, base: fieldBase(name), typed: map[schema.Type]bool{}, created: now.UTC(), lastSeen: now.UTC(), seenNew: true}
-			ds.fields[name] = f
+		for _, col := range part {
+			name, typ := need[col].field, need[col].typ
+			f := ds.fields[name]
+			if f == nil {
+				f = &field{name: name, base: fieldBase(name), typed: map[schema.Type]bool{}, created: now.UTC(), lastSeen: now.UTC(), seenNew: true}
+				ds.fields[name] = f
+			}
+			f.typed[typ] = true
 		}
-		f.typed[typ] = true
 		s.mu.Unlock()
 	}
 	if err := s.countersSaw(ctx, ds.name); err != nil {
@@ -380,6 +381,67 @@ func (s *Store) ensureColumns(ctx context.Context, ds *dataset, need map[string]
 	// would not do: 18.16 ignores COMMENT in ADD COLUMN, and a COMMENT
 	// COLUMN racing another node's ALTER can be lost.
 	return s.SaveLastSeen(ctx)
+}
+
+// alterColumns is the most columns one ALTER TABLE adds.
+const alterColumns = 1000
+
+// addColumns adds cols to table t in one ALTER TABLE: each ALTER is a
+// schema change every server applies, so 2,000 new fields are one change,
+// not 2,000. When another node added one of them first, they are added
+// one at a time, skipping those that exist.
+func (s *Store) addColumns(ctx context.Context, db *sql.DB, t string, cols []string, need map[string]newCol) error {
+	add := func(cols []string) error {
+		var b strings.Builder
+		b.WriteString("ALTER TABLE " + t)
+		for i, col := range cols {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(" ADD COLUMN " + ident(col) + " " + chType[need[col].typ])
+		}
+		s.schemaChanges.Add(1)
+		_, err := db.ExecContext(ctx, b.String())
+		return err
+	}
+	err := add(cols)
+	if err == nil || !exists(err) || len(cols) == 1 {
+		if err != nil && exists(err) {
+			err = nil
+		}
+		return err
+	}
+	for _, col := range cols {
+		if err := add([]string{col}); err != nil && !exists(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// fitColumns leaves out of event i of b the new fields that would take
+// the dataset past its column limit, given the columns it has or this
+// write adds (have) and which fields those are (known): the event keeps
+// its known fields and, of its new ones, those that fit, by name; its
+// note says what was left out.
+func fitColumns(b *event.Batch, i int, dataset string, limit, have int, known func(string) bool) {
+	ev := &b.Events[i]
+	var fresh []string
+	for name, v := range ev.Fields {
+		if v != nil && !known(name) {
+			fresh = append(fresh, name)
+		}
+	}
+	room := max(0, limit-have)
+	if len(fresh) <= room {
+		return
+	}
+	sort.Strings(fresh)
+	left := fresh[room:]
+	for _, name := range left {
+		delete(ev.Fields, name)
+	}
+	b.Note(i, store.ColumnLimitNote(dataset, limit, left))
 }
 
 // tables are a dataset's tables on each shard: local, then Distributed.

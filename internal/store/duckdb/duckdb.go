@@ -37,7 +37,8 @@ import (
 
 // Options tune the store.
 type Options struct {
-	// MaxColumns caps the number of columns of one dataset (default 10,000).
+	// MaxColumns caps the number of columns of one dataset (default
+	// store.DefaultMaxColumns).
 	MaxColumns int
 	// Retention is the default retention of a new dataset (default 60 days).
 	Retention time.Duration
@@ -79,7 +80,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.MaxColumns <= 0 {
-		o.MaxColumns = 10000
+		o.MaxColumns = store.DefaultMaxColumns
 	}
 	if o.Retention <= 0 {
 		o.Retention = 60 * 24 * time.Hour
@@ -117,6 +118,8 @@ type Store struct {
 	// wmu serialises writers: one group commit at a time on wconn.
 	wmu   sync.Mutex
 	wconn driver.Conn
+	// smu serialises Prepare: one schema change at a time, outside wmu.
+	smu sync.Mutex
 
 	// mu guards the in-memory catalog below; readers take snapshots.
 	mu       sync.RWMutex
@@ -136,6 +139,23 @@ type Store struct {
 	countStop   chan struct{}
 	countDone   chan struct{}
 	countErr    atomic.Value // string: the counter's last error
+
+	// schemaChanges counts the statements that changed a segment table's
+	// columns (CREATE TABLE, ALTER TABLE); beforeSchemaChange, set by
+	// tests, runs before each.
+	schemaChanges      atomic.Int64
+	beforeSchemaChange func()
+}
+
+// SchemaChanges is the number of statements that created a segment table
+// or changed its columns since the store opened.
+func (s *Store) SchemaChanges() int64 { return s.schemaChanges.Load() }
+
+func (s *Store) schemaChanged() {
+	s.schemaChanges.Add(1)
+	if s.beforeSchemaChange != nil {
+		s.beforeSchemaChange()
+	}
 }
 
 type dataset struct {
@@ -149,6 +169,17 @@ type dataset struct {
 	gen       int64               // bumped when columns are added or retyped
 	segments  map[string]*segment // by table name
 	current   map[int32]*segment  // day → segment being written
+	seqs      map[int32]int       // day → highest segment number given (under wmu)
+}
+
+// nextSeq numbers the next segment of a day; the caller holds wmu.
+func (ds *dataset) nextSeq(day int32) int {
+	n, ok := ds.seqs[day]
+	if !ok {
+		n = -1
+	}
+	ds.seqs[day] = n + 1
+	return n + 1
 }
 
 type segment struct {
@@ -346,7 +377,7 @@ func (s *Store) load() error {
 			return err
 		}
 		ds := &dataset{id: id, name: name, created: time.UnixMicro(created).UTC(), retention: time.Duration(ret) * time.Second,
-			cols: map[string]*schema.Column{}, segments: map[string]*segment{}, current: map[int32]*segment{}}
+			cols: map[string]*schema.Column{}, segments: map[string]*segment{}, current: map[int32]*segment{}, seqs: map[int32]int{}}
 		s.datasets[name] = ds
 		byID[id] = ds
 		if id >= s.nextID {
@@ -420,6 +451,9 @@ func (s *Store) load() error {
 		ds.segments[seg.table] = seg
 		if cur := ds.current[seg.day]; cur == nil || seg.seq > cur.seq {
 			ds.current[seg.day] = seg
+		}
+		if n, ok := ds.seqs[seg.day]; !ok || seg.seq > n {
+			ds.seqs[seg.day] = seg.seq
 		}
 	}
 	return nil

@@ -142,11 +142,12 @@ func TestColumnLimitAndRetention(t *testing.T) {
 	if err := s.Append(context.Background(), []*event.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
-	if b.Errs[0] != nil || b.Errs[1] == nil || b.Errs[2] != nil || b.Errs[3] == nil {
-		t.Fatalf("errs %v", b.Errs)
+	// The second event keeps c (the third column) and leaves d out.
+	if b.Errs[0] != nil || b.Errs[1] != nil || b.Errs[2] != nil || b.Errs[3] == nil || len(b.Notes) != 4 || b.Notes[1] == "" {
+		t.Fatalf("errs %v, notes %q", b.Errs, b.Notes)
 	}
-	if got := len(dump(t, s, "x")); got != 2 {
-		t.Fatalf("stored %d events, want 2", got)
+	if got := len(dump(t, s, "x")); got != 3 {
+		t.Fatalf("stored %d events, want 3", got)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prodex/prodex/internal/event"
 	"github.com/prodex/prodex/internal/schema"
+	"github.com/prodex/prodex/internal/store"
 )
 
 const usPerDay = int64(24 * time.Hour / time.Microsecond)
@@ -30,9 +31,30 @@ type write struct {
 	now      time.Time
 	datasets map[string]*dataset         // every dataset touched, new ones included
 	fresh    map[*dataset]bool           // datasets created by this write
-	cols     map[*dataset]map[string]col // columns created or retyped by this write
+	cols     map[*dataset]map[string]col // every column the write's events use, by field
+	added    map[*dataset]int            // columns the write creates
 	needed   map[*dataset]map[int32]map[string]bool
-	touched  map[*schema.Column]bool
+}
+
+func newWrite(now time.Time) *write {
+	return &write{
+		now:      now,
+		datasets: map[string]*dataset{},
+		fresh:    map[*dataset]bool{},
+		cols:     map[*dataset]map[string]col{},
+		added:    map[*dataset]int{},
+		needed:   map[*dataset]map[int32]map[string]bool{},
+	}
+}
+
+// physTypes maps each physical column the write uses in ds to its type
+// after the write.
+func (w *write) physTypes(ds *dataset) map[string]schema.Type {
+	out := make(map[string]schema.Type, len(w.cols[ds]))
+	for _, c := range w.cols[ds] {
+		out[c.phys] = c.typ
+	}
+	return out
 }
 
 type col struct {
@@ -44,22 +66,16 @@ type col struct {
 
 // Append stores the batches in one transaction; when it returns nil every
 // event without an entry in its batch's Errs is durable. Per-event
-// rejections (the dataset's column limit, an event older than retention) go
-// to Errs; an error return means nothing was stored.
+// rejections (an event older than retention) go to Errs, and fields left
+// out at the dataset's column limit to Notes; an error return means
+// nothing was stored.
 func (s *Store) Append(ctx context.Context, batches []*event.Batch) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.poisoned.Load() {
 		return ErrDiskFailure
 	}
-	w := &write{
-		now:      time.Now(),
-		datasets: map[string]*dataset{},
-		fresh:    map[*dataset]bool{},
-		cols:     map[*dataset]map[string]col{},
-		needed:   map[*dataset]map[int32]map[string]bool{},
-		touched:  map[*schema.Column]bool{},
-	}
+	w := newWrite(time.Now())
 	for _, b := range batches {
 		if len(b.Errs) != len(b.Events) {
 			b.Errs = make([]error, len(b.Events))
@@ -75,14 +91,15 @@ func (s *Store) Append(ctx context.Context, batches []*event.Batch) error {
 }
 
 // plan decides, for every event, which columns it needs with which types,
-// rejecting events the dataset cannot take.
+// rejecting events the dataset cannot take and leaving out the new fields
+// past its column limit.
 func (s *Store) plan(w *write, b *event.Batch) {
 	ds := w.datasets[b.Dataset]
 	if ds == nil {
-		ds = s.datasets[b.Dataset] // only this goroutine mutates the map
+		ds = s.datasets[b.Dataset] // only the holder of wmu mutates the map
 		if ds == nil {
 			ds = &dataset{id: s.nextID, name: b.Dataset, created: w.now.UTC(), retention: s.opts.Retention,
-				cols: map[string]*schema.Column{}, segments: map[string]*segment{}, current: map[int32]*segment{}}
+				cols: map[string]*schema.Column{}, segments: map[string]*segment{}, current: map[int32]*segment{}, seqs: map[int32]int{}}
 			s.nextID++
 			w.fresh[ds] = true
 		}
@@ -101,25 +118,9 @@ func (s *Store) plan(w *write, b *event.Batch) {
 			b.Errs[i] = fmt.Errorf("event time %s is older than the dataset's retention (%s)", ev.Time.UTC().Format(time.RFC3339), ds.retention)
 			continue
 		}
-		fresh := 0
 		// Count the event's new columns only when it could reach the limit.
-		for name, v := range ev.Fields {
-			if len(ds.order)+len(pending)+len(ev.Fields) <= s.opts.MaxColumns {
-				break
-			}
-			if v == nil {
-				continue
-			}
-			if _, ok := pending[name]; ok {
-				continue
-			}
-			if _, ok := ds.cols[name]; !ok {
-				fresh++
-			}
-		}
-		if fresh > 0 && len(ds.order)+countNew(pending)+fresh > s.opts.MaxColumns {
-			b.Errs[i] = fmt.Errorf("dataset %q has reached its limit of %d columns; the event adds %d new", ds.name, s.opts.MaxColumns, fresh)
-			continue
+		if len(ds.order)+w.added[ds]+len(ev.Fields) > s.opts.MaxColumns {
+			s.fitColumns(w, ds, b, i)
 		}
 		day := dayOf(ev.Time.UnixMicro())
 		need := w.needed[ds][day]
@@ -140,6 +141,7 @@ func (s *Store) plan(w *write, b *event.Batch) {
 				} else {
 					c = col{name: name, phys: fmt.Sprintf("c%d", ds.nextPhys), typ: t, isNew: true}
 					ds.nextPhys++
+					w.added[ds]++
 				}
 			}
 			// Most values already fit their column: skip the map writes.
@@ -163,14 +165,34 @@ func (s *Store) plan(w *write, b *event.Batch) {
 	}
 }
 
-func countNew(m map[string]col) int {
-	n := 0
-	for _, c := range m {
-		if c.isNew {
-			n++
+// fitColumns leaves out of event i of b the new fields that would take ds
+// past the column limit: its known fields are stored, and of its new ones
+// those that fit, by name; its note says what was left out.
+func (s *Store) fitColumns(w *write, ds *dataset, b *event.Batch, i int) {
+	ev := &b.Events[i]
+	pending := w.cols[ds]
+	var fresh []string
+	for name, v := range ev.Fields {
+		if v == nil {
+			continue
+		}
+		if _, ok := pending[name]; ok {
+			continue
+		}
+		if _, ok := ds.cols[name]; !ok {
+			fresh = append(fresh, name)
 		}
 	}
-	return n
+	room := max(0, s.opts.MaxColumns-len(ds.order)-w.added[ds])
+	if len(fresh) <= room {
+		return
+	}
+	sort.Strings(fresh)
+	left := fresh[room:]
+	for _, name := range left {
+		delete(ev.Fields, name)
+	}
+	b.Note(i, store.ColumnLimitNote(ds.name, s.opts.MaxColumns, left))
 }
 
 // commit runs the plan in one transaction and, once committed, makes the
@@ -181,112 +203,19 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*event.Batch) er
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	ex := s.wconn.(driver.ExecerContext)
-	exec := func(q string, args ...driver.NamedValue) error {
-		_, err := ex.ExecContext(ctx, q, args)
-		return err
-	}
+	exec := s.execOn(ctx, s.wconn)
 	rollback := func(err error) error {
 		tx.Rollback()
 		return err
 	}
-	nowUS := w.now.UnixMicro()
-
-	// Catalog rows for new datasets and new or retyped columns.
-	type colState struct {
-		ds  *dataset
-		c   col
-		typ schema.Type
+	if err := s.writeCatalog(exec, w); err != nil {
+		return rollback(err)
 	}
-	for ds := range w.fresh {
-		if err := exec(`INSERT INTO px_datasets VALUES (?, ?, ?, ?)`, nv(1, ds.id), nv(2, ds.name), nv(3, ds.created.UnixMicro()), nv(4, int64(ds.retention/time.Second))); err != nil {
-			return rollback(err)
-		}
+	sp, err := s.makeSegments(exec, w)
+	if err != nil {
+		return rollback(err)
 	}
-	for ds, cols := range w.cols {
-		for _, c := range cols {
-			if c.isNew {
-				if err := exec(`INSERT INTO px_columns VALUES (?, ?, ?, ?, ?, ?)`, nv(1, ds.id), nv(2, c.name), nv(3, c.phys), nv(4, string(c.typ)), nv(5, nowUS), nv(6, nowUS)); err != nil {
-					return rollback(err)
-				}
-			} else if ds.cols[c.name].Type != c.typ {
-				if err := exec(`UPDATE px_columns SET type = ? WHERE dataset_id = ? AND name = ?`, nv(1, string(c.typ)), nv(2, ds.id), nv(3, c.name)); err != nil {
-					return rollback(err)
-				}
-			}
-		}
-	}
-
-	// Segments: make each written day's segment hold the needed columns
-	// with their current types.
-	typeOf := func(ds *dataset, phys string) schema.Type {
-		for _, c := range w.cols[ds] {
-			if c.phys == phys {
-				return c.typ
-			}
-		}
-		panic("duckdb: needed column without a plan")
-	}
-	newSegs := map[*segment]*dataset{}
-	segFor := map[*dataset]map[int32]*segment{}
-	altered := map[*segment]map[string]schema.Type{}
-	for ds, days := range w.needed {
-		segFor[ds] = map[int32]*segment{}
-		for day, need := range days {
-			phys := sortedKeys(need)
-			seg := ds.current[day]
-			var missing []string
-			if seg != nil {
-				for _, p := range phys {
-					if t, ok := seg.cols[p]; !ok || t != typeOf(ds, p) {
-						missing = append(missing, p)
-					}
-				}
-			}
-			switch {
-			case seg == nil || seg.rows >= s.opts.SegmentRows || (len(missing) > 0 && seg.rows >= s.opts.AlterRows):
-				seq := 0
-				if seg != nil {
-					seq = seg.seq + 1
-				}
-				ns := &segment{table: fmt.Sprintf("ev_%d_%d_%d", ds.id, day, seq), day: day, seq: seq, cols: map[string]schema.Type{}}
-				ddl := `CREATE TABLE ` + ident(ns.table) + ` (ts BIGINT NOT NULL, sr BIGINT NOT NULL`
-				for _, p := range phys {
-					t := typeOf(ds, p)
-					ddl += ", " + ident(p) + " " + sqlType(t)
-					ns.cols[p] = t
-					ns.order = append(ns.order, p)
-				}
-				if err := exec(ddl + ")"); err != nil {
-					return rollback(err)
-				}
-				if err := exec(`INSERT INTO px_segments VALUES (?, ?, ?, ?)`, nv(1, ns.table), nv(2, ds.id), nv(3, int64(day)), nv(4, int64(seq))); err != nil {
-					return rollback(err)
-				}
-				newSegs[ns] = ds
-				seg = ns
-			case len(missing) > 0:
-				if seg.app != nil {
-					seg.app.Close()
-					seg.app = nil
-				}
-				alt := map[string]schema.Type{}
-				for _, p := range missing {
-					t := typeOf(ds, p)
-					q := `ALTER TABLE ` + ident(seg.table) + ` ADD COLUMN ` + ident(p) + ` ` + sqlType(t)
-					if _, ok := seg.cols[p]; ok {
-						q = `ALTER TABLE ` + ident(seg.table) + ` ALTER ` + ident(p) + ` SET DATA TYPE ` + sqlType(t)
-					}
-					if err := exec(q); err != nil {
-						return rollback(err)
-					}
-					alt[p] = t
-				}
-				altered[seg] = alt
-			}
-			segFor[ds][day] = seg
-		}
-	}
+	segFor, newSegs, altered := sp.segFor, sp.newSegs, sp.altered
 
 	// The shape each segment will have once committed.
 	shape := func(seg *segment) ([]string, map[string]schema.Type) {
@@ -316,6 +245,14 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*event.Batch) er
 	pos := map[*segment]map[string]int{}  // physical column → row position
 	idx := map[*segment]map[string]slot{} // field name → row position and type
 	rowBuf := map[*segment][]driver.Value{}
+	fail := func(err error) error {
+		for seg, app := range apps {
+			if app != seg.app {
+				app.Close()
+			}
+		}
+		return rollback(err)
+	}
 	for _, b := range batches {
 		ds := w.datasets[b.Dataset]
 		for i := range b.Events {
@@ -332,7 +269,7 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*event.Batch) er
 				if app == nil || altered[seg] != nil || newSegs[seg] != nil {
 					app, err = duckdb.NewAppenderFromConn(raw(s.wconn), "", seg.table)
 					if err != nil {
-						return rollback(fmt.Errorf("appender %s: %w", seg.table, err))
+						return fail(fmt.Errorf("appender %s: %w", seg.table, err))
 					}
 				}
 				apps[seg] = app
@@ -372,7 +309,7 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*event.Batch) er
 				row[sl.pos] = v
 			}
 			if err := app.AppendRow(row...); err != nil {
-				return rollback(fmt.Errorf("append %s: %w", seg.table, err))
+				return fail(fmt.Errorf("append %s: %w", seg.table, err))
 			}
 			x := st[seg]
 			x.rows++
@@ -383,10 +320,15 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*event.Batch) er
 	}
 	for seg, app := range apps {
 		if err := app.Flush(); err != nil {
-			return rollback(fmt.Errorf("flush %s: %w", seg.table, err))
+			return fail(fmt.Errorf("flush %s: %w", seg.table, err))
 		}
 	}
 	if err := tx.Commit(); err != nil {
+		for seg, app := range apps {
+			if app != seg.app {
+				app.Close()
+			}
+		}
 		return fmt.Errorf("commit: %w", err)
 	}
 	// Let the SLI counter follow.
@@ -398,38 +340,22 @@ func (s *Store) commit(ctx context.Context, w *write, batches []*event.Batch) er
 	// Committed: publish the catalog changes.
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for ds := range w.fresh {
-		s.datasets[ds.name] = ds
-	}
-	for ds, cols := range w.cols {
-		if schemaChanges(ds, cols) {
-			ds.gen++
-		}
-		for _, c := range sortedCols(cols) {
-			if c.isNew {
-				sc := &schema.Column{Name: c.name, Phys: c.phys, Type: c.typ, Created: w.now.UTC(), LastSeen: w.now.UTC()}
-				ds.cols[c.name] = sc
-				ds.order = append(ds.order, sc)
-			} else {
-				sc := ds.cols[c.name]
-				sc.Type = c.typ
-				sc.LastSeen = w.now.UTC()
-			}
-		}
-	}
+	s.publishCatalog(w)
 	for seg, ds := range newSegs {
-		if old := ds.current[seg.day]; old != nil && old.app != nil {
-			old.app.Close()
-			old.app = nil
-		}
-		ds.segments[seg.table] = seg
-		ds.current[seg.day] = seg
+		s.publishSegment(ds, seg)
 	}
 	for seg := range altered {
 		seg.order, seg.cols = shape(seg)
 	}
 	for seg, app := range apps {
-		seg.app = app
+		// A wide segment's appender holds a vector per column: made
+		// again for each commit rather than kept.
+		if len(seg.order) <= maxKeptAppenderColumns {
+			seg.app = app
+		} else {
+			app.Close()
+			seg.app = nil
+		}
 		x := st[seg]
 		if seg.rows == 0 {
 			seg.minTS, seg.maxTS = x.minTS, x.maxTS

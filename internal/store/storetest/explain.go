@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -209,4 +210,58 @@ func explainSLO(t *testing.T, open Opener) {
 	a := ask(&explain.Request{Values: 1, Selection: explain.Selection{SLO: "nodb2"}})
 	_, c := explainColumn(a, "build")
 	want(t, "SLO with an eligible expression", fmt.Sprintf("%d/%d %v", a.SelectionCount, a.BaselineCount, c.Values[0].Value), "4/5 4512")
+}
+
+// explainColumnLimit: explain compares at most MaxColumns columns, chosen
+// by rule: the columns the request names first, then those held by the
+// most events of the selection, then of the baseline, then by name; the
+// answer says how many it left out. Four selection events (code 500) and
+// eight baseline ones (code 200) hold: p00…p11 all of them, r00…r11 the
+// selection's alone, s one of the selection's and the baseline's, and
+// q00…q11 the baseline's alone. Of 38 columns, 20 are compared: code,
+// p00…p11 (4 and 8 events), r00…r06 (4 and 0). Columns asked by name are
+// compared, and only they.
+func explainColumnLimit(t *testing.T, open Opener) {
+	st := open(t, Config{})
+	var evs []event.Event
+	for i := range 12 {
+		f := map[string]any{"code": int64(200)}
+		for k := range 12 {
+			f[fmt.Sprintf("p%02d", k)] = int64((i + k) % 3)
+		}
+		if i < 4 {
+			f["code"] = int64(500)
+			for k := range 12 {
+				f[fmt.Sprintf("r%02d", k)] = "yes"
+			}
+		} else {
+			for k := range 12 {
+				f[fmt.Sprintf("q%02d", k)] = 1.5
+			}
+		}
+		if i == 0 || i >= 4 {
+			f["s"] = true
+		}
+		evs = append(evs, ev(time.Duration(i)*time.Minute, 1, f))
+	}
+	put(t, st, "wide", evs...)
+	sel := explain.Selection{Filters: []query.Filter{{Column: "code", Op: "=", Value: float64(500)}}}
+	compared := func(a *explain.Answer) string {
+		var names []string
+		for _, c := range a.Columns {
+			names = append(names, c.Column)
+		}
+		sort.Strings(names)
+		return fmt.Sprintf("%s; %d compared, %d left out", strings.Join(names, " "), a.ColumnsCompared, a.ColumnsLeftOut)
+	}
+	a := explainRun(t, st, "wide", &explain.Request{MaxColumns: 20, Selection: sel})
+	want(t, "columns compared", compared(a),
+		"code p00 p01 p02 p03 p04 p05 p06 p07 p08 p09 p10 p11 r00 r01 r02 r03 r04 r05 r06; 20 compared, 18 left out")
+	a = explainRun(t, st, "wide", &explain.Request{MaxColumns: 20, Columns: []string{"s", "q03"}, Selection: sel})
+	want(t, "columns asked", compared(a), "q03 s; 2 compared, 36 left out")
+	// Under the limit, every column is compared and none left out.
+	a = explainRun(t, st, "wide", &explain.Request{Selection: sel})
+	if a.ColumnsCompared != 38 || a.ColumnsLeftOut != 0 {
+		t.Errorf("default limit: %d compared, %d left out; want 38 and 0", a.ColumnsCompared, a.ColumnsLeftOut)
+	}
 }

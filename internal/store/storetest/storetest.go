@@ -66,6 +66,7 @@ func Run(t *testing.T, open Opener, br ...Breaker) {
 		{"ControlBytes", controlBytes},
 		{"Retention", retention},
 		{"ColumnLimit", columnLimit},
+		{"WideCommit", wideCommit},
 		{"Aggregates", aggregates},
 		{"Percentiles", percentiles},
 		{"SampleRates", sampleRates},
@@ -78,6 +79,7 @@ func Run(t *testing.T, open Opener, br ...Breaker) {
 		{"ExplainHeatmap", explainHeatmap},
 		{"ExplainRare", explainRare},
 		{"ExplainSLO", explainSLO},
+		{"ExplainColumnLimit", explainColumnLimit},
 		{"SLOCounts", sloCounts},
 		{"HugeSampleRates", hugeSampleRates},
 		{"IntegerSums", integerSums},
@@ -370,22 +372,6 @@ func retention(t *testing.T, open Opener) {
 		return rows(ask(t, st, "r", s))
 	}
 	want(t, "after the drop", count(), "COUNT=2(int64)")
-}
-
-func columnLimit(t *testing.T, open Opener) {
-	st := open(t, Config{MaxColumns: 3})
-	b := &event.Batch{Dataset: "c", Events: []event.Event{
-		ev(0, 1, map[string]any{"a": int64(1), "b": int64(1)}),
-		ev(0, 1, map[string]any{"c": int64(1), "d": int64(1)}),
-		ev(0, 1, map[string]any{"a": int64(2), "c": int64(2)}),
-	}, Errs: make([]error, 3)}
-	if err := st.Append(context.Background(), []*event.Batch{b}); err != nil {
-		t.Fatal(err)
-	}
-	if b.Errs[0] != nil || b.Errs[1] == nil || b.Errs[2] != nil {
-		t.Errorf("errors %v: want only the second event (5 columns) refused", b.Errs)
-	}
-	want(t, "columns", columnTypes(t, st, "c"), "a:integer b:integer c:integer")
 }
 
 // numbers puts 0…n-1 (as field v, in a shuffled order) into dataset ds.
