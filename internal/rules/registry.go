@@ -70,7 +70,7 @@ func (m *Manager) Apply(ctx context.Context, d slo.SLO, dryRun bool) (Change, er
 		stored = old.def
 	}
 	if err := d.KeepSecrets(stored); err != nil {
-		return Change{}, err
+		return Change{}, problem.Wrap(problem.Invalid, err)
 	}
 	d.Defaults()
 	if err := d.Validate(); err != nil {
