@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prodex/prodex/internal/auth"
 	"github.com/prodex/prodex/internal/client"
 	"github.com/prodex/prodex/internal/explain"
 	"github.com/prodex/prodex/internal/query"
@@ -52,7 +53,8 @@ type attackers struct {
 	// and the longest wait for one.
 	codes   map[string]map[int]int
 	longest map[string]time.Duration
-	opened  int // slow connections opened
+	opened  int    // slow connections opened
+	key     string // whose key the senders used
 }
 
 func (a *attackers) note(who string, code int, took time.Duration) {
@@ -69,7 +71,17 @@ func (a *attackers) note(who string, code int, took time.Duration) {
 // base names the datasets of the wide and slow senders; target is the
 // dataset the heavy query reads.
 func (a Attack) start(ctx context.Context, c *client.Client, base, target string, stop chan struct{}, bg *sync.WaitGroup) *attackers {
-	at := &attackers{codes: map[string]map[int]int{}, longest: map[string]time.Duration{}}
+	at := &attackers{codes: map[string]map[int]int{}, longest: map[string]time.Duration{}, key: "the soak's own key (it cannot make keys)"}
+	// The senders are another tenant, with an ingest key of their own as
+	// a real one would hold: what keeps the legitimate ingest going is
+	// then the per-key share of the in-flight slots. A key that cannot
+	// make keys leaves them the soak's.
+	sc := c
+	if k, err := c.CreateKey(ctx, "", auth.Ingest, "soak attacker"); err == nil {
+		own := *c
+		own.Key = k.Key
+		sc, at.key = &own, "an ingest key of their own"
+	}
 	actx, cancel := context.WithCancel(ctx)
 	bg.Go(func() {
 		<-stop
@@ -80,14 +92,14 @@ func (a Attack) start(ctx context.Context, c *client.Client, base, target string
 		if every <= 0 {
 			every = time.Second
 		}
-		bg.Go(func() { a.wide(actx, c, base+"-wide", every, at) })
+		bg.Go(func() { a.wide(actx, sc, base+"-wide", every, at) })
 	}
 	for i := 0; i < a.SlowBodies; i++ {
 		every := a.SlowByteEvery
 		if every <= 0 {
 			every = 5 * time.Second
 		}
-		bg.Go(func() { slowBody(actx, c, base+"-slow", every, at) })
+		bg.Go(func() { slowBody(actx, sc, base+"-slow", every, at) })
 	}
 	if a.HeavyQuery {
 		wide := ""
@@ -130,7 +142,8 @@ func (a Attack) wide(ctx context.Context, c *client.Client, ds string, every tim
 }
 
 // slowBody holds one connection announcing a 100 MB body and sending a
-// byte of it every so often, opening another when the server ends it.
+// byte of it every so often, opening another when the server ends it
+// (after a refusal, one byte interval later).
 func slowBody(ctx context.Context, c *client.Client, ds string, every time.Duration, at *attackers) {
 	u, err := url.Parse(c.URL())
 	if err != nil {
@@ -177,6 +190,17 @@ func slowBody(ctx context.Context, c *client.Client, ds string, every time.Durat
 		conn.Close()
 		if ctx.Err() == nil {
 			at.note("slow", code, time.Since(began))
+		}
+		// Cut off for its pace (408), it opens the next at once: it holds
+		// a slot as long as the server lets it. Refused before its body
+		// was read, it knocks again at its own pace: reconnecting in a
+		// tight loop would be a flood of requests from the same two
+		// cores, measuring the load generator rather than the server.
+		if code != http.StatusRequestTimeout {
+			select {
+			case <-ctx.Done():
+			case <-time.After(every):
+			}
 		}
 	}
 }
@@ -229,6 +253,9 @@ func statusOf(err error) int {
 func (a *attackers) report(w io.Writer) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.codes["wide"] != nil || a.opened > 0 {
+		fmt.Fprintf(w, "  the wide and slow senders used %s\n", a.key)
+	}
 	for _, who := range []string{"wide", "slow", "heavy query", "explain", "explain (wide)"} {
 		codes := a.codes[who]
 		if codes == nil && (who != "slow" || a.opened == 0) {
