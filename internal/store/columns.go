@@ -2,9 +2,11 @@ package store
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/dustin/go-humanize"
+	"github.com/prodex/prodex/internal/event"
 )
 
 // DefaultMaxColumns is the most columns a dataset has unless
@@ -33,4 +35,29 @@ func ColumnLimitNote(dataset string, limit int, left []string) string {
 	}
 	return fmt.Sprintf("dataset %q has reached its limit of %s columns (--max-columns); %s not stored: %s%s",
 		dataset, humanize.Comma(int64(limit)), what, strings.Join(names, ", "), more)
+}
+
+// FitColumns leaves out of event i of b the new fields that would take
+// the dataset past its column limit, given the columns it has or this
+// write adds (have) and which fields those are (known): the event keeps
+// its known fields and, of its new ones, those that fit, by name; its
+// note says what was left out. Both event stores apply the limit so.
+func FitColumns(b *event.Batch, i int, dataset string, limit, have int, known func(string) bool) {
+	ev := &b.Events[i]
+	var fresh []string
+	for name, v := range ev.Fields {
+		if v != nil && !known(name) {
+			fresh = append(fresh, name)
+		}
+	}
+	room := max(0, limit-have)
+	if len(fresh) <= room {
+		return
+	}
+	sort.Strings(fresh)
+	left := fresh[room:]
+	for _, name := range left {
+		delete(ev.Fields, name)
+	}
+	b.Note(i, ColumnLimitNote(dataset, limit, left))
 }

@@ -99,7 +99,7 @@ func (s *Store) appendDataset(ctx context.Context, name string, bs []*event.Batc
 				continue
 			}
 			if known+len(fresh)+len(ev.Fields) > s.opts.MaxColumns {
-				fitColumns(b, i, ds.name, s.opts.MaxColumns, known+len(fresh), func(name string) bool {
+				store.FitColumns(b, i, ds.name, s.opts.MaxColumns, known+len(fresh), func(name string) bool {
 					_, ok := types[name]
 					return ok
 				})
@@ -417,31 +417,6 @@ func (s *Store) addColumns(ctx context.Context, db *sql.DB, t string, cols []str
 		}
 	}
 	return nil
-}
-
-// fitColumns leaves out of event i of b the new fields that would take
-// the dataset past its column limit, given the columns it has or this
-// write adds (have) and which fields those are (known): the event keeps
-// its known fields and, of its new ones, those that fit, by name; its
-// note says what was left out.
-func fitColumns(b *event.Batch, i int, dataset string, limit, have int, known func(string) bool) {
-	ev := &b.Events[i]
-	var fresh []string
-	for name, v := range ev.Fields {
-		if v != nil && !known(name) {
-			fresh = append(fresh, name)
-		}
-	}
-	room := max(0, limit-have)
-	if len(fresh) <= room {
-		return
-	}
-	sort.Strings(fresh)
-	left := fresh[room:]
-	for _, name := range left {
-		delete(ev.Fields, name)
-	}
-	b.Note(i, store.ColumnLimitNote(dataset, limit, left))
 }
 
 // tables are a dataset's tables on each shard: local, then Distributed.

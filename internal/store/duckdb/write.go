@@ -166,33 +166,17 @@ func (s *Store) plan(w *write, b *event.Batch) {
 }
 
 // fitColumns leaves out of event i of b the new fields that would take ds
-// past the column limit: its known fields are stored, and of its new ones
-// those that fit, by name; its note says what was left out.
+// past the column limit (store.FitColumns), counting the columns this
+// write adds.
 func (s *Store) fitColumns(w *write, ds *dataset, b *event.Batch, i int) {
-	ev := &b.Events[i]
 	pending := w.cols[ds]
-	var fresh []string
-	for name, v := range ev.Fields {
-		if v == nil {
-			continue
-		}
+	store.FitColumns(b, i, ds.name, s.opts.MaxColumns, len(ds.order)+w.added[ds], func(name string) bool {
 		if _, ok := pending[name]; ok {
-			continue
+			return true
 		}
-		if _, ok := ds.cols[name]; !ok {
-			fresh = append(fresh, name)
-		}
-	}
-	room := max(0, s.opts.MaxColumns-len(ds.order)-w.added[ds])
-	if len(fresh) <= room {
-		return
-	}
-	sort.Strings(fresh)
-	left := fresh[room:]
-	for _, name := range left {
-		delete(ev.Fields, name)
-	}
-	b.Note(i, store.ColumnLimitNote(ds.name, s.opts.MaxColumns, left))
+		_, ok := ds.cols[name]
+		return ok
+	})
 }
 
 // commit runs the plan in one transaction and, once committed, makes the
