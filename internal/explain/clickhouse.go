@@ -93,26 +93,19 @@ func RunClickHouse(ctx context.Context, db *sql.DB, cat TableCatalog, r *Request
 		}
 		return cat, from
 	}
-	if !pr.chosen {
-		all := len(cols)
-		cols, err = chooseColumns(cols, r.MaxColumns, func(chunk []schema.Column) ([]held, error) {
-			c, from := reading(chunk)
-			aggs := make([]string, 0, 2*len(chunk))
-			for _, col := range chunk {
-				x := "isNotNull(" + c.Expr(col.Phys) + ")"
-				aggs = append(aggs, "toInt64(countIf("+x+" AND "+sel+"))", "toInt64(countIf("+x+" AND NOT "+sel+"))")
-			}
-			q := "SELECT " + strings.Join(aggs, ", ") + from + where + sample
-			return scanHeld(db.QueryRowContext(chContext(ctx, q), q, args...), len(chunk))
-		})
-		if err != nil {
-			return nil, err
+	cols, err = compareColumns(ans, pr.chosen, cols, len(cat.Columns()), r.MaxColumns, func(chunk []schema.Column) ([]held, error) {
+		c, from := reading(chunk)
+		aggs := make([]string, 0, 2*len(chunk))
+		for _, col := range chunk {
+			x := "isNotNull(" + c.Expr(col.Phys) + ")"
+			aggs = append(aggs, "toInt64(countIf("+x+" AND "+sel+"))", "toInt64(countIf("+x+" AND NOT "+sel+"))")
 		}
-		ans.ColumnsLeftOut = all - len(cols)
-	} else {
-		ans.ColumnsLeftOut = len(cat.Columns()) - len(cols)
+		q := "SELECT " + strings.Join(aggs, ", ") + from + where + sample
+		return scanHeld(db.QueryRowContext(chContext(ctx, q), q, args...), len(chunk))
+	})
+	if err != nil {
+		return nil, err
 	}
-	ans.ColumnsCompared = len(cols)
 	cat, from = reading(cols)
 	// Pass 2: for each number its range and, for integers, whether they
 	// have at most maxCategories values (uniqUpTo is exact up to there).

@@ -51,6 +51,23 @@ func requested(cat Catalog, r *Request) ([]schema.Column, error) {
 	return out, nil
 }
 
+// compareColumns settles the columns an explain compares: those the
+// request named (chosen), else those chooseColumns picks; ans records how
+// many are compared and how many of the dataset's total are left out.
+func compareColumns(ans *Answer, chosen bool, cols []schema.Column, total, max int, count func([]schema.Column) ([]held, error)) ([]schema.Column, error) {
+	leftOut := total - len(cols)
+	if !chosen {
+		all := len(cols)
+		var err error
+		if cols, err = chooseColumns(cols, max, count); err != nil {
+			return nil, err
+		}
+		leftOut = all - len(cols)
+	}
+	ans.ColumnsCompared, ans.ColumnsLeftOut = len(cols), leftOut
+	return cols, nil
+}
+
 // chooseColumns picks the columns to compare when the request names none
 // and the dataset has more than r.MaxColumns: those held by the most
 // events of the selection, then of the baseline (both counted in the

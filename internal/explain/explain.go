@@ -177,19 +177,12 @@ func Run(ctx context.Context, db *sql.DB, cat Catalog, r *Request, now time.Time
 		sample = fmt.Sprintf(" WHERE random() < CASE WHEN sel__ THEN %s ELSE %s END", num(ps), num(pb))
 		ans.Sampled = true
 	}
-	if !pr.chosen {
-		all := len(cols)
-		cols, err = chooseColumns(cols, r.MaxColumns, func(chunk []schema.Column) ([]held, error) {
-			return duckHeld(ctx, db, base(pr.withColumns(chunk))+sample, chunk, args)
-		})
-		if err != nil {
-			return nil, err
-		}
-		ans.ColumnsLeftOut = all - len(cols)
-	} else {
-		ans.ColumnsLeftOut = len(cat.Columns()) - len(cols)
+	cols, err = compareColumns(ans, pr.chosen, cols, len(cat.Columns()), r.MaxColumns, func(chunk []schema.Column) ([]held, error) {
+		return duckHeld(ctx, db, base(pr.withColumns(chunk))+sample, chunk, args)
+	})
+	if err != nil {
+		return nil, err
 	}
-	ans.ColumnsCompared = len(cols)
 	baseSQL = base(pr.withColumns(cols))
 	// Pass 2: for each number its range, and for integers whether they are
 	// few enough to be categories (from the sample).
