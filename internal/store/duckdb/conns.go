@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -167,6 +169,57 @@ type conn struct {
 	gen  uint64
 	c    *conns
 	once sync.Once
+	// open is set when DuckDB may still hold a transaction the driver
+	// takes for ended: its COMMIT, ROLLBACK or BEGIN failed.
+	open atomic.Bool
+}
+
+// BeginTx implements driver.ConnBeginTx. The driver forgets a
+// transaction once its COMMIT or ROLLBACK is sent, even when that failed
+// (a ROLLBACK under memory pressure can): DuckDB keeps it open and
+// aborted, and every later statement on the connection failed with
+// "Current transaction is aborted". So a transaction that did not end
+// cleanly is rolled back before the connection's next one, and a pooled
+// connection in that state is not reused.
+func (x *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if err := x.settle(); err != nil {
+		return nil, err
+	}
+	tx, err := x.Conn.BeginTx(ctx, opts)
+	if err != nil {
+		x.open.Store(true) // interrupted, BEGIN may have gone through
+		return nil, err
+	}
+	return &connTx{Tx: tx, c: x}, nil
+}
+
+// settle rolls back a transaction left open by a failed end.
+func (x *conn) settle() error {
+	if !x.open.Load() {
+		return nil
+	}
+	_, err := x.Conn.ExecContext(context.Background(), "ROLLBACK", nil)
+	if err != nil && !strings.Contains(err.Error(), "no transaction is active") {
+		return fmt.Errorf("rolling back a transaction left open: %w", err)
+	}
+	x.open.Store(false)
+	return nil
+}
+
+// connTx notes on its connection a COMMIT or ROLLBACK that failed.
+type connTx struct {
+	driver.Tx
+	c *conn
+}
+
+func (t *connTx) Commit() error   { return t.c.ended(t.Tx.Commit()) }
+func (t *connTx) Rollback() error { return t.c.ended(t.Tx.Rollback()) }
+
+func (x *conn) ended(err error) error {
+	if err != nil {
+		x.open.Store(true)
+	}
+	return err
 }
 
 // Close implements driver.Conn.
@@ -177,13 +230,14 @@ func (x *conn) Close() error {
 }
 
 // IsValid implements driver.Validator: a connection of an instance closed
-// since may not go back to the pool.
-func (x *conn) IsValid() bool { return x.c.current(x.gen) }
+// since, or whose transaction may still be open (see BeginTx), may not go
+// back to the pool.
+func (x *conn) IsValid() bool { return x.c.current(x.gen) && !x.open.Load() }
 
 // ResetSession implements driver.SessionResetter, refusing the reuse of a
-// connection of an instance closed since.
+// connection of an instance closed since, or that cannot be settled.
 func (x *conn) ResetSession(context.Context) error {
-	if !x.c.current(x.gen) {
+	if !x.c.current(x.gen) || x.settle() != nil {
 		return driver.ErrBadConn
 	}
 	return nil
