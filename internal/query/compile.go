@@ -175,6 +175,7 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 	}
 	final := make([]string, len(s.Calculations)) // agg2 expression of each calculation
 	shared := map[string]*pctPass{}              // weighted percentile passes by column and filter
+	lists := map[string]*pctList{}               // unweighted percentiles by column and filter
 	var passes []*pctPass
 	sets := func(extra string) string {
 		k := strings.Join(append(append([]string{}, g...), extra), ", ")
@@ -232,11 +233,25 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 		case kCountDistinct:
 			plain = agg("count(DISTINCT " + x + ")")
 		case kPercentile:
-			if !weighted {
-				plain = agg("quantile_disc(" + x + ", " + strconv.FormatFloat(float64(op.perMil)/1000, 'f', -1, 64) + ")")
-				break
-			}
 			key := x + "|" + filterKey(calc)
+			if !weighted {
+				// One quantile_disc per column and filter, for all
+				// their levels: each holds every value it ranks (in
+				// memory outside DuckDB's limit), so a P99 and a P999
+				// as two aggregates held them twice and took twice as
+				// long.
+				ql := lists[key]
+				if ql == nil {
+					ql = &pctList{col: len(aggCols), alias: alias, expr: func(levels string) string { return agg("quantile_disc(" + x + ", [" + levels + "])") }}
+					lists[key] = ql
+					aggCols = append(aggCols, "")
+				} else {
+					c.args = c.args[:nargs] // as for a shared pass below
+				}
+				ql.levels = append(ql.levels, strconv.FormatFloat(float64(op.perMil)/1000, 'f', -1, 64))
+				final[i] = "agg." + ql.alias + "[" + strconv.Itoa(len(ql.levels)) + "]"
+				continue
+			}
 			pp := shared[key]
 			if pp == nil {
 				cond := x + " IS NOT NULL"
@@ -277,6 +292,10 @@ func Compile(s *Spec, cat Catalog) (*Plan, error) {
 			aggCols = append(aggCols, plain+" AS "+alias)
 			final[i] = "agg." + alias
 		}
+	}
+
+	for _, ql := range lists {
+		aggCols[ql.col] = ql.expr(strings.Join(ql.levels, ", ")) + " AS " + ql.alias
 	}
 
 	// Weighted percentiles: per group and bucket, the weight of each
@@ -359,6 +378,15 @@ type pctPass struct {
 	name, x, cond string
 	calcs         []int
 	perMil        []int
+}
+
+// pctList is one quantile_disc computing the listed levels of a column
+// under one filter, in aggCols[col].
+type pctList struct {
+	col    int
+	alias  string
+	expr   func(levels string) string
+	levels []string
 }
 
 func selectAs(cols, aliases []string) string {
