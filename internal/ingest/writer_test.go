@@ -18,9 +18,11 @@ type slowStore struct {
 	release chan struct{}
 	events  atomic.Int64
 	fail    error
+	entered atomic.Int64 // commits begun
 }
 
 func (s *slowStore) Append(ctx context.Context, bs []*event.Batch) error {
+	s.entered.Add(1)
 	if s.release != nil {
 		<-s.release
 	}
@@ -49,7 +51,7 @@ func TestGroupCommit(t *testing.T) {
 	// up and must share one commit.
 	wg.Add(1)
 	go func() { defer wg.Done(); w.Submit(context.Background(), batch(1)) }()
-	for w.Queued() != 1 {
+	for st.entered.Load() != 1 { // queued is not enough: the writer may not have taken it yet
 		time.Sleep(time.Millisecond)
 	}
 	for i := 0; i < 10; i++ {
@@ -75,8 +77,19 @@ func TestBusyWhenQueueFull(t *testing.T) {
 	for w.Queued() != 6 {
 		time.Sleep(time.Millisecond)
 	}
+	w.Refuse(ErrTooManyRequests) // one key's share of the slots ran out
+	if w.Saturated() {
+		t.Error("saturated before refusing anything for a full queue")
+	}
 	if err := w.Submit(context.Background(), batch(6)); !errors.Is(err, ErrBusy) {
 		t.Fatalf("over capacity: %v, want ErrBusy", err)
+	}
+	if !w.Saturated() {
+		t.Error("not saturated right after refusing for a full queue")
+	}
+	w.refused.full.Add(-int64(SaturatedFor)) // as if a second went by
+	if w.Saturated() {
+		t.Error("still saturated a second after the last refusal")
 	}
 	close(st.release)
 	if err := <-done; err != nil {
