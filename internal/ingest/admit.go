@@ -101,7 +101,8 @@ type Ticket struct {
 // Admit lets one ingest request of environment env, made with the key
 // whose id is key, in, or says why not: the disk or memory is short, or
 // the server, the environment or the key has all its requests in flight.
-// The caller must call Done once the request's events are submitted.
+// The caller must call Done once the request's body is decoded (the
+// writer's queue bounds its events from there) or it fails.
 func (g *Guard) Admit(env, key string) (*Ticket, error) {
 	if g == nil {
 		return &Ticket{}, nil
