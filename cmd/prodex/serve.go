@@ -52,7 +52,7 @@ func serveCmd() *cobra.Command {
 	f.IntVar(&cfg.Threads, "threads", cfg.Threads, "DuckDB worker threads (0 = one per core)")
 	f.StringVar(&cfg.CheckpointThreshold, "checkpoint-threshold", cfg.CheckpointThreshold, "WAL size at which DuckDB checkpoints: larger ingests faster, smaller replays faster after a crash")
 	f.StringVar(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "DuckDB memory limit per environment, e.g. 4GB (default: 40% of --memory-ceiling, else DuckDB's 80% of RAM)")
-	f.StringVar(&cfg.MemoryCeiling, "memory-ceiling", cfg.MemoryCeiling, "resident memory to stay under, e.g. 8GB: ingest is refused (503) from 85% of it and from 90% one query is cancelled every 2s, the longest-running heavy one first (default: none)")
+	f.StringVar(&cfg.MemoryCeiling, "memory-ceiling", cfg.MemoryCeiling, "resident memory to stay under, e.g. 8GB: from 70% of it heavy queries wait to start, from 85% one query is cancelled every 2s (the longest-running heavy one first), and from 90% ingest is refused (503) (default: none)")
 	f.StringVar(&cfg.MinFreeDisk, "min-free-disk", cfg.MinFreeDisk, "free space the data disk must keep: below it ingest is refused (507) until space is freed; 0: off")
 	f.Int64Var(&cfg.MaxInFlight, "max-inflight", cfg.MaxInFlight, "ingest requests read and decoded at once before more get 429")
 	f.Int64Var(&cfg.MaxInFlightPerEnv, "max-inflight-per-env", cfg.MaxInFlightPerEnv, "ingest requests of one environment read and decoded at once before more get 429 (default: three quarters of --max-inflight)")

@@ -37,7 +37,7 @@ func (s *Server) postExplain(w http.ResponseWriter, r *http.Request) {
 		d, ok := s.SLOs.Get(name)
 		return d, ok && d.Dataset == ds
 	}
-	ctx, cancel := s.classContext(r, true)
+	ctx, cancel := s.classContext(r, query.Class{Heavy: true})
 	defer cancel()
 	began := time.Now()
 	ans, err := explain.Ask(ctx, s.Events, ds, req, s.Now(), lookup)

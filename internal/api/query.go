@@ -55,7 +55,7 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 		}
 		spec.SLO.Eligible, spec.SLO.Good = def.SLI.Eligible, def.SLI.Good
 	}
-	ctx, cancel := s.classContext(r, spec.Heavy())
+	ctx, cancel := s.classContext(r, spec.Class())
 	defer cancel()
 	began := time.Now()
 	res, err := query.Ask(ctx, s.Events, ds, spec)
@@ -97,22 +97,22 @@ func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, ds string, 
 // queryContext bounds a light query or trace lookup by the query time
 // limit and lets the server cancel it at its memory ceiling.
 func (s *Server) queryContext(r *http.Request) (context.Context, context.CancelFunc) {
-	return s.classContext(r, false)
+	return s.classContext(r, query.Class{})
 }
 
-// classContext is queryContext for a query of either class: a heavy one
+// classContext is queryContext for a query of any class: a heavy one
 // (explain, see query.Spec.Heavy) first waits, within its time limit, for
-// the heavy class's slot; when the limit passes meanwhile the context it
-// returns has ended, and the caller answers as for a query that ran out
-// of time.
-func (s *Server) classContext(r *http.Request, heavy bool) (context.Context, context.CancelFunc) {
-	if !heavy {
+// the heavy class's slot, and one that ranks for memory to be calm (see
+// query.Class); when the limit passes meanwhile the context it returns
+// has ended, and the caller answers as stopped says.
+func (s *Server) classContext(r *http.Request, class query.Class) (context.Context, context.CancelFunc) {
+	if class == (query.Class{}) {
 		ctx, done := s.Running.Start(r.Context())
 		ctx, cancel := context.WithTimeout(ctx, s.QueryTimeout)
 		return ctx, func() { cancel(); done() }
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.QueryTimeout)
-	ctx, done, _ := s.Running.StartHeavy(ctx)
+	ctx, done, _ := s.Running.StartClass(ctx, class)
 	return ctx, func() { done(); cancel() }
 }
 
@@ -127,9 +127,11 @@ func queryTooLarge(what string) error {
 // 503 when it was cancelled to give memory back (a retry may pass), 504
 // when it ran out of time.
 func (s *Server) stopped(ctx context.Context, what string) error {
-	if query.Cancelled(ctx) {
-		msg := what + " " + strings.TrimPrefix(query.ErrMemory.Error(), "query ")
-		return &apiError{status: http.StatusServiceUnavailable, msg: msg, retryAfter: 5}
+	for _, cause := range []error{query.ErrMemory, query.ErrSaturated} {
+		if errors.Is(context.Cause(ctx), cause) {
+			msg := what + " " + strings.TrimPrefix(cause.Error(), "query ")
+			return &apiError{status: http.StatusServiceUnavailable, msg: msg, retryAfter: 5}
+		}
 	}
 	return httpError(http.StatusGatewayTimeout, what+" exceeded its time limit of "+s.QueryTimeout.String())
 }

@@ -17,7 +17,7 @@ func TestStoppedQueryAnswers(t *testing.T) {
 	s := &Server{QueryTimeout: time.Hour, Running: &query.Running{}}
 	r := httptest.NewRequest("POST", "/api/v1/query/ds", nil)
 
-	ctx, cancel := s.classContext(r, true) // a heavy query: cancelled first
+	ctx, cancel := s.classContext(r, query.Class{Heavy: true}) // a heavy query: cancelled first
 	if !s.Running.CancelOldest() {
 		t.Fatal("the query was not tracked")
 	}

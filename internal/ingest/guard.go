@@ -68,9 +68,9 @@ type GuardOptions struct {
 	// Every is how often memory and disk are sampled (default 100 ms).
 	Every time.Duration
 	// OnMemoryHigh, when set, is called at every sample that finds the
-	// process at CancelAt of MemoryCeiling or above: ingest is already
-	// refused then, and it is the server's turn to give memory back (by
-	// cancelling a query).
+	// process at CancelAt of MemoryCeiling or above, before ingest is
+	// refused at ShedAt: the server gives memory back (by cancelling a
+	// query).
 	OnMemoryHigh func()
 	// OnDisk, when set, is told when the disk goes below MinFreeDisk (low)
 	// and when it comes back above it.
@@ -84,17 +84,30 @@ type GuardOptions struct {
 
 // ShedAt is the share of the memory ceiling from which ingest is refused:
 // the margin absorbs what arrives between two samples.
-const ShedAt = 0.85
+const ShedAt = 0.9
 
 // CancelAt is the share of the memory ceiling from which OnMemoryHigh is
-// called.
-const CancelAt = 0.9
+// called. It is below ShedAt so that queries give memory back before
+// ingest is refused: a query's memory comes back when it ends, and a
+// refused event is lost unless its sender retries. With ingest refused
+// from 85 %, as queries were cancelled only from 90 %, the soak's
+// legitimate ingest kept 35 % of its rate under a heavy query.
+const CancelAt = 0.85
+
+// releaseEvery is how often, while memory stays at CancelAt or above, the
+// guard hands freed memory back to the system (a few ms each time).
+const releaseEvery = time.Second
+
+// HeavyAt is the share of the memory ceiling from which a heavy query
+// waits to start (see Roomy): started higher, it would only be cancelled.
+const HeavyAt = 0.7
 
 // Guard admits ingest only while memory and disk allow it. Its state is
 // sampled in the background, so Admit costs two atomic loads.
 type Guard struct {
 	opts     GuardOptions
-	memOver  atomic.Bool
+	memOver  atomic.Bool // at ShedAt
+	released time.Time   // last given back (sample's goroutine only)
 	diskOver atomic.Bool
 	slots    slots
 	decoding atomic.Int64 // bytes the tickets hold
@@ -148,20 +161,26 @@ func (g *Guard) sample() {
 			g.failed("reading memory: " + err.Error())
 		} else {
 			g.rss.Store(n)
-			over := g.opts.MemoryCeiling > 0 && float64(n) >= ShedAt*float64(g.opts.MemoryCeiling)
-			if over && !g.memOver.Load() {
+			at := func(share float64) bool {
+				return g.opts.MemoryCeiling > 0 && float64(g.rss.Load()) >= share*float64(g.opts.MemoryCeiling)
+			}
+			if at(CancelAt) && time.Since(g.released) >= releaseEvery {
 				// Give back what the collector and the C heap can
-				// before shedding for long: freed memory not yet
-				// returned is often all that is over.
+				// before cancelling or shedding: freed memory not yet
+				// returned is often all that is over. Again every
+				// releaseEvery while memory stays high: what queries
+				// free after the first try stayed resident (700 MB
+				// with nothing running in one soak), and ingest was
+				// refused for good.
+				g.released = time.Now()
 				debug.FreeOSMemory()
 				releaseCHeap()
 				if n2, err := g.opts.rss(); err == nil {
 					g.rss.Store(n2)
-					over = float64(n2) >= ShedAt*float64(g.opts.MemoryCeiling)
 				}
 			}
-			g.memOver.Store(over)
-			if over && g.opts.OnMemoryHigh != nil && float64(g.rss.Load()) >= CancelAt*float64(g.opts.MemoryCeiling) {
+			g.memOver.Store(at(ShedAt))
+			if at(CancelAt) && g.opts.OnMemoryHigh != nil {
 				g.opts.OnMemoryHigh()
 			}
 		}
@@ -182,6 +201,20 @@ func (g *Guard) sample() {
 }
 
 func (g *Guard) failed(msg string) { g.lastErr.Store(&msg) }
+
+// Roomy reports whether the last sample found the process below HeavyAt
+// of its memory ceiling (always, without one): whether a heavy query may
+// start.
+func (g *Guard) Roomy() bool {
+	return g == nil || g.opts.MemoryCeiling <= 0 || float64(g.rss.Load()) < HeavyAt*float64(g.opts.MemoryCeiling)
+}
+
+// Calm reports whether the last sample found the process below CancelAt
+// of its memory ceiling (always, without one): whether a query that will
+// not be cancelled may start.
+func (g *Guard) Calm() bool {
+	return g == nil || g.opts.MemoryCeiling <= 0 || float64(g.rss.Load()) < CancelAt*float64(g.opts.MemoryCeiling)
+}
 
 // check is Admit for work already read: it reserves nothing.
 func (g *Guard) check() error {

@@ -40,8 +40,8 @@ func TestGuardShedsAndResumes(t *testing.T) {
 		want      error
 	}{
 		{100, 1 << 30, nil},
-		{849, 1 << 30, nil},           // under 85 % of the ceiling
-		{850, 1 << 30, ErrMemory},     // at it
+		{899, 1 << 30, nil},           // under 90 % of the ceiling (queries are cancelled from 85 %)
+		{900, 1 << 30, ErrMemory},     // at it
 		{500, 1 << 30, nil},           // memory came back
 		{500, 1<<20 - 1, ErrDiskFull}, // disk below the minimum
 		{950, 1<<20 - 1, ErrDiskFull}, // the disk is named first
@@ -140,6 +140,38 @@ func TestRealSamplers(t *testing.T) {
 	}
 }
 
+// A heavy query starts only below 70 % of the ceiling, one that ranks
+// below 85 %.
+func TestGuardRoomyForAHeavyQueryBelowSeventyPercentCalmBelowEightyFive(t *testing.T) {
+	m := &fakeMachine{}
+	m.free.Store(1 << 30)
+	g := m.guard(GuardOptions{MemoryCeiling: 1000})
+	for _, s := range []struct {
+		rss  int64
+		want bool
+	}{{100, true}, {699, true}, {700, false}, {950, false}, {600, true}} {
+		m.rss.Store(s.rss)
+		g.sample()
+		if g.Roomy() != s.want {
+			t.Errorf("rss %d of 1000: Roomy %v, want %v", s.rss, !s.want, s.want)
+		}
+	}
+	// A query that ranks starts below 85 %, where cancelling begins.
+	for _, s := range []struct {
+		rss  int64
+		want bool
+	}{{700, true}, {849, true}, {850, false}, {600, true}} {
+		m.rss.Store(s.rss)
+		g.sample()
+		if g.Calm() != s.want {
+			t.Errorf("rss %d of 1000: Calm %v, want %v", s.rss, !s.want, s.want)
+		}
+	}
+	if !(&fakeMachine{}).guard(GuardOptions{}).Roomy() {
+		t.Error("without a ceiling, a heavy query waited for memory")
+	}
+}
+
 func TestGuardAsksForMemoryBack(t *testing.T) {
 	m := &fakeMachine{}
 	m.free.Store(1 << 30)
@@ -149,9 +181,9 @@ func TestGuardAsksForMemoryBack(t *testing.T) {
 		rss  int64
 		want int // calls so far
 	}{
-		{850, 0},  // shedding ingest is enough
-		{899, 0},  // still
-		{900, 1},  // at CancelAt: give memory back
+		{700, 0},  // a heavy query waits to start, nothing more
+		{849, 0},  // still
+		{850, 1},  // at CancelAt, before ingest is refused: give memory back
 		{990, 2},  // again at every sample while it stays high
 		{500, 2},  // back under
 		{1200, 3}, // straight over

@@ -81,9 +81,15 @@ type Writer struct {
 }
 
 // refusals counts Submit and Admit refusals by cause.
-type refusals struct{ busy, memory, disk, closed atomic.Int64 }
+type refusals struct {
+	busy, memory, disk, closed atomic.Int64
+	full                       atomic.Int64 // unix ns of the last refusal for a full queue
+}
 
 func (r *refusals) count(err error) error {
+	if errors.Is(err, ErrBusy) {
+		r.full.Store(time.Now().UnixNano())
+	}
 	switch {
 	case errors.Is(err, ErrBusy), errors.Is(err, ErrTooManyRequests):
 		r.busy.Add(1)
@@ -103,6 +109,20 @@ func (w *Writer) Refused() map[string]int64 {
 	return map[string]int64{"busy": w.refused.busy.Load(), "memory": w.refused.memory.Load(),
 		"disk": w.refused.disk.Load(), "closed": w.refused.closed.Load()}
 }
+
+// Saturated reports whether the writer refused events for a full queue
+// within the last SaturatedFor: the store takes events slower than they
+// come, and whatever else the machine does takes from ingest. A key's
+// share of the requests in flight running out is not saturation: one
+// sender cannot declare the server saturated.
+func (w *Writer) Saturated() bool {
+	last := w.refused.full.Load()
+	return last != 0 && time.Since(time.Unix(0, last)) < SaturatedFor
+}
+
+// SaturatedFor is how long after refusing for a full queue the writer
+// still reports itself Saturated.
+const SaturatedFor = time.Second
 
 // Stored is the number of events committed since the writer started.
 func (w *Writer) Stored() int64 { return w.stored.Load() }

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -154,6 +155,142 @@ func TestRunningRunsOneHeavyQueryAtATime(t *testing.T) {
 	case <-started:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the waiting heavy query did not start once the slot was free")
+	}
+}
+
+// A heavy query whose turn has come waits while memory is short, starts
+// once it is back, and past its time limit answers as cancelled for memory
+// (503), its slot free for the next.
+func TestRunningHeavyQueryWaitsForMemory(t *testing.T) {
+	var roomy atomic.Bool
+	r := Running{Roomy: roomy.Load}
+	short, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
+	defer cancel()
+	ctx, done, err := r.StartHeavy(short)
+	if !errors.Is(err, ErrMemory) || !Cancelled(ctx) {
+		t.Fatalf("started without memory: err %v, cancelled for memory %v", err, Cancelled(ctx))
+	}
+	done()
+	if r.Waiting() != 0 || r.Len() != 0 {
+		t.Fatalf("%d waiting, %d running after giving up", r.Waiting(), r.Len())
+	}
+
+	started := make(chan func())
+	go func() {
+		_, done, err := r.StartHeavy(context.Background())
+		if err == nil {
+			started <- done
+		}
+	}()
+	time.Sleep(3 * roomEvery)
+	if r.Waiting() != 1 {
+		t.Errorf("%d heavy queries waiting, want 1", r.Waiting())
+	}
+	select {
+	case <-started:
+		t.Fatal("a heavy query started while memory was short")
+	default:
+	}
+	roomy.Store(true)
+	select {
+	case done := <-started:
+		done()
+	case <-time.After(5 * time.Second):
+		t.Fatal("the heavy query did not start once memory came back")
+	}
+	// A light query never waits for memory.
+	if ctx, done := r.Start(context.Background()); ctx.Err() != nil {
+		t.Error("a light query waited")
+	} else {
+		done()
+	}
+}
+
+// While ingest is saturated, heavy queries get a tenth of the time: after
+// one that ran 1 s the next waits 9 s, and past its time limit answers
+// 503 saying why; once ingest keeps up, or after the wait, it starts at
+// once.
+func TestRunningHeavyQueriesGetATenthOfTheTimeWhileIngestIsSaturated(t *testing.T) {
+	var sat atomic.Bool
+	var clock atomic.Int64
+	r := Running{Saturated: sat.Load, now: func() time.Time { return time.Unix(0, clock.Load()) }}
+	advance := func(d time.Duration) { clock.Add(int64(d)) }
+	heavy := func(limit time.Duration) (context.Context, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
+		defer cancel()
+		qctx, done, err := r.StartHeavy(ctx)
+		done()
+		return qctx, err
+	}
+	sat.Store(true)
+	_, done, err := r.StartHeavy(context.Background())
+	if err != nil {
+		t.Fatalf("the first heavy query waited: %v", err)
+	}
+	advance(time.Second)
+	done()
+	advance(8 * time.Second)
+	qctx, err := heavy(80 * time.Millisecond)
+	if !errors.Is(err, ErrSaturated) || !errors.Is(context.Cause(qctx), ErrSaturated) {
+		t.Fatalf("8 s after a heavy query of 1 s, under saturated ingest: %v, want ErrSaturated", err)
+	}
+	sat.Store(false)
+	if _, err := heavy(time.Second); err != nil {
+		t.Fatalf("with ingest keeping up, a heavy query waited: %v", err)
+	}
+	sat.Store(true)
+	advance(9 * time.Second) // the last one took no time: no wait left
+	if _, err := heavy(time.Second); err != nil {
+		t.Fatalf("after its share, a heavy query waited: %v", err)
+	}
+}
+
+// A query with exact percentiles is never cancelled for memory (DuckDB
+// would keep its values for good), and waits to start until memory is
+// calm instead.
+func TestRunningNeverCancelsAQueryThatRanksAndStartsItOnlyWhenCalm(t *testing.T) {
+	var calm atomic.Bool
+	var clock atomic.Int64
+	r := Running{Calm: calm.Load, now: func() time.Time { return time.Unix(0, clock.Load()) }}
+	short, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
+	defer cancel()
+	ctx, done, err := r.StartClass(short, Class{Ranks: true})
+	if !errors.Is(err, ErrMemory) || !Cancelled(ctx) {
+		t.Fatalf("a query that ranks started with memory high: %v", err)
+	}
+	done()
+	calm.Store(true)
+	rctx, rdone, err := r.StartClass(context.Background(), Class{Ranks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdone()
+	lctx, ldone := r.Start(context.Background())
+	defer ldone()
+	clock.Add(int64(time.Minute))
+	if !r.CancelOldest() || lctx.Err() == nil {
+		t.Fatal("the light query that does not rank was not the one cancelled")
+	}
+	clock.Add(int64(time.Minute))
+	if r.CancelOldest() || rctx.Err() != nil {
+		t.Fatal("a query that ranks was cancelled for memory")
+	}
+}
+
+func TestSpecClass(t *testing.T) {
+	for spec, want := range map[string]Class{
+		`{"calculations":[{"op":"COUNT"}],"breakdowns":["a"]}`:                                  {},
+		`{"calculations":[{"op":"p99","column":"d"}],"breakdowns":["a"]}`:                       {Ranks: true},
+		`{"calculations":[{"op":"COUNT"},{"op":"P50","column":"d"}],"breakdowns":["a","b"]}`:    {Heavy: true, Ranks: true},
+		`{"calculations":[{"op":"COUNT_DISTINCT","column":"u"},{"op":"HEATMAP","column":"d"}]}`: {Heavy: true},
+	} {
+		s, err := Parse([]byte(spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Class(); got != want {
+			t.Errorf("%s: %+v, want %+v", spec, got, want)
+		}
 	}
 }
 

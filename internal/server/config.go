@@ -246,7 +246,7 @@ func (c Config) externalURL() string {
 }
 
 // memorySplit divides the memory ceiling: the Go heap and DuckDB's buffers
-// each get 40 %, and the guard sheds ingest at 85 % of it. goLimit is the
+// each get 40 %, and the guard sheds ingest at 90 % of it. goLimit is the
 // Go runtime's soft limit (0: leave it); dbShare, when set, is DuckDB's
 // part, which the environments split as they start, and memoryLimit is
 // the limit each DuckDB opens with.

@@ -346,6 +346,33 @@ func (e *environments) holdCheckpoints(low bool) {
 }
 
 // metricsEnvs lists the environments' parts for a metrics scrape.
+// shrinkCaches has every environment's DuckDB drop what it can of its
+// cached buffers (see duckdb.Store.ShrinkCache).
+func (e *environments) shrinkCaches(ctx context.Context) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for _, env := range e.all {
+		if env.st.duck != nil {
+			if err := env.st.duck.ShrinkCache(ctx); err != nil {
+				e.cfg.log.Warn("shrinking DuckDB's cache at the memory ceiling fell short", "environment", env.name, "err", err)
+			}
+		}
+	}
+}
+
+// saturated reports whether any environment's writer is refusing events
+// for a full queue: the machine, which they all share, is saturated.
+func (e *environments) saturated() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for _, env := range e.all {
+		if env.w.Saturated() {
+			return true
+		}
+	}
+	return false
+}
+
 func (e *environments) metricsEnvs() []metrics.Env {
 	e.mu.RLock()
 	defer e.mu.RUnlock()

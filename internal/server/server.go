@@ -127,12 +127,27 @@ func (s *Server) assemble(st stores, shared *sharedStores, guardOpts ingest.Guar
 			e.holdCheckpoints(low)
 		}
 	}
+	var shrunk atomic.Int64 // unix ns of the last cache shrink
 	guardOpts.OnMemoryHigh = func() {
 		if running.CancelOldest() {
 			log.Warn("cancelled a query to stay under the memory ceiling (the longest-running heavy one, else the oldest light one)", "ceiling", cfg.MemoryCeiling, "queries_left", running.Len())
+			return
+		}
+		// Nothing to cancel: DuckDB's cache is what is left to give back
+		// (else, ingest could stay refused with the server idle).
+		if e := envs.Load(); e != nil && time.Since(time.Unix(0, shrunk.Load())) >= query.Relief {
+			shrunk.Store(time.Now().UnixNano())
+			go e.shrinkCaches(s.life)
 		}
 	}
 	guard := ingest.NewGuard(guardOpts)
+	running.Roomy, running.Calm = guard.Roomy, guard.Calm
+	running.Saturated = func() bool {
+		if e := envs.Load(); e != nil {
+			return e.saturated()
+		}
+		return false
+	}
 	otlpDataset := cfg.OTLPDataset
 	if otlpDataset != "" {
 		otlpDataset, _ = event.NormalizeDataset(otlpDataset) // checked in New
