@@ -94,10 +94,6 @@ const ShedAt = 0.9
 // legitimate ingest kept 35 % of its rate under a heavy query.
 const CancelAt = 0.85
 
-// releaseEvery is how often, while memory stays at CancelAt or above, the
-// guard hands freed memory back to the system (a few ms each time).
-const releaseEvery = time.Second
-
 // HeavyAt is the share of the memory ceiling from which a heavy query
 // waits to start (see Roomy): started higher, it would only be cancelled.
 const HeavyAt = 0.7
@@ -107,7 +103,7 @@ const HeavyAt = 0.7
 type Guard struct {
 	opts     GuardOptions
 	memOver  atomic.Bool // at ShedAt
-	released time.Time   // last given back (sample's goroutine only)
+	high     bool        // at CancelAt at the last sample (sample's goroutine only)
 	diskOver atomic.Bool
 	slots    slots
 	decoding atomic.Int64 // bytes the tickets hold
@@ -164,21 +160,20 @@ func (g *Guard) sample() {
 			at := func(share float64) bool {
 				return g.opts.MemoryCeiling > 0 && float64(g.rss.Load()) >= share*float64(g.opts.MemoryCeiling)
 			}
-			if at(CancelAt) && time.Since(g.released) >= releaseEvery {
+			if at(CancelAt) && !g.high {
 				// Give back what the collector and the C heap can
 				// before cancelling or shedding: freed memory not yet
-				// returned is often all that is over. Again every
-				// releaseEvery while memory stays high: what queries
-				// free after the first try stayed resident (700 MB
-				// with nothing running in one soak), and ingest was
-				// refused for good.
-				g.released = time.Now()
+				// returned is often all that is over. Once per rise:
+				// repeated every second while memory stayed high, the
+				// forced collections cost ingest CPU and gave back
+				// little (20 MB of 500 MB held after queries).
 				debug.FreeOSMemory()
 				releaseCHeap()
 				if n2, err := g.opts.rss(); err == nil {
 					g.rss.Store(n2)
 				}
 			}
+			g.high = at(CancelAt)
 			g.memOver.Store(at(ShedAt))
 			if at(CancelAt) && g.opts.OnMemoryHigh != nil {
 				g.opts.OnMemoryHigh()
