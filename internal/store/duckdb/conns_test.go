@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"testing"
+	"time"
 )
 
 // leaveAborted puts x in the state a failed ROLLBACK leaves (seen under
@@ -109,5 +110,52 @@ func TestShrinkCacheDropsCachedBlocksAndKeepsTheLimit(t *testing.T) {
 	var limit string
 	if err := s.db.QueryRowContext(ctx, `SELECT current_setting('memory_limit')`).Scan(&limit); err != nil || limit != "286.1 MiB" {
 		t.Errorf("memory limit after shrinking: %q %v, want 300MB as set (286.1 MiB)", limit, err)
+	}
+}
+
+// SaveLastSeen writes the columns written since its last save, and after
+// a reopen every column reads back when it was last written.
+func TestSaveLastSeenWritesWhatMovedAndKeepsTheRest(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	seen := func(s *Store, name string) time.Time {
+		cat, err := s.Catalog("d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, ok := cat.Column(name)
+		if !ok {
+			t.Fatalf("no column %s", name)
+		}
+		return c.LastSeen
+	}
+	appendOK(t, s, "d", ev(time.Now(), 1, "a", int64(1), "b", int64(2)))
+	if err := s.SaveLastSeen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b1 := seen(s, "b")
+	time.Sleep(2 * time.Millisecond)
+	appendOK(t, s, "d", ev(time.Now(), 1, "a", int64(3)))
+	if err := s.SaveLastSeen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a2 := seen(s, "a")
+	if !a2.After(b1) {
+		t.Fatalf("a last seen %v, not after b's %v", a2, b1)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if a3, b3 := seen(s, "a"), seen(s, "b"); !a3.Equal(a2.Truncate(time.Microsecond)) || !b3.Equal(b1.Truncate(time.Microsecond)) {
+		t.Errorf("after reopening: a %v, b %v; want %v, %v", a3, b3, a2, b1)
 	}
 }

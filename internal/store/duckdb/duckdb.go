@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,6 +121,10 @@ type Store struct {
 	wconn driver.Conn
 	// smu serialises Prepare: one schema change at a time, outside wmu.
 	smu sync.Mutex
+	// lmu serialises saveLastSeen; saved is what it last wrote of each
+	// column ("dataset id/name"), so that it writes only what moved.
+	lmu   sync.Mutex
+	saved map[string]int64
 
 	// mu guards the in-memory catalog below; readers take snapshots.
 	mu       sync.RWMutex
@@ -392,6 +397,11 @@ func (s *Store) saveLastSeen(ctx context.Context) error {
 	if s.poisoned.Load() {
 		return ErrDiskFailure
 	}
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	if s.saved == nil {
+		s.saved = map[string]int64{}
+	}
 	s.mu.RLock()
 	type upd struct {
 		id   int64
@@ -401,7 +411,12 @@ func (s *Store) saveLastSeen(ctx context.Context) error {
 	var ups []upd
 	for _, ds := range s.datasets {
 		for _, c := range ds.order {
-			ups = append(ups, upd{ds.id, c.Name, c.LastSeen.UnixMicro()})
+			// Only the columns written since the last save: a dataset of
+			// 2,000 columns written once made this 2,000 UPDATEs every
+			// time, 5 % of the CPU in the wide-sender soak.
+			if us := c.LastSeen.UnixMicro(); us > s.saved[strconv.FormatInt(ds.id, 10)+"/"+c.Name] {
+				ups = append(ups, upd{ds.id, c.Name, us})
+			}
 		}
 	}
 	s.mu.RUnlock()
@@ -423,7 +438,13 @@ func (s *Store) saveLastSeen(ctx context.Context) error {
 			return err
 		}
 	}
-	return s.commitTx(tx)
+	if err := s.commitTx(tx); err != nil {
+		return err
+	}
+	for _, u := range ups {
+		s.saved[strconv.FormatInt(u.id, 10)+"/"+u.name] = u.us
+	}
+	return nil
 }
 
 // SaveLastSeen persists the columns' last-written times, which are kept in
