@@ -157,10 +157,7 @@ func (g *Guard) sample() {
 			g.failed("reading memory: " + err.Error())
 		} else {
 			g.rss.Store(n)
-			at := func(share float64) bool {
-				return g.opts.MemoryCeiling > 0 && float64(g.rss.Load()) >= share*float64(g.opts.MemoryCeiling)
-			}
-			if at(CancelAt) && !g.high {
+			if g.at(CancelAt) && !g.high {
 				// Give back what the collector and the C heap can
 				// before cancelling or shedding: freed memory not yet
 				// returned is often all that is over. Once per rise:
@@ -173,9 +170,9 @@ func (g *Guard) sample() {
 					g.rss.Store(n2)
 				}
 			}
-			g.high = at(CancelAt)
-			g.memOver.Store(at(ShedAt))
-			if at(CancelAt) && g.opts.OnMemoryHigh != nil {
+			g.high = g.at(CancelAt)
+			g.memOver.Store(g.at(ShedAt))
+			if g.high && g.opts.OnMemoryHigh != nil {
 				g.opts.OnMemoryHigh()
 			}
 		}
@@ -200,16 +197,18 @@ func (g *Guard) failed(msg string) { g.lastErr.Store(&msg) }
 // Roomy reports whether the last sample found the process below HeavyAt
 // of its memory ceiling (always, without one): whether a heavy query may
 // start.
-func (g *Guard) Roomy() bool {
-	return g == nil || g.opts.MemoryCeiling <= 0 || float64(g.rss.Load()) < HeavyAt*float64(g.opts.MemoryCeiling)
+func (g *Guard) Roomy() bool { return g == nil || !g.at(HeavyAt) }
+
+// at reports whether the last sample found the process at share of its
+// memory ceiling or above (never, without one).
+func (g *Guard) at(share float64) bool {
+	return g.opts.MemoryCeiling > 0 && float64(g.rss.Load()) >= share*float64(g.opts.MemoryCeiling)
 }
 
 // Calm reports whether the last sample found the process below CancelAt
 // of its memory ceiling (always, without one): whether a query that will
 // not be cancelled may start.
-func (g *Guard) Calm() bool {
-	return g == nil || g.opts.MemoryCeiling <= 0 || float64(g.rss.Load()) < CancelAt*float64(g.opts.MemoryCeiling)
-}
+func (g *Guard) Calm() bool { return g == nil || !g.at(CancelAt) }
 
 // check is Admit for work already read: it reserves nothing.
 func (g *Guard) check() error {

@@ -116,7 +116,7 @@ func New(envs func() []Env, guard Guard, notifier Notifier) *Registry {
 		"inFlight": prometheus.NewDesc("prodex_ingest_requests_in_flight", "Ingest requests being read and decoded.", nil, nil),
 		"dbMemory": prometheus.NewDesc("prodex_duckdb_memory_bytes", "Memory DuckDB's buffer manager holds, by what holds it (duckdb_memory()).", []string{"env", "tag"}, nil),
 		"running":  prometheus.NewDesc("prodex_queries_running", "Queries, explains and trace lookups in progress.", nil, nil),
-		"waiting":  prometheus.NewDesc("prodex_queries_waiting", "Heavy queries (explain, two or more breakdowns, COUNT_DISTINCT) waiting for their turn or for memory.", nil, nil),
+		"waiting":  prometheus.NewDesc("prodex_queries_waiting", "Queries waiting to start: heavy ones (explain, two or more breakdowns, COUNT_DISTINCT) for their turn, memory or share of a saturated machine; ones with a percentile for memory.", nil, nil),
 		"memKills": prometheus.NewDesc("prodex_queries_cancelled_memory_total", "Queries cancelled because the server reached its memory ceiling.", nil, nil),
 	}
 	r.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -248,8 +248,8 @@ func (r *Running) CancelOldest() bool {
 	return true
 }
 
-// Waiting is the number of heavy queries waiting for their turn or for
-// memory.
+// Waiting is the number of queries waiting to start: heavy ones (for
+// their turn, memory or their share) and ones that rank (for memory).
 func (r *Running) Waiting() int64 { return r.waiting.Load() }
 
 // Len is the number of queries in progress.
